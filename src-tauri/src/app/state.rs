@@ -1,0 +1,128 @@
+//! What the app holds while it runs: the sandbox, the active connection, saved connections.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_store::StoreExt;
+use tokio::sync::RwLock;
+use ts_rs::TS;
+
+use super::error::{AppError, Result};
+use super::journal::Journal;
+use crate::core::connection::{ConnectionProfile, Endpoint, Provider};
+use crate::core::keychain::Keychain;
+use crate::core::sandbox::Sandbox;
+
+const STORE_FILE: &str = "connections.json";
+/// The sandbox's connection has a fixed id: there is one sandbox per user.
+pub const SANDBOX_ID: &str = "sandbox";
+pub const SANDBOX_OWNER_ACCOUNT: &str = "sandbox-owner";
+
+/// The connection in use.
+#[derive(Clone)]
+pub struct Active {
+    pub profile: ConnectionProfile,
+    pub endpoint: Endpoint,
+    pub client: aws_sdk_s3::Client,
+}
+
+/// What the UI is told about the active connection.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Session {
+    pub profile: ConnectionProfile,
+    pub endpoint: String,
+}
+
+impl Active {
+    pub fn session(&self) -> Session {
+        Session {
+            profile: self.profile.clone(),
+            endpoint: self.endpoint.url.clone(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub keychain: Keychain,
+    pub sandbox: Mutex<Option<Sandbox>>,
+    pub active: RwLock<Option<Active>>,
+    pub journal: Journal,
+    pub sandbox_dir: PathBuf,
+    /// Set by `--sandbox`: connect to the local sandbox at once.
+    pub start_on_sandbox: bool,
+}
+
+impl AppState {
+    pub async fn active(&self) -> Result<Active> {
+        self.active
+            .read()
+            .await
+            .clone()
+            .ok_or(AppError::NotConnected)
+    }
+
+    pub fn sandbox_port(&self) -> Option<u16> {
+        self.sandbox.lock().ok()?.as_ref().map(|s| s.rgw_port())
+    }
+
+    /// Stops the sandbox's daemons, if running. Blocks up to the daemons' grace periods.
+    pub fn stop_sandbox(&self) {
+        let sandbox = self.sandbox.lock().ok().and_then(|mut s| s.take());
+        if let Some(sandbox) = sandbox {
+            self.journal.write("stopping the local sandbox");
+            sandbox.stop();
+            self.journal.write("local sandbox stopped");
+        }
+    }
+}
+
+/// Saved connections, in the app's store file. Secrets are never part of them.
+pub fn load_profiles<R: Runtime>(app: &AppHandle<R>) -> Result<Vec<ConnectionProfile>> {
+    let store = app.store(STORE_FILE)?;
+    match store.get("connections") {
+        None => Ok(Vec::new()),
+        Some(value) => serde_json::from_value(value).map_err(|e| AppError::Store(e.to_string())),
+    }
+}
+
+pub fn save_profiles<R: Runtime>(app: &AppHandle<R>, profiles: &[ConnectionProfile]) -> Result<()> {
+    let store = app.store(STORE_FILE)?;
+    store.set(
+        "connections",
+        serde_json::to_value(profiles).map_err(|e| AppError::Store(e.to_string()))?,
+    );
+    store.save()?;
+    Ok(())
+}
+
+pub fn last_used<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
+    app.store(STORE_FILE)
+        .ok()?
+        .get("lastUsed")?
+        .as_str()
+        .map(str::to_string)
+}
+
+pub fn set_last_used<R: Runtime>(app: &AppHandle<R>, id: &str) -> Result<()> {
+    let store = app.store(STORE_FILE)?;
+    store.set("lastUsed", serde_json::Value::String(id.to_string()));
+    store.save()?;
+    Ok(())
+}
+
+/// Adds or replaces a profile by id.
+pub fn upsert_profile<R: Runtime>(app: &AppHandle<R>, profile: ConnectionProfile) -> Result<()> {
+    let mut profiles = load_profiles(app)?;
+    profiles.retain(|p| p.id != profile.id);
+    // The sandbox first, then by name: the order people see in the list.
+    profiles.push(profile);
+    profiles.sort_by(|a, b| {
+        (a.provider != Provider::Sandbox, a.name.to_lowercase())
+            .cmp(&(b.provider != Provider::Sandbox, b.name.to_lowercase()))
+    });
+    save_profiles(app, &profiles)
+}

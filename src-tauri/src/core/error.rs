@@ -1,0 +1,126 @@
+//! The domain's one error type. Every variant's message is a sentence a person can act on;
+//! the UI branches on [`ErrorKind`], never on message text.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that was checked before any request was sent.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No answer from the endpoint: refused, DNS, TLS or timeout.
+    #[error("Can't reach {endpoint}: {reason}.")]
+    Unreachable { endpoint: String, reason: String },
+    /// InvalidAccessKeyId.
+    #[error("The server doesn't know this access key. Check that it was copied whole and that the key still exists.")]
+    UnknownAccessKey,
+    /// SignatureDoesNotMatch: almost always a wrong or truncated secret.
+    #[error("The secret doesn't match this access key. Paste the secret again; it is shown only once, when the key is created.")]
+    WrongSecret,
+    /// RequestTimeTooSkewed.
+    #[error("This computer's clock is too far from the server's for requests to be accepted. Turn on automatic date and time, then try again.")]
+    ClockSkew,
+    /// AccessDenied and other 403s.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// NoSuchBucket / 404 on a Space.
+    #[error("There is no Space named “{0}” at this endpoint.")]
+    NoSuchSpace(String),
+    /// 503 SlowDown after the client's own retries.
+    #[error("The server is busy and asked to slow down. Try again in a moment.")]
+    SlowDown,
+    /// A service error with a code this app has no sentence for: the server's own words.
+    #[error("The server refused the request: {code}{}", if message.is_empty() { String::new() } else { format!(" — {message}") })]
+    Server { code: String, message: String },
+    /// The OS keychain (Secret Service) is missing, locked or failed.
+    #[error("{0}")]
+    Keychain(String),
+    /// The Ceph programs the local sandbox runs are not installed.
+    #[error("The local sandbox needs Ceph, which is not installed (missing: {}). On Debian or Ubuntu install the packages: {}.", missing.join(", "), packages.join(" "))]
+    SandboxMissing {
+        missing: Vec<String>,
+        packages: Vec<String>,
+    },
+    /// The sandbox's data folder is in use by another running Spacedock.
+    #[error("Another Spacedock window is already running the local sandbox. Close it first, or connect to another service.")]
+    SandboxBusy,
+    /// A sandbox daemon did not start or stopped.
+    #[error("{0}")]
+    Sandbox(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What the UI can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum ErrorKind {
+    InvalidInput,
+    Unreachable,
+    UnknownAccessKey,
+    WrongSecret,
+    ClockSkew,
+    AccessDenied,
+    NoSuchSpace,
+    SlowDown,
+    Server,
+    Keychain,
+    SandboxMissing,
+    SandboxBusy,
+    Sandbox,
+    Io,
+    NotConnected,
+    Store,
+}
+
+/// The shape every error takes across IPC.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ErrorPayload {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Unreachable { .. } => ErrorKind::Unreachable,
+            Error::UnknownAccessKey => ErrorKind::UnknownAccessKey,
+            Error::WrongSecret => ErrorKind::WrongSecret,
+            Error::ClockSkew => ErrorKind::ClockSkew,
+            Error::AccessDenied(_) => ErrorKind::AccessDenied,
+            Error::NoSuchSpace(_) => ErrorKind::NoSuchSpace,
+            Error::SlowDown => ErrorKind::SlowDown,
+            Error::Server { .. } => ErrorKind::Server,
+            Error::Keychain(_) => ErrorKind::Keychain,
+            Error::SandboxMissing { .. } => ErrorKind::SandboxMissing,
+            Error::SandboxBusy => ErrorKind::SandboxBusy,
+            Error::Sandbox(_) => ErrorKind::Sandbox,
+            Error::Io(_) => ErrorKind::Io,
+        }
+    }
+
+    pub fn payload(&self) -> ErrorPayload {
+        ErrorPayload {
+            kind: self.kind(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.payload().serialize(s)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}

@@ -1,0 +1,13 @@
+//! The domain: everything Spacedock does, with no window and no `tauri` import, so it is tested
+//! from plain Rust.
+
+pub mod connection;
+pub mod error;
+pub mod keychain;
+pub mod regions;
+pub mod s3;
+pub mod sandbox;
+pub mod secret;
+pub mod spaces;
+
+pub use error::{Error, ErrorKind, ErrorPayload, Result};

@@ -1,0 +1,230 @@
+//! The one place an S3 client is built from a connection, and where S3 failures become [`Error`]s.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use super::connection::Endpoint;
+use super::error::Error;
+use super::secret::Secret;
+
+/// Builds a client for `endpoint`, signing with the given key.
+pub fn client(endpoint: &Endpoint, access_key: &str, secret: &Secret) -> aws_sdk_s3::Client {
+    let credentials = Credentials::new(access_key, secret.expose(), None, None, "spacedock");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint.url.as_str())
+        .region(Region::new(endpoint.signing_region.clone()))
+        .force_path_style(endpoint.path_style)
+        .credentials_provider(credentials)
+        // Since 2025 the SDK adds CRC checksums to every request and validates them on every
+        // response by default; Spaces and older RGW reject or lack them. Only when an API needs one.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        // Standard retries back off exponentially with jitter on 5xx and 503 SlowDown.
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        // No overall operation timeout: a big part upload may rightly take minutes. A dead peer is
+        // caught by the connect and read timeouts instead.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// What an S3 call was doing, so a failure can be explained in its terms.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    pub endpoint: &'a str,
+    pub space: Option<&'a str>,
+}
+
+/// Maps an SDK error to a sentence, through the S3 error code where the server sent one.
+pub fn map_error<E, R>(err: SdkError<E, R>, ctx: Context<'_>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HasStatus + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ConstructionFailure(_) => Error::InvalidInput(format!(
+            "The request could not be built: {}",
+            deepest_cause(&err)
+        )),
+        SdkError::TimeoutError(_) => Error::Unreachable {
+            endpoint: ctx.endpoint.to_string(),
+            reason: "no answer in time".into(),
+        },
+        SdkError::DispatchFailure(failure) => {
+            let reason = if failure.is_timeout() {
+                "no answer in time".to_string()
+            } else {
+                plain_network_reason(&deepest_cause(&err))
+            };
+            Error::Unreachable {
+                endpoint: ctx.endpoint.to_string(),
+                reason,
+            }
+        }
+        SdkError::ResponseError(_) => Error::Server {
+            code: "UnreadableResponse".into(),
+            message: "the answer was not an S3 response; is this an S3 endpoint?".into(),
+        },
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status_code();
+            from_code(
+                service.err().code(),
+                service.err().message().unwrap_or_default(),
+                status,
+                ctx,
+            )
+        }
+        _ => Error::Server {
+            code: "Unknown".into(),
+            message: deepest_cause(&err),
+        },
+    }
+}
+
+/// The sentence for an S3 error code (or, for bodiless answers such as HEAD, the HTTP status).
+pub fn from_code(code: Option<&str>, message: &str, status: u16, ctx: Context<'_>) -> Error {
+    let space = ctx.space.unwrap_or("this Space");
+    match code {
+        Some("InvalidAccessKeyId") => Error::UnknownAccessKey,
+        Some("SignatureDoesNotMatch") => Error::WrongSecret,
+        Some("RequestTimeTooSkewed") => Error::ClockSkew,
+        Some("SlowDown") => Error::SlowDown,
+        Some("NoSuchBucket") => Error::NoSuchSpace(space.to_string()),
+        Some("AccessDenied") | Some("AllAccessDisabled") => Error::AccessDenied(match ctx.space {
+            Some(s) => format!("This access key isn't allowed to do that in the Space “{s}”."),
+            None => "This access key isn't allowed to do that.".into(),
+        }),
+        Some(code) => Error::Server {
+            code: code.to_string(),
+            message: message.to_string(),
+        },
+        None => match status {
+            403 => Error::AccessDenied(match ctx.space {
+                Some(s) => format!("This access key isn't allowed to open the Space “{s}”."),
+                None => "This access key isn't allowed to do that.".into(),
+            }),
+            404 => Error::NoSuchSpace(space.to_string()),
+            301 | 307 => Error::InvalidInput(format!(
+                "The Space “{space}” is in another region than this connection's endpoint."
+            )),
+            503 => Error::SlowDown,
+            _ => Error::Server {
+                code: format!("HTTP {status}"),
+                message: message.to_string(),
+            },
+        },
+    }
+}
+
+/// The HTTP status of a raw response, whatever its type.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn deepest_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current: &dyn std::error::Error = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// Turns the innermost transport error into a few words.
+fn plain_network_reason(raw: &str) -> String {
+    let lower = raw.to_lowercase();
+    if lower.contains("connection refused") {
+        "nothing is listening there (connection refused)".into()
+    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+        "the host name could not be found".into()
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        format!("the secure connection failed ({raw})")
+    } else if lower.contains("reset") {
+        "the connection was reset".into()
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "no answer in time".into()
+    } else {
+        raw.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context<'static> {
+        Context {
+            endpoint: "https://nyc3.digitaloceanspaces.com",
+            space: Some("a-space"),
+        }
+    }
+
+    #[test]
+    fn codes_map_to_kinds() {
+        use super::super::error::ErrorKind::*;
+        let cases = [
+            ("InvalidAccessKeyId", UnknownAccessKey),
+            ("SignatureDoesNotMatch", WrongSecret),
+            ("RequestTimeTooSkewed", ClockSkew),
+            ("SlowDown", SlowDown),
+            ("NoSuchBucket", NoSuchSpace),
+            ("AccessDenied", AccessDenied),
+            ("SomethingNew", Server),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(from_code(Some(code), "", 400, ctx()).kind(), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn bodiless_answers_map_by_status() {
+        assert!(
+            matches!(from_code(None, "", 403, ctx()), Error::AccessDenied(m) if m.contains("a-space"))
+        );
+        assert!(matches!(from_code(None, "", 404, ctx()), Error::NoSuchSpace(s) if s == "a-space"));
+        assert!(matches!(from_code(None, "", 503, ctx()), Error::SlowDown));
+    }
+
+    #[test]
+    fn unknown_codes_keep_the_servers_words() {
+        let e = from_code(Some("QuotaExceeded"), "over quota", 403, ctx());
+        assert_eq!(
+            e.to_string(),
+            "The server refused the request: QuotaExceeded — over quota"
+        );
+    }
+
+    #[test]
+    fn network_reasons_are_plain() {
+        assert!(
+            plain_network_reason("tcp connect error: Connection refused (os error 111)")
+                .contains("connection refused")
+        );
+        assert_eq!(
+            plain_network_reason("dns error: failed to lookup address information"),
+            "the host name could not be found"
+        );
+    }
+}

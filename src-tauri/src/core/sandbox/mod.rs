@@ -1,0 +1,584 @@
+//! The local sandbox: a one-host Ceph cluster (one mon, one OSD on a sparse file, radosgw) run as
+//! child processes on 127.0.0.1, with all its state in one folder. Ceph RGW is the engine Spaces
+//! runs on, so the sandbox behaves like the real service, with no account.
+
+mod config;
+mod process;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use ts_rs::TS;
+
+pub use config::{ClusterFacts, Layout};
+
+use crate::core::error::{Error, Result};
+use crate::core::secret::Secret;
+use process::{run_tool, Keeper};
+
+/// The S3 user who owns the sandbox's Spaces; it may also manage other users (for access keys).
+pub const OWNER_UID: &str = "spacedock-owner";
+const RGW_NAME: &str = "client.rgw.sandbox";
+const GRACE: Duration = Duration::from_secs(10);
+const CLI_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The programs the sandbox runs, and the Debian package of each.
+const PROGRAMS: &[(&str, &str)] = &[
+    ("ceph-mon", "ceph-mon"),
+    ("monmaptool", "ceph-mon"),
+    ("ceph-osd", "ceph-osd"),
+    ("radosgw", "radosgw"),
+    ("ceph", "ceph-common"),
+    ("ceph-authtool", "ceph-common"),
+    ("radosgw-admin", "ceph-common"),
+];
+
+/// The programs that are not installed, with the packages that provide them.
+pub fn missing_programs() -> (Vec<String>, Vec<String>) {
+    let mut programs = Vec::new();
+    let mut packages: Vec<String> = Vec::new();
+    for (program, package) in PROGRAMS {
+        if process::which(program).is_none() {
+            programs.push(program.to_string());
+            if !packages.iter().any(|p| p == package) {
+                packages.push(package.to_string());
+            }
+        }
+    }
+    (programs, packages)
+}
+
+/// A step of starting the sandbox, as shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Step {
+    Prepare,
+    Monitor,
+    Storage,
+    Gateway,
+    Owner,
+    Ready,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Progress {
+    pub step: Step,
+    /// False when the step begins, true when it is finished.
+    pub done: bool,
+    /// Since the start was asked for.
+    pub elapsed_ms: u64,
+    /// True when the cluster is being created (slower than a later start).
+    pub first_start: bool,
+}
+
+pub struct StartOptions {
+    pub root: PathBuf,
+    /// Size of the sparse file that holds the OSD's data.
+    pub store_bytes: u64,
+}
+
+impl StartOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        StartOptions {
+            root: root.into(),
+            store_bytes: 20 << 30,
+        }
+    }
+}
+
+/// The sandbox owner's S3 key.
+pub struct OwnerKey {
+    pub access_key: String,
+    pub secret: Secret,
+}
+
+/// A running sandbox. Dropping it stops the daemons.
+pub struct Sandbox {
+    layout: Layout,
+    rgw_port: u16,
+    first_start: bool,
+    daemons: Vec<(&'static str, Child)>,
+    keeper: Option<Keeper>,
+    _lock: File,
+    owner: OwnerKey,
+    pub timings: Vec<(Step, Duration)>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("root", &self.layout.root)
+            .field("rgw_port", &self.rgw_port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the sandbox in `opts.root`, creating the cluster on first use. Blocking: run it off the UI thread.
+pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<Sandbox> {
+    let t0 = Instant::now();
+    let (missing, packages) = missing_programs();
+    if !missing.is_empty() {
+        return Err(Error::SandboxMissing { missing, packages });
+    }
+    let layout = Layout::new(&opts.root);
+    std::fs::create_dir_all(&layout.root)?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(layout.lock())?;
+    // One cluster, one owner: a second app instance must never run daemons on the same data.
+    if let Err(e) = lock.try_lock() {
+        return Err(match e {
+            std::fs::TryLockError::WouldBlock => Error::SandboxBusy,
+            std::fs::TryLockError::Error(e) => e.into(),
+        });
+    }
+    process::stop_leftovers(&layout.pids(), &layout.conf(), GRACE);
+
+    let facts = config::read_facts(&layout.facts());
+    let first_start = facts.is_none();
+    let mut report = |step, done| {
+        progress(Progress {
+            step,
+            done,
+            elapsed_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+            first_start,
+        })
+    };
+    report(Step::Prepare, false);
+    if first_start {
+        // A first start that failed half way leaves a cluster without its facts: begin again.
+        for dir in layout.data_dirs() {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+        }
+        for file in [layout.keyring(), layout.root.join("monmap")] {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+    for dir in layout.all_dirs() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let sandbox_ports = choose_ports(facts.as_ref())?;
+    let fsid = facts
+        .as_ref()
+        .map(|f| f.fsid.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    std::fs::write(
+        layout.conf(),
+        config::render(&config::ConfInput {
+            layout: &layout,
+            fsid: &fsid,
+            mon_port: sandbox_ports.mon,
+            rgw_port: sandbox_ports.rgw,
+            store_bytes: opts.store_bytes,
+        }),
+    )?;
+    let conf = layout.conf().to_string_lossy().to_string();
+    let mut timings = Vec::new();
+    let mut mark = Instant::now();
+    report(Step::Prepare, true);
+
+    let mut sandbox = Sandbox {
+        layout: layout.clone(),
+        rgw_port: sandbox_ports.rgw,
+        first_start,
+        daemons: Vec::new(),
+        keeper: Some(Keeper::start()?),
+        _lock: lock,
+        owner: OwnerKey {
+            access_key: String::new(),
+            secret: Secret::new(""),
+        },
+        timings: Vec::new(),
+    };
+
+    // Monitor
+    report(Step::Monitor, false);
+    match &facts {
+        None => make_monitor(&layout, &fsid, sandbox_ports.mon)?,
+        Some(f) if f.mon_port != sandbox_ports.mon => move_monitor(&layout, sandbox_ports.mon)?,
+        Some(_) => {}
+    }
+    sandbox.spawn("mon", "ceph-mon", &["-c", &conf, "-i", "a", "-f"])?;
+    sandbox.wait_until("the monitor", Duration::from_secs(30), || {
+        Ok(process::port_open(sandbox_ports.mon))
+    })?;
+    timings.push((Step::Monitor, mark.elapsed()));
+    report(Step::Monitor, true);
+
+    // Storage (OSD)
+    mark = Instant::now();
+    report(Step::Storage, false);
+    let osd_id = match &facts {
+        Some(f) => f.osd_id,
+        None => make_osd(&layout, &conf)?,
+    };
+    let osd_id_text = osd_id.to_string();
+    sandbox.spawn("osd", "ceph-osd", &["-c", &conf, "-i", &osd_id_text, "-f"])?;
+    let asok = layout.root.join("run").join(format!("osd.{osd_id}.asok"));
+    let asok = asok.to_string_lossy().to_string();
+    sandbox.wait_until("the storage daemon (OSD)", Duration::from_secs(120), || {
+        Ok(
+            run_tool("ceph", &["--admin-daemon", &asok, "status"], CLI_DEADLINE)
+                .map(|out| out.contains("\"active\""))
+                .unwrap_or(false),
+        )
+    })?;
+    // From here on a later start can reuse the cluster.
+    let facts_now = ClusterFacts {
+        fsid: fsid.clone(),
+        osd_id,
+        mon_port: sandbox_ports.mon,
+        rgw_port: sandbox_ports.rgw,
+    };
+    std::fs::write(
+        layout.facts(),
+        serde_json::to_string_pretty(&facts_now).map_err(|e| Error::Io(e.to_string()))?,
+    )?;
+    timings.push((Step::Storage, mark.elapsed()));
+    report(Step::Storage, true);
+
+    // Gateway
+    mark = Instant::now();
+    report(Step::Gateway, false);
+    sandbox.spawn("rgw", "radosgw", &["-c", &conf, "-n", RGW_NAME, "-f"])?;
+    let rgw_port = sandbox_ports.rgw;
+    sandbox.wait_until("the gateway (radosgw)", Duration::from_secs(180), || {
+        Ok(http_answers(rgw_port))
+    })?;
+    timings.push((Step::Gateway, mark.elapsed()));
+    report(Step::Gateway, true);
+
+    // Owner
+    mark = Instant::now();
+    report(Step::Owner, false);
+    sandbox.owner = sandbox.ensure_owner()?;
+    timings.push((Step::Owner, mark.elapsed()));
+    report(Step::Owner, true);
+
+    sandbox.timings = timings;
+    report(Step::Ready, true);
+    Ok(sandbox)
+}
+
+struct Ports {
+    mon: u16,
+    rgw: u16,
+}
+
+/// Keeps last time's ports when they are free; a port in use is never shared (a second mon on
+/// the same port would silently join the other cluster).
+fn choose_ports(facts: Option<&ClusterFacts>) -> Result<Ports> {
+    let mon = match facts {
+        Some(f) if process::port_free(f.mon_port) && process::port_free(f.mon_port + 1) => {
+            f.mon_port
+        }
+        _ => process::free_port_pair()?,
+    };
+    let rgw = match facts {
+        Some(f) if process::port_free(f.rgw_port) && f.rgw_port != mon && f.rgw_port != mon + 1 => {
+            f.rgw_port
+        }
+        _ => loop {
+            let p = process::free_port()?;
+            if p != mon && p != mon + 1 {
+                break p;
+            }
+        },
+    };
+    Ok(Ports { mon, rgw })
+}
+
+fn make_monitor(layout: &Layout, fsid: &str, mon_port: u16) -> Result<()> {
+    let keyring = layout.keyring().to_string_lossy().to_string();
+    let monmap = layout.root.join("monmap").to_string_lossy().to_string();
+    let conf = layout.conf().to_string_lossy().to_string();
+    run_tool(
+        "ceph-authtool",
+        &[
+            "--create-keyring",
+            &keyring,
+            "--gen-key",
+            "-n",
+            "mon.",
+            "--cap",
+            "mon",
+            "allow *",
+        ],
+        CLI_DEADLINE,
+    )?;
+    run_tool(
+        "monmaptool",
+        &[
+            "--create",
+            "--fsid",
+            fsid,
+            "--addv",
+            "a",
+            &config::mon_addrs(mon_port),
+            &monmap,
+        ],
+        CLI_DEADLINE,
+    )?;
+    run_tool(
+        "ceph-mon",
+        &[
+            "-c",
+            &conf,
+            "--mkfs",
+            "-i",
+            "a",
+            "--monmap",
+            &monmap,
+            "--keyring",
+            &keyring,
+        ],
+        CLI_DEADLINE,
+    )?;
+    Ok(())
+}
+
+/// The monitor's address lives in its monmap: moving it to a new port means rewriting the map.
+fn move_monitor(layout: &Layout, mon_port: u16) -> Result<()> {
+    let monmap = layout.root.join("monmap").to_string_lossy().to_string();
+    let conf = layout.conf().to_string_lossy().to_string();
+    run_tool(
+        "ceph-mon",
+        &["-c", &conf, "-i", "a", "--extract-monmap", &monmap],
+        CLI_DEADLINE,
+    )?;
+    run_tool("monmaptool", &["--rm", "a", &monmap], CLI_DEADLINE)?;
+    run_tool(
+        "monmaptool",
+        &["--addv", "a", &config::mon_addrs(mon_port), &monmap],
+        CLI_DEADLINE,
+    )?;
+    run_tool(
+        "ceph-mon",
+        &["-c", &conf, "-i", "a", "--inject-monmap", &monmap],
+        CLI_DEADLINE,
+    )?;
+    Ok(())
+}
+
+fn make_osd(layout: &Layout, conf: &str) -> Result<u32> {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let out = run_tool(
+        "ceph",
+        &["-c", conf, "--connect-timeout", "20", "osd", "new", &uuid],
+        CLI_DEADLINE,
+    )?;
+    let id: u32 = out.trim().parse().map_err(|_| {
+        Error::Sandbox(format!(
+            "Unexpected answer from “ceph osd new”: {}",
+            out.trim()
+        ))
+    })?;
+    std::fs::create_dir_all(layout.root.join("osd").join(format!("ceph-{id}")))?;
+    run_tool(
+        "ceph-osd",
+        &[
+            "-c",
+            conf,
+            "-i",
+            &id.to_string(),
+            "--mkfs",
+            "--osd-uuid",
+            &uuid,
+        ],
+        Duration::from_secs(120),
+    )?;
+    Ok(id)
+}
+
+/// True once something answers HTTP on 127.0.0.1:port.
+fn http_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(
+        &(std::net::Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(300),
+    ) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+impl Sandbox {
+    fn spawn(&mut self, name: &'static str, program: &str, args: &[&str]) -> Result<()> {
+        let log = self.layout.log_dir().join(format!("{name}.stdout"));
+        let keeper = self
+            .keeper
+            .as_ref()
+            .ok_or_else(|| Error::Sandbox("The sandbox is stopping.".into()))?;
+        let child = keeper.spawn(program, args, &log)?;
+        self.daemons.push((name, child));
+        let pids: String = self
+            .daemons
+            .iter()
+            .map(|(n, c)| format!("{n} {}\n", c.id()))
+            .collect();
+        std::fs::write(self.layout.pids(), pids)?;
+        Ok(())
+    }
+
+    /// Polls `ready` until it holds, failing early (with the daemon's last log lines) if a daemon exits.
+    fn wait_until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut ready: impl FnMut() -> Result<bool>,
+    ) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            if ready()? {
+                return Ok(());
+            }
+            for (name, child) in &mut self.daemons {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = std::fs::read_to_string(
+                        self.layout.log_dir().join(format!("{name}.stdout")),
+                    )
+                    .unwrap_or_default();
+                    return Err(Error::Sandbox(format!(
+                        "While waiting for {what}, the {name} daemon stopped ({status}): {}. Logs are in {}.",
+                        process::last_lines(&log, 2),
+                        self.layout.log_dir().display()
+                    )));
+                }
+            }
+            if started.elapsed() > limit {
+                return Err(Error::Sandbox(format!(
+                    "{what} did not start within {} s. Logs are in {}.",
+                    limit.as_secs(),
+                    self.layout.log_dir().display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn ensure_owner(&self) -> Result<OwnerKey> {
+        let info = match self.admin(&["user", "info", "--uid", OWNER_UID]) {
+            Ok(info) => info,
+            Err(_) => {
+                let info = self.admin(&[
+                    "user",
+                    "create",
+                    "--uid",
+                    OWNER_UID,
+                    "--display-name",
+                    "Sandbox owner",
+                ])?;
+                // Admin caps let the app manage access keys through RGW's Admin Ops API.
+                self.admin(&[
+                    "caps",
+                    "add",
+                    "--uid",
+                    OWNER_UID,
+                    "--caps",
+                    "users=*;buckets=*;usage=read;metadata=read",
+                ])?;
+                info
+            }
+        };
+        first_s3_key(&info).ok_or_else(|| Error::Sandbox("The sandbox owner has no S3 key.".into()))
+    }
+
+    /// Runs `radosgw-admin` on this cluster and parses its JSON answer. The answer may hold secrets.
+    pub fn admin(&self, args: &[&str]) -> Result<serde_json::Value> {
+        let conf = self.layout.conf().to_string_lossy().to_string();
+        let mut full = vec!["-c", conf.as_str()];
+        full.extend_from_slice(args);
+        let out = run_tool("radosgw-admin", &full, CLI_DEADLINE)?;
+        if out.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(&out).map_err(|_| {
+            Error::Sandbox(format!(
+                "radosgw-admin {} answered something that is not JSON.",
+                args.join(" ")
+            ))
+        })
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rgw_port)
+    }
+
+    pub fn rgw_port(&self) -> u16 {
+        self.rgw_port
+    }
+
+    pub fn first_start(&self) -> bool {
+        self.first_start
+    }
+
+    pub fn owner(&self) -> &OwnerKey {
+        &self.owner
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.layout.root
+    }
+
+    pub fn conf_path(&self) -> PathBuf {
+        self.layout.conf()
+    }
+
+    /// Total resident memory of the daemons.
+    pub fn memory_bytes(&self) -> u64 {
+        self.daemons
+            .iter()
+            .filter_map(|(_, c)| process::rss_bytes(c.id()))
+            .sum()
+    }
+
+    pub fn daemon_pids(&self) -> Vec<u32> {
+        self.daemons.iter().map(|(_, c)| c.id()).collect()
+    }
+
+    /// Stops the gateway, then the OSD, then the monitor; each gets a grace period before KILL.
+    pub fn stop(mut self) {
+        self.stop_daemons();
+    }
+
+    fn stop_daemons(&mut self) {
+        while let Some((_, mut child)) = self.daemons.pop() {
+            process::stop_child(&mut child, GRACE);
+        }
+        let _ = std::fs::remove_file(self.layout.pids());
+        self.keeper.take();
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop_daemons();
+    }
+}
+
+/// The first S3 key in radosgw-admin's user JSON.
+pub fn first_s3_key(user: &serde_json::Value) -> Option<OwnerKey> {
+    let key = user.get("keys")?.as_array()?.first()?;
+    Some(OwnerKey {
+        access_key: key.get("access_key")?.as_str()?.to_string(),
+        secret: Secret::new(key.get("secret_key")?.as_str()?),
+    })
+}

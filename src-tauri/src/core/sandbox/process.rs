@@ -1,0 +1,256 @@
+//! Child processes of the sandbox: daemons that die with the app, tools with a deadline.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::core::error::{Error, Result};
+
+/// A thread that lives as long as the sandbox and forks its daemons.
+///
+/// Linux delivers the parent-death signal when the *thread* that forked a child ends, so daemons
+/// are forked here rather than on a pool thread that may retire early. If the app dies without
+/// stopping the sandbox, the thread dies with it and the daemons are told to stop.
+pub struct Keeper {
+    tx: Option<mpsc::Sender<(Command, mpsc::Sender<std::io::Result<Child>>)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Keeper {
+    pub fn start() -> Result<Keeper> {
+        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<std::io::Result<Child>>)>();
+        let thread = std::thread::Builder::new()
+            .name("sandbox-keeper".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })?;
+        Ok(Keeper {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Starts a daemon; its output goes to `log`.
+    pub fn spawn(&self, program: &str, args: &[&str], log: &Path) -> Result<Child> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_remove("CEPH_CONF")
+            .env_remove("CEPH_ARGS")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl: then there is nobody to stop us later.
+                if libc::getppid() == 1 {
+                    return Err(std::io::Error::other("parent exited"));
+                }
+                Ok(())
+            });
+        }
+        let (reply_tx, reply_rx) = mpsc::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Sandbox("The sandbox is stopping.".into()))?
+            .send((command, reply_tx))
+            .map_err(|_| Error::Sandbox("The sandbox keeper thread has stopped.".into()))?;
+        let child = reply_rx
+            .recv()
+            .map_err(|_| Error::Sandbox("The sandbox keeper thread has stopped.".into()))?
+            .map_err(|e| Error::Sandbox(format!("Could not start {program}: {e}")))?;
+        Ok(child)
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs a Ceph tool to completion within `deadline`. Only stderr is ever put in an error:
+/// stdout of radosgw-admin carries secret keys.
+pub fn run_tool(program: &str, args: &[&str], deadline: Duration) -> Result<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .env_remove("CEPH_CONF")
+        .env_remove("CEPH_ARGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Sandbox(format!("Could not run {program}: {e}")))?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = stdout.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Sandbox(format!(
+                "{program} {} did not finish within {} s.",
+                args.first().copied().unwrap_or_default(),
+                deadline.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let out = out_thread.join().unwrap_or_default();
+    let err = err_thread.join().unwrap_or_default();
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(Error::Sandbox(format!(
+            "{program} {} failed: {}",
+            args.first().copied().unwrap_or_default(),
+            last_lines(&err, 3)
+        )))
+    }
+}
+
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// True when nothing accepts connections on 127.0.0.1:port and we may bind it.
+pub fn port_free(port: u16) -> bool {
+    port != 0 && TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+pub fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &(std::net::Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+/// A free port whose successor is free too (the mon listens on two).
+pub fn free_port_pair() -> Result<u16> {
+    for _ in 0..200 {
+        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        if port < u16::MAX && port_free(port) && port_free(port + 1) {
+            return Ok(port);
+        }
+    }
+    Err(Error::Sandbox(
+        "No two free neighbouring ports on 127.0.0.1.".into(),
+    ))
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Sends TERM, then KILL after `grace`.
+pub fn stop_child(child: &mut Child, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    let started = Instant::now();
+    while started.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Stops daemons a crashed earlier run left behind, by the pids it recorded. A pid is only
+/// signalled if its command line still names this sandbox's config, so a reused pid is left alone.
+pub fn stop_leftovers(pids_file: &Path, conf: &Path, grace: Duration) {
+    let Ok(text) = std::fs::read_to_string(pids_file) else {
+        return;
+    };
+    let conf = conf.to_string_lossy().to_string();
+    for pid in text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<i32>().ok())
+    {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains(&conf) {
+            continue;
+        }
+        // SAFETY: kill(2) on a pid verified above to be one of our daemons.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let started = Instant::now();
+        while started.elapsed() < grace && Path::new(&format!("/proc/{pid}")).exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let still_ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&conf))
+            .unwrap_or(false);
+        if still_ours {
+            // SAFETY: as above, re-checked.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    let _ = std::fs::remove_file(pids_file);
+}
+
+/// Resident memory of a process in bytes, from /proc.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Where a program is on PATH, if anywhere.
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin".into(), "/usr/sbin".into()])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}

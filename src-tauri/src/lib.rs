@@ -1,0 +1,62 @@
+//! Spacedock: DigitalOcean Spaces and any S3-compatible storage on the desktop.
+//!
+//! `core` is the domain and never imports `tauri`; `app` adapts it to the window.
+
+pub mod app;
+pub mod core;
+
+use std::sync::Mutex;
+
+use tauri::{Manager, RunEvent, Runtime};
+
+use app::journal::Journal;
+use app::state::AppState;
+use core::keychain::Keychain;
+
+/// The app on any runtime, so the same wiring can run under tauri's mock runtime.
+pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .setup(|app| {
+            let paths = app.path();
+            let data_dir = paths.app_data_dir()?;
+            let journal = Journal::new(paths.app_log_dir().ok());
+            journal.write(format!("Spacedock {} started", env!("CARGO_PKG_VERSION")));
+            app.manage(AppState {
+                keychain: Keychain::new(app.config().identifier.clone()),
+                sandbox: Mutex::new(None),
+                active: Default::default(),
+                journal,
+                sandbox_dir: data_dir.join("sandbox"),
+                start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            app::commands::app_info,
+            app::commands::start_sandbox,
+            app::commands::test_connection,
+            app::commands::save_connection,
+            app::commands::connect,
+            app::commands::disconnect,
+            app::commands::delete_connection,
+            app::commands::list_spaces,
+        ])
+}
+
+pub fn run() {
+    let app = builder(tauri::Builder::default())
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("Spacedock could not start: {e}");
+            std::process::exit(1);
+        });
+    app.run(|handle, event| {
+        // Quitting stops the sandbox's daemons (each gets a grace period, then KILL).
+        if let RunEvent::Exit = event {
+            if let Some(state) = handle.try_state::<AppState>() {
+                state.stop_sandbox();
+            }
+        }
+    });
+}

@@ -1,0 +1,137 @@
+//! Shared fixtures for Spacedock's tests: the real sandbox, started through the app's own
+//! sandbox module, and S3 clients built the way the app builds them.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use spacedock::core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
+use spacedock::core::sandbox::{self, Sandbox, StartOptions};
+use spacedock::core::secret::Secret;
+
+/// The sandbox of this test process, or None once stopped.
+static SANDBOX: OnceLock<Mutex<Option<Sandbox>>> = OnceLock::new();
+
+/// Facts about the shared sandbox that tests need, copied out so no lock is held.
+#[derive(Clone)]
+pub struct SandboxInfo {
+    pub endpoint: Endpoint,
+    pub owner_access_key: String,
+    pub owner_secret: Secret,
+    pub root: PathBuf,
+    pub conf: PathBuf,
+}
+
+/// Where the test sandbox keeps its data across runs (a later start then reuses it, which is the
+/// path people take every day). `SPACEDOCK_TEST_SANDBOX` overrides it.
+pub fn test_sandbox_dir() -> PathBuf {
+    std::env::var_os("SPACEDOCK_TEST_SANDBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            // Test binaries run from <target>/debug/deps; keep the data beside them in <target>/tmp.
+            let exe = std::env::current_exe().expect("test binary path");
+            let target = exe
+                .ancestors()
+                .nth(3)
+                .unwrap_or(Path::new("/var/tmp"))
+                .to_path_buf();
+            target.join("tmp").join("test-sandbox")
+        })
+}
+
+extern "C" fn stop_shared_sandbox() {
+    if let Some(slot) = SANDBOX.get() {
+        if let Some(sandbox) = slot.lock().ok().and_then(|mut s| s.take()) {
+            sandbox.stop();
+        }
+    }
+}
+
+/// Starts the shared sandbox on first use; it is stopped when the test process exits.
+pub fn sandbox() -> SandboxInfo {
+    let slot = SANDBOX.get_or_init(|| {
+        let started = std::time::Instant::now();
+        let sandbox = sandbox::start(&StartOptions::new(test_sandbox_dir()), |_| {})
+            .unwrap_or_else(|e| panic!("the test sandbox did not start: {e}"));
+        eprintln!(
+            "test sandbox up at {} in {:.1} s ({} start)",
+            sandbox.endpoint_url(),
+            started.elapsed().as_secs_f64(),
+            if sandbox.first_start() {
+                "first"
+            } else {
+                "later"
+            }
+        );
+        // SAFETY: registering a plain extern "C" fn with no captured state.
+        unsafe {
+            libc::atexit(stop_shared_sandbox);
+        }
+        Mutex::new(Some(sandbox))
+    });
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = guard
+        .as_ref()
+        .expect("the shared sandbox was already stopped");
+    SandboxInfo {
+        endpoint: sandbox_endpoint(sandbox),
+        owner_access_key: sandbox.owner().access_key.clone(),
+        owner_secret: sandbox.owner().secret.clone(),
+        root: sandbox.root().to_path_buf(),
+        conf: sandbox.conf_path(),
+    }
+}
+
+/// Runs radosgw-admin on the shared sandbox.
+pub fn admin(args: &[&str]) -> serde_json::Value {
+    let slot = SANDBOX.get().expect("sandbox() first");
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = guard
+        .as_ref()
+        .expect("the shared sandbox was already stopped");
+    sandbox
+        .admin(args)
+        .unwrap_or_else(|e| panic!("radosgw-admin {}: {e}", args.join(" ")))
+}
+
+pub fn sandbox_endpoint(sandbox: &Sandbox) -> Endpoint {
+    Endpoint {
+        url: sandbox.endpoint_url(),
+        signing_region: SANDBOX_SIGNING_REGION.into(),
+        path_style: true,
+    }
+}
+
+/// An S3 user of its own on the shared sandbox, with a fresh key.
+pub struct TestUser {
+    pub uid: String,
+    pub access_key: String,
+    pub secret: Secret,
+}
+
+pub fn new_user(prefix: &str) -> TestUser {
+    sandbox();
+    let uid = unique(prefix);
+    let info = admin(&["user", "create", "--uid", &uid, "--display-name", &uid]);
+    let key = sandbox::first_s3_key(&info).expect("a new user has a key");
+    TestUser {
+        uid,
+        access_key: key.access_key,
+        secret: key.secret,
+    }
+}
+
+/// A name no earlier run used: Space names are global on the sandbox, and its data is kept.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{:x}-{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

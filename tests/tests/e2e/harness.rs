@@ -1,0 +1,293 @@
+//! Launching the real app under tauri-driver with a home folder of its own, and looking at what it left.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+fn app_path() -> PathBuf {
+    std::env::var_os("SPACEDOCK_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../debug/spacedock"))
+}
+
+pub fn screenshot_dir() -> PathBuf {
+    std::env::var_os("SPACEDOCK_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots"))
+}
+
+/// A home folder of its own, so every launch in it is a user's first (or later) run, for real.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("spacedock-home-")
+                .tempdir()
+                .expect("temp home"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn app_data(&self) -> PathBuf {
+        self.path().join(".local/share/io.spacedock.app")
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.app_data().join("connections.json")
+    }
+
+    pub fn store_json(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.store_path()).expect("the store file exists");
+        serde_json::from_str(&text).expect("the store is JSON")
+    }
+
+    /// Every file under this home holding `needle`. The sandbox cluster's own stores (mon and OSD
+    /// data) are skipped: they are the server's database, which keeps its users' keys by design.
+    pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        let sandbox = self.app_data().join("sandbox");
+        let skip = [sandbox.join("mon"), sandbox.join("osd")];
+        let mut found = Vec::new();
+        let mut stack = vec![self.path().to_path_buf()];
+        let mut scanned = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
+                    if !skip.contains(&path) {
+                        stack.push(path);
+                    }
+                } else if meta.is_file() && meta.len() < 64 << 20 {
+                    scanned += 1;
+                    let bytes = std::fs::read(&path).unwrap_or_default();
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        found.push(path);
+                    }
+                }
+            }
+        }
+        assert!(
+            scanned >= 3,
+            "expected the store, the log and the sandbox files, scanned {scanned}"
+        );
+        assert!(
+            self.app_data().join("logs/spacedock.log").exists(),
+            "the app writes a log"
+        );
+        found
+    }
+
+    /// Pids of sandbox daemons started from this home.
+    pub fn daemons(&self) -> Vec<u32> {
+        let marker = self.path().to_string_lossy().to_string();
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let zombie = std::fs::read_to_string(entry.path().join("stat"))
+                .map(|s| s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+                .unwrap_or(false);
+            if !zombie && cmdline.contains(&marker) && cmdline.contains("ceph.conf") {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    pub fn daemon_memory_bytes(&self) -> u64 {
+        self.daemons()
+            .iter()
+            .filter_map(|pid| {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                let kb: u64 = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                Some(kb * 1024)
+            })
+            .sum()
+    }
+
+    /// Quitting the app must stop the daemons; fail (and clean up) if any is left.
+    pub fn wait_for_daemons_to_stop(&self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if self.daemons().is_empty() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let left = self.daemons();
+        for pid in &left {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        panic!("sandbox daemons still running {limit:?} after the app quit: {left:?}");
+    }
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The running app and a WebDriver session on its window.
+pub struct App {
+    pub client: Client,
+    _driver: Driver,
+}
+
+fn free_port_pair() -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl App {
+    pub async fn launch(home: &Home, args: &[&str]) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "run under an X server (xvfb-run)"
+        );
+        let app = app_path();
+        assert!(
+            app.exists(),
+            "build the app first: {} is missing",
+            app.display()
+        );
+        let port = free_port_pair();
+        let child = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &(port + 1).to_string(),
+            ])
+            .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
+        let driver = Driver(child);
+        let t0 = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "tauri-driver did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), serde_json::json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app, "args": args }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session on the app");
+        App {
+            client,
+            _driver: driver,
+        }
+    }
+
+    pub async fn wait_for(&self, locator: Locator<'_>, secs: u64) -> Element {
+        let shown = format!("{locator:?}");
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .for_element(locator)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                self.shot("failure").await;
+                let body = self.client.find(Locator::Css("body")).await;
+                let text = match body {
+                    Ok(b) => b.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                panic!("{shown} did not appear within {secs} s ({e}); the page says: {text}");
+            }
+        }
+    }
+
+    pub async fn click(&self, locator: Locator<'_>) {
+        self.wait_for(locator, 30)
+            .await
+            .click()
+            .await
+            .expect("click");
+    }
+
+    pub async fn text(&self, locator: Locator<'_>) -> String {
+        self.wait_for(locator, 30).await.text().await.expect("text")
+    }
+
+    pub async fn type_into(&self, id: &str, value: &str) {
+        let input = self.wait_for(Locator::Id(id), 30).await;
+        input.clear().await.expect("clear");
+        input.send_keys(value).await.expect("type");
+    }
+
+    /// A PNG of the window, after letting WebKit paint the last DOM change.
+    pub async fn shot(&self, name: &str) {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        match self.client.screenshot().await {
+            Ok(png) => {
+                std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot")
+            }
+            Err(e) => eprintln!("screenshot {name} failed: {e}"),
+        }
+    }
+
+    pub async fn quit(self) {
+        let _ = self.client.close().await;
+        // Give the app its exit path (stopping the sandbox) before the driver goes away.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,154 @@
+//! Starting, stopping and restarting the sandbox: data is kept, a busy folder or port is never shared.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use spacedock::core::error::ErrorKind;
+use spacedock::core::s3;
+use spacedock::core::sandbox::{self, StartOptions, Step};
+use spacedock_tests::{sandbox, sandbox_endpoint, unique};
+
+#[test]
+fn a_second_start_on_a_running_sandbox_is_refused() {
+    let sb = sandbox();
+    let started = Instant::now();
+    let err =
+        sandbox::start(&StartOptions::new(&sb.root), |_| {}).expect_err("the folder is in use");
+    assert_eq!(err.kind(), ErrorKind::SandboxBusy, "{err}");
+    // Refused at once, before any daemon was started or any file touched.
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let conf = std::fs::read_to_string(&sb.conf).expect("conf");
+    assert!(
+        conf.contains(&format!(
+            "endpoint={}",
+            sb.endpoint.url.trim_start_matches("http://")
+        )),
+        "conf untouched"
+    );
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map(|s| {
+                !s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_keeps_data_and_never_joins_a_busy_port() {
+    let shared = sandbox();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = StartOptions {
+        root: dir.path().to_path_buf(),
+        store_bytes: 4 << 30,
+    };
+
+    // First start: creates the cluster and reports every step in order.
+    let mut steps = Vec::new();
+    let t0 = Instant::now();
+    let first = tokio::task::block_in_place(|| {
+        sandbox::start(&opts, |p| steps.push((p.step, p.done, p.first_start)))
+    })
+    .expect("first start");
+    let first_secs = t0.elapsed().as_secs_f64();
+    assert!(first.first_start());
+    let done: Vec<Step> = steps.iter().filter(|s| s.1).map(|s| s.0).collect();
+    assert_eq!(
+        done,
+        [
+            Step::Prepare,
+            Step::Monitor,
+            Step::Storage,
+            Step::Gateway,
+            Step::Owner,
+            Step::Ready
+        ]
+    );
+    assert!(
+        steps.iter().all(|s| s.2),
+        "every step says it is a first start"
+    );
+    let idle_mb = first.memory_bytes() / 1_000_000;
+
+    let space = unique("kept");
+    let owner_key = first.owner().access_key.clone();
+    let client = s3::client(&sandbox_endpoint(&first), &owner_key, &first.owner().secret);
+    client
+        .create_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("create");
+    let pids = first.daemon_pids();
+    assert_eq!(pids.len(), 3, "mon, osd and radosgw");
+    tokio::task::block_in_place(|| first.stop());
+    assert!(pids.iter().all(|p| !alive(*p)), "every daemon stopped");
+
+    // Next time, its saved ports are taken by the shared sandbox: it must move, not join.
+    let facts_path = dir.path().join("cluster.json");
+    let mut facts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&facts_path).expect("facts")).expect("json");
+    let shared_conf = std::fs::read_to_string(&shared.conf).expect("shared conf");
+    let shared_mon: u16 = shared_conf
+        .lines()
+        .find_map(|l| l.strip_prefix("mon host = [v2:127.0.0.1:"))
+        .and_then(|rest| rest.split(',').nth(1))
+        .and_then(|v1| {
+            v1.trim_start_matches("v1:127.0.0.1:")
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        })
+        .expect("shared mon port");
+    let shared_rgw: u16 = shared
+        .endpoint
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("rgw port");
+    facts["mon_port"] = shared_mon.into();
+    facts["rgw_port"] = shared_rgw.into();
+    std::fs::write(&facts_path, facts.to_string()).expect("write facts");
+
+    let t1 = Instant::now();
+    let second =
+        tokio::task::block_in_place(|| sandbox::start(&opts, |_| {})).expect("later start");
+    let later_secs = t1.elapsed().as_secs_f64();
+    assert!(!second.first_start());
+    assert_ne!(second.rgw_port(), shared_rgw);
+    assert_eq!(second.owner().access_key, owner_key, "the same owner");
+    let client = s3::client(
+        &sandbox_endpoint(&second),
+        &second.owner().access_key,
+        &second.owner().secret,
+    );
+    client
+        .head_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("the Space survived the restart");
+
+    // The shared cluster did not gain anything from the other one.
+    let shared_client = s3::client(
+        &shared.endpoint,
+        &shared.owner_access_key,
+        &shared.owner_secret,
+    );
+    let err = shared_client
+        .head_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect_err("not in the shared cluster");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
+
+    eprintln!(
+        "sandbox timings: first start {first_secs:.1} s, later start {later_secs:.1} s; daemons idle after first start {idle_mb} MB"
+    );
+    tokio::task::block_in_place(|| second.stop());
+}
