@@ -30,6 +30,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 sandbox_dir: data_dir.join("sandbox"),
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
             });
+            quit_on_signals(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -43,6 +44,31 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::list_spaces,
         ])
 }
+
+/// A session logout, `kill` or Ctrl+C quits through the normal exit path, so the sandbox's
+/// daemons are stopped in order instead of being orphaned.
+#[cfg(unix)]
+fn quit_on_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
+        handle.exit(0);
+    });
+}
+
+#[cfg(not(unix))]
+fn quit_on_signals<R: Runtime>(_handle: tauri::AppHandle<R>) {}
 
 pub fn run() {
     let app = builder(tauri::Builder::default())

@@ -262,8 +262,16 @@ impl App {
             .expect("click");
     }
 
+    /// The element's text as the DOM has it (WebDriver's visible text can drop clipped text).
     pub async fn text(&self, locator: Locator<'_>) -> String {
-        self.wait_for(locator, 30).await.text().await.expect("text")
+        let element = self.wait_for(locator, 30).await;
+        element
+            .prop("textContent")
+            .await
+            .expect("textContent")
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
     pub async fn type_into(&self, id: &str, value: &str) {

@@ -32,7 +32,7 @@ async fn first_run_on_the_sandbox_then_a_wrong_secret_then_a_later_start() {
     app.shot("03-spaces-empty").await;
 
     // The owner's secret is in the keychain, under the app's identifier, and opens the sandbox.
-    let endpoint_url = app.text(Locator::Css(".connection .endpoint")).await;
+    let endpoint_url = app.text(Locator::Id("connection-endpoint")).await;
     assert!(
         endpoint_url.starts_with("http://127.0.0.1:"),
         "{endpoint_url}"

@@ -427,7 +427,14 @@ impl Sandbox {
             .keeper
             .as_ref()
             .ok_or_else(|| Error::Sandbox("The sandbox is stopping.".into()))?;
-        let child = keeper.spawn(program, args, &log)?;
+        // radosgw may hang on TERM once the monitor and OSD are gone (they get the same signal
+        // at the same moment), and holds no data of its own: KILL it. The others shut down cleanly.
+        let death_signal = if name == "rgw" {
+            libc::SIGKILL
+        } else {
+            libc::SIGTERM
+        };
+        let child = keeper.spawn(program, args, &log, death_signal)?;
         self.daemons.push((name, child));
         let pids: String = self
             .daemons

@@ -37,8 +37,14 @@ impl Keeper {
         })
     }
 
-    /// Starts a daemon; its output goes to `log`.
-    pub fn spawn(&self, program: &str, args: &[&str], log: &Path) -> Result<Child> {
+    /// Starts a daemon; its output goes to `log`. If the app dies, the daemon gets `death_signal`.
+    pub fn spawn(
+        &self,
+        program: &str,
+        args: &[&str],
+        log: &Path,
+        death_signal: i32,
+    ) -> Result<Child> {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -53,8 +59,8 @@ impl Keeper {
             .stderr(out);
         // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // The parent may have died before prctl: then there is nobody to stop us later.
