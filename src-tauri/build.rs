@@ -9,6 +9,18 @@ fn main() {
         "disconnect",
         "delete_connection",
         "list_spaces",
+        "check_space_name",
+        "create_options",
+        "space_availability",
+        "create_space",
+        "space_details",
+        "set_file_listing",
+        "cors_rules",
+        "set_cors_rules",
+        "space_is_empty",
+        "destroy_space",
+        "cancel_destroy",
+        "copy_text",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -17,6 +17,7 @@ use core::keychain::Keychain;
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .setup(|app| {
             let paths = app.path();
             let data_dir = paths.app_data_dir()?;
@@ -29,19 +30,32 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 journal,
                 sandbox_dir: data_dir.join("sandbox"),
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
+                cancel_destroy: Default::default(),
             });
             quit_on_signals(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            app::commands::app_info,
-            app::commands::start_sandbox,
-            app::commands::test_connection,
-            app::commands::save_connection,
-            app::commands::connect,
-            app::commands::disconnect,
-            app::commands::delete_connection,
-            app::commands::list_spaces,
+            app::commands::connections::app_info,
+            app::commands::connections::start_sandbox,
+            app::commands::connections::test_connection,
+            app::commands::connections::save_connection,
+            app::commands::connections::connect,
+            app::commands::connections::disconnect,
+            app::commands::connections::delete_connection,
+            app::commands::connections::list_spaces,
+            app::commands::spaces::check_space_name,
+            app::commands::spaces::create_options,
+            app::commands::spaces::space_availability,
+            app::commands::spaces::create_space,
+            app::commands::spaces::space_details,
+            app::commands::spaces::set_file_listing,
+            app::commands::spaces::cors_rules,
+            app::commands::spaces::set_cors_rules,
+            app::commands::spaces::space_is_empty,
+            app::commands::spaces::destroy_space,
+            app::commands::spaces::cancel_destroy,
+            app::commands::spaces::copy_text,
         ])
 }
 

@@ -13,7 +13,9 @@ use super::error::{AppError, Result};
 use super::journal::Journal;
 use crate::core::connection::{ConnectionProfile, Endpoint, Provider};
 use crate::core::keychain::Keychain;
+use crate::core::s3;
 use crate::core::sandbox::Sandbox;
+use crate::core::secret::Secret;
 
 const STORE_FILE: &str = "connections.json";
 /// The sandbox's connection has a fixed id: there is one sandbox per user.
@@ -26,6 +28,8 @@ pub struct Active {
     pub profile: ConnectionProfile,
     pub endpoint: Endpoint,
     pub client: aws_sdk_s3::Client,
+    /// Kept in memory only, to sign for another region's endpoint (DigitalOcean).
+    pub secret: Secret,
 }
 
 /// What the UI is told about the active connection.
@@ -38,6 +42,23 @@ pub struct Session {
 }
 
 impl Active {
+    /// A client for the Space's region: on DigitalOcean each region has its own endpoint.
+    pub fn client_for_region(&self, region: &str) -> Result<(aws_sdk_s3::Client, Endpoint)> {
+        match &self.profile.provider {
+            Provider::DigitalOcean { region: own } if own != region => {
+                let endpoint = Provider::DigitalOcean {
+                    region: region.to_string(),
+                }
+                .endpoint(None)?;
+                Ok((
+                    s3::client(&endpoint, &self.profile.access_key, &self.secret),
+                    endpoint,
+                ))
+            }
+            _ => Ok((self.client.clone(), self.endpoint.clone())),
+        }
+    }
+
     pub fn session(&self) -> Session {
         Session {
             profile: self.profile.clone(),
@@ -52,6 +73,8 @@ pub struct AppState {
     pub active: RwLock<Option<Active>>,
     pub journal: Journal,
     pub sandbox_dir: PathBuf,
+    /// Set to stop the Space destruction in progress.
+    pub cancel_destroy: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Set by `--sandbox`: connect to the local sandbox at once.
     pub start_on_sandbox: bool,
 }
@@ -95,6 +118,21 @@ pub fn save_profiles<R: Runtime>(app: &AppHandle<R>, profiles: &[ConnectionProfi
         "connections",
         serde_json::to_value(profiles).map_err(|e| AppError::Store(e.to_string()))?,
     );
+    store.save()?;
+    Ok(())
+}
+
+pub fn last_region<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
+    app.store(STORE_FILE)
+        .ok()?
+        .get("lastRegion")?
+        .as_str()
+        .map(str::to_string)
+}
+
+pub fn set_last_region<R: Runtime>(app: &AppHandle<R>, region: &str) -> Result<()> {
+    let store = app.store(STORE_FILE)?;
+    store.set("lastRegion", serde_json::Value::String(region.to_string()));
     store.save()?;
     Ok(())
 }

@@ -29,6 +29,24 @@ pub enum Error {
     /// NoSuchBucket / 404 on a Space.
     #[error("There is no Space named “{0}” at this endpoint.")]
     NoSuchSpace(String),
+    /// BucketAlreadyExists: names are unique among all users.
+    #[error("The name “{0}” is taken by another user: Space names are unique among all users. Pick another.")]
+    SpaceTaken(String),
+    /// Creating a Space this key's owner already has.
+    #[error("You already have a Space named “{0}”.")]
+    SpaceExists(String),
+    /// TooManyBuckets.
+    #[error("This account has as many Spaces as it may have (100 on DigitalOcean). Destroy one, or ask for a higher limit.")]
+    TooManySpaces,
+    /// The Space was created but its file-listing ACL could not be set.
+    #[error("The Space “{space}” was created, but its file listing is still Restricted: {reason} You can set it again from the Space's settings.")]
+    ListingNotApplied { space: String, reason: String },
+    /// Destroying a Space that still holds files, without asking to delete them.
+    #[error("The Space “{0}” still holds files. Choose to delete every file first, or delete them yourself.")]
+    SpaceNotEmpty(String),
+    /// The user cancelled a long operation.
+    #[error("Cancelled. {0}")]
+    Cancelled(String),
     /// 503 SlowDown after the client's own retries.
     #[error("The server is busy and asked to slow down. Try again in a moment.")]
     SlowDown,
@@ -67,6 +85,12 @@ pub enum ErrorKind {
     AccessDenied,
     NoSuchSpace,
     SlowDown,
+    SpaceTaken,
+    SpaceExists,
+    TooManySpaces,
+    ListingNotApplied,
+    SpaceNotEmpty,
+    Cancelled,
     Server,
     Keychain,
     SandboxMissing,
@@ -96,6 +120,12 @@ impl Error {
             Error::AccessDenied(_) => ErrorKind::AccessDenied,
             Error::NoSuchSpace(_) => ErrorKind::NoSuchSpace,
             Error::SlowDown => ErrorKind::SlowDown,
+            Error::SpaceTaken(_) => ErrorKind::SpaceTaken,
+            Error::SpaceExists(_) => ErrorKind::SpaceExists,
+            Error::TooManySpaces => ErrorKind::TooManySpaces,
+            Error::ListingNotApplied { .. } => ErrorKind::ListingNotApplied,
+            Error::SpaceNotEmpty(_) => ErrorKind::SpaceNotEmpty,
+            Error::Cancelled(_) => ErrorKind::Cancelled,
             Error::Server { .. } => ErrorKind::Server,
             Error::Keychain(_) => ErrorKind::Keychain,
             Error::SandboxMissing { .. } => ErrorKind::SandboxMissing,

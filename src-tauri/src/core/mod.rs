@@ -2,12 +2,16 @@
 //! from plain Rust.
 
 pub mod connection;
+pub mod destroy;
 pub mod error;
 pub mod keychain;
+pub mod names;
 pub mod regions;
 pub mod s3;
 pub mod sandbox;
 pub mod secret;
+pub mod space;
 pub mod spaces;
+pub mod urls;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};

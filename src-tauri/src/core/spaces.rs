@@ -5,6 +5,7 @@ use ts_rs::TS;
 
 use super::error::{Error, Result};
 use super::s3::{map_error, Context};
+use super::space::{self, FileListing};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -14,6 +15,28 @@ pub struct SpaceSummary {
     pub region: String,
     /// RFC 3339, when the server says.
     pub created: Option<String>,
+    /// None when the key may not read the Space's ACL.
+    pub file_listing: Option<FileListing>,
+}
+
+/// Fills in each Space's file-listing setting, asking for all of them at once.
+pub async fn add_file_listing(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    spaces: &mut [SpaceSummary],
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, s) in spaces.iter().enumerate() {
+        let client = client.clone();
+        let endpoint = endpoint.to_string();
+        let name = s.name.clone();
+        tasks.spawn(async move { (i, space::file_listing(&client, &endpoint, &name).await.ok()) });
+    }
+    while let Some(Ok((i, listing))) = tasks.join_next().await {
+        if let Some(s) = spaces.get_mut(i) {
+            s.file_listing = listing;
+        }
+    }
 }
 
 /// Every Space the key can list, sorted by name.
@@ -41,6 +64,7 @@ pub async fn list(
                 created: b
                     .creation_date()
                     .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                file_listing: None,
             })
         })
         .collect();

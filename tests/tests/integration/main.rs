@@ -2,5 +2,6 @@
 //! Run inside `dbus-run-session` with an unlocked gnome-keyring (the test command does this).
 
 mod connect;
+mod create;
 mod keychain;
 mod lifecycle;

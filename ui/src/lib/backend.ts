@@ -8,6 +8,13 @@ import type { Progress } from './bindings/Progress';
 import type { Session } from './bindings/Session';
 import type { SpaceSummary } from './bindings/SpaceSummary';
 import type { TestResult } from './bindings/TestResult';
+import type { Availability } from './bindings/Availability';
+import type { CorsRule } from './bindings/CorsRule';
+import type { CreateOptions } from './bindings/CreateOptions';
+import type { DestroyProgress } from './bindings/DestroyProgress';
+import type { FileListing } from './bindings/FileListing';
+import type { RuleCheck } from './bindings/RuleCheck';
+import type { SpaceDetails } from './bindings/SpaceDetails';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -52,4 +59,62 @@ export function isErrorPayload(e: unknown): e is ErrorPayload {
 export function toErrorPayload(e: unknown): ErrorPayload {
   if (isErrorPayload(e)) return e;
   return { kind: 'io', message: e instanceof Error ? e.message : String(e) };
+}
+
+// --- Spaces: create, open, settings ---
+export function checkSpaceName(name: string): Promise<RuleCheck[]> {
+  return invoke('check_space_name', { name });
+}
+
+export function createOptions(): Promise<CreateOptions> {
+  return invoke('create_options');
+}
+
+export function spaceAvailability(name: string, region: string): Promise<Availability> {
+  return invoke('space_availability', { name, region });
+}
+
+export function createSpace(name: string, region: string, fileListing: FileListing): Promise<SpaceDetails> {
+  return invoke('create_space', { name, region, fileListing });
+}
+
+export function spaceDetails(name: string, region: string | null = null): Promise<SpaceDetails> {
+  return invoke('space_details', { name, region });
+}
+
+export function setFileListing(name: string, region: string | null, fileListing: FileListing): Promise<FileListing> {
+  return invoke('set_file_listing', { name, region, fileListing });
+}
+
+export function corsRules(name: string, region: string | null): Promise<CorsRule[]> {
+  return invoke('cors_rules', { name, region });
+}
+
+export function setCorsRules(name: string, region: string | null, rules: CorsRule[]): Promise<CorsRule[]> {
+  return invoke('set_cors_rules', { name, region, rules });
+}
+
+export function spaceIsEmpty(name: string, region: string | null): Promise<boolean> {
+  return invoke('space_is_empty', { name, region });
+}
+
+export function destroySpace(
+  name: string,
+  region: string | null,
+  typedName: string,
+  deleteFiles: boolean,
+  onProgress: (p: DestroyProgress) => void,
+): Promise<number> {
+  const channel = new Channel<DestroyProgress>();
+  channel.onmessage = onProgress;
+  return invoke('destroy_space', { name, region, typedName, deleteFiles, onProgress: channel });
+}
+
+export function cancelDestroy(): Promise<void> {
+  return invoke('cancel_destroy');
+}
+
+/** Puts exactly `text` on the system clipboard (through Rust: the page has no clipboard permission). */
+export function copyText(text: string): Promise<void> {
+  return invoke('copy_text', { text });
 }

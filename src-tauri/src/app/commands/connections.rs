@@ -1,12 +1,12 @@
-//! The commands the UI may invoke: thin adapters from IPC to the domain.
+//! Commands about connections: the first screen, the sandbox, saved connections, the Spaces list.
 
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use ts_rs::TS;
 
-use super::error::{AppError, Result};
-use super::state::{self, Active, AppState, Session, SANDBOX_ID, SANDBOX_OWNER_ACCOUNT};
+use crate::app::error::{AppError, Result};
+use crate::app::state::{self, Active, AppState, Session, SANDBOX_ID, SANDBOX_OWNER_ACCOUNT};
 use crate::core::connection::{ConnectionDraft, ConnectionProfile, Provider};
 use crate::core::regions::{Region, REGIONS};
 use crate::core::sandbox::{self, Progress, StartOptions};
@@ -189,6 +189,7 @@ pub async fn connect<R: Runtime>(
         profile,
         endpoint,
         client,
+        secret,
     };
     let session = active.session();
     *state.active.write().await = Some(active);
@@ -241,7 +242,10 @@ pub async fn list_spaces(state: State<'_, AppState>) -> Result<Vec<SpaceSummary>
     let active = state.active().await?;
     let region = active.profile.provider.region_label();
     match spaces::list(&active.client, &active.endpoint.url, &region).await {
-        Ok(list) => Ok(list),
+        Ok(mut list) => {
+            spaces::add_file_listing(&active.client, &active.endpoint.url, &mut list).await;
+            Ok(list)
+        }
         Err(Error::AccessDenied(_)) if active.profile.space.is_some() => {
             let name = active.profile.space.clone().unwrap_or_default();
             spaces::open(&active.client, &active.endpoint.url, &name).await?;
@@ -249,6 +253,7 @@ pub async fn list_spaces(state: State<'_, AppState>) -> Result<Vec<SpaceSummary>
                 name,
                 region,
                 created: None,
+                file_listing: None,
             }])
         }
         Err(e) => {

@@ -1,0 +1,5 @@
+//! The commands the UI may invoke: thin adapters from IPC to the domain. Each is listed in
+//! `build.rs` and allowed in `capabilities/main.json`.
+
+pub mod connections;
+pub mod spaces;

@@ -1,0 +1,187 @@
+//! Destroying a Space: only with the name typed to confirm, and only with its files when asked.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::error::{Error, Result};
+use super::s3::{map_error, Context};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum DestroyPhase {
+    DeletingFiles,
+    AbortingUploads,
+    DeletingSpace,
+    Done,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DestroyProgress {
+    pub phase: DestroyPhase,
+    /// Files (and file versions) deleted so far.
+    pub deleted: u64,
+}
+
+/// True when the Space holds no file, no old version and no delete marker.
+pub async fn is_empty(client: &aws_sdk_s3::Client, endpoint: &str, name: &str) -> Result<bool> {
+    let out = client
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| {
+            map_error(
+                e,
+                Context {
+                    endpoint,
+                    space: Some(name),
+                },
+            )
+        })?;
+    Ok(out.versions().is_empty() && out.delete_markers().is_empty())
+}
+
+/// Destroys the Space `name`. `typed` must equal the name: nothing is deleted otherwise. A Space
+/// with files is destroyed only if `delete_files`; they are deleted in batches of 1,000, with
+/// progress, until `cancel` is set (what was deleted stays deleted; the Space stays).
+pub async fn destroy(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    name: &str,
+    typed: &str,
+    delete_files: bool,
+    cancel: &AtomicBool,
+    mut progress: impl FnMut(DestroyProgress),
+) -> Result<u64> {
+    if typed != name {
+        return Err(Error::InvalidInput(format!(
+            "Type the Space's name, “{name}”, exactly to confirm. Nothing was deleted."
+        )));
+    }
+    let ctx = Context {
+        endpoint,
+        space: Some(name),
+    };
+    if !delete_files && !is_empty(client, endpoint, name).await? {
+        return Err(Error::SpaceNotEmpty(name.to_string()));
+    }
+    let mut deleted = 0u64;
+    if delete_files {
+        // Versions and delete markers too: a versioned Space is not empty until they are gone.
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled(format!(
+                    "{deleted} files were deleted; the Space “{name}” and its other files remain."
+                )));
+            }
+            let page = client
+                .list_object_versions()
+                .bucket(name)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(|e| map_error(e, ctx))?;
+            let mut ids = Vec::new();
+            for v in page.versions() {
+                ids.push((
+                    v.key().unwrap_or_default().to_string(),
+                    v.version_id().map(str::to_string),
+                ));
+            }
+            for m in page.delete_markers() {
+                ids.push((
+                    m.key().unwrap_or_default().to_string(),
+                    m.version_id().map(str::to_string),
+                ));
+            }
+            if ids.is_empty() {
+                break;
+            }
+            let objects = ids
+                .iter()
+                .map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .set_version_id(version.clone().filter(|v| v != "null"))
+                        .build()
+                        .map_err(|e| Error::InvalidInput(e.to_string()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let batch = objects.len() as u64;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let out = client
+                .delete_objects()
+                .bucket(name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| map_error(e, ctx))?;
+            if let Some(first) = out.errors().first() {
+                return Err(Error::Server {
+                    code: first.code().unwrap_or("DeleteFailed").to_string(),
+                    message: format!(
+                        "could not delete “{}”: {}",
+                        first.key().unwrap_or_default(),
+                        first.message().unwrap_or_default()
+                    ),
+                });
+            }
+            deleted += batch;
+            progress(DestroyProgress {
+                phase: DestroyPhase::DeletingFiles,
+                deleted,
+            });
+        }
+        progress(DestroyProgress {
+            phase: DestroyPhase::AbortingUploads,
+            deleted,
+        });
+        let uploads = client
+            .list_multipart_uploads()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| map_error(e, ctx))?;
+        for upload in uploads.uploads() {
+            client
+                .abort_multipart_upload()
+                .bucket(name)
+                .key(upload.key().unwrap_or_default())
+                .upload_id(upload.upload_id().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| map_error(e, ctx))?;
+        }
+    }
+    progress(DestroyProgress {
+        phase: DestroyPhase::DeletingSpace,
+        deleted,
+    });
+    client
+        .delete_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(
+            |e| match aws_sdk_s3::error::ProvideErrorMetadata::code(&e) {
+                Some("BucketNotEmpty") => Error::SpaceNotEmpty(name.to_string()),
+                _ => map_error(e, ctx),
+            },
+        )?;
+    progress(DestroyProgress {
+        phase: DestroyPhase::Done,
+        deleted,
+    });
+    Ok(deleted)
+}

@@ -1,0 +1,76 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { describe, expect, it, vi, beforeEach } from 'vitest';
+import CreateSpace from './CreateSpace.svelte';
+import * as backend from '../lib/backend';
+import type { RuleCheck } from '../lib/bindings/RuleCheck';
+
+vi.mock('../lib/backend', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../lib/backend')>()),
+  createOptions: vi.fn(),
+  checkSpaceName: vi.fn(),
+  spaceAvailability: vi.fn(),
+  createSpace: vi.fn(),
+}));
+
+// The rules themselves are Rust's (unit-tested there); here a stand-in that fails on dots.
+function rules(name: string): RuleCheck[] {
+  return [
+    { rule: 'length', ok: name.length >= 3, text: '3 to 63 characters' },
+    { rule: 'noDots', ok: !name.includes('.'), text: 'No dots' },
+  ];
+}
+
+describe('CreateSpace', () => {
+  beforeEach(() => {
+    vi.resetAllMocks();
+    vi.mocked(backend.createOptions).mockResolvedValue({
+      regions: [
+        { slug: 'nyc3', label: 'New York · nyc3' },
+        { slug: 'fra1', label: 'Frankfurt · fra1' },
+      ],
+      defaultRegion: 'fra1',
+    });
+    vi.mocked(backend.checkSpaceName).mockImplementation(async (n) => rules(n));
+  });
+
+  it('shows the failing rule and keeps Create disabled', async () => {
+    render(CreateSpace, { onCreated: vi.fn(), onCancel: vi.fn() });
+    await waitFor(() => expect((document.querySelector('input[value="fra1"]') as HTMLInputElement).checked).toBe(true));
+    await fireEvent.input(document.getElementById('space-name') as HTMLInputElement, { target: { value: 'my.space' } });
+    await waitFor(() => expect(document.querySelector('[data-rule="noDots"]')?.getAttribute('data-ok')).toBe('false'));
+    expect((document.getElementById('create-space-submit') as HTMLButtonElement).disabled).toBe(true);
+    expect(backend.spaceAvailability).not.toHaveBeenCalled();
+  });
+
+  it('checks availability after a pause, then creates with the chosen listing and region', async () => {
+    vi.mocked(backend.spaceAvailability).mockResolvedValue('free');
+    const details = {
+      name: 'my-space',
+      region: 'fra1',
+      fileListing: 'enabled' as const,
+      urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null },
+    };
+    vi.mocked(backend.createSpace).mockResolvedValue(details);
+    const onCreated = vi.fn();
+    render(CreateSpace, { onCreated, onCancel: vi.fn() });
+    await waitFor(() => expect(backend.createOptions).toHaveBeenCalled());
+    await fireEvent.input(document.getElementById('space-name') as HTMLInputElement, { target: { value: 'my-space' } });
+    await waitFor(() => expect(document.getElementById('name-availability')?.getAttribute('data-state')).toBe('free'), { timeout: 2000 });
+    expect(backend.spaceAvailability).toHaveBeenCalledWith('my-space', 'fra1');
+    await fireEvent.click(document.getElementById('listing-enabled') as HTMLInputElement);
+    await fireEvent.click(screen.getByText('Create a Space', { selector: 'button' }));
+    await waitFor(() => expect(onCreated).toHaveBeenCalledWith(details));
+    expect(backend.createSpace).toHaveBeenCalledWith('my-space', 'fra1', 'enabled');
+  });
+
+  it('refuses a name another user has', async () => {
+    vi.mocked(backend.spaceAvailability).mockResolvedValue('taken');
+    render(CreateSpace, { onCreated: vi.fn(), onCancel: vi.fn() });
+    await waitFor(() => expect(backend.createOptions).toHaveBeenCalled());
+    await fireEvent.input(document.getElementById('space-name') as HTMLInputElement, { target: { value: 'popular' } });
+    await waitFor(() => expect(document.getElementById('name-availability')?.textContent).toContain('Taken by another user'), {
+      timeout: 2000,
+    });
+    expect((document.getElementById('create-space-submit') as HTMLButtonElement).disabled).toBe(true);
+  });
+});
