@@ -21,6 +21,8 @@ fn main() {
         "destroy_space",
         "cancel_destroy",
         "copy_text",
+        "list_folder",
+        "create_folder",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -31,6 +31,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 sandbox_dir: data_dir.join("sandbox"),
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
                 cancel_destroy: Default::default(),
+                listing_generation: Default::default(),
             });
             quit_on_signals(app.handle().clone());
             Ok(())
@@ -56,6 +57,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::spaces::destroy_space,
             app::commands::spaces::cancel_destroy,
             app::commands::spaces::copy_text,
+            app::commands::files::list_folder,
+            app::commands::files::create_folder,
         ])
 }
 

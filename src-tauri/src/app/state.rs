@@ -73,6 +73,8 @@ pub struct AppState {
     pub active: RwLock<Option<Active>>,
     pub journal: Journal,
     pub sandbox_dir: PathBuf,
+    /// Bumped by each folder listing; a listing stops once a newer one began.
+    pub listing_generation: std::sync::atomic::AtomicU64,
     /// Set to stop the Space destruction in progress.
     pub cancel_destroy: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Set by `--sandbox`: connect to the local sandbox at once.

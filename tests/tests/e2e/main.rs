@@ -274,6 +274,84 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
     );
     app.shot("11-space-page").await;
 
+    // The Files tab lists folders first, then files, and opens folders.
+    let keychain = Keychain::new(IDENTIFIER);
+    let owner_secret = keychain
+        .get("sandbox-owner")
+        .expect("keychain")
+        .expect("owner secret");
+    let owner_key = home.store_json()["connections"][0]["accessKey"]
+        .as_str()
+        .expect("owner key")
+        .to_string();
+    let endpoint = Endpoint {
+        url: endpoint_url.clone(),
+        signing_region: "us-east-1".into(),
+        path_style: true,
+    };
+    let client = s3::client(&endpoint, &owner_key, &owner_secret);
+    for key in [
+        "report 2026.pdf",
+        "notes+ideas.txt",
+        "photos/beach.jpg",
+        "photos/2025/snow.jpg",
+    ] {
+        client
+            .put_object()
+            .bucket(&name)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(vec![7u8; 2048]))
+            .send()
+            .await
+            .expect("put");
+    }
+    app.click(Locator::Css("#breadcrumbs button")).await; // reload the top folder
+    app.wait_for(Locator::Css("[data-key='notes+ideas.txt']"), 20)
+        .await;
+    assert_eq!(app.text(Locator::Id("files-status")).await, "3 items");
+    let first_row = app.wait_for(Locator::Css("#file-rows .row"), 5).await;
+    assert_eq!(
+        first_row.attr("data-key").await.expect("attr").as_deref(),
+        Some("photos/"),
+        "folders first"
+    );
+    app.shot("13-files").await;
+    app.click(Locator::Css("[data-key='photos/'] button")).await;
+    app.wait_for(Locator::Css("[data-key='photos/beach.jpg']"), 20)
+        .await;
+    assert!(app
+        .text(Locator::Id("breadcrumbs"))
+        .await
+        .contains("photos"));
+    app.shot("14-folder").await;
+    app.type_into("file-filter", "BEACH").await;
+    app.wait_for(
+        Locator::XPath("//p[@id='files-status'][starts-with(., '1 item')]"),
+        10,
+    )
+    .await;
+    assert!(
+        app.client
+            .find(Locator::Css("[data-key='photos/2025/']"))
+            .await
+            .is_err(),
+        "filtered out"
+    );
+    for key in [
+        "report 2026.pdf",
+        "notes+ideas.txt",
+        "photos/beach.jpg",
+        "photos/2025/snow.jpg",
+    ] {
+        client
+            .delete_object()
+            .bucket(&name)
+            .key(key)
+            .send()
+            .await
+            .expect("delete");
+    }
+
     // Copy puts exactly that text on the system clipboard.
     app.click(Locator::Id("url-origin-copy")).await;
     app.wait_for(
@@ -290,6 +368,7 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
 
     // File listing as the server has it: anyone may list now; restricting flips it.
     assert_eq!(spacedock_tests::anonymous_get(&origin).0, 200);
+    app.click(Locator::Id("tab-settings")).await;
     app.click(Locator::Id("set-restricted")).await;
     app.click(Locator::Id("save-listing")).await;
     app.wait_for(

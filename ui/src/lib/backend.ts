@@ -15,6 +15,7 @@ import type { DestroyProgress } from './bindings/DestroyProgress';
 import type { FileListing } from './bindings/FileListing';
 import type { RuleCheck } from './bindings/RuleCheck';
 import type { SpaceDetails } from './bindings/SpaceDetails';
+import type { ListingPage } from './bindings/ListingPage';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -117,4 +118,21 @@ export function cancelDestroy(): Promise<void> {
 /** Puts exactly `text` on the system clipboard (through Rust: the page has no clipboard permission). */
 export function copyText(text: string): Promise<void> {
   return invoke('copy_text', { text });
+}
+// --- Files ---
+
+/** Streams a folder's entries page by page; a newer call stops an older one. */
+export function listFolder(
+  space: string,
+  region: string | null,
+  prefix: string,
+  onPage: (page: ListingPage) => void,
+): Promise<number> {
+  const channel = new Channel<ListingPage>();
+  channel.onmessage = onPage;
+  return invoke('list_folder', { space, region, prefix, onPage: channel });
+}
+
+export function createFolder(space: string, region: string | null, parent: string, name: string): Promise<string> {
+  return invoke('create_folder', { space, region, parent, name });
 }

@@ -2,4 +2,5 @@
 //! `build.rs` and allowed in `capabilities/main.json`.
 
 pub mod connections;
+pub mod files;
 pub mod spaces;
