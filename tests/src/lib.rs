@@ -138,6 +138,12 @@ pub fn unique(prefix: &str) -> String {
 
 /// An unsigned HTTP GET, as an anonymous visitor's browser would send it: (status, body).
 pub fn anonymous_get(url: &str) -> (u16, String) {
+    let (status, body) = anonymous_get_bytes(url);
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// The same, with the body as bytes.
+pub fn anonymous_get_bytes(url: &str) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest
@@ -146,16 +152,17 @@ pub fn anonymous_get(url: &str) -> (u16, String) {
         .unwrap_or((rest, "/".into()));
     let mut stream = std::net::TcpStream::connect(host).expect("connect");
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let status = answer
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP headers");
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("an HTTP status line");
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    (status, answer[split + 4..].to_vec())
 }

@@ -13,6 +13,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod space;
 pub mod spaces;
+pub mod transfer;
 pub mod urls;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};

@@ -6,3 +6,4 @@ mod connect;
 mod create;
 mod keychain;
 mod lifecycle;
+mod upload;

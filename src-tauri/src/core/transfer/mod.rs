@@ -1,0 +1,138 @@
+//! Transfers: planning uploads from paths, and running them with progress per file.
+
+pub mod plan;
+pub mod upload;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use ts_rs::TS;
+
+pub use plan::{plan, Plan, PlannedFile, Problem};
+pub use upload::{upload_file, Cancel, FileAcl, Settings, Target};
+
+use super::error::{Error, ErrorKind};
+
+/// Where one file of the queue stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum FileState {
+    Queued,
+    Uploading,
+    Done,
+    Failed { kind: ErrorKind, message: String },
+    Cancelled,
+}
+
+/// A change in one file of the queue.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TransferEvent {
+    pub id: u32,
+    /// Bytes uploaded so far.
+    pub bytes: u64,
+    pub state: FileState,
+}
+
+/// One file of a batch, with its own cancel switch.
+pub struct QueuedFile {
+    pub id: u32,
+    pub file: PlannedFile,
+    pub cancel: Cancel,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub done: u32,
+    pub failed: u32,
+    pub cancelled: u32,
+}
+
+/// Uploads `files`, several at once, reporting every change to `events`. One file's failure
+/// never stops the others.
+pub async fn upload_all(
+    target: Target,
+    files: Vec<QueuedFile>,
+    acl: FileAcl,
+    settings: Settings,
+    events: Arc<dyn Fn(TransferEvent) + Send + Sync>,
+) -> Summary {
+    let budget = Arc::new(Semaphore::new(settings.requests_in_flight));
+    let mut summary = Summary::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut queue = files.into_iter();
+    loop {
+        while tasks.len() < settings.requests_in_flight {
+            let Some(item) = queue.next() else { break };
+            let (target, budget, events) = (target.clone(), budget.clone(), events.clone());
+            tasks.spawn(async move {
+                let QueuedFile { id, file, cancel } = item;
+                if cancel.is_set() {
+                    events(TransferEvent {
+                        id,
+                        bytes: 0,
+                        state: FileState::Cancelled,
+                    });
+                    return FileState::Cancelled;
+                }
+                events(TransferEvent {
+                    id,
+                    bytes: 0,
+                    state: FileState::Uploading,
+                });
+                let report = {
+                    let events = events.clone();
+                    move |bytes| {
+                        events(TransferEvent {
+                            id,
+                            bytes,
+                            state: FileState::Uploading,
+                        })
+                    }
+                };
+                let state =
+                    match upload_file(&target, &file, acl, settings, &budget, &cancel, &report)
+                        .await
+                    {
+                        Ok(()) => FileState::Done,
+                        Err(Error::Cancelled(_)) => FileState::Cancelled,
+                        Err(e) if cancel.is_set() => {
+                            let _ = e;
+                            FileState::Cancelled
+                        }
+                        Err(e) => FileState::Failed {
+                            kind: e.kind(),
+                            message: e.to_string(),
+                        },
+                    };
+                let bytes = if state == FileState::Done {
+                    file.size
+                } else {
+                    0
+                };
+                events(TransferEvent {
+                    id,
+                    bytes,
+                    state: state.clone(),
+                });
+                state
+            });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok(FileState::Done) => summary.done += 1,
+            Ok(FileState::Cancelled) => summary.cancelled += 1,
+            _ => summary.failed += 1,
+        }
+    }
+    summary
+}
