@@ -23,6 +23,10 @@ fn main() {
         "copy_text",
         "list_folder",
         "create_folder",
+        "plan_upload",
+        "start_upload",
+        "cancel_upload",
+        "pick_upload_paths",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -18,6 +18,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let paths = app.path();
             let data_dir = paths.app_data_dir()?;
@@ -32,6 +33,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
                 cancel_destroy: Default::default(),
                 listing_generation: Default::default(),
+                uploads: Default::default(),
+                next_batch: Default::default(),
             });
             quit_on_signals(app.handle().clone());
             Ok(())
@@ -59,6 +62,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::spaces::copy_text,
             app::commands::files::list_folder,
             app::commands::files::create_folder,
+            app::commands::transfers::plan_upload,
+            app::commands::transfers::start_upload,
+            app::commands::transfers::cancel_upload,
+            app::commands::transfers::pick_upload_paths,
         ])
 }
 

@@ -73,6 +73,10 @@ pub struct AppState {
     pub active: RwLock<Option<Active>>,
     pub journal: Journal,
     pub sandbox_dir: PathBuf,
+    /// Uploads planned or running, by batch id.
+    pub uploads:
+        std::sync::Mutex<std::collections::HashMap<u32, super::commands::transfers::Batch>>,
+    pub next_batch: std::sync::atomic::AtomicU32,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: std::sync::atomic::AtomicU64,
     /// Set to stop the Space destruction in progress.

@@ -387,3 +387,139 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
     let _ = Keychain::new(IDENTIFIER).delete("sandbox-owner");
 }
+
+/// A real OS file drop: a GTK drag source and xdotool moving the X pointer, so the app gets the
+/// same XDND drop a file manager would send.
+fn drop_onto_window(paths: &[&std::path::Path]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drag_source.py");
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(paths)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 with GTK (python3-gi)");
+    let shown = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        Command::new("xdotool")
+            .args(["search", "--name", "^dragsrc$"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    assert!(shown, "the drag source window did not appear");
+    std::thread::sleep(Duration::from_millis(500));
+    let xdo = |args: &[&str]| {
+        let ok = Command::new("xdotool")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "xdotool {args:?}");
+    };
+    xdo(&[
+        "mousemove",
+        "1050",
+        "160",
+        "sleep",
+        "0.2",
+        "mousedown",
+        "1",
+        "sleep",
+        "0.2",
+    ]);
+    for x in ["1040", "1020", "1000", "950", "900", "800", "700", "600"] {
+        xdo(&["mousemove", x, "520", "sleep", "0.05"]);
+    }
+    xdo(&["sleep", "0.3", "mouseup", "1", "sleep", "0.5"]);
+    let _ = source.kill();
+    let _ = source.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() {
+    let home = Home::new();
+    let app = App::launch(&home, &["--sandbox"]).await;
+    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let endpoint_url = app.text(Locator::Id("connection-endpoint")).await;
+    let keychain = Keychain::new(IDENTIFIER);
+    let owner_secret = keychain
+        .get("sandbox-owner")
+        .expect("keychain")
+        .expect("owner secret");
+    let owner_key = home.store_json()["connections"][0]["accessKey"]
+        .as_str()
+        .expect("owner key")
+        .to_string();
+    let endpoint = Endpoint {
+        url: endpoint_url.clone(),
+        signing_region: "us-east-1".into(),
+        path_style: true,
+    };
+    let client = s3::client(&endpoint, &owner_key, &owner_secret);
+    let space = format!("drop-{}", std::process::id());
+    client
+        .create_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("create");
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    app.wait_for(Locator::Id("files-empty"), 20).await;
+    let acl = app
+        .wait_for(Locator::Css("#upload-acl option[value='public']"), 10)
+        .await;
+    acl.click().await.expect("choose Public");
+
+    // A folder with a big file (multipart, with progress), a nested one, an odd name, an empty file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join("holiday");
+    std::fs::create_dir_all(folder.join("day 2")).expect("dirs");
+    let big: Vec<u8> = (0..(96u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(folder.join("video.bin"), &big).expect("write");
+    std::fs::write(folder.join("day 2/notes+ünï.txt"), b"sunny").expect("write");
+    std::fs::write(folder.join("empty.txt"), b"").expect("write");
+
+    drop_onto_window(&[&folder]);
+    app.wait_for(Locator::Id("transfer-queue"), 20).await;
+    app.shot("15-transfer-queue").await;
+    app.wait_for(
+        Locator::XPath("//li[@data-key='holiday/video.bin'][@data-state='done']"),
+        120,
+    )
+    .await;
+    app.wait_for(
+        Locator::XPath("//li[@data-key='holiday/day 2/notes+ünï.txt'][@data-state='done']"),
+        30,
+    )
+    .await;
+    app.wait_for(
+        Locator::XPath("//li[@data-key='holiday/empty.txt'][@data-state='done']"),
+        30,
+    )
+    .await;
+    let summary = app.text(Locator::Id("transfer-summary")).await;
+    assert!(summary.starts_with("3 of 3 files"), "{summary}");
+    app.wait_for(Locator::Css("[data-key='holiday/'] button"), 20)
+        .await;
+    app.click(Locator::Css("[data-key='holiday/'] button"))
+        .await;
+    app.wait_for(Locator::Css("[data-key='holiday/video.bin']"), 20)
+        .await;
+    app.shot("16-after-drop").await;
+
+    // Uploaded with the permission chosen: anyone can read them, and the bytes match.
+    let origin = app.text(Locator::Id("url-origin")).await;
+    let (status, body) =
+        spacedock_tests::anonymous_get_bytes(&format!("{origin}/holiday/video.bin"));
+    assert_eq!(status, 200);
+    assert!(body == big, "the dropped file arrived whole");
+    let (status, body) = spacedock_tests::anonymous_get_bytes(&format!(
+        "{origin}/holiday/day%202/notes%2B%C3%BCn%C3%AF.txt"
+    ));
+    assert_eq!((status, body.as_slice()), (200, &b"sunny"[..]));
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+    let _ = keychain.delete("sandbox-owner");
+}

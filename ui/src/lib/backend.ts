@@ -1,5 +1,6 @@
 // The one module that talks to the Rust side. Components import from here, never from @tauri-apps.
 import { invoke, Channel } from '@tauri-apps/api/core';
+import { getCurrentWebview } from '@tauri-apps/api/webview';
 import type { AppInfo } from './bindings/AppInfo';
 import type { ConnectionDraft } from './bindings/ConnectionDraft';
 import type { ConnectionProfile } from './bindings/ConnectionProfile';
@@ -16,6 +17,11 @@ import type { FileListing } from './bindings/FileListing';
 import type { RuleCheck } from './bindings/RuleCheck';
 import type { SpaceDetails } from './bindings/SpaceDetails';
 import type { ListingPage } from './bindings/ListingPage';
+import type { Conflict } from './bindings/Conflict';
+import type { FileAcl } from './bindings/FileAcl';
+import type { TransferEvent } from './bindings/TransferEvent';
+import type { UploadPlan } from './bindings/UploadPlan';
+import type { UploadSummary } from './bindings/UploadSummary';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -135,4 +141,43 @@ export function listFolder(
 
 export function createFolder(space: string, region: string | null, parent: string, name: string): Promise<string> {
   return invoke('create_folder', { space, region, parent, name });
+}
+
+// --- Uploads ---
+
+/** Plans an upload of local paths (files or folders) into a folder of a Space. */
+export function planUpload(space: string, region: string | null, prefix: string, paths: string[]): Promise<UploadPlan> {
+  return invoke('plan_upload', { space, region, prefix, paths });
+}
+
+export function startUpload(
+  batch: number,
+  acl: FileAcl,
+  conflict: Conflict,
+  ids: number[] | null,
+  onEvent: (e: TransferEvent) => void,
+): Promise<UploadSummary> {
+  const channel = new Channel<TransferEvent>();
+  channel.onmessage = onEvent;
+  return invoke('start_upload', { batch, acl, conflict, ids, onEvent: channel });
+}
+
+export function cancelUpload(batch: number, id: number | null): Promise<void> {
+  return invoke('cancel_upload', { batch, id });
+}
+
+export function pickUploadPaths(folder: boolean): Promise<string[]> {
+  return invoke('pick_upload_paths', { folder });
+}
+
+export type DropState = { type: 'over' } | { type: 'drop'; paths: string[] } | { type: 'leave' };
+
+/** Files dragged from the desktop onto the window: the OS gives paths, never the bytes. */
+export async function onFileDrop(handler: (e: DropState) => void): Promise<() => void> {
+  return getCurrentWebview().onDragDropEvent((event) => {
+    const p = event.payload;
+    if (p.type === 'enter' || p.type === 'over') handler({ type: 'over' });
+    else if (p.type === 'drop') handler({ type: 'drop', paths: p.paths });
+    else handler({ type: 'leave' });
+  });
 }

@@ -4,3 +4,4 @@
 pub mod connections;
 pub mod files;
 pub mod spaces;
+pub mod transfers;

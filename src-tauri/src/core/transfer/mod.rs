@@ -26,8 +26,13 @@ pub enum FileState {
     Queued,
     Uploading,
     Done,
-    Failed { kind: ErrorKind, message: String },
+    Failed {
+        kind: ErrorKind,
+        message: String,
+    },
     Cancelled,
+    /// Not uploaded: a file of that name was there and the user chose to skip.
+    Skipped,
 }
 
 /// A change in one file of the queue.
@@ -135,4 +140,48 @@ pub async fn upload_all(
         }
     }
     summary
+}
+
+/// Keys among `keys` that already exist in the Space, found by listing under each dropped
+/// item's top-level path rather than asking once per file.
+pub async fn existing_keys(
+    target: &Target,
+    keys: &[String],
+    prefix: &str,
+) -> Result<std::collections::HashSet<String>, Error> {
+    use std::collections::{BTreeSet, HashSet};
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let roots: BTreeSet<String> = keys
+        .iter()
+        .map(|k| {
+            let rest = &k[prefix.len().min(k.len())..];
+            match rest.find('/') {
+                Some(i) => format!("{prefix}{}", &rest[..=i]),
+                None => k.clone(),
+            }
+        })
+        .collect();
+    let ctx = super::s3::Context {
+        endpoint: &target.endpoint,
+        space: Some(&target.space),
+    };
+    let mut found = HashSet::new();
+    for root in roots {
+        let mut pages = target
+            .client
+            .list_objects_v2()
+            .bucket(&target.space)
+            .prefix(&root)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| super::s3::map_error(e, ctx))?;
+            for o in page.contents() {
+                if let Some(k) = o.key().filter(|k| wanted.contains(k)) {
+                    found.insert(k.to_string());
+                }
+            }
+        }
+    }
+    Ok(found)
 }
