@@ -7,6 +7,7 @@ pub mod destroy;
 pub mod error;
 pub mod keychain;
 pub mod names;
+pub mod objects;
 pub mod regions;
 pub mod s3;
 pub mod sandbox;

@@ -22,6 +22,10 @@ import type { FileAcl } from './bindings/FileAcl';
 import type { TransferEvent } from './bindings/TransferEvent';
 import type { UploadPlan } from './bindings/UploadPlan';
 import type { UploadSummary } from './bindings/UploadSummary';
+import type { DownloadProgress } from './bindings/DownloadProgress';
+import type { FileDetails } from './bindings/FileDetails';
+import type { FileView } from './bindings/FileView';
+import type { Metadata } from './bindings/Metadata';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -180,4 +184,39 @@ export async function onFileDrop(handler: (e: DropState) => void): Promise<() =>
     else if (p.type === 'drop') handler({ type: 'drop', paths: p.paths });
     else handler({ type: 'leave' });
   });
+}
+
+// --- One file ---
+
+export function fileDetails(space: string, region: string | null, key: string): Promise<FileView> {
+  return invoke('file_details', { space, region, key });
+}
+
+/** Returns the files that failed, each with why. */
+export function setFileAcl(space: string, region: string | null, keys: string[], acl: FileAcl): Promise<[string, string][]> {
+  return invoke('set_file_acl', { space, region, keys, acl });
+}
+
+export function shareLink(space: string, region: string | null, key: string, seconds: number): Promise<string> {
+  return invoke('share_link', { space, region, key, seconds });
+}
+
+export function setFileMetadata(space: string, region: string | null, key: string, metadata: Metadata): Promise<FileDetails> {
+  return invoke('set_file_metadata', { space, region, key, metadata });
+}
+
+export function deleteFiles(space: string, region: string | null, keys: string[]): Promise<number> {
+  return invoke('delete_files', { space, region, keys });
+}
+
+/** Asks where to save, then downloads; resolves to the folder chosen, or null if cancelled. */
+export function downloadFiles(
+  space: string,
+  region: string | null,
+  keys: string[],
+  onProgress: (p: DownloadProgress) => void,
+): Promise<string | null> {
+  const channel = new Channel<DownloadProgress>();
+  channel.onmessage = onProgress;
+  return invoke('download_files', { space, region, keys, onProgress: channel });
 }

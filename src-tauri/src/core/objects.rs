@@ -1,0 +1,367 @@
+//! One file (object) of a Space: its details, its permission, share links, metadata, deletion,
+//! and downloading it to disk.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::{
+    Delete, MetadataDirective, ObjectCannedAcl, ObjectIdentifier, Permission, Type,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use ts_rs::TS;
+
+use super::error::{Error, Result};
+use super::s3::{map_error, Context};
+use super::transfer::FileAcl;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Metadata {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    /// x-amz-meta-* headers, without the prefix, sorted by name.
+    pub custom: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FileDetails {
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<String>,
+    pub etag: Option<String>,
+    /// From the object's ACL; None when this key may not read it.
+    pub acl: Option<FileAcl>,
+    pub metadata: Metadata,
+}
+
+fn ctx<'a>(endpoint: &'a str, space: &'a str) -> Context<'a> {
+    Context {
+        endpoint,
+        space: Some(space),
+    }
+}
+
+pub async fn details(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+) -> Result<FileDetails> {
+    let head = client
+        .head_object()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(404) => Error::InvalidInput(format!("“{key}” is no longer in this Space.")),
+            _ => map_error(e, ctx(endpoint, space)),
+        })?;
+    let mut custom: Vec<(String, String)> = head
+        .metadata()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    custom.sort();
+    Ok(FileDetails {
+        key: key.to_string(),
+        size: head.content_length().unwrap_or(0).max(0) as u64,
+        modified: head
+            .last_modified()
+            .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        etag: head.e_tag().map(|e| e.trim_matches('"').to_string()),
+        acl: acl(client, endpoint, space, key).await.ok(),
+        metadata: Metadata {
+            content_type: head.content_type().map(str::to_string),
+            cache_control: head.cache_control().map(str::to_string),
+            content_disposition: head.content_disposition().map(str::to_string),
+            content_encoding: head.content_encoding().map(str::to_string),
+            custom,
+        },
+    })
+}
+
+/// Public when anyone (AllUsers) may read the file.
+pub async fn acl(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+) -> Result<FileAcl> {
+    let out = client
+        .get_object_acl()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| map_error(e, ctx(endpoint, space)))?;
+    let public = out.grants().iter().any(|g| {
+        g.grantee().is_some_and(|who| {
+            who.r#type() == &Type::Group
+                && who.uri().is_some_and(|u| u.ends_with("/global/AllUsers"))
+        }) && matches!(
+            g.permission(),
+            Some(Permission::Read) | Some(Permission::FullControl)
+        )
+    });
+    Ok(if public {
+        FileAcl::Public
+    } else {
+        FileAcl::Private
+    })
+}
+
+/// Sets the permission of each file; returns the keys that failed with why. Folders are skipped
+/// (they have no permission of their own).
+pub async fn set_acl(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    keys: &[String],
+    want: FileAcl,
+) -> Vec<(String, String)> {
+    let canned = match want {
+        FileAcl::Private => ObjectCannedAcl::Private,
+        FileAcl::Public => ObjectCannedAcl::PublicRead,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in keys.iter().filter(|k| !k.ends_with('/')).cloned() {
+        let (client, canned, endpoint, space) = (
+            client.clone(),
+            canned.clone(),
+            endpoint.to_string(),
+            space.to_string(),
+        );
+        tasks.spawn(async move {
+            let r = client
+                .put_object_acl()
+                .bucket(&space)
+                .key(&key)
+                .acl(canned)
+                .send()
+                .await;
+            (
+                key,
+                r.err()
+                    .map(|e| map_error(e, ctx(&endpoint, &space)).to_string()),
+            )
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(Ok((key, err))) = tasks.join_next().await {
+        if let Some(err) = err {
+            failed.push((key, err));
+        }
+    }
+    failed.sort();
+    failed
+}
+
+/// The lifetimes Quick Share offers, in seconds: 1 h, 6 h, 1 d, 3 d, 7 d (the SigV4 maximum).
+pub const SHARE_LIFETIMES: [u64; 5] = [3600, 6 * 3600, 86_400, 3 * 86_400, 7 * 86_400];
+
+/// A link that lets anyone download the file until it expires.
+pub async fn share_link(
+    client: &aws_sdk_s3::Client,
+    space: &str,
+    key: &str,
+    seconds: u64,
+) -> Result<String> {
+    if seconds == 0 || seconds > 7 * 86_400 {
+        return Err(Error::InvalidInput(
+            "A share link lasts from 1 second to 7 days.".into(),
+        ));
+    }
+    let config = PresigningConfig::expires_in(Duration::from_secs(seconds))
+        .map_err(|e| Error::InvalidInput(format!("That link lifetime is not possible: {e}")))?;
+    let request = client
+        .get_object()
+        .bucket(space)
+        .key(key)
+        .presigned(config)
+        .await
+        .map_err(|e| Error::InvalidInput(format!("The link could not be signed: {e}")))?;
+    Ok(request.uri().to_string())
+}
+
+/// Replaces a file's metadata by copying it onto itself, keeping its permission.
+pub async fn set_metadata(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+    metadata: &Metadata,
+) -> Result<FileDetails> {
+    for (name, _) in &metadata.custom {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::InvalidInput(format!(
+                "“{name}” can't be a metadata name: use letters, digits, - and _."
+            )));
+        }
+    }
+    let current = acl(client, endpoint, space, key)
+        .await
+        .unwrap_or(FileAcl::Private);
+    let clean = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let source = format!("{space}/{}", super::urls::encode_key(key));
+    let mut copy = client
+        .copy_object()
+        .bucket(space)
+        .key(key)
+        .copy_source(source)
+        .metadata_directive(MetadataDirective::Replace)
+        .set_content_type(clean(&metadata.content_type))
+        .set_cache_control(clean(&metadata.cache_control))
+        .set_content_disposition(clean(&metadata.content_disposition))
+        .set_content_encoding(clean(&metadata.content_encoding))
+        .acl(match current {
+            FileAcl::Private => ObjectCannedAcl::Private,
+            FileAcl::Public => ObjectCannedAcl::PublicRead,
+        });
+    for (name, value) in &metadata.custom {
+        copy = copy.metadata(name.to_lowercase(), value);
+    }
+    copy.send()
+        .await
+        .map_err(|e| map_error(e, ctx(endpoint, space)))?;
+    details(client, endpoint, space, key).await
+}
+
+/// Deletes files, and folders with everything in them, in batches of 1,000. Returns the count.
+pub async fn delete(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    keys: &[String],
+) -> Result<u64> {
+    let c = ctx(endpoint, space);
+    let mut all: Vec<String> = Vec::new();
+    for key in keys {
+        if key.ends_with('/') {
+            let mut pages = client
+                .list_objects_v2()
+                .bucket(space)
+                .prefix(key)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| map_error(e, c))?;
+                all.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_string)),
+                );
+            }
+            all.push(key.clone());
+        } else {
+            all.push(key.clone());
+        }
+    }
+    all.sort();
+    all.dedup();
+    let mut deleted = 0u64;
+    for batch in all.chunks(1000) {
+        let objects = batch
+            .iter()
+            .map(|k| {
+                ObjectIdentifier::builder()
+                    .key(k)
+                    .build()
+                    .map_err(|e| Error::InvalidInput(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let out = client
+            .delete_objects()
+            .bucket(space)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| Error::InvalidInput(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| map_error(e, c))?;
+        if let Some(first) = out.errors().first() {
+            return Err(Error::Server {
+                code: first.code().unwrap_or("DeleteFailed").to_string(),
+                message: format!(
+                    "could not delete “{}”: {}",
+                    first.key().unwrap_or_default(),
+                    first.message().unwrap_or_default()
+                ),
+            });
+        }
+        deleted += batch.len() as u64;
+    }
+    Ok(deleted)
+}
+
+/// Downloads a file to `dest`, streaming, through a temporary file renamed at the end, so a
+/// failed download never leaves a half file under the real name.
+pub async fn download(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+    dest: &Path,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    let mut out = client
+        .get_object()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| map_error(e, ctx(endpoint, space)))?;
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let partial = dest.with_file_name(format!(
+        ".{}.spacedock-part",
+        dest.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    ));
+    let result = async {
+        let mut file = tokio::fs::File::create(&partial).await?;
+        let mut done = 0u64;
+        while let Some(chunk) = out.body.try_next().await.map_err(|e| Error::Unreachable {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        })? {
+            file.write_all(&chunk).await?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
+        file.flush().await?;
+        file.sync_all().await?;
+        Ok::<u64, Error>(done)
+    }
+    .await;
+    match result {
+        Ok(done) => {
+            tokio::fs::rename(&partial, dest).await?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            Err(e)
+        }
+    }
+}
