@@ -262,7 +262,8 @@ impl App {
             .expect("click");
     }
 
-    /// The element's text as the DOM has it (WebDriver's visible text can drop clipped text).
+    /// The element's text as the DOM has it (WebDriver's visible text can drop clipped text), with
+    /// runs of white space read as one space, as a person reads them.
     pub async fn text(&self, locator: Locator<'_>) -> String {
         let element = self.wait_for(locator, 30).await;
         element
@@ -270,8 +271,9 @@ impl App {
             .await
             .expect("textContent")
             .unwrap_or_default()
-            .trim()
-            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub async fn type_into(&self, id: &str, value: &str) {

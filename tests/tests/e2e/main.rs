@@ -519,6 +519,60 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
         "{origin}/holiday/day%202/notes%2B%C3%BCn%C3%AF.txt"
     ));
     assert_eq!((status, body.as_slice()), (200, &b"sunny"[..]));
+
+    // A file's details: its permission from the server, a share link that opens it.
+    app.click(Locator::XPath(
+        "//div[@data-key='holiday/empty.txt']//button",
+    ))
+    .await;
+    let acl = app.wait_for(Locator::Id("file-acl"), 20).await;
+    assert_eq!(acl.text().await.expect("text"), "Public");
+    app.click(Locator::Id("share-create")).await;
+    let link = app.text(Locator::Id("share-link")).await;
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+    assert_eq!(spacedock_tests::anonymous_get(&link).0, 200);
+    app.shot("17-file-details").await;
+
+    // In bulk: select both files, make them private.
+    for key in ["holiday/empty.txt", "holiday/video.bin"] {
+        app.click(Locator::Css(&format!(
+            "[data-key='{key}'] input[type='checkbox']"
+        )))
+        .await;
+    }
+    app.click(Locator::Id("bulk-private")).await;
+    app.wait_for(
+        Locator::XPath("//p[@id='bulk-message'][.='2 files made private.']"),
+        20,
+    )
+    .await;
+    assert_eq!(
+        spacedock_tests::anonymous_get_bytes(&format!("{origin}/holiday/video.bin")).0,
+        403
+    );
+    app.shot("18-bulk").await;
+
+    // Dropping the same folder again asks before overwriting; Skip leaves them as they are.
+    app.click(Locator::Css("#breadcrumbs button")).await;
+    app.click(Locator::Id("clear-finished")).await;
+    drop_onto_window(&[&folder]);
+    app.wait_for(Locator::Id("conflict-dialog"), 20).await;
+    assert!(app
+        .text(Locator::Id("conflict-text"))
+        .await
+        .starts_with("3 files already exist"));
+    app.shot("19-overwrite-question").await;
+    app.click(Locator::Id("conflict-skip")).await;
+    app.wait_for(
+        Locator::XPath("//li[@data-key='holiday/video.bin'][@data-state='skipped']"),
+        20,
+    )
+    .await;
+    assert_eq!(
+        spacedock_tests::anonymous_get_bytes(&format!("{origin}/holiday/video.bin")).0,
+        403,
+        "skipped: untouched"
+    );
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
     let _ = keychain.delete("sandbox-owner");
