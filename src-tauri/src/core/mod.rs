@@ -6,6 +6,7 @@ pub mod connection;
 pub mod destroy;
 pub mod error;
 pub mod keychain;
+pub mod keys;
 pub mod names;
 pub mod objects;
 pub mod regions;

@@ -5,5 +5,6 @@ mod browse;
 mod connect;
 mod create;
 mod keychain;
+mod keys;
 mod lifecycle;
 mod upload;

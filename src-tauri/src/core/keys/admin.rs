@@ -1,0 +1,416 @@
+//! Access keys on Ceph RGW (the local sandbox, or a self-hosted RGW) through its Admin Ops API:
+//! S3-signed HTTP requests by a user with admin caps.
+
+use std::time::SystemTime;
+
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use serde_json::Value;
+
+use super::{policy, AccessKey, Grant, Scope};
+use crate::core::error::{Error, Result};
+use crate::core::secret::Secret;
+
+/// A connection to RGW's Admin Ops API.
+pub struct Admin {
+    http: reqwest::Client,
+    endpoint: String,
+    region: String,
+    access_key: String,
+    secret: Secret,
+}
+
+/// Users this app creates for limited keys all start so.
+pub const LIMITED_PREFIX: &str = "sd-";
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+impl Admin {
+    pub fn new(endpoint: &str, region: &str, access_key: &str, secret: &Secret) -> Admin {
+        Admin {
+            http: reqwest::Client::new(),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            region: region.to_string(),
+            access_key: access_key.to_string(),
+            secret: secret.clone(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value> {
+        let mut pairs: Vec<String> = query
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    format!("{k}=")
+                } else {
+                    format!("{k}={}", encode(v))
+                }
+            })
+            .collect();
+        pairs.push("format=json".into());
+        pairs.sort();
+        let url = format!("{}{path}?{}", self.endpoint, pairs.join("&"));
+        let identity: Identity = aws_credential_types::Credentials::new(
+            &self.access_key,
+            self.secret.expose(),
+            None,
+            None,
+            "spacedock",
+        )
+        .into();
+        // S3's flavour of SigV4: the payload hash in x-amz-content-sha256, paths encoded once.
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| {
+                Error::InvalidInput(format!("The admin request could not be signed: {e}"))
+            })?
+            .into();
+        let signable = SignableRequest::new(
+            method.as_str(),
+            &url,
+            std::iter::empty(),
+            SignableBody::Bytes(&[]),
+        )
+        .map_err(|e| Error::InvalidInput(format!("The admin request could not be signed: {e}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| {
+                Error::InvalidInput(format!("The admin request could not be signed: {e}"))
+            })?
+            .into_parts();
+        let mut request = self.http.request(method, &url);
+        for (name, value) in instructions.headers() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| Error::Unreachable {
+            endpoint: self.endpoint.clone(),
+            reason: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        if !(200..300).contains(&status) {
+            let code = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("Code").and_then(Value::as_str).map(str::to_string));
+            return Err(match code.as_deref() {
+                Some("AccessDenied") | None if status == 403 => Error::AccessDenied(
+                    "This key may not manage access keys here: it needs RGW admin caps (users=*)."
+                        .into(),
+                ),
+                Some("SignatureDoesNotMatch") => Error::WrongSecret,
+                Some("InvalidAccessKeyId") => Error::UnknownAccessKey,
+                _ => Error::Server {
+                    code: code.unwrap_or_else(|| format!("HTTP {status}")),
+                    message: "Admin Ops request failed".into(),
+                },
+            });
+        }
+        Ok(if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        })
+    }
+
+    /// The uid of the user a key belongs to.
+    pub async fn uid_of(&self, access_key: &str) -> Result<String> {
+        let user = self
+            .call(
+                reqwest::Method::GET,
+                "/admin/user",
+                &[("access-key", access_key)],
+            )
+            .await?;
+        user.get("user_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::Server {
+                code: "NoUser".into(),
+                message: "no user for that key".into(),
+            })
+    }
+
+    pub async fn user(&self, uid: &str) -> Result<Value> {
+        self.call(reqwest::Method::GET, "/admin/user", &[("uid", uid)])
+            .await
+    }
+
+    pub async fn users(&self) -> Result<Vec<String>> {
+        let list = self
+            .call(reqwest::Method::GET, "/admin/metadata/user", &[])
+            .await?;
+        Ok(list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn new_key_of(&self, uid: &str) -> Result<(String, Secret)> {
+        let before: Vec<String> = keys_of(&self.user(uid).await?)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        let after = self
+            .call(
+                reqwest::Method::PUT,
+                "/admin/user",
+                &[
+                    ("key", ""),
+                    ("uid", uid),
+                    ("key-type", "s3"),
+                    ("generate-key", "True"),
+                ],
+            )
+            .await?;
+        let all = after.as_array().cloned().unwrap_or_default();
+        all.iter()
+            .filter_map(|k| {
+                Some((
+                    k.get("access_key")?.as_str()?.to_string(),
+                    Secret::new(k.get("secret_key")?.as_str()?),
+                ))
+            })
+            .find(|(a, _)| !before.contains(a))
+            .ok_or_else(|| Error::Server {
+                code: "NoNewKey".into(),
+                message: "RGW made no new key".into(),
+            })
+    }
+
+    async fn create_user(&self, uid: &str, display: &str) -> Result<(String, Secret)> {
+        let user = self
+            .call(
+                reqwest::Method::PUT,
+                "/admin/user",
+                &[
+                    ("uid", uid),
+                    ("display-name", display),
+                    ("key-type", "s3"),
+                    ("generate-key", "True"),
+                ],
+            )
+            .await?;
+        keys_of(&user)
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Server {
+                code: "NoKey".into(),
+                message: "the new user has no key".into(),
+            })
+    }
+
+    async fn delete_key(&self, uid: &str, access_key: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::DELETE,
+            "/admin/user",
+            &[("key", ""), ("uid", uid), ("access-key", access_key)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_user(&self, uid: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::DELETE,
+            "/admin/user",
+            &[("uid", uid), ("purge-data", "False")],
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn keys_of(user: &Value) -> Vec<(String, Secret)> {
+    user.get("keys")
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| {
+                    Some((
+                        k.get("access_key")?.as_str()?.to_string(),
+                        Secret::new(k.get("secret_key")?.as_str()?),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn slug(name: &str) -> String {
+    let s: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let s = s.trim_matches('-').to_string();
+    s.chars().take(24).collect()
+}
+
+/// Keys on one RGW, managed with the owner's key (which must have admin caps).
+pub struct RgwKeys<'a> {
+    pub admin: &'a Admin,
+    /// The owner's S3 client: it owns the Spaces whose policies grant limited keys.
+    pub owner: &'a aws_sdk_s3::Client,
+    pub endpoint: &'a str,
+    pub owner_access_key: &'a str,
+}
+
+impl RgwKeys<'_> {
+    /// Makes a key; the secret is in the answer and nowhere else.
+    pub async fn generate(&self, name: &str, scope: &Scope) -> Result<(AccessKey, Secret)> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::InvalidInput(
+                "Give the key a name, e.g. the client it is for.".into(),
+            ));
+        }
+        match scope {
+            Scope::Full => {
+                let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
+                let (access_key, secret) = self.admin.new_key_of(&owner_uid).await?;
+                Ok((
+                    AccessKey {
+                        name: name.to_string(),
+                        access_key,
+                        scope: Scope::Full,
+                    },
+                    secret,
+                ))
+            }
+            Scope::Limited { grants } => {
+                if grants.is_empty() {
+                    return Err(Error::InvalidInput(
+                        "Choose at least one Space for a limited key.".into(),
+                    ));
+                }
+                let uid = format!(
+                    "{LIMITED_PREFIX}{}-{}",
+                    slug(name),
+                    &uuid::Uuid::new_v4().simple().to_string()[..6]
+                );
+                let (access_key, secret) = self.admin.create_user(&uid, name).await?;
+                for g in grants {
+                    if let Err(e) =
+                        policy::grant(self.owner, self.endpoint, &g.space, &uid, g.permission).await
+                    {
+                        // Nothing half-made: undo the grants so far and the user.
+                        for done in grants.iter().take_while(|x| x.space != g.space) {
+                            let _ =
+                                policy::revoke(self.owner, self.endpoint, &done.space, &uid).await;
+                        }
+                        let _ = self.admin.delete_user(&uid).await;
+                        return Err(e);
+                    }
+                }
+                Ok((
+                    AccessKey {
+                        name: name.to_string(),
+                        access_key,
+                        scope: scope.clone(),
+                    },
+                    secret,
+                ))
+            }
+        }
+    }
+
+    /// Every key: the owner's own (full access) and the limited ones, with their grants read
+    /// from the Spaces' policies (the server's truth).
+    pub async fn list(&self, spaces: &[String]) -> Result<Vec<AccessKey>> {
+        let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
+        let mut keys: Vec<AccessKey> = keys_of(&self.admin.user(&owner_uid).await?)
+            .into_iter()
+            .map(|(access_key, _)| AccessKey {
+                name: String::new(),
+                access_key,
+                scope: Scope::Full,
+            })
+            .collect();
+        let grants = policy::grants_in(self.owner, self.endpoint, spaces).await?;
+        for uid in self
+            .admin
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.starts_with(LIMITED_PREFIX))
+        {
+            let user = self.admin.user(&uid).await?;
+            let name = user
+                .get("display_name")
+                .and_then(Value::as_str)
+                .unwrap_or(&uid)
+                .to_string();
+            let mine: Vec<Grant> = grants
+                .iter()
+                .filter(|(u, _, _)| u == &uid)
+                .map(|(_, space, permission)| Grant {
+                    space: space.clone(),
+                    permission: *permission,
+                })
+                .collect();
+            for (access_key, _) in keys_of(&user) {
+                keys.push(AccessKey {
+                    name: name.clone(),
+                    access_key,
+                    scope: Scope::Limited {
+                        grants: mine.clone(),
+                    },
+                });
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Revokes a key: a full key is removed from the owner; a limited key's grants and user go.
+    pub async fn delete(&self, access_key: &str, spaces: &[String]) -> Result<()> {
+        if access_key == self.owner_access_key {
+            return Err(Error::InvalidInput("This is the key the app is connected with; connect with another before deleting it.".into()));
+        }
+        let uid = self.admin.uid_of(access_key).await?;
+        if uid.starts_with(LIMITED_PREFIX) {
+            for space in spaces {
+                policy::revoke(self.owner, self.endpoint, space, &uid).await?;
+            }
+            self.admin.delete_user(&uid).await
+        } else {
+            self.admin.delete_key(&uid, access_key).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_safe_uids() {
+        assert_eq!(slug("Client A (Acme)"), "client-a--acme");
+        assert_eq!(slug("ünï"), "n");
+        assert_eq!(encode("a b+c"), "a%20b%2Bc");
+    }
+}
