@@ -160,7 +160,7 @@ async fn a_key_limited_to_one_space_cannot_touch_another() {
         .expect("delete");
     assert!(!can_list(&client_a, &a).await, "a revoked key still works");
     assert!(keys
-        .list(&[a.clone()])
+        .list(std::slice::from_ref(&a))
         .await
         .expect("list")
         .iter()
