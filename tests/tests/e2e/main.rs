@@ -577,3 +577,143 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
     let _ = keychain.delete("sandbox-owner");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limited_read_key_opens_its_space_and_no_other() {
+    let home = Home::new();
+    let app = App::launch(&home, &["--sandbox"]).await;
+    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let endpoint_url = app.text(Locator::Id("connection-endpoint")).await;
+    let keychain = Keychain::new(IDENTIFIER);
+    let owner_secret = keychain
+        .get("sandbox-owner")
+        .expect("keychain")
+        .expect("owner secret");
+    let owner_key = home.store_json()["connections"][0]["accessKey"]
+        .as_str()
+        .expect("owner key")
+        .to_string();
+    let endpoint = Endpoint {
+        url: endpoint_url.clone(),
+        signing_region: "us-east-1".into(),
+        path_style: true,
+    };
+    let owner = s3::client(&endpoint, &owner_key, &owner_secret);
+    let granted = format!("granted-{}", std::process::id());
+    let other = format!("other-{}", std::process::id());
+    for space in [&granted, &other] {
+        owner
+            .create_bucket()
+            .bucket(space)
+            .send()
+            .await
+            .expect("create");
+        owner
+            .put_object()
+            .bucket(space)
+            .key("report.txt")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"q3"))
+            .send()
+            .await
+            .expect("put");
+    }
+
+    app.click(Locator::Id("nav-keys")).await;
+    app.wait_for(Locator::Id("keys-table"), 30).await;
+    app.shot("20-keys").await;
+    app.click(Locator::Id("generate-key")).await;
+    app.type_into("key-name", "client-a").await;
+    app.click(Locator::Id("scope-limited")).await;
+    app.click(Locator::Css(&format!(
+        "select[data-space='{granted}'] option[value='read']"
+    )))
+    .await;
+    app.click(Locator::Id("key-generate-submit")).await;
+    app.wait_for(Locator::Id("key-created"), 30).await;
+    app.shot("21-secret-shown-once").await;
+    let access_key = app.text(Locator::Id("created-access")).await;
+    let secret = app.text(Locator::Id("created-secret")).await;
+    app.click(Locator::Id("created-secret-copy")).await;
+    let clipboard = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("xclip");
+    assert_eq!(
+        String::from_utf8_lossy(&clipboard.stdout),
+        secret,
+        "Copy puts the secret on the clipboard"
+    );
+    app.click(Locator::Id("created-done")).await;
+    assert!(
+        !app.client.source().await.expect("source").contains(&secret),
+        "the secret is gone from the page"
+    );
+
+    // The grid, tested for real.
+    for space in [&granted, &other] {
+        app.click(Locator::Css(&format!(
+            "td[data-key='{access_key}'][data-space='{space}'] button"
+        )))
+        .await;
+    }
+    let cell = |space: &str| {
+        format!("//td[@data-key='{access_key}'][@data-space='{space}']//span[@class and contains(@class,'test')]")
+    };
+    app.wait_for(
+        Locator::XPath(&format!("{}[contains(., 'list ✓')]", cell(&granted))),
+        20,
+    )
+    .await;
+    app.wait_for(
+        Locator::XPath(&format!("{}[contains(., 'list ✗')]", cell(&other))),
+        20,
+    )
+    .await;
+    app.shot("22-key-grid").await;
+
+    // Connect with it: its Space opens, another is refused with a clear message.
+    app.click(Locator::XPath(
+        "//tr[@data-name='client-a']//button[contains(@class,'connect')]",
+    ))
+    .await;
+    app.wait_for(
+        Locator::XPath(&format!(
+            "//table[@id='spaces-table']//button[.='{granted}']"
+        )),
+        30,
+    )
+    .await;
+    assert_eq!(app.text(Locator::Id("connection-name")).await, "client-a");
+    app.type_into("open-space-name", &other).await;
+    app.click(Locator::Css(".open-by-name button[type='submit']"))
+        .await;
+    let refused = app
+        .wait_for(Locator::Css("#open-error[data-kind='accessDenied']"), 20)
+        .await;
+    assert!(refused.text().await.expect("text").contains(&other));
+    app.shot("23-other-space-refused").await;
+    app.click(Locator::XPath(&format!(
+        "//table[@id='spaces-table']//button[.='{granted}']"
+    )))
+    .await;
+    app.wait_for(Locator::Css("[data-key='report.txt']"), 30)
+        .await;
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+
+    // The key's secret is in the keychain (the app can use it) and in no file the app wrote.
+    assert_eq!(
+        keychain
+            .get(&format!("key:{access_key}"))
+            .expect("keychain")
+            .map(|s| s.expose().to_string()),
+        Some(secret.clone())
+    );
+    let leaks = home.files_containing(&secret);
+    assert!(
+        leaks.is_empty(),
+        "the key's secret was written to {leaks:?}"
+    );
+    let _ = keychain.delete(&format!("key:{access_key}"));
+    let _ = keychain.delete("sandbox-owner");
+}

@@ -26,6 +26,11 @@ import type { DownloadProgress } from './bindings/DownloadProgress';
 import type { FileDetails } from './bindings/FileDetails';
 import type { FileView } from './bindings/FileView';
 import type { Metadata } from './bindings/Metadata';
+import type { GeneratedKey } from './bindings/GeneratedKey';
+import type { KeyTest } from './bindings/KeyTest';
+import type { KeysPage } from './bindings/KeysPage';
+import type { Permission } from './bindings/Permission';
+import type { Scope } from './bindings/Scope';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -219,4 +224,35 @@ export function downloadFiles(
   const channel = new Channel<DownloadProgress>();
   channel.onmessage = onProgress;
   return invoke('download_files', { space, region, keys, onProgress: channel });
+}
+
+// --- Access keys ---
+
+export function listKeys(): Promise<KeysPage> {
+  return invoke('list_keys');
+}
+
+/** The only answer that carries a secret: show it once, then drop it. */
+export function generateKey(name: string, scope: Scope): Promise<GeneratedKey> {
+  return invoke('generate_key', { name, scope });
+}
+
+export function addExistingKey(name: string, accessKey: string, secret: string): Promise<void> {
+  return invoke('add_existing_key', { name, accessKey, secret });
+}
+
+export function renameKey(accessKey: string, name: string): Promise<void> {
+  return invoke('rename_key', { accessKey, name });
+}
+
+export function deleteKey(accessKey: string): Promise<void> {
+  return invoke('delete_key', { accessKey });
+}
+
+export function testKey(accessKey: string, space: string, permission: Permission | null): Promise<KeyTest> {
+  return invoke('test_key', { accessKey, space, permission });
+}
+
+export function connectWithKey(accessKey: string, name: string, space: string | null): Promise<Session> {
+  return invoke('connect_with_key', { accessKey, name, space });
 }

@@ -172,7 +172,8 @@ pub async fn connect<R: Runtime>(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| Error::InvalidInput("That connection no longer exists.".into()))?;
-    let account = if profile.provider == Provider::Sandbox {
+    // The sandbox's own connection signs with the owner's key; others with their own.
+    let account = if profile.id == SANDBOX_ID {
         SANDBOX_OWNER_ACCOUNT.to_string()
     } else {
         profile.keychain_account()
@@ -217,7 +218,7 @@ pub async fn delete_connection<R: Runtime>(
     let Some(profile) = profiles.iter().find(|p| p.id == id).cloned() else {
         return Ok(());
     };
-    let account = if profile.provider == Provider::Sandbox {
+    let account = if profile.id == SANDBOX_ID {
         SANDBOX_OWNER_ACCOUNT.to_string()
     } else {
         profile.keychain_account()
@@ -243,6 +244,25 @@ pub async fn list_spaces(state: State<'_, AppState>) -> Result<Vec<SpaceSummary>
     let region = active.profile.provider.region_label();
     match spaces::list(&active.client, &active.endpoint.url, &region).await {
         Ok(mut list) => {
+            // A key limited to some Spaces lists only what its user owns: add the Space it opens.
+            if let Some(name) = active
+                .profile
+                .space
+                .clone()
+                .filter(|n| !list.iter().any(|s| &s.name == n))
+            {
+                if spaces::open(&active.client, &active.endpoint.url, &name)
+                    .await
+                    .is_ok()
+                {
+                    list.push(SpaceSummary {
+                        name,
+                        region: region.clone(),
+                        created: None,
+                        file_listing: None,
+                    });
+                }
+            }
             spaces::add_file_listing(&active.client, &active.endpoint.url, &mut list).await;
             Ok(list)
         }

@@ -3,5 +3,6 @@
 
 pub mod connections;
 pub mod files;
+pub mod keys;
 pub mod spaces;
 pub mod transfers;

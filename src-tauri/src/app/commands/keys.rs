@@ -1,0 +1,322 @@
+//! Commands of the access keys page (Ceph RGW: the sandbox or a self-hosted gateway).
+//! The secret of a new key crosses IPC once, in `generate_key`'s answer; it lives in the keychain.
+
+use serde::Serialize;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_store::StoreExt;
+use ts_rs::TS;
+
+use crate::app::error::{AppError, Result};
+use crate::app::state::{self, Active, AppState, Session};
+use crate::core::connection::{check_access_key, ConnectionProfile, Provider};
+use crate::core::keys::admin::{Admin, RgwKeys};
+use crate::core::keys::{AccessKey, Permission, Scope};
+use crate::core::secret::Secret;
+use crate::core::{s3, spaces, Error};
+
+const STORE_FILE: &str = "connections.json";
+
+fn key_account(access_key: &str) -> String {
+    format!("key:{access_key}")
+}
+
+/// Names the user gave keys (RGW keeps no name for a user's extra keys), by access key.
+fn names<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, String> {
+    app.store(STORE_FILE)
+        .ok()
+        .and_then(|s| s.get("keyNames"))
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+fn set_name<R: Runtime>(app: &AppHandle<R>, access_key: &str, name: Option<&str>) -> Result<()> {
+    let mut all = names(app);
+    match name {
+        Some(n) => all.insert(access_key.to_string(), n.to_string()),
+        None => all.remove(access_key),
+    };
+    let store = app.store(STORE_FILE)?;
+    store.set(
+        "keyNames",
+        serde_json::to_value(all).map_err(|e| AppError::Store(e.to_string()))?,
+    );
+    store.save()?;
+    Ok(())
+}
+
+fn rgw_only(active: &Active) -> Result<()> {
+    if matches!(active.profile.provider, Provider::DigitalOcean { .. }) {
+        return Err(Error::InvalidInput(
+            "On DigitalOcean, keys are managed with an API token; this page manages keys of Ceph RGW (the local sandbox or your own gateway).".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+async fn space_names(active: &Active) -> Result<Vec<String>> {
+    let list = spaces::list(&active.client, &active.endpoint.url, "").await?;
+    Ok(list.into_iter().map(|s| s.name).collect())
+}
+
+/// A key as the keys page shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeyRow {
+    pub key: AccessKey,
+    /// The key this connection itself uses.
+    pub current: bool,
+    /// Its secret is in the keychain, so the app can use it.
+    pub in_keychain: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeysPage {
+    pub keys: Vec<KeyRow>,
+    pub spaces: Vec<String>,
+}
+
+#[tauri::command]
+pub async fn list_keys<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<KeysPage> {
+    let active = state.active().await?;
+    rgw_only(&active)?;
+    let spaces = space_names(&active).await?;
+    let admin = Admin::new(
+        &active.endpoint.url,
+        &active.endpoint.signing_region,
+        &active.profile.access_key,
+        &active.secret,
+    );
+    let keys = RgwKeys {
+        admin: &admin,
+        owner: &active.client,
+        endpoint: &active.endpoint.url,
+        owner_access_key: &active.profile.access_key,
+    };
+    let given = names(&app);
+    let mut rows = Vec::new();
+    for mut key in keys.list(&spaces).await? {
+        let current = key.access_key == active.profile.access_key;
+        if let Some(n) = given.get(&key.access_key) {
+            key.name = n.clone();
+        } else if key.name.is_empty() {
+            key.name = if current {
+                "This connection's key".into()
+            } else {
+                "Unnamed key".into()
+            };
+        }
+        let in_keychain = current || state.keychain.get(&key_account(&key.access_key))?.is_some();
+        rows.push(KeyRow {
+            key,
+            current,
+            in_keychain,
+        });
+    }
+    Ok(KeysPage { keys: rows, spaces })
+}
+
+/// The one answer that carries a secret: shown once, then only in the keychain.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct GeneratedKey {
+    pub key: AccessKey,
+    pub secret: String,
+}
+
+#[tauri::command]
+pub async fn generate_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    scope: Scope,
+) -> Result<GeneratedKey> {
+    let active = state.active().await?;
+    rgw_only(&active)?;
+    let admin = Admin::new(
+        &active.endpoint.url,
+        &active.endpoint.signing_region,
+        &active.profile.access_key,
+        &active.secret,
+    );
+    let keys = RgwKeys {
+        admin: &admin,
+        owner: &active.client,
+        endpoint: &active.endpoint.url,
+        owner_access_key: &active.profile.access_key,
+    };
+    let (key, secret) = keys.generate(&name, &scope).await?;
+    state.keychain.set(&key_account(&key.access_key), &secret)?;
+    set_name(&app, &key.access_key, Some(name.trim()))?;
+    state.journal.write(format!(
+        "generated the access key “{}” ({})",
+        key.name, key.access_key
+    ));
+    Ok(GeneratedKey {
+        key,
+        secret: secret.expose().to_string(),
+    })
+}
+
+/// Keeps a key made elsewhere (e.g. in the DigitalOcean panel) in the keychain.
+#[tauri::command]
+pub async fn add_existing_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    access_key: String,
+    secret: Secret,
+) -> Result<()> {
+    check_access_key(&access_key)?;
+    if secret.is_empty() || name.trim().is_empty() {
+        return Err(Error::InvalidInput("Give the key a name and paste its secret.".into()).into());
+    }
+    state
+        .keychain
+        .set(&key_account(access_key.trim()), &secret)?;
+    set_name(&app, access_key.trim(), Some(name.trim()))?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn rename_key<R: Runtime>(
+    app: AppHandle<R>,
+    access_key: String,
+    name: String,
+) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::InvalidInput("A key's name can't be empty.".into()).into());
+    }
+    set_name(&app, &access_key, Some(name.trim()))
+}
+
+/// Revokes the key on the server and removes it from the keychain.
+#[tauri::command]
+pub async fn delete_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    access_key: String,
+) -> Result<()> {
+    let active = state.active().await?;
+    rgw_only(&active)?;
+    let spaces = space_names(&active).await?;
+    let admin = Admin::new(
+        &active.endpoint.url,
+        &active.endpoint.signing_region,
+        &active.profile.access_key,
+        &active.secret,
+    );
+    let keys = RgwKeys {
+        admin: &admin,
+        owner: &active.client,
+        endpoint: &active.endpoint.url,
+        owner_access_key: &active.profile.access_key,
+    };
+    keys.delete(&access_key, &spaces).await?;
+    state.keychain.delete(&key_account(&access_key))?;
+    set_name(&app, &access_key, None)?;
+    state
+        .journal
+        .write(format!("revoked the access key {access_key}"));
+    Ok(())
+}
+
+/// What a key really could do in a Space, tried for real (never with ListBuckets).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeyTest {
+    pub can_list: bool,
+    /// None when its permission does not allow writing, so it was not tried.
+    pub can_write: Option<bool>,
+}
+
+#[tauri::command]
+pub async fn test_key(
+    state: State<'_, AppState>,
+    access_key: String,
+    space: String,
+    permission: Option<Permission>,
+) -> Result<KeyTest> {
+    let active = state.active().await?;
+    let secret = if access_key == active.profile.access_key {
+        active.secret.clone()
+    } else {
+        state
+            .keychain
+            .get(&key_account(&access_key))?
+            .ok_or_else(|| {
+                Error::Keychain(
+                    "This key's secret is not in the keychain, so it can't be tried.".into(),
+                )
+            })?
+    };
+    let client = s3::client(&active.endpoint, &access_key, &secret);
+    let can_list = client
+        .list_objects_v2()
+        .bucket(&space)
+        .max_keys(1)
+        .send()
+        .await
+        .is_ok();
+    let may_write = !matches!(permission, Some(Permission::Read));
+    let can_write = if may_write {
+        let key = ".spacedock-key-test";
+        let put = client
+            .put_object()
+            .bucket(&space)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"ok"))
+            .send()
+            .await
+            .is_ok();
+        let deleted = put
+            && client
+                .delete_object()
+                .bucket(&space)
+                .key(key)
+                .send()
+                .await
+                .is_ok();
+        Some(put && deleted)
+    } else {
+        None
+    };
+    Ok(KeyTest {
+        can_list,
+        can_write,
+    })
+}
+
+/// Saves a connection that uses this key (opening `space` when the key may not list), and connects.
+#[tauri::command]
+pub async fn connect_with_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    access_key: String,
+    name: String,
+    space: Option<String>,
+) -> Result<Session> {
+    let active = state.active().await?;
+    let secret = state
+        .keychain
+        .get(&key_account(&access_key))?
+        .ok_or_else(|| Error::Keychain("This key's secret is not in the keychain.".into()))?;
+    let profile = ConnectionProfile {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.trim().to_string(),
+        provider: active.profile.provider.clone(),
+        access_key,
+        space,
+    };
+    state.keychain.set(&profile.keychain_account(), &secret)?;
+    state::upsert_profile(&app, profile.clone())?;
+    super::connections::connect(app, state, profile.id).await
+}
