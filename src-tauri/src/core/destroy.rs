@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::ObjectIdentifier;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -115,28 +115,7 @@ pub async fn destroy(
                 })
                 .collect::<Result<Vec<_>>>()?;
             let batch = objects.len() as u64;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| Error::InvalidInput(e.to_string()))?;
-            let out = client
-                .delete_objects()
-                .bucket(name)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| map_error(e, ctx))?;
-            if let Some(first) = out.errors().first() {
-                return Err(Error::Server {
-                    code: first.code().unwrap_or("DeleteFailed").to_string(),
-                    message: format!(
-                        "could not delete “{}”: {}",
-                        first.key().unwrap_or_default(),
-                        first.message().unwrap_or_default()
-                    ),
-                });
-            }
+            super::objects::delete_batch(client, name, ctx, objects).await?;
             deleted += batch;
             progress(DestroyProgress {
                 phase: DestroyPhase::DeletingFiles,

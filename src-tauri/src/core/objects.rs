@@ -284,32 +284,42 @@ pub async fn delete(
                     .map_err(|e| Error::InvalidInput(e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let out = client
-            .delete_objects()
-            .bucket(space)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(objects))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| Error::InvalidInput(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| map_error(e, c))?;
-        if let Some(first) = out.errors().first() {
-            return Err(Error::Server {
-                code: first.code().unwrap_or("DeleteFailed").to_string(),
-                message: format!(
-                    "could not delete “{}”: {}",
-                    first.key().unwrap_or_default(),
-                    first.message().unwrap_or_default()
-                ),
-            });
-        }
+        delete_batch(client, space, c, objects).await?;
         deleted += batch.len() as u64;
     }
     Ok(deleted)
+}
+
+/// Deletes up to 1,000 objects (or object versions) in one request; any refusal is an error.
+pub(crate) async fn delete_batch(
+    client: &aws_sdk_s3::Client,
+    space: &str,
+    c: Context<'_>,
+    objects: Vec<ObjectIdentifier>,
+) -> Result<()> {
+    let delete = Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(true)
+        .build()
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let out = client
+        .delete_objects()
+        .bucket(space)
+        .delete(delete)
+        .send()
+        .await
+        .map_err(|e| map_error(e, c))?;
+    match out.errors().first() {
+        Some(first) => Err(Error::Server {
+            code: first.code().unwrap_or("DeleteFailed").to_string(),
+            message: format!(
+                "could not delete “{}”: {}",
+                first.key().unwrap_or_default(),
+                first.message().unwrap_or_default()
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Downloads a file to `dest`, streaming, through a temporary file renamed at the end, so a

@@ -301,3 +301,27 @@ impl App {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// An S3 client signed with the sandbox owner's key (from the keychain and the app's store), for
+/// setting up what a test needs behind the app's back; and the endpoint the app shows.
+pub async fn sandbox_owner(app: &App, home: &Home) -> (String, aws_sdk_s3::Client) {
+    let endpoint_url = app.text(Locator::Id("connection-endpoint")).await;
+    let keychain = spacedock::core::keychain::Keychain::new("io.spacedock.app");
+    let secret = keychain
+        .get("sandbox-owner")
+        .expect("keychain")
+        .expect("owner secret saved");
+    let access_key = home.store_json()["connections"][0]["accessKey"]
+        .as_str()
+        .expect("owner access key")
+        .to_string();
+    let endpoint = spacedock::core::connection::Endpoint {
+        url: endpoint_url.clone(),
+        signing_region: "us-east-1".into(),
+        path_style: true,
+    };
+    (
+        endpoint_url,
+        spacedock::core::s3::client(&endpoint, &access_key, &secret),
+    )
+}

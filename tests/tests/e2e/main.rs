@@ -275,21 +275,7 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
     app.shot("11-space-page").await;
 
     // The Files tab lists folders first, then files, and opens folders.
-    let keychain = Keychain::new(IDENTIFIER);
-    let owner_secret = keychain
-        .get("sandbox-owner")
-        .expect("keychain")
-        .expect("owner secret");
-    let owner_key = home.store_json()["connections"][0]["accessKey"]
-        .as_str()
-        .expect("owner key")
-        .to_string();
-    let endpoint = Endpoint {
-        url: endpoint_url.clone(),
-        signing_region: "us-east-1".into(),
-        path_style: true,
-    };
-    let client = s3::client(&endpoint, &owner_key, &owner_secret);
+    let (_, client) = harness::sandbox_owner(&app, &home).await;
     for key in [
         "report 2026.pdf",
         "notes+ideas.txt",
@@ -440,22 +426,8 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
     let home = Home::new();
     let app = App::launch(&home, &["--sandbox"]).await;
     app.wait_for(Locator::Id("spaces-empty"), 180).await;
-    let endpoint_url = app.text(Locator::Id("connection-endpoint")).await;
     let keychain = Keychain::new(IDENTIFIER);
-    let owner_secret = keychain
-        .get("sandbox-owner")
-        .expect("keychain")
-        .expect("owner secret");
-    let owner_key = home.store_json()["connections"][0]["accessKey"]
-        .as_str()
-        .expect("owner key")
-        .to_string();
-    let endpoint = Endpoint {
-        url: endpoint_url.clone(),
-        signing_region: "us-east-1".into(),
-        path_style: true,
-    };
-    let client = s3::client(&endpoint, &owner_key, &owner_secret);
+    let (_, client) = harness::sandbox_owner(&app, &home).await;
     let space = format!("drop-{}", std::process::id());
     client
         .create_bucket()
@@ -583,22 +555,8 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     let home = Home::new();
     let app = App::launch(&home, &["--sandbox"]).await;
     app.wait_for(Locator::Id("spaces-empty"), 180).await;
-    let endpoint_url = app.text(Locator::Id("connection-endpoint")).await;
     let keychain = Keychain::new(IDENTIFIER);
-    let owner_secret = keychain
-        .get("sandbox-owner")
-        .expect("keychain")
-        .expect("owner secret");
-    let owner_key = home.store_json()["connections"][0]["accessKey"]
-        .as_str()
-        .expect("owner key")
-        .to_string();
-    let endpoint = Endpoint {
-        url: endpoint_url.clone(),
-        signing_region: "us-east-1".into(),
-        path_style: true,
-    };
-    let owner = s3::client(&endpoint, &owner_key, &owner_secret);
+    let (_, owner) = harness::sandbox_owner(&app, &home).await;
     let granted = format!("granted-{}", std::process::id());
     let other = format!("other-{}", std::process::id());
     for space in [&granted, &other] {

@@ -54,6 +54,25 @@ fn rgw_only(active: &Active) -> Result<()> {
     Ok(())
 }
 
+/// The Admin Ops API, signed with this connection's key (it needs RGW admin caps).
+fn admin_of(active: &Active) -> Admin {
+    Admin::new(
+        &active.endpoint.url,
+        &active.endpoint.signing_region,
+        &active.profile.access_key,
+        &active.secret,
+    )
+}
+
+fn rgw_keys<'a>(active: &'a Active, admin: &'a Admin) -> RgwKeys<'a> {
+    RgwKeys {
+        admin,
+        owner: &active.client,
+        endpoint: &active.endpoint.url,
+        owner_access_key: &active.profile.access_key,
+    }
+}
+
 async fn space_names(active: &Active) -> Result<Vec<String>> {
     let list = spaces::list(&active.client, &active.endpoint.url, "").await?;
     Ok(list.into_iter().map(|s| s.name).collect())
@@ -87,18 +106,8 @@ pub async fn list_keys<R: Runtime>(
     let active = state.active().await?;
     rgw_only(&active)?;
     let spaces = space_names(&active).await?;
-    let admin = Admin::new(
-        &active.endpoint.url,
-        &active.endpoint.signing_region,
-        &active.profile.access_key,
-        &active.secret,
-    );
-    let keys = RgwKeys {
-        admin: &admin,
-        owner: &active.client,
-        endpoint: &active.endpoint.url,
-        owner_access_key: &active.profile.access_key,
-    };
+    let admin = admin_of(&active);
+    let keys = rgw_keys(&active, &admin);
     let given = names(&app);
     let mut rows = Vec::new();
     for mut key in keys.list(&spaces).await? {
@@ -140,18 +149,8 @@ pub async fn generate_key<R: Runtime>(
 ) -> Result<GeneratedKey> {
     let active = state.active().await?;
     rgw_only(&active)?;
-    let admin = Admin::new(
-        &active.endpoint.url,
-        &active.endpoint.signing_region,
-        &active.profile.access_key,
-        &active.secret,
-    );
-    let keys = RgwKeys {
-        admin: &admin,
-        owner: &active.client,
-        endpoint: &active.endpoint.url,
-        owner_access_key: &active.profile.access_key,
-    };
+    let admin = admin_of(&active);
+    let keys = rgw_keys(&active, &admin);
     let (key, secret) = keys.generate(&name, &scope).await?;
     state.keychain.set(&key_account(&key.access_key), &secret)?;
     set_name(&app, &key.access_key, Some(name.trim()))?;
@@ -207,18 +206,8 @@ pub async fn delete_key<R: Runtime>(
     let active = state.active().await?;
     rgw_only(&active)?;
     let spaces = space_names(&active).await?;
-    let admin = Admin::new(
-        &active.endpoint.url,
-        &active.endpoint.signing_region,
-        &active.profile.access_key,
-        &active.secret,
-    );
-    let keys = RgwKeys {
-        admin: &admin,
-        owner: &active.client,
-        endpoint: &active.endpoint.url,
-        owner_access_key: &active.profile.access_key,
-    };
+    let admin = admin_of(&active);
+    let keys = rgw_keys(&active, &admin);
     keys.delete(&access_key, &spaces).await?;
     state.keychain.delete(&key_account(&access_key))?;
     set_name(&app, &access_key, None)?;
