@@ -57,9 +57,14 @@ impl Keeper {
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
-        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
+        // SAFETY: setpgid, prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             command.pre_exec(move || {
+                // A group of its own: Ctrl+C in the app's terminal reaches the app, which then
+                // stops the daemons in order, instead of hitting them all at once.
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
                 if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
