@@ -1,6 +1,8 @@
 //! Shared fixtures for Spacedock's tests: the real sandbox, started through the app's own
 //! sandbox module, and S3 clients built the way the app builds them.
 
+pub mod fake_do_api;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 

@@ -4,6 +4,7 @@
 mod browse;
 mod connect;
 mod create;
+mod do_keys;
 mod keychain;
 mod keys;
 mod lifecycle;

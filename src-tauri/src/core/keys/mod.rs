@@ -3,6 +3,7 @@
 //! key is a user of its own, allowed into each granted Space by a bucket-policy statement.
 
 pub mod admin;
+pub mod digitalocean;
 pub mod policy;
 
 use serde::{Deserialize, Serialize};
