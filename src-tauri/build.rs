@@ -30,6 +30,7 @@ fn main() {
         "delete_files",
         "download_files",
         "list_keys",
+        "set_api_token",
         "generate_key",
         "add_existing_key",
         "rename_key",

@@ -69,6 +69,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::delete_files,
             app::commands::files::download_files,
             app::commands::keys::list_keys,
+            app::commands::keys::set_api_token,
             app::commands::keys::generate_key,
             app::commands::keys::add_existing_key,
             app::commands::keys::rename_key,

@@ -44,6 +44,9 @@ pub enum Error {
     /// Destroying a Space that still holds files, without asking to delete them.
     #[error("The Space “{0}” still holds files. Choose to delete every file first, or delete them yourself.")]
     SpaceNotEmpty(String),
+    /// DigitalOcean's keys are managed through its API, which needs a personal access token.
+    #[error("To manage DigitalOcean keys here, paste a personal access token with the spaces_key scopes (create_credentials, read, update, delete). It is kept in your system keychain.")]
+    ApiTokenNeeded,
     /// The user cancelled a long operation.
     #[error("Cancelled. {0}")]
     Cancelled(String),
@@ -90,6 +93,7 @@ pub enum ErrorKind {
     TooManySpaces,
     ListingNotApplied,
     SpaceNotEmpty,
+    ApiTokenNeeded,
     Cancelled,
     Server,
     Keychain,
@@ -125,6 +129,7 @@ impl Error {
             Error::TooManySpaces => ErrorKind::TooManySpaces,
             Error::ListingNotApplied { .. } => ErrorKind::ListingNotApplied,
             Error::SpaceNotEmpty(_) => ErrorKind::SpaceNotEmpty,
+            Error::ApiTokenNeeded => ErrorKind::ApiTokenNeeded,
             Error::Cancelled(_) => ErrorKind::Cancelled,
             Error::Server { .. } => ErrorKind::Server,
             Error::Keychain(_) => ErrorKind::Keychain,

@@ -233,6 +233,11 @@ export function listKeys(): Promise<KeysPage> {
 }
 
 /** The only answer that carries a secret: show it once, then drop it. */
+/** Keeps a DigitalOcean personal access token in the keychain (for managing its keys). */
+export function setApiToken(token: string): Promise<void> {
+  return invoke('set_api_token', { token });
+}
+
 export function generateKey(name: string, scope: Scope): Promise<GeneratedKey> {
   return invoke('generate_key', { name, scope });
 }

@@ -10,6 +10,7 @@ use crate::app::error::{AppError, Result};
 use crate::app::state::{self, Active, AppState, Session};
 use crate::core::connection::{check_access_key, ConnectionProfile, Provider};
 use crate::core::keys::admin::{Admin, RgwKeys};
+use crate::core::keys::digitalocean::{DoApi, API_BASE};
 use crate::core::keys::{AccessKey, Permission, Scope};
 use crate::core::secret::Secret;
 use crate::core::{s3, spaces, Error};
@@ -44,13 +45,63 @@ fn set_name<R: Runtime>(app: &AppHandle<R>, access_key: &str, name: Option<&str>
     Ok(())
 }
 
-fn rgw_only(active: &Active) -> Result<()> {
-    if matches!(active.profile.provider, Provider::DigitalOcean { .. }) {
-        return Err(Error::InvalidInput(
-            "On DigitalOcean, keys are managed with an API token; this page manages keys of Ceph RGW (the local sandbox or your own gateway).".into(),
-        )
-        .into());
+const DO_TOKEN_ACCOUNT: &str = "digitalocean-token";
+
+/// Who makes and revokes keys for this connection: RGW's Admin Ops API, or DigitalOcean's API.
+enum Manager {
+    Rgw(Admin),
+    DigitalOcean(DoApi),
+}
+
+fn manager(state: &AppState, active: &Active) -> Result<Manager> {
+    match active.profile.provider {
+        Provider::DigitalOcean { .. } => {
+            let token = state
+                .keychain
+                .get(DO_TOKEN_ACCOUNT)?
+                .ok_or(Error::ApiTokenNeeded)?;
+            Ok(Manager::DigitalOcean(DoApi::new(API_BASE, &token)))
+        }
+        _ => Ok(Manager::Rgw(admin_of(active))),
     }
+}
+
+impl Manager {
+    async fn list(&self, active: &Active, spaces: &[String]) -> Result<Vec<AccessKey>> {
+        Ok(match self {
+            Manager::Rgw(admin) => rgw_keys(active, admin).list(spaces).await?,
+            Manager::DigitalOcean(api) => api.list().await?,
+        })
+    }
+
+    async fn generate(
+        &self,
+        active: &Active,
+        name: &str,
+        scope: &Scope,
+    ) -> Result<(AccessKey, Secret)> {
+        Ok(match self {
+            Manager::Rgw(admin) => rgw_keys(active, admin).generate(name, scope).await?,
+            Manager::DigitalOcean(api) => api.create(name, scope).await?,
+        })
+    }
+
+    async fn delete(&self, active: &Active, access_key: &str, spaces: &[String]) -> Result<()> {
+        match self {
+            Manager::Rgw(admin) => rgw_keys(active, admin).delete(access_key, spaces).await?,
+            Manager::DigitalOcean(api) => api.delete(access_key).await?,
+        }
+        Ok(())
+    }
+}
+
+/// Keeps a DigitalOcean personal access token in the keychain, for managing its keys.
+#[tauri::command]
+pub async fn set_api_token(state: State<'_, AppState>, token: Secret) -> Result<()> {
+    if token.is_empty() {
+        return Err(Error::InvalidInput("Paste the personal access token.".into()).into());
+    }
+    state.keychain.set(DO_TOKEN_ACCOUNT, &token)?;
     Ok(())
 }
 
@@ -104,13 +155,11 @@ pub async fn list_keys<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<KeysPage> {
     let active = state.active().await?;
-    rgw_only(&active)?;
+    let manager = manager(&state, &active)?;
     let spaces = space_names(&active).await?;
-    let admin = admin_of(&active);
-    let keys = rgw_keys(&active, &admin);
     let given = names(&app);
     let mut rows = Vec::new();
-    for mut key in keys.list(&spaces).await? {
+    for mut key in manager.list(&active, &spaces).await? {
         let current = key.access_key == active.profile.access_key;
         if let Some(n) = given.get(&key.access_key) {
             key.name = n.clone();
@@ -148,10 +197,9 @@ pub async fn generate_key<R: Runtime>(
     scope: Scope,
 ) -> Result<GeneratedKey> {
     let active = state.active().await?;
-    rgw_only(&active)?;
-    let admin = admin_of(&active);
-    let keys = rgw_keys(&active, &admin);
-    let (key, secret) = keys.generate(&name, &scope).await?;
+    let (key, secret) = manager(&state, &active)?
+        .generate(&active, &name, &scope)
+        .await?;
     state.keychain.set(&key_account(&key.access_key), &secret)?;
     set_name(&app, &key.access_key, Some(name.trim()))?;
     state.journal.write(format!(
@@ -187,11 +235,17 @@ pub async fn add_existing_key<R: Runtime>(
 #[tauri::command]
 pub async fn rename_key<R: Runtime>(
     app: AppHandle<R>,
+    state: State<'_, AppState>,
     access_key: String,
     name: String,
 ) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::InvalidInput("A key's name can't be empty.".into()).into());
+    }
+    // DigitalOcean keeps key names itself; RGW keys get theirs from this app's store.
+    let active = state.active().await?;
+    if let Manager::DigitalOcean(api) = manager(&state, &active)? {
+        api.rename(&access_key, &name).await?;
     }
     set_name(&app, &access_key, Some(name.trim()))
 }
@@ -204,11 +258,10 @@ pub async fn delete_key<R: Runtime>(
     access_key: String,
 ) -> Result<()> {
     let active = state.active().await?;
-    rgw_only(&active)?;
     let spaces = space_names(&active).await?;
-    let admin = admin_of(&active);
-    let keys = rgw_keys(&active, &admin);
-    keys.delete(&access_key, &spaces).await?;
+    manager(&state, &active)?
+        .delete(&active, &access_key, &spaces)
+        .await?;
     state.keychain.delete(&key_account(&access_key))?;
     set_name(&app, &access_key, None)?;
     state

@@ -1,0 +1,52 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { describe, expect, it, vi, beforeEach } from 'vitest';
+import KeysPage from './KeysPage.svelte';
+import * as backend from '../lib/backend';
+
+vi.mock('../lib/backend', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../lib/backend')>()),
+  listKeys: vi.fn(),
+  setApiToken: vi.fn(),
+  generateKey: vi.fn(),
+}));
+
+const page = {
+  keys: [
+    { key: { name: 'client-a', accessKey: 'AK1', scope: { type: 'limited' as const, grants: [{ space: 'a', permission: 'read' as const }] } }, current: false, inKeychain: true },
+  ],
+  spaces: ['a', 'b'],
+};
+
+describe('KeysPage', () => {
+  beforeEach(() => {
+    vi.resetAllMocks();
+  });
+
+  it('asks for a DigitalOcean API token when one is needed, then lists the keys', async () => {
+    vi.mocked(backend.listKeys)
+      .mockRejectedValueOnce({ kind: 'apiTokenNeeded', message: 'To manage DigitalOcean keys here, paste a personal access token.' })
+      .mockResolvedValueOnce(page);
+    vi.mocked(backend.setApiToken).mockResolvedValue();
+    render(KeysPage, { onConnected: vi.fn() });
+    const input = (await screen.findByLabelText('Personal access token')) as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: 'dop_v1_token' } });
+    await fireEvent.click(screen.getByText('Save token'));
+    await waitFor(() => expect(backend.setApiToken).toHaveBeenCalledWith('dop_v1_token'));
+    await waitFor(() => expect(document.getElementById('keys-table')?.textContent).toContain('client-a'));
+    expect(screen.getByText('Limited: a (Read)')).toBeTruthy();
+  });
+
+  it('shows a new secret once and forgets it when dismissed', async () => {
+    vi.mocked(backend.listKeys).mockResolvedValue(page);
+    vi.mocked(backend.generateKey).mockResolvedValue({ key: { name: 'ci', accessKey: 'AK2', scope: { type: 'full' } }, secret: 'S3CRET-ONCE' });
+    render(KeysPage, { onConnected: vi.fn() });
+    await waitFor(() => expect(document.getElementById('keys-table')).not.toBeNull());
+    await fireEvent.click(screen.getByText('Generate New Key'));
+    await fireEvent.input(document.getElementById('key-name') as HTMLInputElement, { target: { value: 'ci' } });
+    await fireEvent.click(screen.getByText('Generate Key'));
+    expect(await screen.findByText('S3CRET-ONCE')).toBeTruthy();
+    expect(backend.generateKey).toHaveBeenCalledWith('ci', { type: 'full' });
+    await fireEvent.click(screen.getByText('I have copied the secret'));
+    await waitFor(() => expect(document.body.textContent).not.toContain('S3CRET-ONCE'));
+  });
+});
