@@ -68,10 +68,7 @@ pub async fn list_folder(
     mut on_page: impl FnMut(ListingPage) -> bool,
 ) -> Result<u64> {
     check_prefix(prefix)?;
-    let ctx = Context {
-        endpoint,
-        space: Some(space),
-    };
+    let ctx = Context::space(endpoint, space);
     let mut token: Option<String> = None;
     let mut total = 0u64;
     loop {
@@ -159,15 +156,7 @@ pub async fn create_folder(
         .content_length(0)
         .send()
         .await
-        .map_err(|e| {
-            map_error(
-                e,
-                Context {
-                    endpoint,
-                    space: Some(space),
-                },
-            )
-        })?;
+        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
     Ok(key)
 }
 

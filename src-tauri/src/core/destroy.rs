@@ -36,15 +36,7 @@ pub async fn is_empty(client: &aws_sdk_s3::Client, endpoint: &str, name: &str) -
         .max_keys(1)
         .send()
         .await
-        .map_err(|e| {
-            map_error(
-                e,
-                Context {
-                    endpoint,
-                    space: Some(name),
-                },
-            )
-        })?;
+        .map_err(|e| map_error(e, Context::space(endpoint, name)))?;
     Ok(out.versions().is_empty() && out.delete_markers().is_empty())
 }
 
@@ -65,10 +57,7 @@ pub async fn destroy(
             "Type the Space's name, “{name}”, exactly to confirm. Nothing was deleted."
         )));
     }
-    let ctx = Context {
-        endpoint,
-        space: Some(name),
-    };
+    let ctx = Context::space(endpoint, name);
     if !delete_files && !is_empty(client, endpoint, name).await? {
         return Err(Error::SpaceNotEmpty(name.to_string()));
     }

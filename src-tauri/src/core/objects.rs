@@ -41,13 +41,6 @@ pub struct FileDetails {
     pub metadata: Metadata,
 }
 
-fn ctx<'a>(endpoint: &'a str, space: &'a str) -> Context<'a> {
-    Context {
-        endpoint,
-        space: Some(space),
-    }
-}
-
 pub async fn details(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
@@ -62,7 +55,7 @@ pub async fn details(
         .await
         .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
             Some(404) => Error::InvalidInput(format!("“{key}” is no longer in this Space.")),
-            _ => map_error(e, ctx(endpoint, space)),
+            _ => map_error(e, Context::space(endpoint, space)),
         })?;
     let mut custom: Vec<(String, String)> = head
         .metadata()
@@ -100,7 +93,7 @@ pub async fn acl(
         .key(key)
         .send()
         .await
-        .map_err(|e| map_error(e, ctx(endpoint, space)))?;
+        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
     let public = out.grants().iter().any(|g| {
         g.grantee().is_some_and(|who| {
             who.r#type() == &Type::Group
@@ -149,7 +142,7 @@ pub async fn set_acl(
             (
                 key,
                 r.err()
-                    .map(|e| map_error(e, ctx(&endpoint, &space)).to_string()),
+                    .map(|e| map_error(e, Context::space(&endpoint, &space)).to_string()),
             )
         });
     }
@@ -237,7 +230,7 @@ pub async fn set_metadata(
     }
     copy.send()
         .await
-        .map_err(|e| map_error(e, ctx(endpoint, space)))?;
+        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
     details(client, endpoint, space, key).await
 }
 
@@ -248,7 +241,7 @@ pub async fn delete(
     space: &str,
     keys: &[String],
 ) -> Result<u64> {
-    let c = ctx(endpoint, space);
+    let c = Context::space(endpoint, space);
     let mut all: Vec<String> = Vec::new();
     for key in keys {
         if key.ends_with('/') {
@@ -338,7 +331,7 @@ pub async fn download(
         .key(key)
         .send()
         .await
-        .map_err(|e| map_error(e, ctx(endpoint, space)))?;
+        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }

@@ -51,6 +51,16 @@ pub struct Context<'a> {
     pub space: Option<&'a str>,
 }
 
+impl<'a> Context<'a> {
+    /// A call about the Space `space` at `endpoint`.
+    pub fn space(endpoint: &'a str, space: &'a str) -> Self {
+        Context {
+            endpoint,
+            space: Some(space),
+        }
+    }
+}
+
 /// Maps an SDK error to a sentence, through the S3 error code where the server sent one.
 pub fn map_error<E, R>(err: SdkError<E, R>, ctx: Context<'_>) -> Error
 where

@@ -61,13 +61,7 @@ pub async fn availability(
             match status {
                 Some(404) => Ok(Availability::Free),
                 Some(403) | Some(301) => Ok(Availability::Taken),
-                _ => Err(map_error(
-                    e,
-                    Context {
-                        endpoint,
-                        space: Some(name),
-                    },
-                )),
+                _ => Err(map_error(e, Context::space(endpoint, name))),
             }
         }
     }
@@ -82,10 +76,7 @@ pub async fn create(
     listing: FileListing,
 ) -> Result<()> {
     names::validate(name)?;
-    let ctx = Context {
-        endpoint,
-        space: Some(name),
-    };
+    let ctx = Context::space(endpoint, name);
     if let Err(e) = client.create_bucket().bucket(name).send().await {
         let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
         return Err(match code.as_deref() {
@@ -121,15 +112,7 @@ pub async fn file_listing(
         .bucket(name)
         .send()
         .await
-        .map_err(|e| {
-            map_error(
-                e,
-                Context {
-                    endpoint,
-                    space: Some(name),
-                },
-            )
-        })?;
+        .map_err(|e| map_error(e, Context::space(endpoint, name)))?;
     let public = acl.grants().iter().any(|g| {
         let everyone = g.grantee().is_some_and(|who| {
             who.r#type() == &Type::Group
@@ -161,15 +144,7 @@ pub async fn set_file_listing(
         .acl(listing.canned())
         .send()
         .await
-        .map_err(|e| {
-            map_error(
-                e,
-                Context {
-                    endpoint,
-                    space: Some(name),
-                },
-            )
-        })?;
+        .map_err(|e| map_error(e, Context::space(endpoint, name)))?;
     let now = file_listing(client, endpoint, name).await?;
     if now != listing {
         return Err(Error::Server {
@@ -244,13 +219,7 @@ pub async fn cors_rules(
         {
             Ok(Vec::new())
         }
-        Err(e) => Err(map_error(
-            e,
-            Context {
-                endpoint,
-                space: Some(name),
-            },
-        )),
+        Err(e) => Err(map_error(e, Context::space(endpoint, name))),
     }
 }
 
@@ -261,10 +230,7 @@ pub async fn set_cors_rules(
     name: &str,
     rules: &[CorsRule],
 ) -> Result<Vec<CorsRule>> {
-    let ctx = Context {
-        endpoint,
-        space: Some(name),
-    };
+    let ctx = Context::space(endpoint, name);
     if rules.is_empty() {
         client
             .delete_bucket_cors()
@@ -312,22 +278,10 @@ pub async fn head(client: &aws_sdk_s3::Client, endpoint: &str, name: &str) -> Re
     match client.head_bucket().bucket(name).send().await {
         Ok(_) => Ok(()),
         Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-            Some(status @ (403 | 404 | 301)) => Err(from_code(
-                None,
-                "",
-                status,
-                Context {
-                    endpoint,
-                    space: Some(name),
-                },
-            )),
-            _ => Err(map_error(
-                e,
-                Context {
-                    endpoint,
-                    space: Some(name),
-                },
-            )),
+            Some(status @ (403 | 404 | 301)) => {
+                Err(from_code(None, "", status, Context::space(endpoint, name)))
+            }
+            _ => Err(map_error(e, Context::space(endpoint, name))),
         },
     }
 }

@@ -131,14 +131,6 @@ pub async fn open(client: &aws_sdk_s3::Client, endpoint: &str, space: &str) -> R
         .max_keys(1)
         .send()
         .await
-        .map_err(|e| {
-            map_error(
-                e,
-                Context {
-                    endpoint,
-                    space: Some(space),
-                },
-            )
-        })?;
+        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
     Ok(())
 }

@@ -195,10 +195,7 @@ pub async fn download_files<R: tauri::Runtime>(
                 let page = page.map_err(|e| {
                     crate::core::s3::map_error(
                         e,
-                        crate::core::s3::Context {
-                            endpoint: &endpoint,
-                            space: Some(&space),
-                        },
+                        crate::core::s3::Context::space(&endpoint, &space),
                     )
                 })?;
                 for k in page

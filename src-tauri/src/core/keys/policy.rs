@@ -87,13 +87,7 @@ pub async fn get(
         {
             Ok(None)
         }
-        Err(e) => Err(map_error(
-            e,
-            Context {
-                endpoint,
-                space: Some(space),
-            },
-        )),
+        Err(e) => Err(map_error(e, Context::space(endpoint, space))),
     }
 }
 
@@ -143,10 +137,7 @@ async fn put(
     space: &str,
     list: Vec<Value>,
 ) -> Result<()> {
-    let ctx = Context {
-        endpoint,
-        space: Some(space),
-    };
+    let ctx = Context::space(endpoint, space);
     if list.is_empty() {
         client
             .delete_bucket_policy()

@@ -161,10 +161,7 @@ pub async fn existing_keys(
             }
         })
         .collect();
-    let ctx = super::s3::Context {
-        endpoint: &target.endpoint,
-        space: Some(&target.space),
-    };
+    let ctx = super::s3::Context::space(&target.endpoint, &target.space);
     let mut found = HashSet::new();
     for root in roots {
         let mut pages = target

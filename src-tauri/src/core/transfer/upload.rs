@@ -166,10 +166,7 @@ async fn upload_single(
     if cancel.is_set() {
         return Err(Error::Cancelled("Nothing was uploaded.".into()));
     }
-    let ctx = Context {
-        endpoint: &target.endpoint,
-        space: Some(&target.space),
-    };
+    let ctx = Context::space(&target.endpoint, &target.space);
     let send = target
         .client
         .put_object()
@@ -201,10 +198,7 @@ async fn upload_multipart(
     progress: &(dyn Fn(u64) + Send + Sync),
     before: (u64, Option<SystemTime>),
 ) -> Result<()> {
-    let ctx = Context {
-        endpoint: &target.endpoint,
-        space: Some(&target.space),
-    };
+    let ctx = Context::space(&target.endpoint, &target.space);
     // x-amz-acl and the content type go on the create call: that is where S3 takes them for the
     // finished file (clients that leave them off land big files private).
     let created = target
@@ -300,7 +294,7 @@ async fn upload_parts(
                 if cancel.is_set() {
                     return Err(Error::Cancelled("The upload was stopped.".into()));
                 }
-                let ctx = Context { endpoint: &target.endpoint, space: Some(&target.space) };
+                let ctx = Context::space(&target.endpoint, &target.space);
                 let send = target
                     .client
                     .upload_part()
