@@ -103,6 +103,19 @@ pub fn sandbox_endpoint(sandbox: &Sandbox) -> Endpoint {
     }
 }
 
+/// An endpoint where nothing listens: a port that was free a moment ago.
+pub fn unreachable_endpoint() -> Endpoint {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    Endpoint {
+        url: format!("http://127.0.0.1:{port}"),
+        signing_region: SANDBOX_SIGNING_REGION.into(),
+        path_style: true,
+    }
+}
+
 /// An S3 user of its own on the shared sandbox, with a fresh key.
 pub struct TestUser {
     pub uid: String,

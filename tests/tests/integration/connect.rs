@@ -1,6 +1,6 @@
 //! Connecting and listing Spaces, through the same client and error mapping the app uses.
 
-use spacedock::core::connection::{ConnectionDraft, Endpoint, Provider};
+use spacedock::core::connection::{ConnectionDraft, Provider};
 use spacedock::core::error::ErrorKind;
 use spacedock::core::s3;
 use spacedock::core::secret::Secret;
@@ -104,15 +104,7 @@ async fn unknown_access_key_is_named() {
 #[tokio::test]
 async fn unreachable_endpoint_says_so_quickly() {
     // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let endpoint = Endpoint {
-        url: format!("http://127.0.0.1:{port}"),
-        signing_region: "us-east-1".into(),
-        path_style: true,
-    };
+    let endpoint = spacedock_tests::unreachable_endpoint();
     let client = s3::client(&endpoint, "AK", &Secret::new("SK"));
     let started = std::time::Instant::now();
     let err = spaces::test(&client, &endpoint.url, None)

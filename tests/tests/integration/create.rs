@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 
 use aws_sdk_s3::primitives::ByteStream;
-use spacedock::core::connection::{Endpoint, Provider};
+use spacedock::core::connection::Provider;
 use spacedock::core::destroy;
 use spacedock::core::error::ErrorKind;
 use spacedock::core::s3;
@@ -124,15 +124,7 @@ async fn a_name_another_user_has_is_taken() {
 #[tokio::test]
 async fn invalid_names_never_reach_the_server() {
     // Nothing listens at this endpoint: any request would fail as unreachable, not as invalid input.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let endpoint = Endpoint {
-        url: format!("http://127.0.0.1:{port}"),
-        signing_region: "us-east-1".into(),
-        path_style: true,
-    };
+    let endpoint = spacedock_tests::unreachable_endpoint();
     let client = s3::client(&endpoint, "AK", &Secret::new("SK"));
     for bad in [
         "ab",

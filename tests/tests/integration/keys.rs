@@ -31,6 +31,31 @@ fn as_key(sb: &SandboxInfo, access_key: &str, secret: &Secret) -> aws_sdk_s3::Cl
     s3::client(&sb.endpoint, access_key, secret)
 }
 
+/// The sandbox owner's S3 client and Admin Ops client: the owner manages every key.
+fn owner_and_admin(sb: &SandboxInfo) -> (aws_sdk_s3::Client, Admin) {
+    let owner = as_key(sb, &sb.owner_access_key, &sb.owner_secret);
+    let admin = Admin::new(
+        &sb.endpoint.url,
+        "us-east-1",
+        &sb.owner_access_key,
+        &sb.owner_secret,
+    );
+    (owner, admin)
+}
+
+fn keys_of<'a>(
+    sb: &'a SandboxInfo,
+    owner: &'a aws_sdk_s3::Client,
+    admin: &'a Admin,
+) -> RgwKeys<'a> {
+    RgwKeys {
+        admin,
+        owner,
+        endpoint: &sb.endpoint.url,
+        owner_access_key: &sb.owner_access_key,
+    }
+}
+
 async fn can_list(c: &aws_sdk_s3::Client, space: &str) -> bool {
     c.list_objects_v2().bucket(space).send().await.is_ok()
 }
@@ -69,19 +94,8 @@ async fn can_delete(c: &aws_sdk_s3::Client, space: &str) -> bool {
 #[tokio::test]
 async fn a_key_limited_to_one_space_cannot_touch_another() {
     let sb = sandbox();
-    let owner = as_key(&sb, &sb.owner_access_key, &sb.owner_secret);
-    let admin = Admin::new(
-        &sb.endpoint.url,
-        "us-east-1",
-        &sb.owner_access_key,
-        &sb.owner_secret,
-    );
-    let keys = RgwKeys {
-        admin: &admin,
-        owner: &owner,
-        endpoint: &sb.endpoint.url,
-        owner_access_key: &sb.owner_access_key,
-    };
+    let (owner, admin) = owner_and_admin(&sb);
+    let keys = keys_of(&sb, &owner, &admin);
     let a = space_with_a_file(&sb, &owner, "client-a").await;
     let b = space_with_a_file(&sb, &owner, "client-b").await;
 
@@ -176,19 +190,8 @@ async fn a_key_limited_to_one_space_cannot_touch_another() {
 #[tokio::test]
 async fn a_read_key_reads_and_nothing_more() {
     let sb = sandbox();
-    let owner = as_key(&sb, &sb.owner_access_key, &sb.owner_secret);
-    let admin = Admin::new(
-        &sb.endpoint.url,
-        "us-east-1",
-        &sb.owner_access_key,
-        &sb.owner_secret,
-    );
-    let keys = RgwKeys {
-        admin: &admin,
-        owner: &owner,
-        endpoint: &sb.endpoint.url,
-        owner_access_key: &sb.owner_access_key,
-    };
+    let (owner, admin) = owner_and_admin(&sb);
+    let keys = keys_of(&sb, &owner, &admin);
     let a = space_with_a_file(&sb, &owner, "reader").await;
     let (key, secret) = keys
         .generate(
@@ -212,19 +215,8 @@ async fn a_read_key_reads_and_nothing_more() {
 #[tokio::test]
 async fn full_keys_and_clashing_policies() {
     let sb = sandbox();
-    let owner = as_key(&sb, &sb.owner_access_key, &sb.owner_secret);
-    let admin = Admin::new(
-        &sb.endpoint.url,
-        "us-east-1",
-        &sb.owner_access_key,
-        &sb.owner_secret,
-    );
-    let keys = RgwKeys {
-        admin: &admin,
-        owner: &owner,
-        endpoint: &sb.endpoint.url,
-        owner_access_key: &sb.owner_access_key,
-    };
+    let (owner, admin) = owner_and_admin(&sb);
+    let keys = keys_of(&sb, &owner, &admin);
 
     let (full, secret) = keys
         .generate("Deploys", &Scope::Full)
