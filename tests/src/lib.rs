@@ -181,3 +181,47 @@ pub fn anonymous_get_bytes(url: &str) -> (u16, Vec<u8>) {
         .expect("an HTTP status line");
     (status, answer[split + 4..].to_vec())
 }
+
+/// The S3 operations a client sent, by name (e.g. "HeadBucket"), in order.
+#[derive(Clone, Default, Debug)]
+pub struct SentOperations(std::sync::Arc<Mutex<Vec<String>>>);
+
+impl SentOperations {
+    pub fn names(&self) -> Vec<String> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl aws_sdk_s3::config::Intercept for SentOperations {
+    fn name(&self) -> &'static str {
+        "SentOperations"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        let name = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        if let Ok(mut v) = self.0.lock() {
+            v.push(name);
+        }
+        Ok(())
+    }
+}
+
+/// The same client, recording every operation it sends: what went over the wire, not a mock.
+pub fn recording(client: &aws_sdk_s3::Client) -> (aws_sdk_s3::Client, SentOperations) {
+    let sent = SentOperations::default();
+    let config = client
+        .config()
+        .to_builder()
+        .interceptor(sent.clone())
+        .build();
+    (aws_sdk_s3::Client::from_conf(config), sent)
+}

@@ -1,5 +1,6 @@
 //! What the app holds while it runs: the sandbox, the active connection, saved connections.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -16,6 +17,7 @@ use crate::core::keychain::Keychain;
 use crate::core::s3;
 use crate::core::sandbox::Sandbox;
 use crate::core::secret::Secret;
+use crate::core::Error;
 
 const STORE_FILE: &str = "connections.json";
 /// The sandbox's connection has a fixed id: there is one sandbox per user.
@@ -30,6 +32,18 @@ pub struct Active {
     pub client: aws_sdk_s3::Client,
     /// Kept in memory only, to sign for another region's endpoint (DigitalOcean).
     pub secret: Secret,
+    /// Secrets of the keys that open particular Spaces (`profile.space_keys`), from the keychain.
+    pub space_secrets: BTreeMap<String, Secret>,
+}
+
+/// The client that requests about one Space go out with, and whether its key is limited.
+pub struct SpaceAccess {
+    pub client: aws_sdk_s3::Client,
+    pub endpoint: Endpoint,
+    /// A key limited to some Spaces: never sent ListBuckets or GetBucketAcl.
+    pub limited: bool,
+    /// The access key used, when it is not the connection's own.
+    pub opens_with: Option<String>,
 }
 
 /// What the UI is told about the active connection.
@@ -44,18 +58,54 @@ pub struct Session {
 impl Active {
     /// A client for the Space's region: on DigitalOcean each region has its own endpoint.
     pub fn client_for_region(&self, region: &str) -> Result<(aws_sdk_s3::Client, Endpoint)> {
+        let endpoint = self.endpoint_for_region(region)?;
+        if endpoint == self.endpoint {
+            return Ok((self.client.clone(), endpoint));
+        }
+        Ok((
+            s3::client(&endpoint, &self.profile.access_key, &self.secret),
+            endpoint,
+        ))
+    }
+
+    /// The key remembered for `space`, else the connection's own key.
+    pub fn for_space(&self, space: &str, region: &str) -> Result<SpaceAccess> {
+        let remembered = self
+            .profile
+            .space_keys
+            .get(space)
+            .filter(|k| k.access_key != self.profile.access_key);
+        let Some(key) = remembered else {
+            let (client, endpoint) = self.client_for_region(region)?;
+            return Ok(SpaceAccess {
+                client,
+                endpoint,
+                limited: self.profile.key_is_limited(),
+                opens_with: None,
+            });
+        };
+        let secret = self.space_secrets.get(&key.access_key).ok_or_else(|| {
+            Error::Keychain(format!(
+                "The key that opens “{space}” ({}) is not in the keychain any more. Open the Space by name with another key.",
+                key.access_key
+            ))
+        })?;
+        let endpoint = self.endpoint_for_region(region)?;
+        Ok(SpaceAccess {
+            client: s3::client(&endpoint, &key.access_key, secret),
+            endpoint,
+            limited: true,
+            opens_with: Some(key.access_key.clone()),
+        })
+    }
+
+    fn endpoint_for_region(&self, region: &str) -> Result<Endpoint> {
         match &self.profile.provider {
-            Provider::DigitalOcean { region: own } if own != region => {
-                let endpoint = Provider::DigitalOcean {
-                    region: region.to_string(),
-                }
-                .endpoint(None)?;
-                Ok((
-                    s3::client(&endpoint, &self.profile.access_key, &self.secret),
-                    endpoint,
-                ))
+            Provider::DigitalOcean { region: own } if own != region => Ok(Provider::DigitalOcean {
+                region: region.to_string(),
             }
-            _ => Ok((self.client.clone(), self.endpoint.clone())),
+            .endpoint(None)?),
+            _ => Ok(self.endpoint.clone()),
         }
     }
 

@@ -285,3 +285,19 @@ pub async fn head(client: &aws_sdk_s3::Client, endpoint: &str, name: &str) -> Re
         },
     }
 }
+
+/// Opens a Space: checks the key reaches it (HeadBucket), and with a full-access key reads its
+/// file listing too. A limited key is never sent GetBucketAcl: DigitalOcean refuses it, and a
+/// refusal there would read as if the Space were out of reach.
+pub async fn open(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    name: &str,
+    limited: bool,
+) -> Result<Option<FileListing>> {
+    head(client, endpoint, name).await?;
+    if limited {
+        return Ok(None);
+    }
+    Ok(file_listing(client, endpoint, name).await.ok())
+}

@@ -9,7 +9,7 @@ use spacedock::core::s3;
 use spacedock::core::secret::Secret;
 use spacedock::core::space::{self, FileListing};
 use spacedock::core::spaces;
-use spacedock_tests::{sandbox, unique, SandboxInfo};
+use spacedock_tests::{recording, sandbox, unique, SandboxInfo};
 
 async fn space_with_a_file(sb: &SandboxInfo, owner: &aws_sdk_s3::Client, prefix: &str) -> String {
     let name = unique(prefix);
@@ -275,4 +275,60 @@ async fn full_keys_and_clashing_policies() {
     );
     let err = wrong.users().await.expect_err("wrong secret");
     assert_eq!(err.kind(), ErrorKind::WrongSecret, "{err}");
+}
+
+#[tokio::test]
+async fn a_limited_key_opens_its_space_without_listing_spaces_or_reading_the_acl() {
+    let sb = sandbox();
+    let (owner, admin) = owner_and_admin(&sb);
+    let keys = keys_of(&sb, &owner, &admin);
+    let a = space_with_a_file(&sb, &owner, "opened").await;
+    let b = space_with_a_file(&sb, &owner, "closed").await;
+    let (key, secret) = keys
+        .generate(
+            "Client A reader",
+            &Scope::Limited {
+                grants: vec![Grant {
+                    space: a.clone(),
+                    permission: Permission::Read,
+                }],
+            },
+        )
+        .await
+        .expect("generate");
+
+    // How the app opens a Space with a limited key: HeadBucket, and nothing about other Spaces.
+    let (client, sent) = recording(&as_key(&sb, &key.access_key, &secret));
+    let listing = space::open(&client, &sb.endpoint.url, &a, true)
+        .await
+        .expect("the granted Space opens");
+    assert_eq!(listing, None, "a limited key reads no file-listing setting");
+    assert_eq!(sent.names(), ["HeadBucket"]);
+    let err = space::open(&client, &sb.endpoint.url, &b, true)
+        .await
+        .expect_err("another Space is refused");
+    assert_eq!(err.kind(), ErrorKind::AccessDenied);
+    assert!(err.to_string().contains(&b), "{err}");
+
+    // Testing it as a connection limited to that Space: still no ListBuckets.
+    let reach = spaces::test(&client, &sb.endpoint.url, Some(&a))
+        .await
+        .expect("test");
+    assert_eq!(reach, spaces::Reach::CanOpenSpace { space: a.clone() });
+    let names = sent.names();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "ListBuckets" || n == "GetBucketAcl"),
+        "a limited key was sent {names:?}"
+    );
+
+    // The owner's full key does read the setting, so the recording sees what is sent.
+    let (owner_rec, owner_sent) = recording(&owner);
+    let listing = space::open(&owner_rec, &sb.endpoint.url, &a, false)
+        .await
+        .expect("open");
+    assert_eq!(listing, Some(FileListing::Restricted));
+    assert_eq!(owner_sent.names(), ["HeadBucket", "GetBucketAcl"]);
+    keys.delete(&key.access_key, &[a, b]).await.expect("delete");
 }

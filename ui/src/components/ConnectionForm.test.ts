@@ -48,7 +48,7 @@ describe('ConnectionForm', () => {
 
   it('tests, saves and connects a DigitalOcean key in the chosen region', async () => {
     vi.mocked(backend.testConnection).mockResolvedValue({ reach: { reach: 'canList', spaces: 2 }, message: 'Connected.' });
-    const profile = { id: 'p1', name: 'DigitalOcean', provider: { type: 'digitalOcean' as const, region: 'fra1' }, accessKey: 'AK', space: null };
+    const profile = { id: 'p1', name: 'DigitalOcean', provider: { type: 'digitalOcean' as const, region: 'fra1' }, accessKey: 'AK', space: null, spaceKeys: {} };
     vi.mocked(backend.saveConnection).mockResolvedValue(profile);
     const session = { profile, endpoint: 'https://fra1.digitaloceanspaces.com' };
     vi.mocked(backend.connect).mockResolvedValue(session);

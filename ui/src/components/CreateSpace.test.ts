@@ -49,6 +49,8 @@ describe('CreateSpace', () => {
       region: 'fra1',
       fileListing: 'enabled' as const,
       urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null },
+      opensWith: null,
+      limited: false,
     };
     vi.mocked(backend.createSpace).mockResolvedValue(details);
     const onCreated = vi.fn();

@@ -10,7 +10,7 @@ vi.mock('../lib/backend', async (importOriginal) => ({
   onFileDrop: vi.fn(async () => () => {}),
 }));
 
-const space = { name: 'big', region: 'local', fileListing: 'restricted' as const, urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null } };
+const space = { name: 'big', region: 'local', fileListing: 'restricted' as const, urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null }, opensWith: null, limited: false };
 
 function file(i: number): Entry {
   return { kind: 'file', key: `item-${String(i).padStart(6, '0')}`, name: `item-${String(i).padStart(6, '0')}`, size: i, modified: null };

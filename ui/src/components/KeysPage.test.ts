@@ -8,6 +8,7 @@ vi.mock('../lib/backend', async (importOriginal) => ({
   listKeys: vi.fn(),
   setApiToken: vi.fn(),
   generateKey: vi.fn(),
+  forgetKey: vi.fn(),
 }));
 
 const page = {
@@ -15,6 +16,7 @@ const page = {
     { key: { name: 'client-a', accessKey: 'AK1', scope: { type: 'limited' as const, grants: [{ space: 'a', permission: 'read' as const }] } }, current: false, inKeychain: true },
   ],
   spaces: ['a', 'b'],
+  heldElsewhere: [] as { name: string; accessKey: string }[],
 };
 
 describe('KeysPage', () => {
@@ -48,5 +50,22 @@ describe('KeysPage', () => {
     expect(backend.generateKey).toHaveBeenCalledWith('ci', { type: 'full' });
     await fireEvent.click(screen.getByText('I have copied the secret'));
     await waitFor(() => expect(document.body.textContent).not.toContain('S3CRET-ONCE'));
+  });
+
+  it('shows keys held in the keychain that the account does not list, and removes them', async () => {
+    vi.mocked(backend.listKeys)
+      .mockResolvedValueOnce({ ...page, heldElsewhere: [{ name: 'other account', accessKey: 'AKOTHER' }] })
+      .mockResolvedValueOnce(page);
+    vi.mocked(backend.forgetKey).mockResolvedValue();
+    render(KeysPage, { onConnected: vi.fn() });
+    const row = await waitFor(() => {
+      const r = document.querySelector('#held-elsewhere tr[data-access-key="AKOTHER"]');
+      expect(r).toBeTruthy();
+      return r as HTMLElement;
+    });
+    expect(row.textContent).toContain('other account');
+    await fireEvent.click(screen.getByText('Remove from keychain'));
+    await waitFor(() => expect(document.getElementById('held-elsewhere')).toBeNull());
+    expect(backend.forgetKey).toHaveBeenCalledWith('AKOTHER');
   });
 });

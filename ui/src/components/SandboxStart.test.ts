@@ -10,7 +10,7 @@ vi.mock('../lib/backend', async (importOriginal) => ({
 }));
 
 const session = {
-  profile: { id: 'sandbox', name: 'Local sandbox', provider: { type: 'sandbox' as const }, accessKey: 'AK', space: null },
+  profile: { id: 'sandbox', name: 'Local sandbox', provider: { type: 'sandbox' as const }, accessKey: 'AK', space: null, spaceKeys: {} },
   endpoint: 'http://127.0.0.1:7480',
 };
 

@@ -31,6 +31,7 @@ import type { KeyTest } from './bindings/KeyTest';
 import type { KeysPage } from './bindings/KeysPage';
 import type { Permission } from './bindings/Permission';
 import type { Scope } from './bindings/Scope';
+import type { HeldKey } from './bindings/HeldKey';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -260,4 +261,19 @@ export function testKey(accessKey: string, space: string, permission: Permission
 
 export function connectWithKey(accessKey: string, name: string, space: string | null): Promise<Session> {
   return invoke('connect_with_key', { accessKey, name, space });
+}
+
+/** Opens a Space with the chosen key (null: the connection's own) and remembers that key for it. */
+export function openSpaceWithKey(name: string, region: string | null, accessKey: string | null): Promise<SpaceDetails> {
+  return invoke('open_space_with_key', { name, region, accessKey });
+}
+
+/** Keys whose secret the app holds, besides the connection's own. */
+export function heldKeys(): Promise<HeldKey[]> {
+  return invoke('held_keys');
+}
+
+/** Removes a key from the keychain only; it stays valid on its server. */
+export function forgetKey(accessKey: string): Promise<void> {
+  return invoke('forget_key', { accessKey });
 }

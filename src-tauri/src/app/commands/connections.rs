@@ -7,7 +7,7 @@ use ts_rs::TS;
 
 use crate::app::error::{AppError, Result};
 use crate::app::state::{self, Active, AppState, Session, SANDBOX_ID, SANDBOX_OWNER_ACCOUNT};
-use crate::core::connection::{ConnectionDraft, ConnectionProfile, Provider};
+use crate::core::connection::{key_account, ConnectionDraft, ConnectionProfile, Provider};
 use crate::core::regions::{Region, REGIONS};
 use crate::core::sandbox::{self, Progress, StartOptions};
 use crate::core::secret::Secret;
@@ -92,6 +92,11 @@ pub async fn start_sandbox<R: Runtime>(
                 provider: Provider::Sandbox,
                 access_key,
                 space: None,
+                space_keys: state::load_profiles(&app)?
+                    .into_iter()
+                    .find(|p| p.id == SANDBOX_ID)
+                    .map(|p| p.space_keys)
+                    .unwrap_or_default(),
             },
         )?;
     }
@@ -146,6 +151,7 @@ pub async fn save_connection<R: Runtime>(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string),
+        space_keys: Default::default(),
     };
     state
         .keychain
@@ -186,11 +192,21 @@ pub async fn connect<R: Runtime>(
     })?;
     let endpoint = profile.provider.endpoint(state.sandbox_port())?;
     let client = s3::client(&endpoint, &profile.access_key, &secret);
+    // A key missing from the keychain only fails its own Spaces, with a message saying so.
+    let mut space_secrets = std::collections::BTreeMap::new();
+    for key in profile.space_keys.values() {
+        if key.access_key != profile.access_key && !space_secrets.contains_key(&key.access_key) {
+            if let Some(s) = state.keychain.get(&key_account(&key.access_key))? {
+                space_secrets.insert(key.access_key.clone(), s);
+            }
+        }
+    }
     let active = Active {
         profile,
         endpoint,
         client,
         secret,
+        space_secrets,
     };
     let session = active.session();
     *state.active.write().await = Some(active);
@@ -237,50 +253,37 @@ pub async fn delete_connection<R: Runtime>(
     Ok(())
 }
 
-/// The Spaces of the active connection. A key that may not list Spaces sees the one it names.
+/// The Spaces of the active connection: those its key lists, and those it knows by name with the
+/// key remembered for each. A limited key is never asked to list all Spaces.
 #[tauri::command]
-pub async fn list_spaces(state: State<'_, AppState>) -> Result<Vec<SpaceSummary>> {
+pub async fn list_spaces<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<Vec<SpaceSummary>> {
     let active = state.active().await?;
-    let region = active.profile.provider.region_label();
-    match spaces::list(&active.client, &active.endpoint.url, &region).await {
-        Ok(mut list) => {
-            // A key limited to some Spaces lists only what its user owns: add the Space it opens.
-            if let Some(name) = active
-                .profile
-                .space
-                .clone()
-                .filter(|n| !list.iter().any(|s| &s.name == n))
-            {
-                if spaces::open(&active.client, &active.endpoint.url, &name)
-                    .await
-                    .is_ok()
-                {
-                    list.push(SpaceSummary {
-                        name,
-                        region: region.clone(),
-                        created: None,
-                        file_listing: None,
-                    });
-                }
-            }
-            spaces::add_file_listing(&active.client, &active.endpoint.url, &mut list).await;
-            Ok(list)
-        }
-        Err(Error::AccessDenied(_)) if active.profile.space.is_some() => {
-            let name = active.profile.space.clone().unwrap_or_default();
-            spaces::open(&active.client, &active.endpoint.url, &name).await?;
-            Ok(vec![SpaceSummary {
-                name,
-                region,
-                created: None,
-                file_listing: None,
-            }])
-        }
+    let profile = &active.profile;
+    let named = profile.named_spaces();
+    let opens_with = |space: &str| {
+        profile
+            .space_keys
+            .get(space)
+            .filter(|k| k.access_key != profile.access_key)
+            .map(|k| super::keys::key_name(&app, &k.access_key))
+    };
+    if profile.key_is_limited() {
+        return Ok(spaces::with_named(Vec::new(), &named, opens_with));
+    }
+    let region = profile.provider.region_label();
+    let mut listed = match spaces::list(&active.client, &active.endpoint.url, &region).await {
+        Ok(list) => list,
         Err(e) => {
             state
                 .journal
                 .write(format!("listing Spaces failed: {:?}: {e}", e.kind()));
-            Err(AppError::from(e))
+            return Err(AppError::from(e));
         }
-    }
+    };
+    // The file-listing column is read with the connection's own (full) key.
+    spaces::add_file_listing(&active.client, &active.endpoint.url, &mut listed).await;
+    Ok(spaces::with_named(listed, &named, opens_with))
 }

@@ -28,7 +28,7 @@ pub async fn list_folder(
 ) -> Result<u64> {
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = active.client_for_region(&region)?;
+    let (client, endpoint) = client_for(&active, &space, &region)?;
     let generation = state.listing_generation.fetch_add(1, Ordering::SeqCst) + 1;
     let sent = browse::list_folder(&client, &endpoint.url, &space, &prefix, PAGE_SIZE, |page| {
         on_page.send(page).is_ok() && state.listing_generation.load(Ordering::SeqCst) == generation
@@ -47,7 +47,7 @@ pub async fn create_folder(
 ) -> Result<String> {
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = active.client_for_region(&region)?;
+    let (client, endpoint) = client_for(&active, &space, &region)?;
     Ok(browse::create_folder(&client, &endpoint.url, &space, &parent, &name).await?)
 }
 
@@ -61,8 +61,19 @@ pub struct FileView {
     pub cdn_url: Option<String>,
 }
 
+/// The client for requests about `space`: with the key remembered for it, if any.
+pub(crate) fn client_for(
+    active: &crate::app::state::Active,
+    space: &str,
+    region: &str,
+) -> Result<(aws_sdk_s3::Client, crate::core::connection::Endpoint)> {
+    let access = active.for_space(space, region)?;
+    Ok((access.client, access.endpoint))
+}
+
 async fn target(
     state: &State<'_, AppState>,
+    space: &str,
     region: Option<String>,
 ) -> Result<(
     crate::app::state::Active,
@@ -72,7 +83,7 @@ async fn target(
 )> {
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = active.client_for_region(&region)?;
+    let (client, endpoint) = client_for(&active, space, &region)?;
     Ok((active, client, endpoint.url, region))
 }
 
@@ -83,7 +94,7 @@ pub async fn file_details(
     region: Option<String>,
     key: String,
 ) -> Result<FileView> {
-    let (active, client, endpoint, region) = target(&state, region).await?;
+    let (active, client, endpoint, region) = target(&state, &space, region).await?;
     let details = objects::details(&client, &endpoint, &space, &key).await?;
     let urls = urls::space_urls(&active.profile.provider, &active.endpoint, &space, &region);
     Ok(FileView {
@@ -102,7 +113,7 @@ pub async fn set_file_acl(
     keys: Vec<String>,
     acl: FileAcl,
 ) -> Result<Vec<(String, String)>> {
-    let (_, client, endpoint, _) = target(&state, region).await?;
+    let (_, client, endpoint, _) = target(&state, &space, region).await?;
     Ok(objects::set_acl(&client, &endpoint, &space, &keys, acl).await)
 }
 
@@ -114,7 +125,7 @@ pub async fn share_link(
     key: String,
     seconds: u64,
 ) -> Result<String> {
-    let (_, client, _, _) = target(&state, region).await?;
+    let (_, client, _, _) = target(&state, &space, region).await?;
     Ok(objects::share_link(&client, &space, &key, seconds).await?)
 }
 
@@ -126,7 +137,7 @@ pub async fn set_file_metadata(
     key: String,
     metadata: Metadata,
 ) -> Result<FileDetails> {
-    let (_, client, endpoint, _) = target(&state, region).await?;
+    let (_, client, endpoint, _) = target(&state, &space, region).await?;
     Ok(objects::set_metadata(&client, &endpoint, &space, &key, &metadata).await?)
 }
 
@@ -138,7 +149,7 @@ pub async fn delete_files(
     region: Option<String>,
     keys: Vec<String>,
 ) -> Result<u64> {
-    let (_, client, endpoint, _) = target(&state, region).await?;
+    let (_, client, endpoint, _) = target(&state, &space, region).await?;
     let deleted = objects::delete(&client, &endpoint, &space, &keys).await?;
     state
         .journal
@@ -175,7 +186,7 @@ pub async fn download_files<R: tauri::Runtime>(
     let Some(dest) = picked.and_then(|p| p.into_path().ok()) else {
         return Ok(None);
     };
-    let (_, client, endpoint, _) = target(&state, region).await?;
+    let (_, client, endpoint, _) = target(&state, &space, region).await?;
     // Each folder's files keep their path below the folder's own name.
     let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
     for key in &keys {

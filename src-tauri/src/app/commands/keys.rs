@@ -8,7 +8,7 @@ use ts_rs::TS;
 
 use crate::app::error::{AppError, Result};
 use crate::app::state::{self, Active, AppState, Session};
-use crate::core::connection::{check_access_key, ConnectionProfile, Provider};
+use crate::core::connection::{check_access_key, key_account, ConnectionProfile, Provider};
 use crate::core::keys::admin::{Admin, RgwKeys};
 use crate::core::keys::digitalocean::{DoApi, API_BASE};
 use crate::core::keys::{AccessKey, Permission, Scope};
@@ -17,10 +17,6 @@ use crate::core::{s3, spaces, Error};
 
 const STORE_FILE: &str = "connections.json";
 
-fn key_account(access_key: &str) -> String {
-    format!("key:{access_key}")
-}
-
 /// Names the user gave keys (RGW keeps no name for a user's extra keys), by access key.
 fn names<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, String> {
     app.store(STORE_FILE)
@@ -28,6 +24,13 @@ fn names<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, S
         .and_then(|s| s.get("keyNames"))
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default()
+}
+
+/// The name people gave a key, else its access key.
+pub fn key_name<R: Runtime>(app: &AppHandle<R>, access_key: &str) -> String {
+    names(app)
+        .remove(access_key)
+        .unwrap_or_else(|| access_key.to_string())
 }
 
 fn set_name<R: Runtime>(app: &AppHandle<R>, access_key: &str, name: Option<&str>) -> Result<()> {
@@ -124,7 +127,16 @@ fn rgw_keys<'a>(active: &'a Active, admin: &'a Admin) -> RgwKeys<'a> {
     }
 }
 
+/// The Spaces keys can be granted on. A limited key never lists them: it knows its own by name.
 async fn space_names(active: &Active) -> Result<Vec<String>> {
+    if active.profile.key_is_limited() {
+        return Ok(active
+            .profile
+            .named_spaces()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect());
+    }
     let list = spaces::list(&active.client, &active.endpoint.url, "").await?;
     Ok(list.into_iter().map(|s| s.name).collect())
 }
@@ -147,6 +159,9 @@ pub struct KeyRow {
 pub struct KeysPage {
     pub keys: Vec<KeyRow>,
     pub spaces: Vec<String>,
+    /// Keys in the keychain that this account's list doesn't have (made for another account or
+    /// connection): shown so the keychain never holds a key the page doesn't show.
+    pub held_elsewhere: Vec<HeldKey>,
 }
 
 #[tauri::command]
@@ -177,7 +192,35 @@ pub async fn list_keys<R: Runtime>(
             in_keychain,
         });
     }
-    Ok(KeysPage { keys: rows, spaces })
+    let mut held_elsewhere = Vec::new();
+    for (access_key, name) in given {
+        let listed = rows.iter().any(|r| r.key.access_key == access_key);
+        if !listed && state.keychain.get(&key_account(&access_key))?.is_some() {
+            held_elsewhere.push(HeldKey { name, access_key });
+        }
+    }
+    Ok(KeysPage {
+        keys: rows,
+        spaces,
+        held_elsewhere,
+    })
+}
+
+/// Removes a key from the keychain only, leaving it valid on its server (it may belong to
+/// another account, or be used elsewhere).
+#[tauri::command]
+pub async fn forget_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    access_key: String,
+) -> Result<()> {
+    state.keychain.delete(&key_account(&access_key))?;
+    set_name(&app, &access_key, None)?;
+    forget_key_for_spaces(&app, &state, &access_key).await?;
+    state.journal.write(format!(
+        "removed the access key {access_key} from the keychain"
+    ));
+    Ok(())
 }
 
 /// The one answer that carries a secret: shown once, then only in the keychain.
@@ -264,10 +307,61 @@ pub async fn delete_key<R: Runtime>(
         .await?;
     state.keychain.delete(&key_account(&access_key))?;
     set_name(&app, &access_key, None)?;
+    forget_key_for_spaces(&app, &state, &access_key).await?;
     state
         .journal
         .write(format!("revoked the access key {access_key}"));
     Ok(())
+}
+
+/// A revoked key opens nothing: the Spaces that remembered it go back to the connection's key.
+async fn forget_key_for_spaces<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    access_key: &str,
+) -> Result<()> {
+    for mut profile in state::load_profiles(app)? {
+        let before = profile.space_keys.len();
+        profile.space_keys.retain(|_, k| k.access_key != access_key);
+        if profile.space_keys.len() != before {
+            state::upsert_profile(app, profile)?;
+        }
+    }
+    if let Some(active) = state.active.write().await.as_mut() {
+        active
+            .profile
+            .space_keys
+            .retain(|_, k| k.access_key != access_key);
+        active.space_secrets.remove(access_key);
+    }
+    Ok(())
+}
+
+/// A key whose secret is in the keychain, so the app can open Spaces with it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct HeldKey {
+    pub name: String,
+    pub access_key: String,
+}
+
+/// The keys this app holds besides the connection's own, without asking any server: a limited
+/// connection can't list keys, but can still open a Space with another key it holds.
+#[tauri::command]
+pub async fn held_keys<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<Vec<HeldKey>> {
+    let own = state.active().await?.profile.access_key;
+    let mut held = Vec::new();
+    for (access_key, name) in names(&app) {
+        if access_key != own && state.keychain.get(&key_account(&access_key))?.is_some() {
+            held.push(HeldKey { name, access_key });
+        }
+    }
+    held.sort_by_key(|k| k.name.to_lowercase());
+    Ok(held)
 }
 
 /// What a key really could do in a Space, tried for real (never with ListBuckets).
@@ -357,6 +451,7 @@ pub async fn connect_with_key<R: Runtime>(
         provider: active.profile.provider.clone(),
         access_key,
         space,
+        space_keys: Default::default(),
     };
     state.keychain.set(&profile.keychain_account(), &secret)?;
     state::upsert_profile(&app, profile.clone())?;

@@ -10,7 +10,7 @@ use ts_rs::TS;
 
 use crate::app::error::{AppError, Result};
 use crate::app::state::{self, Active, AppState};
-use crate::core::connection::Provider;
+use crate::core::connection::{key_account, Provider, SpaceKey};
 use crate::core::destroy::{self, DestroyProgress};
 use crate::core::names::{self, RuleCheck};
 use crate::core::regions::REGIONS;
@@ -46,6 +46,19 @@ pub struct SpaceDetails {
     /// None when this key may not read the Space's ACL (limited keys).
     pub file_listing: Option<FileListing>,
     pub urls: SpaceUrls,
+    /// The key that opens this Space, when it is not the connection's own.
+    pub opens_with: Option<KeyLabel>,
+    /// Opened with a key limited to some Spaces.
+    pub limited: bool,
+}
+
+/// A key as people recognise it: the name they gave it and its access key.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeyLabel {
+    pub name: String,
+    pub access_key: String,
 }
 
 fn region_choices(active: &Active) -> Vec<RegionChoice> {
@@ -68,15 +81,25 @@ fn region_choices(active: &Active) -> Vec<RegionChoice> {
     }
 }
 
-async fn details(active: &Active, name: &str, region: &str) -> Result<SpaceDetails> {
-    let (client, endpoint) = active.client_for_region(region)?;
-    space::head(&client, &endpoint.url, name).await?;
-    let file_listing = space::file_listing(&client, &endpoint.url, name).await.ok();
+async fn details<R: Runtime>(
+    app: &AppHandle<R>,
+    active: &Active,
+    name: &str,
+    region: &str,
+) -> Result<SpaceDetails> {
+    let access = active.for_space(name, region)?;
+    let file_listing =
+        space::open(&access.client, &access.endpoint.url, name, access.limited).await?;
     Ok(SpaceDetails {
         name: name.to_string(),
         region: region.to_string(),
         file_listing,
         urls: urls::space_urls(&active.profile.provider, &active.endpoint, name, region),
+        opens_with: access.opens_with.map(|access_key| KeyLabel {
+            name: super::keys::key_name(app, &access_key),
+            access_key,
+        }),
+        limited: access.limited,
     })
 }
 
@@ -144,12 +167,13 @@ pub async fn create_space<R: Runtime>(
         "created the Space “{name}” in {region} (file listing {})",
         file_listing.label()
     ));
-    details(&active, &name, &region).await
+    details(&app, &active, &name, &region).await
 }
 
-/// Opens a Space by name, without listing Spaces (keys limited to some Spaces can't list).
+/// Opens a Space by name with the key remembered for it, without listing Spaces.
 #[tauri::command]
-pub async fn space_details(
+pub async fn space_details<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     name: String,
     region: Option<String>,
@@ -157,7 +181,68 @@ pub async fn space_details(
     let active = state.active().await?;
     names::validate(&name)?;
     let region = region_of(&active, region);
-    details(&active, &name, &region).await
+    details(&app, &active, &name, &region).await
+}
+
+/// Opens a Space by name with the chosen key (None: the connection's own) and remembers that
+/// key for it. Nothing is remembered unless the key really opens the Space.
+#[tauri::command]
+pub async fn open_space_with_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    region: Option<String>,
+    access_key: Option<String>,
+) -> Result<SpaceDetails> {
+    names::validate(&name)?;
+    let mut active = state.active().await?;
+    let region = region_of(&active, region);
+    let own = active.profile.access_key.clone();
+    let access_key = access_key.filter(|k| *k != own);
+    let mut remembered = active.profile.clone();
+    match &access_key {
+        Some(key) => {
+            let secret = state.keychain.get(&key_account(key))?.ok_or_else(|| {
+                Error::Keychain("This key's secret is not in the keychain.".into())
+            })?;
+            active.space_secrets.insert(key.clone(), secret);
+            remembered.space_keys.insert(
+                name.clone(),
+                SpaceKey {
+                    access_key: key.clone(),
+                    region: region.clone(),
+                },
+            );
+        }
+        // A limited connection knows its Spaces by name only: remember this one with its own key.
+        None if active.profile.key_is_limited() => {
+            remembered.space_keys.insert(
+                name.clone(),
+                SpaceKey {
+                    access_key: own,
+                    region: region.clone(),
+                },
+            );
+        }
+        None => {
+            remembered.space_keys.remove(&name);
+        }
+    }
+    active.profile = remembered;
+    let opened = details(&app, &active, &name, &region).await?;
+    state::upsert_profile(&app, active.profile.clone())?;
+    state.journal.write(format!(
+        "the Space “{name}” opens with {}",
+        access_key.as_deref().unwrap_or("the connection's key")
+    ));
+    let mut slot = state.active.write().await;
+    if slot
+        .as_ref()
+        .is_some_and(|a| a.profile.id == active.profile.id)
+    {
+        *slot = Some(active);
+    }
+    Ok(opened)
 }
 
 #[tauri::command]
@@ -168,7 +253,8 @@ pub async fn set_file_listing(
     file_listing: FileListing,
 ) -> Result<FileListing> {
     let active = state.active().await?;
-    let (client, endpoint) = active.client_for_region(&region_of(&active, region))?;
+    let access = active.for_space(&name, &region_of(&active, region))?;
+    let (client, endpoint) = (access.client, access.endpoint);
     let now = space::set_file_listing(&client, &endpoint.url, &name, file_listing).await?;
     state
         .journal
@@ -183,7 +269,8 @@ pub async fn cors_rules(
     region: Option<String>,
 ) -> Result<Vec<CorsRule>> {
     let active = state.active().await?;
-    let (client, endpoint) = active.client_for_region(&region_of(&active, region))?;
+    let access = active.for_space(&name, &region_of(&active, region))?;
+    let (client, endpoint) = (access.client, access.endpoint);
     Ok(space::cors_rules(&client, &endpoint.url, &name).await?)
 }
 
@@ -195,7 +282,8 @@ pub async fn set_cors_rules(
     rules: Vec<CorsRule>,
 ) -> Result<Vec<CorsRule>> {
     let active = state.active().await?;
-    let (client, endpoint) = active.client_for_region(&region_of(&active, region))?;
+    let access = active.for_space(&name, &region_of(&active, region))?;
+    let (client, endpoint) = (access.client, access.endpoint);
     Ok(space::set_cors_rules(&client, &endpoint.url, &name, &rules).await?)
 }
 
@@ -206,7 +294,8 @@ pub async fn space_is_empty(
     region: Option<String>,
 ) -> Result<bool> {
     let active = state.active().await?;
-    let (client, endpoint) = active.client_for_region(&region_of(&active, region))?;
+    let access = active.for_space(&name, &region_of(&active, region))?;
+    let (client, endpoint) = (access.client, access.endpoint);
     Ok(destroy::is_empty(&client, &endpoint.url, &name).await?)
 }
 
@@ -220,7 +309,8 @@ pub async fn destroy_space(
     on_progress: Channel<DestroyProgress>,
 ) -> Result<u64> {
     let active = state.active().await?;
-    let (client, endpoint) = active.client_for_region(&region_of(&active, region))?;
+    let access = active.for_space(&name, &region_of(&active, region))?;
+    let (client, endpoint) = (access.client, access.endpoint);
     state.cancel_destroy.store(false, Ordering::Relaxed);
     let deleted = destroy::destroy(
         &client,

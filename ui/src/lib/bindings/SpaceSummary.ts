@@ -9,4 +9,8 @@ created: string | null,
 /**
  * None when the key may not read the Space's ACL.
  */
-fileListing: FileListing | null, };
+fileListing: FileListing | null, 
+/**
+ * The name of the key that opens this Space, when it is not the connection's own.
+ */
+opensWith: string | null, };
