@@ -5,6 +5,7 @@ mod browse;
 mod connect;
 mod create;
 mod do_keys;
+mod ipc;
 mod keychain;
 mod keys;
 mod lifecycle;

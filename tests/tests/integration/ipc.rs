@@ -1,0 +1,325 @@
+//! Every answer the app's commands give the window, through tauri's IPC layer (its mock runtime
+//! stands in for the window only): a key's secret crosses once, in the answer that creates it,
+//! and never lands in a file the app wrote; the keychain holds exactly the keys the page shows.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use spacedock_tests::{new_user, sandbox, unique};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::utils::config::AppDirectoriesOverride;
+use tauri::webview::InvokeRequest;
+
+/// The app built on the mock runtime, and every answer it gave, in order.
+struct Window {
+    webview: tauri::WebviewWindow<tauri::test::MockRuntime>,
+    answers: Vec<(String, String)>,
+    _app: tauri::App<tauri::test::MockRuntime>,
+}
+
+impl Window {
+    fn open(identifier: &str, root: &Path) -> Window {
+        let mut context = mock_context(noop_assets());
+        // Its own keychain namespace and directories: what this test finds there is its own.
+        context.config_mut().identifier = identifier.into();
+        context.config_mut().app.app_directories_override =
+            Some(AppDirectoriesOverride::Root(root.to_path_buf()));
+        let mut app = spacedock::builder(mock_builder())
+            .build(context)
+            .expect("the app builds on the mock runtime");
+        // The app's setup (its state, keychain, journal) runs on the event loop's first turn.
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("window");
+        Window {
+            webview,
+            answers: Vec::new(),
+            _app: app,
+        }
+    }
+
+    /// Invokes a command as the page does; errors are answers too and are kept.
+    fn call(&mut self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        let answer = get_ipc_response(&self.webview, request)
+            .map(|body| body.deserialize::<Value>().expect("JSON answer"));
+        let text = match &answer {
+            Ok(v) | Err(v) => v.to_string(),
+        };
+        self.answers.push((cmd.to_string(), text));
+        answer
+    }
+
+    fn ok(&mut self, cmd: &str, args: Value) -> Value {
+        self.call(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    /// The commands whose answers contain `needle`.
+    fn answers_containing(&self, needle: &str) -> Vec<String> {
+        self.answers
+            .iter()
+            .filter(|(_, text)| text.contains(needle))
+            .map(|(cmd, _)| cmd.clone())
+            .collect()
+    }
+}
+
+/// The accounts under `service` in the Secret Service, read by another program.
+fn keychain_accounts(service: &str) -> BTreeSet<String> {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", service])
+        .output()
+        .expect("secret-tool (libsecret-tools) is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn files_containing(root: &Path, needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                let text = String::from_utf8_lossy(&bytes);
+                for needle in needles.iter().filter(|n| text.contains(**n)) {
+                    found.push(format!("{} holds …{}", path.display(), &needle[..4]));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Keys as the keys page shows them: the account's keys held in the keychain (not the
+/// connection's own, which is under its connection) and the other keys held.
+fn shown_keys(page: &Value) -> BTreeSet<String> {
+    let listed = page["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|r| r["inKeychain"] == json!(true) && r["current"] == json!(false))
+        .map(|r| format!("key:{}", r["key"]["accessKey"].as_str().expect("ak")));
+    let elsewhere = page["heldElsewhere"]
+        .as_array()
+        .expect("heldElsewhere")
+        .iter()
+        .map(|k| format!("key:{}", k["accessKey"].as_str().expect("ak")));
+    listed.chain(elsewhere).collect()
+}
+
+fn keys_in(accounts: &BTreeSet<String>) -> BTreeSet<String> {
+    accounts
+        .iter()
+        .filter(|a| a.starts_with("key:"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
+    let sb = sandbox();
+    let service = unique("io.spacedock.ipc");
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut w = Window::open(&service, root.path());
+    let owner_secret = sb.owner_secret.expose().to_string();
+
+    // Connect as the sandbox's owner, through the form's commands.
+    let draft = |secret: &str, space: Value| {
+        json!({ "draft": {
+            "name": "Owner", "accessKey": sb.owner_access_key, "secret": secret, "space": space,
+            "provider": { "type": "custom", "endpoint": sb.endpoint.url, "signingRegion": "us-east-1", "pathStyle": true },
+        }})
+    };
+    let wrong = format!("{owner_secret}-wrong");
+    let refused = w
+        .call("test_connection", draft(&wrong, Value::Null))
+        .expect_err("a wrong secret is refused");
+    assert_eq!(refused["kind"], json!("wrongSecret"), "{refused}");
+    w.ok("test_connection", draft(&owner_secret, Value::Null));
+    let profile = w.ok("save_connection", draft(&owner_secret, Value::Null));
+    let owner_id = profile["id"].as_str().expect("id").to_string();
+    w.ok("connect", json!({ "id": owner_id }));
+
+    let a = unique("ipc-a");
+    let b = unique("ipc-b");
+    for space in [&a, &b] {
+        w.ok(
+            "create_space",
+            json!({ "name": space, "region": "us-east-1", "fileListing": "restricted" }),
+        );
+    }
+    let spaces = w.ok("list_spaces", json!({}));
+    assert!(spaces.to_string().contains(&a));
+
+    // Generate a limited and a full key; add one made elsewhere (another account's).
+    let limited = w.ok(
+        "generate_key",
+        json!({ "name": "ipc reader", "scope": { "type": "limited", "grants": [{ "space": a, "permission": "read" }] } }),
+    );
+    let full = w.ok(
+        "generate_key",
+        json!({ "name": "ipc full", "scope": { "type": "full" } }),
+    );
+    let (ak1, s1) = (
+        limited["key"]["accessKey"]
+            .as_str()
+            .expect("ak")
+            .to_string(),
+        limited["secret"].as_str().expect("secret").to_string(),
+    );
+    let (ak2, s2) = (
+        full["key"]["accessKey"].as_str().expect("ak").to_string(),
+        full["secret"].as_str().expect("secret").to_string(),
+    );
+    let other = new_user("ipc-other");
+    let s3 = other.secret.expose().to_string();
+    let refused = w
+        .call(
+            "add_existing_key",
+            json!({ "name": " ", "accessKey": other.access_key, "secret": s3 }),
+        )
+        .expect_err("a key without a name is refused");
+    assert_eq!(refused["kind"], json!("invalidInput"), "{refused}");
+    w.ok(
+        "add_existing_key",
+        json!({ "name": "other account", "accessKey": other.access_key, "secret": s3 }),
+    );
+
+    // The keychain holds exactly the keys the page shows.
+    let page = w.ok("list_keys", json!({}));
+    let held = keychain_accounts(&service);
+    let expected: BTreeSet<String> = [&ak1, &ak2, &other.access_key]
+        .iter()
+        .map(|k| format!("key:{k}"))
+        .collect();
+    assert_eq!(keys_in(&held), expected);
+    assert_eq!(shown_keys(&page), expected);
+    assert!(held.contains(&format!("connection:{owner_id}")));
+
+    // Use them: the grid's tests, a Space opened with the limited key, a connection with it.
+    for space in [&a, &b] {
+        w.ok(
+            "test_key",
+            json!({ "accessKey": ak1, "space": space, "permission": "read" }),
+        );
+        w.ok(
+            "test_key",
+            json!({ "accessKey": ak2, "space": space, "permission": null }),
+        );
+    }
+    let opened = w.ok(
+        "open_space_with_key",
+        json!({ "name": a, "region": "us-east-1", "accessKey": ak1 }),
+    );
+    assert_eq!(opened["opensWith"]["accessKey"], json!(ak1));
+    assert_eq!(opened["limited"], json!(true));
+    let refused = w
+        .call(
+            "open_space_with_key",
+            json!({ "name": b, "region": "us-east-1", "accessKey": ak1 }),
+        )
+        .expect_err("the limited key does not open another Space");
+    assert_eq!(refused["kind"], json!("accessDenied"), "{refused}");
+    let listed = w.ok("list_spaces", json!({}));
+    let row = listed
+        .as_array()
+        .expect("spaces")
+        .iter()
+        .find(|s| s["name"] == json!(a))
+        .expect("a is listed")
+        .clone();
+    assert_eq!(row["opensWith"], json!("ipc reader"), "{row}");
+    w.ok("held_keys", json!({}));
+    w.ok(
+        "rename_key",
+        json!({ "accessKey": ak2, "name": "ipc full 2" }),
+    );
+    let session = w.ok(
+        "connect_with_key",
+        json!({ "accessKey": ak1, "name": "as reader", "space": a }),
+    );
+    let reader_id = session["profile"]["id"].as_str().expect("id").to_string();
+    w.ok("list_spaces", json!({}));
+    w.ok("space_details", json!({ "name": a, "region": null }));
+    let refused = w
+        .call("space_details", json!({ "name": b, "region": null }))
+        .expect_err("another Space is refused");
+    assert_eq!(refused["kind"], json!("accessDenied"), "{refused}");
+    w.ok("app_info", json!({}));
+    w.ok("connect", json!({ "id": owner_id }));
+
+    // Revoke, remove, and look again.
+    w.ok("delete_key", json!({ "accessKey": ak1 }));
+    w.ok("delete_key", json!({ "accessKey": ak2 }));
+    w.ok("forget_key", json!({ "accessKey": other.access_key }));
+    w.ok("delete_connection", json!({ "id": reader_id }));
+    let page = w.ok("list_keys", json!({}));
+    let held = keychain_accounts(&service);
+    assert_eq!(keys_in(&held), BTreeSet::new());
+    assert_eq!(shown_keys(&page), BTreeSet::new());
+    let info = w.ok("app_info", json!({}));
+    let connections: BTreeSet<String> = info["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .map(|c| format!("connection:{}", c["id"].as_str().expect("id")))
+        .collect();
+    assert_eq!(
+        held, connections,
+        "the keychain holds the saved connection's secret only"
+    );
+    let spaces = w.ok("list_spaces", json!({}));
+    assert!(
+        spaces
+            .as_array()
+            .expect("spaces")
+            .iter()
+            .all(|s| s["opensWith"].is_null()),
+        "a revoked key opens no Space any more: {spaces}"
+    );
+
+    // The secrets: each generated one in its own creation answer only; the others in none.
+    assert_eq!(w.answers_containing(&s1), ["generate_key"]);
+    assert_eq!(w.answers_containing(&s2), ["generate_key"]);
+    assert_eq!(w.answers_containing(&s3), Vec::<String>::new());
+    assert_eq!(w.answers_containing(&owner_secret), Vec::<String>::new());
+    assert!(
+        w.answers.len() > 30,
+        "the scan saw {} answers",
+        w.answers.len()
+    );
+    // Nothing the app wrote holds one: store, log, anything else under its directories.
+    assert!(
+        root.path().join("connections.json").exists() && root.path().join("logs").exists(),
+        "the app wrote its store and log here"
+    );
+    let leaks = files_containing(root.path(), &[&s1, &s2, &s3, &owner_secret]);
+    assert!(leaks.is_empty(), "{leaks:?}");
+
+    w.ok("delete_connection", json!({ "id": owner_id }));
+    assert_eq!(keychain_accounts(&service), BTreeSet::new());
+}
