@@ -629,6 +629,32 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     .await;
     app.shot("22-key-grid").await;
 
+    // The owner opens the granted Space with client-a's key; the Space remembers it.
+    app.click(Locator::Css("nav a[href='#spaces']")).await;
+    app.wait_for(Locator::Id("spaces-table"), 30).await;
+    app.click(Locator::Css(&format!(
+        "#open-space-key option[value='{access_key}']"
+    )))
+    .await;
+    app.type_into("open-space-name", &granted).await;
+    app.click(Locator::Id("open-space-submit")).await;
+    let opens_with = app.wait_for(Locator::Id("opens-with"), 30).await;
+    assert!(opens_with.text().await.expect("text").contains(&access_key));
+    app.wait_for(Locator::Css("[data-key='report.txt']"), 30)
+        .await;
+    app.shot("23-space-opens-with-key").await;
+    app.click(Locator::Css(".crumbs button")).await;
+    app.wait_for(
+        Locator::XPath(&format!(
+            "//table[@id='spaces-table']//tr[.//button[.='{granted}']]//span[contains(@class,'badge') and .='client-a']"
+        )),
+        30,
+    )
+    .await;
+    app.shot("24-spaces-with-their-keys").await;
+    app.click(Locator::Id("nav-keys")).await;
+    app.wait_for(Locator::Id("keys-table"), 30).await;
+
     // Connect with it: its Space opens, another is refused with a clear message.
     app.click(Locator::XPath(
         "//tr[@data-name='client-a']//button[contains(@class,'connect')]",
@@ -649,7 +675,7 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
         .wait_for(Locator::Css("#open-error[data-kind='accessDenied']"), 20)
         .await;
     assert!(refused.text().await.expect("text").contains(&other));
-    app.shot("23-other-space-refused").await;
+    app.shot("25-other-space-refused").await;
     app.click(Locator::XPath(&format!(
         "//table[@id='spaces-table']//button[.='{granted}']"
     )))
