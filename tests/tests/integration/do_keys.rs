@@ -46,6 +46,8 @@ async fn keys_are_created_listed_renamed_and_deleted() {
     assert!(listed
         .iter()
         .any(|k| k.access_key == limited.access_key && k.scope == limited_scope));
+    // The key's creation date, as the API gives it.
+    assert_eq!(limited.created.as_deref(), Some("2026-11-27T12:00:00Z"));
 
     let renamed = api
         .rename(&limited.access_key, "client-a (read)")

@@ -218,6 +218,19 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
         .collect();
     assert_eq!(keys_in(&held), expected);
     assert_eq!(shown_keys(&page), expected);
+    let row = |page: &Value, ak: &str| {
+        page["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|r| r["key"]["accessKey"] == json!(ak))
+            .cloned()
+            .unwrap_or_else(|| panic!("{ak} is listed"))
+    };
+    // RGW keeps no date for keys: the app notes when it made each, and shows it.
+    let made = row(&page, &ak1)["key"]["created"].clone();
+    assert_eq!(made, limited["key"]["created"]);
+    assert!(made.as_str().is_some_and(|d| d.starts_with("20")), "{made}");
     assert!(held.contains(&format!("connection:{owner_id}")));
 
     // Use them: the grid's tests, a Space opened with the limited key, a connection with it.
@@ -260,7 +273,7 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     );
     let session = w.ok(
         "connect_with_key",
-        json!({ "accessKey": ak1, "name": "as reader", "space": a }),
+        json!({ "accessKey": ak1, "name": "as reader", "spaces": [a] }),
     );
     let reader_id = session["profile"]["id"].as_str().expect("id").to_string();
     w.ok("list_spaces", json!({}));

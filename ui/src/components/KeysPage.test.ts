@@ -13,7 +13,7 @@ vi.mock('../lib/backend', async (importOriginal) => ({
 
 const page = {
   keys: [
-    { key: { name: 'client-a', accessKey: 'AK1', scope: { type: 'limited' as const, grants: [{ space: 'a', permission: 'read' as const }] } }, current: false, inKeychain: true },
+    { key: { name: 'client-a', accessKey: 'AK1', scope: { type: 'limited' as const, grants: [{ space: 'a', permission: 'read' as const }] }, created: '2026-11-27T12:00:00Z' }, current: false, inKeychain: true },
   ],
   spaces: ['a', 'b'],
   heldElsewhere: [] as { name: string; accessKey: string }[],
@@ -40,7 +40,7 @@ describe('KeysPage', () => {
 
   it('shows a new secret once and forgets it when dismissed', async () => {
     vi.mocked(backend.listKeys).mockResolvedValue(page);
-    vi.mocked(backend.generateKey).mockResolvedValue({ key: { name: 'ci', accessKey: 'AK2', scope: { type: 'full' } }, secret: 'S3CRET-ONCE' });
+    vi.mocked(backend.generateKey).mockResolvedValue({ key: { name: 'ci', accessKey: 'AK2', scope: { type: 'full' }, created: null }, secret: 'S3CRET-ONCE' });
     render(KeysPage, { onConnected: vi.fn() });
     await waitFor(() => expect(document.getElementById('keys-table')).not.toBeNull());
     await fireEvent.click(screen.getByText('Generate New Key'));

@@ -259,8 +259,9 @@ export function testKey(accessKey: string, space: string, permission: Permission
   return invoke('test_key', { accessKey, space, permission });
 }
 
-export function connectWithKey(accessKey: string, name: string, space: string | null): Promise<Session> {
-  return invoke('connect_with_key', { accessKey, name, space });
+/** Connects with a key; for a limited key, `spaces` are the Spaces it was granted. */
+export function connectWithKey(accessKey: string, name: string, spaces: string[]): Promise<Session> {
+  return invoke('connect_with_key', { accessKey, name, spaces });
 }
 
 /** Opens a Space with the chosen key (null: the connection's own) and remembers that key for it. */

@@ -8,7 +8,9 @@ use ts_rs::TS;
 
 use crate::app::error::{AppError, Result};
 use crate::app::state::{self, Active, AppState, Session};
-use crate::core::connection::{check_access_key, key_account, ConnectionProfile, Provider};
+use crate::core::connection::{
+    check_access_key, key_account, ConnectionProfile, Provider, SpaceKey,
+};
 use crate::core::keys::admin::{Admin, RgwKeys};
 use crate::core::keys::digitalocean::{DoApi, API_BASE};
 use crate::core::keys::{AccessKey, Permission, Scope};
@@ -24,6 +26,34 @@ fn names<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, S
         .and_then(|s| s.get("keyNames"))
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default()
+}
+
+/// When this app made each key, by access key (RGW keeps no date for keys).
+fn created_dates<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, String> {
+    app.store(STORE_FILE)
+        .ok()
+        .and_then(|s| s.get("keyCreated"))
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+fn set_created<R: Runtime>(
+    app: &AppHandle<R>,
+    access_key: &str,
+    created: Option<&str>,
+) -> Result<()> {
+    let mut all = created_dates(app);
+    match created {
+        Some(c) => all.insert(access_key.to_string(), c.to_string()),
+        None => all.remove(access_key),
+    };
+    let store = app.store(STORE_FILE)?;
+    store.set(
+        "keyCreated",
+        serde_json::to_value(all).map_err(|e| AppError::Store(e.to_string()))?,
+    );
+    store.save()?;
+    Ok(())
 }
 
 /// The name people gave a key, else its access key.
@@ -173,9 +203,13 @@ pub async fn list_keys<R: Runtime>(
     let manager = manager(&state, &active)?;
     let spaces = space_names(&active).await?;
     let given = names(&app);
+    let dates = created_dates(&app);
     let mut rows = Vec::new();
     for mut key in manager.list(&active, &spaces).await? {
         let current = key.access_key == active.profile.access_key;
+        if key.created.is_none() {
+            key.created = dates.get(&key.access_key).cloned();
+        }
         if let Some(n) = given.get(&key.access_key) {
             key.name = n.clone();
         } else if key.name.is_empty() {
@@ -216,6 +250,7 @@ pub async fn forget_key<R: Runtime>(
 ) -> Result<()> {
     state.keychain.delete(&key_account(&access_key))?;
     set_name(&app, &access_key, None)?;
+    set_created(&app, &access_key, None)?;
     forget_key_for_spaces(&app, &state, &access_key).await?;
     state.journal.write(format!(
         "removed the access key {access_key} from the keychain"
@@ -240,9 +275,17 @@ pub async fn generate_key<R: Runtime>(
     scope: Scope,
 ) -> Result<GeneratedKey> {
     let active = state.active().await?;
-    let (key, secret) = manager(&state, &active)?
+    let (mut key, secret) = manager(&state, &active)?
         .generate(&active, &name, &scope)
         .await?;
+    if key.created.is_none() {
+        key.created = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok();
+    }
+    if let Some(created) = &key.created {
+        set_created(&app, &key.access_key, Some(created))?;
+    }
     state.keychain.set(&key_account(&key.access_key), &secret)?;
     set_name(&app, &key.access_key, Some(name.trim()))?;
     state.journal.write(format!(
@@ -307,6 +350,7 @@ pub async fn delete_key<R: Runtime>(
         .await?;
     state.keychain.delete(&key_account(&access_key))?;
     set_name(&app, &access_key, None)?;
+    set_created(&app, &access_key, None)?;
     forget_key_for_spaces(&app, &state, &access_key).await?;
     state
         .journal
@@ -431,27 +475,42 @@ pub async fn test_key(
     })
 }
 
-/// Saves a connection that uses this key (opening `space` when the key may not list), and connects.
+/// Saves a connection that uses this key, and connects. For a limited key, `spaces` are the
+/// Spaces it was granted: the connection knows them by name and never lists Spaces.
 #[tauri::command]
 pub async fn connect_with_key<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     access_key: String,
     name: String,
-    space: Option<String>,
+    spaces: Vec<String>,
 ) -> Result<Session> {
     let active = state.active().await?;
     let secret = state
         .keychain
         .get(&key_account(&access_key))?
         .ok_or_else(|| Error::Keychain("This key's secret is not in the keychain.".into()))?;
+    let region = active.profile.provider.region_label();
+    let space_keys = spaces
+        .iter()
+        .skip(1)
+        .map(|space| {
+            (
+                space.clone(),
+                SpaceKey {
+                    access_key: access_key.clone(),
+                    region: region.clone(),
+                },
+            )
+        })
+        .collect();
     let profile = ConnectionProfile {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.trim().to_string(),
         provider: active.profile.provider.clone(),
         access_key,
-        space,
-        space_keys: Default::default(),
+        space: spaces.first().cloned(),
+        space_keys,
     };
     state.keychain.set(&profile.keychain_account(), &secret)?;
     state::upsert_profile(&app, profile.clone())?;

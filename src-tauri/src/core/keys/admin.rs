@@ -298,6 +298,7 @@ impl RgwKeys<'_> {
                         name: name.to_string(),
                         access_key,
                         scope: Scope::Full,
+                        created: None,
                     },
                     secret,
                 ))
@@ -332,6 +333,7 @@ impl RgwKeys<'_> {
                         name: name.to_string(),
                         access_key,
                         scope: scope.clone(),
+                        created: None,
                     },
                     secret,
                 ))
@@ -349,6 +351,7 @@ impl RgwKeys<'_> {
                 name: String::new(),
                 access_key,
                 scope: Scope::Full,
+                created: None,
             })
             .collect();
         let grants = policy::grants_in(self.owner, self.endpoint, spaces).await?;
@@ -380,6 +383,7 @@ impl RgwKeys<'_> {
                     scope: Scope::Limited {
                         grants: mine.clone(),
                     },
+                    created: None,
                 });
             }
         }

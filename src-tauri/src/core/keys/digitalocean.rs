@@ -31,6 +31,8 @@ struct ApiKey {
     secret_key: Option<String>,
     #[serde(default)]
     grants: Vec<ApiGrant>,
+    #[serde(default)]
+    created_at: Option<String>,
 }
 
 fn permission_name(p: Permission) -> &'static str {
@@ -73,6 +75,7 @@ fn to_key(k: &ApiKey) -> AccessKey {
         name: k.name.clone(),
         access_key: k.access_key.clone(),
         scope,
+        created: k.created_at.clone(),
     }
 }
 
@@ -224,6 +227,7 @@ mod tests {
                 bucket: String::new(),
                 permission: "fullaccess".into(),
             }],
+            created_at: None,
         };
         assert_eq!(to_key(&full).scope, Scope::Full);
         let limited = ApiKey {
@@ -234,6 +238,7 @@ mod tests {
                 bucket: "a-space".into(),
                 permission: "readwrite".into(),
             }],
+            created_at: Some("2026-11-27T12:00:00Z".into()),
         };
         assert_eq!(
             to_key(&limited).scope,
@@ -244,5 +249,10 @@ mod tests {
                 }]
             }
         );
+        assert_eq!(
+            to_key(&limited).created.as_deref(),
+            Some("2026-11-27T12:00:00Z")
+        );
+        assert_eq!(to_key(&full).created, None);
     }
 }

@@ -53,4 +53,6 @@ pub struct AccessKey {
     pub name: String,
     pub access_key: String,
     pub scope: Scope,
+    /// RFC 3339, when known: DigitalOcean says; RGW keeps no date, so the app notes its own keys'.
+    pub created: Option<String>,
 }

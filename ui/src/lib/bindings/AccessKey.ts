@@ -4,4 +4,8 @@ import type { Scope } from "./Scope";
 /**
  * A key as listed: never its secret.
  */
-export type AccessKey = { name: string, accessKey: string, scope: Scope, };
+export type AccessKey = { name: string, accessKey: string, scope: Scope, 
+/**
+ * RFC 3339, when known: DigitalOcean says; RGW keeps no date, so the app notes its own keys'.
+ */
+created: string | null, };
