@@ -180,6 +180,11 @@ fn free_port_pair() -> u16 {
 
 impl App {
     pub async fn launch(home: &Home, args: &[&str]) -> App {
+        App::launch_with_env(home, args, &[]).await
+    }
+
+    /// Launches with extra environment variables for the app (tauri-driver passes its own on).
+    pub async fn launch_with_env(home: &Home, args: &[&str], env: &[(&str, &str)]) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "run under an X server (xvfb-run)"
@@ -202,6 +207,7 @@ impl App {
             .env_remove("XDG_DATA_HOME")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_CACHE_HOME")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -701,3 +701,117 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     let _ = keychain.delete(&format!("key:{access_key}"));
     let _ = keychain.delete("sandbox-owner");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
+    // DigitalOcean's API can't be reached from here: the app is pointed at the named fake of it
+    // (SPACEDOCK_DIGITALOCEAN_API). Its Spaces endpoint can't be reached either, which the keys
+    // page must survive.
+    let fake = spacedock_tests::fake_do_api::FakeDigitalOceanApi::start();
+    let home = Home::new();
+    let keychain = Keychain::new(IDENTIFIER);
+    // A DigitalOcean connection saved on an earlier day.
+    let id = format!("do-e2e-{}", std::process::id());
+    std::fs::create_dir_all(home.app_data()).expect("data dir");
+    std::fs::write(
+        home.store_path(),
+        serde_json::json!({ "connections": [{
+            "id": id, "name": "DigitalOcean nyc3", "provider": { "type": "digitalOcean", "region": "nyc3" },
+            "accessKey": "DO00E2EEXAMPLE0000", "space": null, "spaceKeys": {}
+        }]})
+        .to_string(),
+    )
+    .expect("store");
+    keychain
+        .set(
+            &format!("connection:{id}"),
+            &spacedock::core::secret::Secret::new("do-e2e-connection-secret"),
+        )
+        .expect("keychain");
+    let _ = keychain.delete("digitalocean-token");
+
+    let app = App::launch_with_env(&home, &[], &[("SPACEDOCK_DIGITALOCEAN_API", &fake.base)]).await;
+    app.click(Locator::Css(&format!("[data-testid='connect-{id}']")))
+        .await;
+    app.wait_for(Locator::Id("spaces-error"), 60).await;
+    app.click(Locator::Id("nav-keys")).await;
+
+    // The token is asked for once, and kept in the keychain.
+    app.type_into("api-token", "good-token").await;
+    app.click(Locator::XPath("//button[.='Save token']")).await;
+    app.wait_for(Locator::Id("keys-table"), 60).await;
+    app.wait_for(Locator::Id("spaces-problem"), 10).await;
+
+    app.click(Locator::Id("generate-key")).await;
+    app.type_into("key-name", "ci-deploy").await;
+    app.click(Locator::Id("key-generate-submit")).await;
+    app.wait_for(Locator::Id("key-created"), 30).await;
+    let access_key = app.text(Locator::Id("created-access")).await;
+    let secret = app.text(Locator::Id("created-secret")).await;
+    let made = fake.keys();
+    assert_eq!(made.len(), 1, "one key was created through the API");
+    assert_eq!(made[0]["access_key"], serde_json::json!(access_key));
+    assert_eq!(made[0]["name"], serde_json::json!("ci-deploy"));
+    assert!(
+        secret.starts_with("fake-secret-"),
+        "the API's secret is shown: {secret}"
+    );
+    app.click(Locator::Id("created-done")).await;
+    let row = app
+        .wait_for(Locator::Css("tr[data-name='ci-deploy']"), 30)
+        .await;
+    let text = row.text().await.expect("text");
+    assert!(
+        text.contains("Full access") && text.contains("2026"),
+        "{text}"
+    );
+    app.shot("26-digitalocean-keys").await;
+
+    // Rename and revoke go through the API too.
+    app.click(Locator::XPath(
+        "//tr[@data-name='ci-deploy']//button[.='Rename']",
+    ))
+    .await;
+    let input = app
+        .wait_for(Locator::Css("input[aria-label='New name']"), 10)
+        .await;
+    input.clear().await.expect("clear");
+    input.send_keys("ci-deploy-2").await.expect("type");
+    app.click(Locator::XPath("//tr//button[.='Save']")).await;
+    app.wait_for(Locator::Css("tr[data-name='ci-deploy-2']"), 30)
+        .await;
+    assert_eq!(fake.keys()[0]["name"], serde_json::json!("ci-deploy-2"));
+    app.click(Locator::XPath(
+        "//tr[@data-name='ci-deploy-2']//button[contains(., 'Delete')]",
+    ))
+    .await;
+    app.click(Locator::XPath("//button[.='Revoke']")).await;
+    let t0 = Instant::now();
+    while !fake.keys().is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the key was not revoked"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.quit().await;
+
+    assert_eq!(
+        keychain
+            .get("digitalocean-token")
+            .expect("keychain")
+            .map(|s| s.expose().to_string())
+            .as_deref(),
+        Some("good-token")
+    );
+    assert!(keychain
+        .get(&format!("key:{access_key}"))
+        .expect("keychain")
+        .is_none());
+    for needle in ["good-token", secret.as_str()] {
+        let leaks = home.files_containing(needle);
+        assert!(leaks.is_empty(), "a secret was written to {leaks:?}");
+    }
+    let _ = keychain.delete("digitalocean-token");
+    let _ = keychain.delete(&format!("connection:{id}"));
+}

@@ -17,6 +17,7 @@ const page = {
   ],
   spaces: ['a', 'b'],
   heldElsewhere: [] as { name: string; accessKey: string }[],
+  spacesProblem: null as string | null,
 };
 
 describe('KeysPage', () => {

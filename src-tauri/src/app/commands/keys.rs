@@ -12,7 +12,7 @@ use crate::core::connection::{
     check_access_key, key_account, ConnectionProfile, Provider, SpaceKey,
 };
 use crate::core::keys::admin::{Admin, RgwKeys};
-use crate::core::keys::digitalocean::{DoApi, API_BASE};
+use crate::core::keys::digitalocean::{api_base, DoApi};
 use crate::core::keys::{AccessKey, Permission, Scope};
 use crate::core::secret::Secret;
 use crate::core::{s3, spaces, Error};
@@ -93,7 +93,7 @@ fn manager(state: &AppState, active: &Active) -> Result<Manager> {
                 .keychain
                 .get(DO_TOKEN_ACCOUNT)?
                 .ok_or(Error::ApiTokenNeeded)?;
-            Ok(Manager::DigitalOcean(DoApi::new(API_BASE, &token)))
+            Ok(Manager::DigitalOcean(DoApi::new(&api_base()?, &token)))
         }
         _ => Ok(Manager::Rgw(admin_of(active))),
     }
@@ -189,6 +189,8 @@ pub struct KeyRow {
 pub struct KeysPage {
     pub keys: Vec<KeyRow>,
     pub spaces: Vec<String>,
+    /// Why `spaces` is empty when the Spaces could not be listed.
+    pub spaces_problem: Option<String>,
     /// Keys in the keychain that this account's list doesn't have (made for another account or
     /// connection): shown so the keychain never holds a key the page doesn't show.
     pub held_elsewhere: Vec<HeldKey>,
@@ -201,7 +203,13 @@ pub async fn list_keys<R: Runtime>(
 ) -> Result<KeysPage> {
     let active = state.active().await?;
     let manager = manager(&state, &active)?;
-    let spaces = space_names(&active).await?;
+    // DigitalOcean's keys live behind its API, not the Spaces endpoint: the keys still show
+    // when the Spaces can't be listed, with the reason.
+    let (spaces, spaces_problem) = match (space_names(&active).await, &manager) {
+        (Ok(spaces), _) => (spaces, None),
+        (Err(e), Manager::DigitalOcean(_)) => (Vec::new(), Some(e.to_string())),
+        (Err(e), Manager::Rgw(_)) => return Err(e),
+    };
     let given = names(&app);
     let dates = created_dates(&app);
     let mut rows = Vec::new();
@@ -236,6 +244,7 @@ pub async fn list_keys<R: Runtime>(
     Ok(KeysPage {
         keys: rows,
         spaces,
+        spaces_problem,
         held_elsewhere,
     })
 }
@@ -344,10 +353,13 @@ pub async fn delete_key<R: Runtime>(
     access_key: String,
 ) -> Result<()> {
     let active = state.active().await?;
-    let spaces = space_names(&active).await?;
-    manager(&state, &active)?
-        .delete(&active, &access_key, &spaces)
-        .await?;
+    let manager = manager(&state, &active)?;
+    // RGW's limited keys are statements in each Space's policy; DigitalOcean's API needs none.
+    let spaces = match manager {
+        Manager::Rgw(_) => space_names(&active).await?,
+        Manager::DigitalOcean(_) => Vec::new(),
+    };
+    manager.delete(&active, &access_key, &spaces).await?;
     state.keychain.delete(&key_account(&access_key))?;
     set_name(&app, &access_key, None)?;
     set_created(&app, &access_key, None)?;

@@ -8,8 +8,42 @@ use super::{AccessKey, Grant, Permission, Scope};
 use crate::core::error::{Error, Result};
 use crate::core::secret::Secret;
 
-/// The public API's address; tests point the client at a local fake instead.
+/// The public API's address.
 pub const API_BASE: &str = "https://api.digitalocean.com";
+
+/// Where the API is reached: [`API_BASE`], or the address in `SPACEDOCK_DIGITALOCEAN_API` (a
+/// proxy, or a stand-in server on this computer). The token goes there, so plain http is
+/// accepted for this computer only.
+pub fn api_base() -> Result<String> {
+    match std::env::var("SPACEDOCK_DIGITALOCEAN_API") {
+        Ok(raw) if !raw.trim().is_empty() => check_api_base(&raw),
+        _ => Ok(API_BASE.to_string()),
+    }
+}
+
+fn check_api_base(raw: &str) -> Result<String> {
+    let bad =
+        |why: &str| Error::InvalidInput(format!("SPACEDOCK_DIGITALOCEAN_API is “{raw}”: {why}"));
+    let url = url::Url::parse(raw.trim()).map_err(|_| bad("not a URL."))?;
+    let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
+        || match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(bad("plain http is accepted for this computer only, so the API token is never sent in the clear.")),
+        _ => return Err(bad("use an https address.")),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(bad(
+            "give the address only, without credentials or a query.",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
 
 pub struct DoApi {
     http: reqwest::Client,
@@ -254,5 +288,24 @@ mod tests {
             Some("2026-11-27T12:00:00Z")
         );
         assert_eq!(to_key(&full).created, None);
+    }
+
+    #[test]
+    fn another_api_address_must_keep_the_token_safe() {
+        assert_eq!(
+            check_api_base("http://127.0.0.1:8080/").ok().as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert!(check_api_base("http://localhost:1").is_ok());
+        assert!(check_api_base("https://proxy.example.com").is_ok());
+        for bad in [
+            "http://proxy.example.com",
+            "ftp://127.0.0.1",
+            "not a url",
+            "https://user:pw@proxy.example.com",
+        ] {
+            let err = check_api_base(bad).expect_err(bad);
+            assert_eq!(err.kind(), crate::core::error::ErrorKind::InvalidInput);
+        }
     }
 }

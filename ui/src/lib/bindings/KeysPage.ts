@@ -4,6 +4,10 @@ import type { KeyRow } from "./KeyRow";
 
 export type KeysPage = { keys: Array<KeyRow>, spaces: Array<string>, 
 /**
+ * Why `spaces` is empty when the Spaces could not be listed.
+ */
+spacesProblem: string | null, 
+/**
  * Keys in the keychain that this account's list doesn't have (made for another account or
  * connection): shown so the keychain never holds a key the page doesn't show.
  */
