@@ -155,6 +155,17 @@ fn route(
             keys.push(key.clone());
             (201, json!({ "key": key }))
         }
+        ("GET", Some(rest)) if rest.starts_with('/') => {
+            let ak = &rest[1..];
+            match keys.iter().find(|k| k["access_key"] == ak) {
+                Some(k) => (200, json!({ "key": public(k) })),
+                None => error(
+                    404,
+                    "not_found",
+                    "The resource you requested could not be found.",
+                ),
+            }
+        }
         ("PATCH" | "PUT", Some(rest)) if rest.starts_with('/') => {
             let ak = &rest[1..];
             match keys.iter_mut().find(|k| k["access_key"] == ak) {

@@ -765,6 +765,26 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
         text.contains("Full access") && text.contains("2026"),
         "{text}"
     );
+
+    // A key made in the Control Panel, added here unnamed: DigitalOcean's name for it is used.
+    let panel = spacedock::core::keys::digitalocean::DoApi::new(
+        &fake.base,
+        &spacedock::core::secret::Secret::new("good-token"),
+    );
+    let (made_there, made_secret) = panel
+        .create("made-in-panel", &spacedock::core::keys::Scope::Full)
+        .await
+        .expect("create in the 'panel'");
+    app.click(Locator::Id("add-key")).await;
+    app.type_into("add-key-access", &made_there.access_key)
+        .await;
+    app.type_into("add-key-secret", made_secret.expose()).await;
+    app.click(Locator::Id("add-key-submit")).await;
+    app.wait_for(
+        Locator::XPath("//tr[@data-name='made-in-panel']//button[contains(@class,'connect')]"),
+        30,
+    )
+    .await;
     app.shot("26-digitalocean-keys").await;
 
     // Rename and revoke go through the API too.
@@ -787,7 +807,11 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
     .await;
     app.click(Locator::XPath("//button[.='Revoke']")).await;
     let t0 = Instant::now();
-    while !fake.keys().is_empty() {
+    while fake
+        .keys()
+        .iter()
+        .any(|k| k["access_key"] == serde_json::json!(access_key))
+    {
         assert!(
             t0.elapsed() < Duration::from_secs(30),
             "the key was not revoked"
@@ -808,10 +832,19 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
         .get(&format!("key:{access_key}"))
         .expect("keychain")
         .is_none());
-    for needle in ["good-token", secret.as_str()] {
+    assert_eq!(
+        keychain
+            .get(&format!("key:{}", made_there.access_key))
+            .expect("keychain")
+            .as_ref(),
+        Some(&made_secret),
+        "the added key's secret is in the keychain"
+    );
+    for needle in ["good-token", secret.as_str(), made_secret.expose()] {
         let leaks = home.files_containing(needle);
         assert!(leaks.is_empty(), "a secret was written to {leaks:?}");
     }
     let _ = keychain.delete("digitalocean-token");
     let _ = keychain.delete(&format!("connection:{id}"));
+    let _ = keychain.delete(&format!("key:{}", made_there.access_key));
 }

@@ -54,7 +54,13 @@ async fn keys_are_created_listed_renamed_and_deleted() {
         .await
         .expect("rename");
     assert_eq!(renamed.name, "client-a (read)");
+    // One key by its access key: the new name, its scope, and never a secret.
+    let one = api.get(&limited.access_key).await.expect("get");
+    assert_eq!(one.name, "client-a (read)");
+    assert_eq!(one.scope, limited_scope);
     api.delete(&limited.access_key).await.expect("delete");
+    let err = api.get(&limited.access_key).await.expect_err("gone");
+    assert!(err.to_string().contains("no such key"), "{err}");
     assert!(api
         .list()
         .await

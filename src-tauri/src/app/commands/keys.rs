@@ -317,13 +317,23 @@ pub async fn add_existing_key<R: Runtime>(
     secret: Secret,
 ) -> Result<()> {
     check_access_key(&access_key)?;
-    if secret.is_empty() || name.trim().is_empty() {
-        return Err(Error::InvalidInput("Give the key a name and paste its secret.".into()).into());
+    let access_key = access_key.trim();
+    if secret.is_empty() {
+        return Err(Error::InvalidInput("Paste the key's secret.".into()).into());
     }
-    state
-        .keychain
-        .set(&key_account(access_key.trim()), &secret)?;
-    set_name(&app, access_key.trim(), Some(name.trim()))?;
+    // A DigitalOcean key keeps its name there: without a name typed, that one is used.
+    let name = match name.trim() {
+        "" => {
+            let active = state.active().await?;
+            match manager(&state, &active) {
+                Ok(Manager::DigitalOcean(api)) => api.get(access_key).await?.name,
+                _ => return Err(Error::InvalidInput("Give the key a name.".into()).into()),
+            }
+        }
+        typed => typed.to_string(),
+    };
+    state.keychain.set(&key_account(access_key), &secret)?;
+    set_name(&app, access_key, Some(&name))?;
     Ok(())
 }
 

@@ -220,6 +220,23 @@ impl DoApi {
         Ok((to_key(&key), secret))
     }
 
+    /// One key of the account, by its access key.
+    pub async fn get(&self, access_key: &str) -> Result<AccessKey> {
+        let answer = self
+            .call(
+                reqwest::Method::GET,
+                &format!("{}/v2/spaces/keys/{access_key}", self.base),
+                None,
+            )
+            .await?;
+        let key: ApiKey = serde_json::from_value(answer.get("key").cloned().unwrap_or(Value::Null))
+            .map_err(|e| Error::Server {
+                code: "BadAnswer".into(),
+                message: e.to_string(),
+            })?;
+        Ok(to_key(&key))
+    }
+
     pub async fn rename(&self, access_key: &str, name: &str) -> Result<AccessKey> {
         let answer = self
             .call(
