@@ -285,11 +285,16 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     w.ok("app_info", json!({}));
     w.ok("connect", json!({ "id": owner_id }));
 
-    // Revoke, remove, and look again.
+    // Revoke, remove, and look again. The connection that signed with a revoked key goes with it;
+    // the connection in use can't revoke its own key.
+    assert!(keychain_accounts(&service).contains(&format!("connection:{reader_id}")));
+    let refused = w
+        .call("delete_key", json!({ "accessKey": sb.owner_access_key }))
+        .expect_err("the key in use is not revoked");
+    assert_eq!(refused["kind"], json!("invalidInput"), "{refused}");
     w.ok("delete_key", json!({ "accessKey": ak1 }));
     w.ok("delete_key", json!({ "accessKey": ak2 }));
     w.ok("forget_key", json!({ "accessKey": other.access_key }));
-    w.ok("delete_connection", json!({ "id": reader_id }));
     let page = w.ok("list_keys", json!({}));
     let held = keychain_accounts(&service);
     assert_eq!(keys_in(&held), BTreeSet::new());
@@ -304,6 +309,11 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     assert_eq!(
         held, connections,
         "the keychain holds the saved connection's secret only"
+    );
+    assert_eq!(
+        connections,
+        BTreeSet::from([format!("connection:{owner_id}")]),
+        "the connection with the revoked key is gone"
     );
     let spaces = w.ok("list_spaces", json!({}));
     assert!(

@@ -355,7 +355,8 @@ pub async fn rename_key<R: Runtime>(
     set_name(&app, &access_key, Some(name.trim()))
 }
 
-/// Revokes the key on the server and removes it from the keychain.
+/// Revokes the key on the server and removes it from the keychain, with the saved connections
+/// that used it: a revoked key opens nothing.
 #[tauri::command]
 pub async fn delete_key<R: Runtime>(
     app: AppHandle<R>,
@@ -363,6 +364,13 @@ pub async fn delete_key<R: Runtime>(
     access_key: String,
 ) -> Result<()> {
     let active = state.active().await?;
+    if access_key == active.profile.access_key {
+        return Err(Error::InvalidInput(
+            "This connection signs with that key. Connect with another key before revoking it."
+                .into(),
+        )
+        .into());
+    }
     let manager = manager(&state, &active)?;
     // RGW's limited keys are statements in each Space's policy; DigitalOcean's API needs none.
     let spaces = match manager {
@@ -374,6 +382,16 @@ pub async fn delete_key<R: Runtime>(
     set_name(&app, &access_key, None)?;
     set_created(&app, &access_key, None)?;
     forget_key_for_spaces(&app, &state, &access_key).await?;
+    let mut profiles = state::load_profiles(&app)?;
+    for dead in profiles.iter().filter(|p| p.access_key == access_key) {
+        state.keychain.delete(&dead.keychain_account())?;
+        state.journal.write(format!(
+            "removed connection “{}” ({}): its key was revoked",
+            dead.name, dead.id
+        ));
+    }
+    profiles.retain(|p| p.access_key != access_key);
+    state::save_profiles(&app, &profiles)?;
     state
         .journal
         .write(format!("revoked the access key {access_key}"));
