@@ -225,3 +225,31 @@ pub fn recording(client: &aws_sdk_s3::Client) -> (aws_sdk_s3::Client, SentOperat
         .build();
     (aws_sdk_s3::Client::from_conf(config), sent)
 }
+
+/// Files under `root` (not under `skip`) whose bytes hold `needle`, and how many files were read.
+pub fn files_holding(root: &Path, needle: &str, skip: &[PathBuf]) -> (Vec<PathBuf>, usize) {
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if !skip.contains(&path) {
+                    stack.push(path);
+                }
+            } else if meta.is_file() && meta.len() < 64 << 20 {
+                scanned += 1;
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    (found, scanned)
+}

@@ -99,6 +99,16 @@ impl Active {
         })
     }
 
+    /// The client and endpoint for requests about `space`, with the key remembered for it.
+    pub fn client_for_space(
+        &self,
+        space: &str,
+        region: &str,
+    ) -> Result<(aws_sdk_s3::Client, Endpoint)> {
+        let access = self.for_space(space, region)?;
+        Ok((access.client, access.endpoint))
+    }
+
     fn endpoint_for_region(&self, region: &str) -> Result<Endpoint> {
         match &self.profile.provider {
             Provider::DigitalOcean { region: own } if own != region => Ok(Provider::DigitalOcean {
@@ -206,6 +216,46 @@ pub fn set_last_used<R: Runtime>(app: &AppHandle<R>, id: &str) -> Result<()> {
     store.set("lastUsed", serde_json::Value::String(id.to_string()));
     store.save()?;
     Ok(())
+}
+
+/// A map by access key kept in the store (a key's name, its creation date).
+pub fn key_map<R: Runtime>(app: &AppHandle<R>, field: &str) -> BTreeMap<String, String> {
+    app.store(STORE_FILE)
+        .ok()
+        .and_then(|s| s.get(field))
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// Sets (or with `None` removes) one key's entry in the map `field`.
+pub fn set_key_entry<R: Runtime>(
+    app: &AppHandle<R>,
+    field: &str,
+    access_key: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    let mut all = key_map(app, field);
+    match value {
+        Some(v) => all.insert(access_key.to_string(), v.to_string()),
+        None => all.remove(access_key),
+    };
+    let store = app.store(STORE_FILE)?;
+    store.set(
+        field,
+        serde_json::to_value(all).map_err(|e| AppError::Store(e.to_string()))?,
+    );
+    store.save()?;
+    Ok(())
+}
+
+/// The keychain account holding a saved connection's secret: the sandbox's own connection
+/// signs with the owner's key, others with their own.
+pub fn secret_account(profile: &ConnectionProfile) -> String {
+    if profile.id == SANDBOX_ID {
+        SANDBOX_OWNER_ACCOUNT.to_string()
+    } else {
+        profile.keychain_account()
+    }
 }
 
 /// Adds or replaces a profile by id.

@@ -57,29 +57,7 @@ impl Home {
     pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
         let sandbox = self.app_data().join("sandbox");
         let skip = [sandbox.join("mon"), sandbox.join("osd")];
-        let mut found = Vec::new();
-        let mut stack = vec![self.path().to_path_buf()];
-        let mut scanned = 0;
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = entry.metadata() else { continue };
-                if meta.is_dir() {
-                    if !skip.contains(&path) {
-                        stack.push(path);
-                    }
-                } else if meta.is_file() && meta.len() < 64 << 20 {
-                    scanned += 1;
-                    let bytes = std::fs::read(&path).unwrap_or_default();
-                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                        found.push(path);
-                    }
-                }
-            }
-        }
+        let (found, scanned) = spacedock_tests::files_holding(self.path(), needle, &skip);
         assert!(
             scanned >= 3,
             "expected the store, the log and the sandbox files, scanned {scanned}"

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use spacedock_tests::{new_user, sandbox, unique};
+use spacedock_tests::{files_holding, new_user, sandbox, unique};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
 use tauri::utils::config::AppDirectoriesOverride;
@@ -96,22 +96,15 @@ fn keychain_accounts(service: &str) -> BTreeSet<String> {
 }
 
 fn files_containing(root: &Path, needles: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                let text = String::from_utf8_lossy(&bytes);
-                for needle in needles.iter().filter(|n| text.contains(**n)) {
-                    found.push(format!("{} holds …{}", path.display(), &needle[..4]));
-                }
-            }
-        }
-    }
-    found
+    needles
+        .iter()
+        .flat_map(|needle| {
+            let (found, _) = files_holding(root, needle, &[]);
+            found
+                .into_iter()
+                .map(move |path| format!("{} holds …{}", path.display(), &needle[..4]))
+        })
+        .collect()
 }
 
 /// Keys as the keys page shows them: the account's keys held in the keychain (not the

@@ -178,12 +178,7 @@ pub async fn connect<R: Runtime>(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| Error::InvalidInput("That connection no longer exists.".into()))?;
-    // The sandbox's own connection signs with the owner's key; others with their own.
-    let account = if profile.id == SANDBOX_ID {
-        SANDBOX_OWNER_ACCOUNT.to_string()
-    } else {
-        profile.keychain_account()
-    };
+    let account = state::secret_account(&profile);
     let secret: Secret = state.keychain.get(&account)?.ok_or_else(|| {
         Error::Keychain(format!(
             "The secret of “{}” is not in the system keychain any more. Remove the connection and add it again.",
@@ -234,11 +229,7 @@ pub async fn delete_connection<R: Runtime>(
     let Some(profile) = profiles.iter().find(|p| p.id == id).cloned() else {
         return Ok(());
     };
-    let account = if profile.id == SANDBOX_ID {
-        SANDBOX_OWNER_ACCOUNT.to_string()
-    } else {
-        profile.keychain_account()
-    };
+    let account = state::secret_account(&profile);
     state.keychain.delete(&account)?;
     profiles.retain(|p| p.id != id);
     state::save_profiles(&app, &profiles)?;

@@ -28,7 +28,7 @@ pub async fn list_folder(
 ) -> Result<u64> {
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = client_for(&active, &space, &region)?;
+    let (client, endpoint) = active.client_for_space(&space, &region)?;
     let generation = state.listing_generation.fetch_add(1, Ordering::SeqCst) + 1;
     let sent = browse::list_folder(&client, &endpoint.url, &space, &prefix, PAGE_SIZE, |page| {
         on_page.send(page).is_ok() && state.listing_generation.load(Ordering::SeqCst) == generation
@@ -47,7 +47,7 @@ pub async fn create_folder(
 ) -> Result<String> {
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = client_for(&active, &space, &region)?;
+    let (client, endpoint) = active.client_for_space(&space, &region)?;
     Ok(browse::create_folder(&client, &endpoint.url, &space, &parent, &name).await?)
 }
 
@@ -59,16 +59,6 @@ pub struct FileView {
     pub details: FileDetails,
     pub url: String,
     pub cdn_url: Option<String>,
-}
-
-/// The client for requests about `space`: with the key remembered for it, if any.
-pub(crate) fn client_for(
-    active: &crate::app::state::Active,
-    space: &str,
-    region: &str,
-) -> Result<(aws_sdk_s3::Client, crate::core::connection::Endpoint)> {
-    let access = active.for_space(space, region)?;
-    Ok((access.client, access.endpoint))
 }
 
 async fn target(
@@ -83,7 +73,7 @@ async fn target(
 )> {
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = client_for(&active, space, &region)?;
+    let (client, endpoint) = active.client_for_space(space, &region)?;
     Ok((active, client, endpoint.url, region))
 }
 

@@ -3,10 +3,9 @@
 
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_store::StoreExt;
 use ts_rs::TS;
 
-use crate::app::error::{AppError, Result};
+use crate::app::error::Result;
 use crate::app::state::{self, Active, AppState, Session};
 use crate::core::connection::{
     check_access_key, key_account, ConnectionProfile, Provider, SpaceKey,
@@ -17,24 +16,17 @@ use crate::core::keys::{AccessKey, Permission, Scope};
 use crate::core::secret::Secret;
 use crate::core::{s3, spaces, Error};
 
-const STORE_FILE: &str = "connections.json";
-
 /// Names the user gave keys (RGW keeps no name for a user's extra keys), by access key.
+const KEY_NAMES: &str = "keyNames";
+/// When this app made each key, by access key (RGW keeps no date for keys).
+const KEY_CREATED: &str = "keyCreated";
+
 fn names<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, String> {
-    app.store(STORE_FILE)
-        .ok()
-        .and_then(|s| s.get("keyNames"))
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+    state::key_map(app, KEY_NAMES)
 }
 
-/// When this app made each key, by access key (RGW keeps no date for keys).
-fn created_dates<R: Runtime>(app: &AppHandle<R>) -> std::collections::BTreeMap<String, String> {
-    app.store(STORE_FILE)
-        .ok()
-        .and_then(|s| s.get("keyCreated"))
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+fn set_name<R: Runtime>(app: &AppHandle<R>, access_key: &str, name: Option<&str>) -> Result<()> {
+    state::set_key_entry(app, KEY_NAMES, access_key, name)
 }
 
 fn set_created<R: Runtime>(
@@ -42,18 +34,7 @@ fn set_created<R: Runtime>(
     access_key: &str,
     created: Option<&str>,
 ) -> Result<()> {
-    let mut all = created_dates(app);
-    match created {
-        Some(c) => all.insert(access_key.to_string(), c.to_string()),
-        None => all.remove(access_key),
-    };
-    let store = app.store(STORE_FILE)?;
-    store.set(
-        "keyCreated",
-        serde_json::to_value(all).map_err(|e| AppError::Store(e.to_string()))?,
-    );
-    store.save()?;
-    Ok(())
+    state::set_key_entry(app, KEY_CREATED, access_key, created)
 }
 
 /// The name people gave a key, else its access key.
@@ -61,21 +42,6 @@ pub fn key_name<R: Runtime>(app: &AppHandle<R>, access_key: &str) -> String {
     names(app)
         .remove(access_key)
         .unwrap_or_else(|| access_key.to_string())
-}
-
-fn set_name<R: Runtime>(app: &AppHandle<R>, access_key: &str, name: Option<&str>) -> Result<()> {
-    let mut all = names(app);
-    match name {
-        Some(n) => all.insert(access_key.to_string(), n.to_string()),
-        None => all.remove(access_key),
-    };
-    let store = app.store(STORE_FILE)?;
-    store.set(
-        "keyNames",
-        serde_json::to_value(all).map_err(|e| AppError::Store(e.to_string()))?,
-    );
-    store.save()?;
-    Ok(())
 }
 
 const DO_TOKEN_ACCOUNT: &str = "digitalocean-token";
@@ -211,7 +177,7 @@ pub async fn list_keys<R: Runtime>(
         (Err(e), Manager::Rgw(_)) => return Err(e),
     };
     let given = names(&app);
-    let dates = created_dates(&app);
+    let dates = state::key_map(&app, KEY_CREATED);
     let mut rows = Vec::new();
     for mut key in manager.list(&active, &spaces).await? {
         let current = key.access_key == active.profile.access_key;

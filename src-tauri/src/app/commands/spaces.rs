@@ -253,8 +253,7 @@ pub async fn set_file_listing(
     file_listing: FileListing,
 ) -> Result<FileListing> {
     let active = state.active().await?;
-    let access = active.for_space(&name, &region_of(&active, region))?;
-    let (client, endpoint) = (access.client, access.endpoint);
+    let (client, endpoint) = active.client_for_space(&name, &region_of(&active, region))?;
     let now = space::set_file_listing(&client, &endpoint.url, &name, file_listing).await?;
     state
         .journal
@@ -269,8 +268,7 @@ pub async fn cors_rules(
     region: Option<String>,
 ) -> Result<Vec<CorsRule>> {
     let active = state.active().await?;
-    let access = active.for_space(&name, &region_of(&active, region))?;
-    let (client, endpoint) = (access.client, access.endpoint);
+    let (client, endpoint) = active.client_for_space(&name, &region_of(&active, region))?;
     Ok(space::cors_rules(&client, &endpoint.url, &name).await?)
 }
 
@@ -282,8 +280,7 @@ pub async fn set_cors_rules(
     rules: Vec<CorsRule>,
 ) -> Result<Vec<CorsRule>> {
     let active = state.active().await?;
-    let access = active.for_space(&name, &region_of(&active, region))?;
-    let (client, endpoint) = (access.client, access.endpoint);
+    let (client, endpoint) = active.client_for_space(&name, &region_of(&active, region))?;
     Ok(space::set_cors_rules(&client, &endpoint.url, &name, &rules).await?)
 }
 
@@ -294,8 +291,7 @@ pub async fn space_is_empty(
     region: Option<String>,
 ) -> Result<bool> {
     let active = state.active().await?;
-    let access = active.for_space(&name, &region_of(&active, region))?;
-    let (client, endpoint) = (access.client, access.endpoint);
+    let (client, endpoint) = active.client_for_space(&name, &region_of(&active, region))?;
     Ok(destroy::is_empty(&client, &endpoint.url, &name).await?)
 }
 
@@ -309,8 +305,7 @@ pub async fn destroy_space(
     on_progress: Channel<DestroyProgress>,
 ) -> Result<u64> {
     let active = state.active().await?;
-    let access = active.for_space(&name, &region_of(&active, region))?;
-    let (client, endpoint) = (access.client, access.endpoint);
+    let (client, endpoint) = active.client_for_space(&name, &region_of(&active, region))?;
     state.cancel_destroy.store(false, Ordering::Relaxed);
     let deleted = destroy::destroy(
         &client,

@@ -82,7 +82,7 @@ pub async fn plan_upload(
     browse::check_prefix(&prefix)?;
     let active = state.active().await?;
     let region = region.unwrap_or_else(|| active.profile.provider.region_label());
-    let (client, endpoint) = super::files::client_for(&active, &space, &region)?;
+    let (client, endpoint) = active.client_for_space(&space, &region)?;
     let target = Target {
         client,
         endpoint: endpoint.url,

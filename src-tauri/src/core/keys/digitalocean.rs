@@ -113,6 +113,16 @@ fn to_key(k: &ApiKey) -> AccessKey {
     }
 }
 
+/// The `key` object of an answer about one key.
+fn key_in(answer: &Value) -> Result<ApiKey> {
+    serde_json::from_value(answer.get("key").cloned().unwrap_or(Value::Null)).map_err(|e| {
+        Error::Server {
+            code: "BadAnswer".into(),
+            message: e.to_string(),
+        }
+    })
+}
+
 impl DoApi {
     pub fn new(base: &str, token: &Secret) -> DoApi {
         DoApi {
@@ -204,11 +214,7 @@ impl DoApi {
                 Some(json!({ "name": name.trim(), "grants": grants })),
             )
             .await?;
-        let key: ApiKey = serde_json::from_value(answer.get("key").cloned().unwrap_or(Value::Null))
-            .map_err(|e| Error::Server {
-                code: "BadAnswer".into(),
-                message: e.to_string(),
-            })?;
+        let key = key_in(&answer)?;
         let secret = key
             .secret_key
             .clone()
@@ -229,12 +235,7 @@ impl DoApi {
                 None,
             )
             .await?;
-        let key: ApiKey = serde_json::from_value(answer.get("key").cloned().unwrap_or(Value::Null))
-            .map_err(|e| Error::Server {
-                code: "BadAnswer".into(),
-                message: e.to_string(),
-            })?;
-        Ok(to_key(&key))
+        Ok(to_key(&key_in(&answer)?))
     }
 
     pub async fn rename(&self, access_key: &str, name: &str) -> Result<AccessKey> {
@@ -245,12 +246,7 @@ impl DoApi {
                 Some(json!({ "name": name.trim() })),
             )
             .await?;
-        let key: ApiKey = serde_json::from_value(answer.get("key").cloned().unwrap_or(Value::Null))
-            .map_err(|e| Error::Server {
-                code: "BadAnswer".into(),
-                message: e.to_string(),
-            })?;
-        Ok(to_key(&key))
+        Ok(to_key(&key_in(&answer)?))
     }
 
     pub async fn delete(&self, access_key: &str) -> Result<()> {
