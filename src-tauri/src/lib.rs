@@ -12,6 +12,7 @@ use tauri::{Manager, RunEvent, Runtime};
 use app::journal::Journal;
 use app::state::AppState;
 use core::keychain::Keychain;
+use core::transfer::unfinished::Unfinished;
 
 /// The app on any runtime, so the same wiring can run under tauri's mock runtime.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
@@ -34,7 +35,11 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 cancel_destroy: Default::default(),
                 listing_generation: Default::default(),
                 uploads: Default::default(),
+                downloads: Default::default(),
                 next_batch: Default::default(),
+                unfinished: std::sync::Arc::new(Unfinished::new(
+                    data_dir.join("unfinished-uploads.json"),
+                )),
             });
             quit_on_signals(app.handle().clone());
             Ok(())
@@ -68,7 +73,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::share_link,
             app::commands::files::set_file_metadata,
             app::commands::files::delete_files,
-            app::commands::files::download_files,
+            app::commands::files::plan_download,
+            app::commands::files::start_download,
             app::commands::keys::list_keys,
             app::commands::keys::set_api_token,
             app::commands::keys::generate_key,
@@ -122,6 +128,7 @@ pub fn run() {
         // Quitting stops the sandbox's daemons (each gets a grace period, then KILL).
         if let RunEvent::Exit = event {
             if let Some(state) = handle.try_state::<AppState>() {
+                state.stop_uploads(std::time::Duration::from_secs(5));
                 state.stop_sandbox();
             }
         }

@@ -2,6 +2,7 @@
 //! sandbox module, and S3 clients built the way the app builds them.
 
 pub mod fake_do_api;
+pub mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -19,6 +20,9 @@ pub struct SandboxInfo {
     pub endpoint: Endpoint,
     pub owner_access_key: String,
     pub owner_secret: Secret,
+    /// The key manager's key (RGW admin caps): only for Admin Ops, as in the app.
+    pub admin_access_key: String,
+    pub admin_secret: Secret,
     pub root: PathBuf,
     pub conf: PathBuf,
 }
@@ -78,6 +82,8 @@ pub fn sandbox() -> SandboxInfo {
         endpoint: sandbox_endpoint(sandbox),
         owner_access_key: sandbox.owner().access_key.clone(),
         owner_secret: sandbox.owner().secret.clone(),
+        admin_access_key: sandbox.admin_key().access_key.clone(),
+        admin_secret: sandbox.admin_key().secret.clone(),
         root: sandbox.root().to_path_buf(),
         conf: sandbox.conf_path(),
     }
@@ -93,6 +99,16 @@ pub fn admin(args: &[&str]) -> serde_json::Value {
     sandbox
         .admin(args)
         .unwrap_or_else(|e| panic!("radosgw-admin {}: {e}", args.join(" ")))
+}
+
+/// The pid of the shared sandbox's gateway (radosgw), for fault tests.
+pub fn gateway_pid() -> u32 {
+    let slot = SANDBOX.get().expect("sandbox() first");
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .as_ref()
+        .and_then(|s| s.pid_of("rgw"))
+        .expect("the gateway runs")
 }
 
 pub fn sandbox_endpoint(sandbox: &Sandbox) -> Endpoint {

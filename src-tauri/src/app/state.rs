@@ -136,7 +136,12 @@ pub struct AppState {
     /// Uploads planned or running, by batch id.
     pub uploads:
         std::sync::Mutex<std::collections::HashMap<u32, super::commands::transfers::Batch>>,
+    /// Downloads planned and waiting for the user's choice, by batch id.
+    pub downloads:
+        std::sync::Mutex<std::collections::HashMap<u32, super::commands::files::DownloadBatch>>,
     pub next_batch: std::sync::atomic::AtomicU32,
+    /// Multipart uploads in flight, noted on disk so a crash's leftovers are aborted later.
+    pub unfinished: std::sync::Arc<crate::core::transfer::unfinished::Unfinished>,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: std::sync::atomic::AtomicU64,
     /// Set to stop the Space destruction in progress.
@@ -156,6 +161,18 @@ impl AppState {
 
     pub fn sandbox_port(&self) -> Option<u16> {
         self.sandbox.lock().ok()?.as_ref().map(|s| s.rgw_port())
+    }
+
+    /// At quit: stops every upload, and waits up to `limit` for their multipart uploads to be
+    /// aborted. Any left are noted on disk and aborted at the next connection.
+    pub fn stop_uploads(&self, limit: std::time::Duration) {
+        if let Ok(uploads) = self.uploads.lock() {
+            uploads.values().for_each(|b| b.cancel_all());
+        }
+        let started = std::time::Instant::now();
+        while !self.unfinished.list().is_empty() && started.elapsed() < limit {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Stops the sandbox's daemons, if running. Blocks up to the daemons' grace periods.

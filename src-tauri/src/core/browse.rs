@@ -82,9 +82,18 @@ pub async fn list_folder(
             .send()
             .await
             .map_err(|e| map_error(e, ctx))?;
-        let mut entries = Vec::with_capacity(out.key_count().unwrap_or(0).max(0) as usize);
+        // The server's KeyCount is not trusted for sizing: the entries are counted as they come.
+        let mut entries = Vec::new();
+        let outside = |key: &str| {
+            Error::BadAnswer(format!(
+                "asked for the folder “{prefix}”, it listed “{key}”"
+            ))
+        };
         for p in out.common_prefixes() {
             if let Some(key) = p.prefix() {
+                if !key.starts_with(prefix) || key.len() <= prefix.len() {
+                    return Err(outside(key));
+                }
                 entries.push(Entry {
                     kind: EntryKind::Folder,
                     key: key.to_string(),
@@ -99,6 +108,9 @@ pub async fn list_folder(
             // The folder's own marker object is the folder itself, not a file in it.
             if key == prefix {
                 continue;
+            }
+            if !key.starts_with(prefix) {
+                return Err(outside(key));
             }
             entries.push(Entry {
                 kind: if key.ends_with('/') {
@@ -115,7 +127,14 @@ pub async fn list_folder(
             });
         }
         total += entries.len() as u64;
-        token = out.next_continuation_token().map(str::to_string);
+        let next = out.next_continuation_token().map(str::to_string);
+        // A server that hands back the same token would keep us listing forever.
+        if next.is_some() && next == token {
+            return Err(Error::BadAnswer(
+                "it gave the same continuation token twice".into(),
+            ));
+        }
+        token = next;
         let done = !out.is_truncated().unwrap_or(false) || token.is_none();
         let keep_going = on_page(ListingPage {
             prefix: prefix.to_string(),

@@ -62,6 +62,7 @@ pub async fn destroy(
         return Err(Error::SpaceNotEmpty(name.to_string()));
     }
     let mut deleted = 0u64;
+    let mut last_page: Vec<(String, Option<String>)> = Vec::new();
     if delete_files {
         // Versions and delete markers too: a versioned Space is not empty until they are gone.
         loop {
@@ -93,12 +94,25 @@ pub async fn destroy(
             if ids.is_empty() {
                 break;
             }
+            // Each round must delete what it listed; the same page twice means it did not.
+            if ids == last_page {
+                return Err(Error::Server {
+                    code: "DeleteHadNoEffect".into(),
+                    message: format!(
+                        "the server accepted the deletion of {} files in “{name}” but still lists them",
+                        ids.len()
+                    ),
+                });
+            }
             let objects = ids
                 .iter()
                 .map(|(key, version)| {
                     ObjectIdentifier::builder()
                         .key(key)
-                        .set_version_id(version.clone().filter(|v| v != "null"))
+                        // "null" is the id of a version written while versioning was off or
+                        // suspended: sent as it is, it deletes that version for good; left
+                        // out, the delete only adds another delete marker.
+                        .set_version_id(version.clone())
                         .build()
                         .map_err(|e| Error::InvalidInput(e.to_string()))
                 })
@@ -106,6 +120,7 @@ pub async fn destroy(
             let batch = objects.len() as u64;
             super::objects::delete_batch(client, name, ctx, objects).await?;
             deleted += batch;
+            last_page = ids;
             progress(DestroyProgress {
                 phase: DestroyPhase::DeletingFiles,
                 deleted,

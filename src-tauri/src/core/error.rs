@@ -71,6 +71,12 @@ pub enum Error {
     /// A sandbox daemon did not start or stopped.
     #[error("{0}")]
     Sandbox(String),
+    /// The user's disk has no room left for a download.
+    #[error("{0}")]
+    DiskFull(String),
+    /// A server answered something no S3 server should: it is refused, never trusted.
+    #[error("The server sent an answer that can't be right ({0}); nothing was done with it.")]
+    BadAnswer(String),
     #[error("{0}")]
     Io(String),
 }
@@ -100,6 +106,8 @@ pub enum ErrorKind {
     SandboxMissing,
     SandboxBusy,
     Sandbox,
+    DiskFull,
+    BadAnswer,
     Io,
     NotConnected,
     Store,
@@ -136,6 +144,8 @@ impl Error {
             Error::SandboxMissing { .. } => ErrorKind::SandboxMissing,
             Error::SandboxBusy => ErrorKind::SandboxBusy,
             Error::Sandbox(_) => ErrorKind::Sandbox,
+            Error::DiskFull(_) => ErrorKind::DiskFull,
+            Error::BadAnswer(_) => ErrorKind::BadAnswer,
             Error::Io(_) => ErrorKind::Io,
         }
     }

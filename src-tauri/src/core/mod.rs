@@ -4,6 +4,7 @@
 pub mod browse;
 pub mod connection;
 pub mod destroy;
+pub mod disk;
 pub mod error;
 pub mod keychain;
 pub mod keys;

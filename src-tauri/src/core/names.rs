@@ -77,6 +77,29 @@ pub fn validate(name: &str) -> Result<()> {
     }
 }
 
+/// Checks the name of a Space to open (not to create). The rules above are DigitalOcean's for
+/// new Spaces; buckets of other S3 services, and old ones, may have dots, capitals or `_`.
+pub fn validate_existing(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::InvalidInput(format!(
+            "“{name}” can't be a Space's name: {why}."
+        )))
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > 255 {
+        return bad("it is longer than 255 characters");
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+    {
+        return bad("it holds “/”, a space or a control character");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +141,23 @@ mod tests {
         let err = validate("my.space").expect_err("dots");
         assert!(err.to_string().contains("HTTPS certificate"), "{err}");
         assert!(validate("AB").is_err());
+    }
+
+    #[test]
+    fn existing_buckets_of_other_services_can_be_opened() {
+        for ok in ["my.bucket.v2", "Legacy_Bucket", "ab", "a-space"] {
+            assert!(validate_existing(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a/b", "a b", "a\u{7}"] {
+            assert_eq!(
+                validate_existing(bad).map_err(|e| e.kind()),
+                Err(crate::core::error::ErrorKind::InvalidInput),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            validate("Legacy_Bucket").is_err(),
+            "creating keeps DigitalOcean's rules"
+        );
     }
 }

@@ -1,7 +1,5 @@
-//! One file (object) of a Space: its details, its permission, share links, metadata, deletion,
-//! and downloading it to disk.
+//! One file (object) of a Space: its details, its permission, share links, metadata and deletion.
 
-use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -9,7 +7,6 @@ use aws_sdk_s3::types::{
     Delete, MetadataDirective, ObjectCannedAcl, ObjectIdentifier, Permission, Type,
 };
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 use ts_rs::TS;
 
 use super::error::{Error, Result};
@@ -110,6 +107,76 @@ pub async fn acl(
     })
 }
 
+/// A file's ACL as the grant headers a copy carries, so the copy keeps exactly who may do what.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub full_control: Option<String>,
+    pub read: Option<String>,
+    pub read_acp: Option<String>,
+    pub write_acp: Option<String>,
+}
+
+/// Reads a file's grants. A key that may not read them gets a sentence saying why nothing is
+/// changed, rather than a guess that could make a public file private.
+pub async fn grants(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+) -> Result<Grants> {
+    let out = client
+        .get_object_acl()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| match map_error(e, Context::space(endpoint, space)) {
+            Error::AccessDenied(_) => Error::AccessDenied(
+                "This key may not read the file's permission, so its metadata was not changed: saving it would also reset who may read the file. Use a key with full access to this Space.".into(),
+            ),
+            other => other,
+        })?;
+    let mut lists: [Vec<String>; 4] = Default::default();
+    for grant in out.grants() {
+        let who = grant.grantee().ok_or_else(|| {
+            Error::BadAnswer("a grant of the file's permission names nobody".into())
+        })?;
+        let grantee = match (who.r#type(), who.id(), who.uri(), who.email_address()) {
+            (Type::CanonicalUser, Some(id), _, _) => format!("id=\"{id}\""),
+            (Type::Group, _, Some(uri), _) => format!("uri=\"{uri}\""),
+            (Type::AmazonCustomerByEmail, _, _, Some(email)) => {
+                format!("emailAddress=\"{email}\"")
+            }
+            _ => {
+                return Err(Error::InvalidInput(
+                    "The file's permission has a grant this app can't copy, so its metadata was not changed.".into(),
+                ))
+            }
+        };
+        let slot = match grant.permission() {
+            Some(Permission::FullControl) => 0,
+            Some(Permission::Read) => 1,
+            Some(Permission::ReadAcp) => 2,
+            Some(Permission::WriteAcp) => 3,
+            // WRITE means nothing on a file; S3 ignores it there.
+            Some(Permission::Write) => continue,
+            _ => {
+                return Err(Error::InvalidInput(
+                    "The file's permission has a grant this app can't copy, so its metadata was not changed.".into(),
+                ))
+            }
+        };
+        lists[slot].push(grantee);
+    }
+    let joined = |v: &Vec<String>| (!v.is_empty()).then(|| v.join(", "));
+    Ok(Grants {
+        full_control: joined(&lists[0]),
+        read: joined(&lists[1]),
+        read_acp: joined(&lists[2]),
+        write_acp: joined(&lists[3]),
+    })
+}
+
 /// Sets the permission of each file; returns the keys that failed with why. Folders are skipped
 /// (they have no permission of their own).
 pub async fn set_acl(
@@ -202,9 +269,8 @@ pub async fn set_metadata(
             )));
         }
     }
-    let current = acl(client, endpoint, space, key)
-        .await
-        .unwrap_or(FileAcl::Private);
+    // The copy replaces the object, and with it its permission: the exact grants go with it.
+    let grants = grants(client, endpoint, space, key).await?;
     let clean = |v: &Option<String>| {
         v.as_ref()
             .map(|s| s.trim().to_string())
@@ -221,10 +287,10 @@ pub async fn set_metadata(
         .set_cache_control(clean(&metadata.cache_control))
         .set_content_disposition(clean(&metadata.content_disposition))
         .set_content_encoding(clean(&metadata.content_encoding))
-        .acl(match current {
-            FileAcl::Private => ObjectCannedAcl::Private,
-            FileAcl::Public => ObjectCannedAcl::PublicRead,
-        });
+        .set_grant_full_control(grants.full_control)
+        .set_grant_read(grants.read)
+        .set_grant_read_acp(grants.read_acp)
+        .set_grant_write_acp(grants.write_acp);
     for (name, value) in &metadata.custom {
         copy = copy.metadata(name.to_lowercase(), value);
     }
@@ -312,59 +378,5 @@ pub(crate) async fn delete_batch(
             ),
         }),
         None => Ok(()),
-    }
-}
-
-/// Downloads a file to `dest`, streaming, through a temporary file renamed at the end, so a
-/// failed download never leaves a half file under the real name.
-pub async fn download(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
-    key: &str,
-    dest: &Path,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<u64> {
-    let mut out = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
-    if let Some(parent) = dest.parent() {
-        tokio::fs::create_dir_all(parent).await?;
-    }
-    let partial = dest.with_file_name(format!(
-        ".{}.spacedock-part",
-        dest.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
-    ));
-    let result = async {
-        let mut file = tokio::fs::File::create(&partial).await?;
-        let mut done = 0u64;
-        while let Some(chunk) = out.body.try_next().await.map_err(|e| Error::Unreachable {
-            endpoint: endpoint.to_string(),
-            reason: e.to_string(),
-        })? {
-            file.write_all(&chunk).await?;
-            done += chunk.len() as u64;
-            progress(done);
-        }
-        file.flush().await?;
-        file.sync_all().await?;
-        Ok::<u64, Error>(done)
-    }
-    .await;
-    match result {
-        Ok(done) => {
-            tokio::fs::rename(&partial, dest).await?;
-            Ok(done)
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            Err(e)
-        }
     }
 }

@@ -146,6 +146,7 @@ async fn spacedock_upload(ctx: &Ctx, space: &str, paths: &[PathBuf]) -> Duration
         client: ctx.client.clone(),
         endpoint: ctx.endpoint.url.clone(),
         space: space.to_string(),
+        unfinished: None,
     };
     let queued = plan
         .files

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use spacedock_tests::{files_holding, new_user, sandbox, unique};
+use spacedock_tests::{admin, files_holding, new_user, sandbox, unique};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
 use tauri::utils::config::AppDirectoriesOverride;
@@ -138,12 +138,22 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     let service = unique("io.spacedock.ipc");
     let root = tempfile::tempdir().expect("tempdir");
     let mut w = Window::open(&service, root.path());
-    let owner_secret = sb.owner_secret.expose().to_string();
+    // A self-hosted RGW connected as a user with admin caps: it manages keys itself.
+    let owner = new_user("ipc-owner");
+    admin(&[
+        "caps",
+        "add",
+        "--uid",
+        &owner.uid,
+        "--caps",
+        "users=*;buckets=*",
+    ]);
+    let owner_secret = owner.secret.expose().to_string();
 
-    // Connect as the sandbox's owner, through the form's commands.
+    // Connect through the form's commands.
     let draft = |secret: &str, space: Value| {
         json!({ "draft": {
-            "name": "Owner", "accessKey": sb.owner_access_key, "secret": secret, "space": space,
+            "name": "Owner", "accessKey": owner.access_key, "secret": secret, "space": space,
             "provider": { "type": "custom", "endpoint": sb.endpoint.url, "signingRegion": "us-east-1", "pathStyle": true },
         }})
     };
@@ -173,9 +183,20 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
         "generate_key",
         json!({ "name": "ipc reader", "scope": { "type": "limited", "grants": [{ "space": a, "permission": "read" }] } }),
     );
+    // A full key would be another key of this admin user, able to read every secret: refused.
+    let refused = w
+        .call(
+            "generate_key",
+            json!({ "name": "ipc full", "scope": { "type": "full" } }),
+        )
+        .expect_err("a full key of an admin user is refused");
+    assert_eq!(refused["kind"], json!("invalidInput"), "{refused}");
+    assert!(refused.to_string().contains("admin caps"), "{refused}");
     let full = w.ok(
         "generate_key",
-        json!({ "name": "ipc full", "scope": { "type": "full" } }),
+        json!({ "name": "ipc full", "scope": { "type": "limited", "grants": [
+            { "space": a, "permission": "fullAccess" }, { "space": b, "permission": "fullAccess" }
+        ] } }),
     );
     let (ak1, s1) = (
         limited["key"]["accessKey"]
@@ -282,7 +303,7 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     // the connection in use can't revoke its own key.
     assert!(keychain_accounts(&service).contains(&format!("connection:{reader_id}")));
     let refused = w
-        .call("delete_key", json!({ "accessKey": sb.owner_access_key }))
+        .call("delete_key", json!({ "accessKey": owner.access_key }))
         .expect_err("the key in use is not revoked");
     assert_eq!(refused["kind"], json!("invalidInput"), "{refused}");
     w.ok("delete_key", json!({ "accessKey": ak1 }));

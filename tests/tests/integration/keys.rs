@@ -31,14 +31,14 @@ fn as_key(sb: &SandboxInfo, access_key: &str, secret: &Secret) -> aws_sdk_s3::Cl
     s3::client(&sb.endpoint, access_key, secret)
 }
 
-/// The sandbox owner's S3 client and Admin Ops client: the owner manages every key.
+/// The sandbox owner's S3 client, and the Admin Ops client of the key manager (as in the app).
 fn owner_and_admin(sb: &SandboxInfo) -> (aws_sdk_s3::Client, Admin) {
     let owner = as_key(sb, &sb.owner_access_key, &sb.owner_secret);
     let admin = Admin::new(
         &sb.endpoint.url,
         "us-east-1",
-        &sb.owner_access_key,
-        &sb.owner_secret,
+        &sb.admin_access_key,
+        &sb.admin_secret,
     );
     (owner, admin)
 }

@@ -27,6 +27,7 @@ async fn new_space(sb: &SandboxInfo, prefix: &str) -> Target {
         client,
         endpoint: sb.endpoint.url.clone(),
         space: name,
+        unfinished: None,
     }
 }
 
@@ -437,11 +438,12 @@ mod files {
         let dest = dir.path().join("photo ünï+.bin");
         let seen = Arc::new(Mutex::new(0u64));
         let s = seen.clone();
-        let n = objects::download(
+        let n = transfer::download::download_file(
             &target.client,
             &target.endpoint,
             &target.space,
             "photo ünï+.bin",
+            dir.path(),
             &dest,
             &move |b| *s.lock().expect("lock") = b,
         )
@@ -451,11 +453,12 @@ mod files {
         assert_eq!(*seen.lock().expect("lock"), 10);
         assert_eq!(std::fs::read(&dest).expect("read"), b"0123456789");
         let missing = dir.path().join("missing.bin");
-        assert!(objects::download(
+        assert!(transfer::download::download_file(
             &target.client,
             &target.endpoint,
             &target.space,
             "nope",
+            dir.path(),
             &missing,
             &|_| {}
         )

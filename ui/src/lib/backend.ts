@@ -18,6 +18,8 @@ import type { RuleCheck } from './bindings/RuleCheck';
 import type { SpaceDetails } from './bindings/SpaceDetails';
 import type { ListingPage } from './bindings/ListingPage';
 import type { Conflict } from './bindings/Conflict';
+import type { DownloadSummary } from './bindings/DownloadSummary';
+import type { PlannedDownload } from './bindings/PlannedDownload';
 import type { FileAcl } from './bindings/FileAcl';
 import type { TransferEvent } from './bindings/TransferEvent';
 import type { UploadPlan } from './bindings/UploadPlan';
@@ -215,16 +217,51 @@ export function deleteFiles(space: string, region: string | null, keys: string[]
   return invoke('delete_files', { space, region, keys });
 }
 
-/** Asks where to save, then downloads; resolves to the folder chosen, or null if cancelled. */
-export function downloadFiles(
+/** Asks which to do when files of the batch are already in the chosen folder; null stops. */
+export type AskDownloadConflict = (count: number, examples: string[]) => Promise<Conflict | null>;
+
+export interface DownloadResult {
+  dest: string;
+  summary: DownloadSummary;
+  /** Nothing was downloaded: the user stopped at the conflict question. */
+  stopped: boolean;
+}
+
+/**
+ * Asks where to save, plans, asks about files already there, then downloads.
+ * Resolves to null if the folder dialog was cancelled.
+ */
+export async function downloadFiles(
   space: string,
   region: string | null,
   keys: string[],
   onProgress: (p: DownloadProgress) => void,
-): Promise<string | null> {
+  ask: AskDownloadConflict,
+): Promise<DownloadResult | null> {
+  const plan: PlannedDownload | null = await invoke('plan_download', { space, region, keys });
+  if (!plan) return null;
+  let conflict: Conflict = 'overwrite';
+  if (plan.existingCount > 0) {
+    const answer = await ask(plan.existingCount, plan.existing);
+    if (!answer) {
+      return { dest: plan.dest, stopped: true, summary: { done: 0, skipped: 0, problems: plan.problems } };
+    }
+    conflict = answer;
+  }
   const channel = new Channel<DownloadProgress>();
   channel.onmessage = onProgress;
-  return invoke('download_files', { space, region, keys, onProgress: channel });
+  const summary: DownloadSummary = await invoke('start_download', { batch: plan.batch, conflict, onProgress: channel });
+  return { dest: plan.dest, summary, stopped: false };
+}
+
+/** One line about a finished download, for the page. */
+export function downloadSentence(r: DownloadResult): string {
+  const { done, skipped, problems } = r.summary;
+  if (r.stopped) return 'Nothing was downloaded.';
+  const parts = [`Downloaded ${done} ${done === 1 ? 'file' : 'files'} to ${r.dest}.`];
+  if (skipped) parts.push(`${skipped} skipped: already there.`);
+  if (problems.length) parts.push(`Not downloaded: ${problems.map((p) => `${p.path} (${p.message.replace(/^Not downloaded: /, '')})`).join('; ')}`);
+  return parts.join(' ');
 }
 
 // --- Access keys ---

@@ -20,6 +20,8 @@ export interface Item {
 
 interface Batch {
   acl: FileAcl;
+  /** The choice made for files already there: a retry keeps it. */
+  conflict: Conflict;
   onFinished: () => void;
 }
 
@@ -95,7 +97,7 @@ export class TransferQueue {
       if (answer === null) return;
       conflict = answer;
     }
-    this.batches.set(plan.batch, { acl, onFinished });
+    this.batches.set(plan.batch, { acl, conflict, onFinished });
     let problemId = -1;
     for (const p of plan.problems) {
       // Paths that can't be uploaded are shown as failed, beside the rest.
@@ -106,14 +108,19 @@ export class TransferQueue {
       // Index the reactive proxy, so later updates reach the UI.
       this.index.set(`${plan.batch}:${f.id}`, this.items[this.items.length - 1]);
     }
-    await this.run(plan.batch, conflict, null);
+    await this.run(plan.batch, null);
   }
 
-  private async run(batch: number, conflict: Conflict, ids: number[] | null) {
+  private problemIds = -1_000_000;
+
+  private async run(batch: number, ids: number[] | null) {
     const b = this.batches.get(batch);
     if (!b) return;
     try {
-      await backend.startUpload(batch, b.acl, conflict, ids, (e) => this.apply(batch, e));
+      const summary = await backend.startUpload(batch, b.acl, b.conflict, ids, (e) => this.apply(batch, e));
+      for (const p of summary.problems) {
+        this.items.push({ batch, id: this.problemIds--, space: '', key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
+      }
     } catch (e) {
       const error = backend.toErrorPayload(e);
       for (const item of this.items) {
@@ -146,7 +153,7 @@ export class TransferQueue {
         byBatch.set(i.batch, [...(byBatch.get(i.batch) ?? []), i.id]);
       }
     }
-    await Promise.all([...byBatch].map(([batch, ids]) => this.run(batch, 'overwrite', ids)));
+    await Promise.all([...byBatch].map(([batch, ids]) => this.run(batch, ids)));
   }
 
   clearFinished() {

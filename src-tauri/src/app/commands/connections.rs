@@ -12,6 +12,7 @@ use crate::core::regions::{Region, REGIONS};
 use crate::core::sandbox::{self, Progress, StartOptions};
 use crate::core::secret::Secret;
 use crate::core::spaces::{self, Reach, SpaceSummary};
+use crate::core::transfer::unfinished;
 use crate::core::{s3, Error};
 
 /// Everything the first screen needs.
@@ -204,6 +205,7 @@ pub async fn connect<R: Runtime>(
         space_secrets,
     };
     let session = active.session();
+    abort_unfinished(&state, &active).await;
     *state.active.write().await = Some(active);
     state::set_last_used(&app, &id)?;
     state.journal.write(format!(
@@ -211,6 +213,25 @@ pub async fn connect<R: Runtime>(
         session.profile.name, session.endpoint
     ));
     Ok(session)
+}
+
+/// Multipart uploads a crash or a kill left behind at this endpoint are aborted: nothing the
+/// app began stays half-done on the server.
+async fn abort_unfinished(state: &AppState, active: &Active) {
+    let region = active.profile.provider.region_label();
+    let (aborted, left) =
+        unfinished::abort_recorded(&state.unfinished, &active.endpoint.url, |space| {
+            active
+                .client_for_space(space, &region)
+                .ok()
+                .map(|(client, _)| client)
+        })
+        .await;
+    if aborted + left > 0 {
+        state.journal.write(format!(
+            "unfinished uploads from an earlier run: {aborted} aborted, {left} could not be reached"
+        ));
+    }
 }
 
 #[tauri::command]

@@ -1,6 +1,7 @@
 //! Commands of the file browser: folder listings streamed page by page, new folders, a file's
-//! details, permission, share links, metadata, deletion and download.
+//! details, permission, share links, metadata, deletion, and downloads into a chosen folder.
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use tauri::ipc::Channel;
@@ -10,7 +11,8 @@ use crate::app::error::Result;
 use crate::app::state::AppState;
 use crate::core::browse::{self, ListingPage};
 use crate::core::objects::{self, FileDetails, Metadata};
-use crate::core::transfer::FileAcl;
+use crate::core::transfer::download::{self, DownloadPlan, DownloadProgress, DownloadSummary};
+use crate::core::transfer::{Conflict, FileAcl, Problem};
 use crate::core::{urls, Error};
 
 /// Rows per page: the first page shows at once, the rest stream in behind it.
@@ -147,27 +149,40 @@ pub async fn delete_files(
     Ok(deleted)
 }
 
+/// A download waiting for the user's choice about files already in the folder.
+pub struct DownloadBatch {
+    client: aws_sdk_s3::Client,
+    endpoint: String,
+    space: String,
+    dest: PathBuf,
+    plan: DownloadPlan,
+}
+
+/// What the page is told about a planned download.
 #[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
-pub struct DownloadProgress {
-    pub key: String,
-    pub bytes: u64,
-    pub files_done: u32,
+pub struct PlannedDownload {
+    pub batch: u32,
+    pub dest: String,
     pub files: u32,
+    /// Files of the batch whose name is already taken in the folder (the first 20).
+    pub existing: Vec<String>,
+    pub existing_count: u32,
+    /// Keys that can't be saved there, with why.
+    pub problems: Vec<Problem>,
 }
 
-/// Asks where to save, then downloads the files (folders with their structure) there.
-/// Returns the folder chosen, or None if the user cancelled.
+/// Asks where to save, then plans the download of files and folders (with their structure)
+/// there. None when the user cancelled the folder dialog.
 #[tauri::command]
-pub async fn download_files<R: tauri::Runtime>(
+pub async fn plan_download<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
     space: String,
     region: Option<String>,
     keys: Vec<String>,
-    on_progress: Channel<DownloadProgress>,
-) -> Result<Option<String>> {
+) -> Result<Option<PlannedDownload>> {
     use tauri_plugin_dialog::DialogExt;
     let dialog = app.dialog().file().set_title("Download to…");
     let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_folder())
@@ -177,71 +192,71 @@ pub async fn download_files<R: tauri::Runtime>(
         return Ok(None);
     };
     let (_, client, endpoint, _) = target(&state, &space, region).await?;
-    // Each folder's files keep their path below the folder's own name.
-    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
-    for key in &keys {
-        if key.ends_with('/') {
-            let base = key
-                .trim_end_matches('/')
-                .rsplit_once('/')
-                .map(|(p, _)| p.len() + 1)
-                .unwrap_or(0);
-            let mut pages = client
-                .list_objects_v2()
-                .bucket(&space)
-                .prefix(key)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    crate::core::s3::map_error(
-                        e,
-                        crate::core::s3::Context::space(&endpoint, &space),
-                    )
-                })?;
-                for k in page
-                    .contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| !k.ends_with('/'))
-                {
-                    files.push((k.to_string(), dest.join(&k[base..])));
-                }
-            }
-        } else {
-            let name = key.rsplit('/').next().unwrap_or(key);
-            files.push((key.clone(), dest.join(name)));
-        }
-    }
-    let total = files.len() as u32;
-    for (i, (key, path)) in files.iter().enumerate() {
-        // Keys come from the server: never write outside the chosen folder.
-        if path
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(Error::InvalidInput(format!(
-                "“{key}” would be saved outside the chosen folder."
-            ))
-            .into());
-        }
-        let progress = on_progress.clone();
-        let k = key.clone();
-        objects::download(&client, &endpoint, &space, key, path, &move |bytes| {
-            let _ = progress.send(DownloadProgress {
-                key: k.clone(),
-                bytes,
-                files_done: i as u32,
-                files: total,
-            });
-        })
-        .await?;
-    }
-    let _ = on_progress.send(DownloadProgress {
-        key: String::new(),
-        bytes: 0,
-        files_done: total,
-        files: total,
-    });
-    Ok(Some(dest.to_string_lossy().to_string()))
+    let plan = download::plan(&client, &endpoint, &space, &keys, &dest).await?;
+    let existing: Vec<String> = plan
+        .existing()
+        .iter()
+        .map(|f| f.path.to_string_lossy().to_string())
+        .collect();
+    let batch = state.next_batch.fetch_add(1, Ordering::Relaxed);
+    let answer = PlannedDownload {
+        batch,
+        dest: dest.to_string_lossy().to_string(),
+        files: plan.files.len() as u32,
+        existing_count: existing.len() as u32,
+        existing: existing.into_iter().take(20).collect(),
+        problems: plan.problems.clone(),
+    };
+    state.downloads.lock().map_err(|_| busy())?.insert(
+        batch,
+        DownloadBatch {
+            client,
+            endpoint,
+            space,
+            dest,
+            plan,
+        },
+    );
+    Ok(Some(answer))
+}
+
+fn busy() -> Error {
+    Error::Io("The transfer queue is unavailable.".into())
+}
+
+/// Runs a planned download; files already in the folder are handled as `conflict` says.
+#[tauri::command]
+pub async fn start_download(
+    state: State<'_, AppState>,
+    batch: u32,
+    conflict: Conflict,
+    on_progress: Channel<DownloadProgress>,
+) -> Result<DownloadSummary> {
+    let b = state
+        .downloads
+        .lock()
+        .map_err(|_| busy())?
+        .remove(&batch)
+        .ok_or_else(|| Error::InvalidInput("That download is no longer in the queue.".into()))?;
+    let summary = download::run(
+        &b.client,
+        &b.endpoint,
+        &b.space,
+        &b.dest,
+        b.plan,
+        conflict,
+        &move |p| {
+            let _ = on_progress.send(p);
+        },
+    )
+    .await;
+    state.journal.write(format!(
+        "downloaded from “{}” to {}: {} done, {} skipped, {} not downloaded",
+        b.space,
+        b.dest.display(),
+        summary.done,
+        summary.skipped,
+        summary.problems.len()
+    ));
+    Ok(summary)
 }

@@ -61,7 +61,7 @@ fn manager(state: &AppState, active: &Active) -> Result<Manager> {
                 .ok_or(Error::ApiTokenNeeded)?;
             Ok(Manager::DigitalOcean(DoApi::new(&api_base()?, &token)))
         }
-        _ => Ok(Manager::Rgw(admin_of(active))),
+        _ => Ok(Manager::Rgw(admin_of(state, active)?)),
     }
 }
 
@@ -104,14 +104,32 @@ pub async fn set_api_token(state: State<'_, AppState>, token: Secret) -> Result<
     Ok(())
 }
 
-/// The Admin Ops API, signed with this connection's key (it needs RGW admin caps).
-fn admin_of(active: &Active) -> Admin {
-    Admin::new(
-        &active.endpoint.url,
-        &active.endpoint.signing_region,
+/// The Admin Ops API. On the sandbox it is signed with the key manager's own key, which is never
+/// shown or handed out; on a self-hosted RGW, with this connection's key (it needs admin caps).
+fn admin_of(state: &AppState, active: &Active) -> Result<Admin> {
+    let endpoint = &active.endpoint;
+    if active.profile.provider == Provider::Sandbox {
+        let running = state
+            .sandbox
+            .lock()
+            .map_err(|_| Error::Sandbox("The local sandbox is unavailable.".into()))?;
+        let sandbox = running
+            .as_ref()
+            .ok_or_else(|| Error::Sandbox("The local sandbox is not running.".into()))?;
+        let key = sandbox.admin_key();
+        return Ok(Admin::new(
+            &endpoint.url,
+            &endpoint.signing_region,
+            &key.access_key,
+            &key.secret,
+        ));
+    }
+    Ok(Admin::new(
+        &endpoint.url,
+        &endpoint.signing_region,
         &active.profile.access_key,
         &active.secret,
-    )
+    ))
 }
 
 fn rgw_keys<'a>(active: &'a Active, admin: &'a Admin) -> RgwKeys<'a> {

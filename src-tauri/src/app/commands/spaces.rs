@@ -179,7 +179,7 @@ pub async fn space_details<R: Runtime>(
     region: Option<String>,
 ) -> Result<SpaceDetails> {
     let active = state.active().await?;
-    names::validate(&name)?;
+    names::validate_existing(&name)?;
     let region = region_of(&active, region);
     details(&app, &active, &name, &region).await
 }
@@ -194,7 +194,7 @@ pub async fn open_space_with_key<R: Runtime>(
     region: Option<String>,
     access_key: Option<String>,
 ) -> Result<SpaceDetails> {
-    names::validate(&name)?;
+    names::validate_existing(&name)?;
     let mut active = state.active().await?;
     let region = region_of(&active, region);
     let own = active.profile.access_key.clone();

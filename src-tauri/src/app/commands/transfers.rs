@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -16,8 +16,8 @@ use crate::app::error::Result;
 use crate::app::state::AppState;
 use crate::core::browse;
 use crate::core::transfer::{
-    self, plan::keep_both_key, Cancel, FileAcl, FileState, PlannedFile, Problem, QueuedFile,
-    Settings, Target, TransferEvent,
+    self, Cancel, Conflict, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings, Target,
+    TransferEvent,
 };
 use crate::core::Error;
 
@@ -29,6 +29,15 @@ pub struct Batch {
     empty_folders: Vec<String>,
     cancels: HashMap<u32, Cancel>,
     all: Arc<AtomicBool>,
+    /// The choice made when the batch first ran: a retry keeps it.
+    conflict: Option<Conflict>,
+}
+
+impl Batch {
+    /// Stops every file of the batch (at quit: multipart uploads are aborted, not left behind).
+    pub fn cancel_all(&self) {
+        self.all.store(true, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -51,16 +60,6 @@ pub struct UploadPlan {
     pub problems: Vec<Problem>,
 }
 
-/// What to do with files that already exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub enum Conflict {
-    Overwrite,
-    Skip,
-    KeepBoth,
-}
-
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -69,6 +68,8 @@ pub struct UploadSummary {
     pub failed: u32,
     pub cancelled: u32,
     pub skipped: u32,
+    /// Empty folders that could not be made, each with why.
+    pub problems: Vec<Problem>,
 }
 
 #[tauri::command]
@@ -87,6 +88,7 @@ pub async fn plan_upload(
         client,
         endpoint: endpoint.url,
         space,
+        unfinished: Some(state.unfinished.clone()),
     };
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let prefix_for_plan = prefix.clone();
@@ -125,6 +127,7 @@ pub async fn plan_upload(
                 empty_folders: plan.empty_folders,
                 cancels: HashMap::new(),
                 all: Arc::new(AtomicBool::new(false)),
+                conflict: None,
             },
         );
     }
@@ -141,7 +144,7 @@ pub async fn start_upload(
     ids: Option<Vec<u32>>,
     on_event: Channel<TransferEvent>,
 ) -> Result<UploadSummary> {
-    let (target, queued, skipped, empty_folders) = {
+    let (target, mut queued, skipped, empty_folders, conflict) = {
         let mut uploads = state
             .uploads
             .lock()
@@ -150,31 +153,18 @@ pub async fn start_upload(
             .get_mut(&batch)
             .ok_or_else(|| Error::InvalidInput("That upload is no longer in the queue.".into()))?;
         b.all.store(false, Ordering::Relaxed);
+        // A retry keeps the batch's first choice: a Skip or Keep both batch never overwrites.
+        let conflict = *b.conflict.get_or_insert(conflict);
         let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
         let mut queued = Vec::new();
         let mut skipped = Vec::new();
-        let mut taken = b.existing.clone();
         for (id, file) in &b.files {
             if wanted.as_ref().is_some_and(|w| !w.contains(id)) {
                 continue;
             }
-            let mut file = file.clone();
-            if b.existing.contains(&file.key) {
-                match conflict {
-                    Conflict::Overwrite => {}
-                    Conflict::Skip => {
-                        skipped.push(*id);
-                        continue;
-                    }
-                    Conflict::KeepBoth => {
-                        let mut n = 1;
-                        while taken.contains(&keep_both_key(&file.key, n)) {
-                            n += 1;
-                        }
-                        file.key = keep_both_key(&file.key, n);
-                        taken.insert(file.key.clone());
-                    }
-                }
+            if b.existing.contains(&file.key) && conflict == Conflict::Skip {
+                skipped.push(*id);
+                continue;
             }
             let cancel = Cancel {
                 file: Arc::new(AtomicBool::new(false)),
@@ -183,7 +173,7 @@ pub async fn start_upload(
             b.cancels.insert(*id, cancel.clone());
             queued.push(QueuedFile {
                 id: *id,
-                file,
+                file: file.clone(),
                 cancel,
             });
         }
@@ -192,8 +182,28 @@ pub async fn start_upload(
         } else {
             Vec::new()
         };
-        (b.target.clone(), queued, skipped, empty_folders)
+        let existing: Vec<bool> = queued
+            .iter()
+            .map(|q| b.existing.contains(&q.file.key))
+            .collect();
+        (
+            b.target.clone(),
+            queued.into_iter().zip(existing).collect::<Vec<_>>(),
+            skipped,
+            empty_folders,
+            conflict,
+        )
     };
+    // Keep both: a name free on the server, not only in this batch.
+    if conflict == Conflict::KeepBoth {
+        let mut taken: HashSet<String> = queued.iter().map(|(q, _)| q.file.key.clone()).collect();
+        for (q, exists) in queued.iter_mut().filter(|(_, exists)| *exists) {
+            q.file.key = transfer::free_key(&target, &q.file.key, &taken).await?;
+            taken.insert(q.file.key.clone());
+            *exists = false;
+        }
+    }
+    let queued: Vec<QueuedFile> = queued.into_iter().map(|(q, _)| q).collect();
     for id in &skipped {
         let _ = on_event.send(TransferEvent {
             id: *id,
@@ -201,26 +211,28 @@ pub async fn start_upload(
             state: FileState::Skipped,
         });
     }
+    // An empty folder that can't be made is reported; the files go on.
+    let mut problems = Vec::new();
     for key in empty_folders {
-        let parent = key
-            .trim_end_matches('/')
-            .rsplit_once('/')
-            .map(|(p, _)| format!("{p}/"))
-            .unwrap_or_default();
-        let name = key
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        browse::create_folder(
+        let trimmed = key.trim_end_matches('/');
+        let (parent, name) = match trimmed.rsplit_once('/') {
+            Some((p, n)) => (format!("{p}/"), n),
+            None => (String::new(), trimmed),
+        };
+        if let Err(e) = browse::create_folder(
             &target.client,
             &target.endpoint,
             &target.space,
             &parent,
-            &name,
+            name,
         )
-        .await?;
+        .await
+        {
+            problems.push(Problem {
+                path: key.clone(),
+                message: format!("The empty folder was not made: {e}"),
+            });
+        }
     }
     let count = queued.len();
     let space = target.space.clone();
@@ -242,11 +254,18 @@ pub async fn start_upload(
         summary.cancelled,
         skipped.len()
     ));
+    // A batch with nothing left to retry is done with: it is freed.
+    if summary.failed == 0 && summary.cancelled == 0 {
+        if let Ok(mut uploads) = state.uploads.lock() {
+            uploads.remove(&batch);
+        }
+    }
     Ok(UploadSummary {
         done: summary.done,
         failed: summary.failed,
         cancelled: summary.cancelled,
         skipped: skipped.len() as u32,
+        problems,
     })
 }
 

@@ -36,7 +36,7 @@ fn encode(s: &str) -> String {
 impl Admin {
     pub fn new(endpoint: &str, region: &str, access_key: &str, secret: &Secret) -> Admin {
         Admin {
-            http: reqwest::Client::new(),
+            http: super::digitalocean::http_client(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
             access_key: access_key.to_string(),
@@ -212,6 +212,9 @@ impl Admin {
                     ("display-name", display),
                     ("key-type", "s3"),
                     ("generate-key", "True"),
+                    // A limited key reaches only the Spaces granted to it: it may make none of
+                    // its own (which would also keep its user from being removed).
+                    ("max-buckets", "-1"),
                 ],
             )
             .await?;
@@ -261,6 +264,13 @@ fn keys_of(user: &Value) -> Vec<(String, Secret)> {
         .unwrap_or_default()
 }
 
+/// True when the user has any RGW admin caps.
+pub fn has_caps(user: &Value) -> bool {
+    user.get("caps")
+        .and_then(Value::as_array)
+        .is_some_and(|caps| !caps.is_empty())
+}
+
 fn slug(name: &str) -> String {
     let s: String = name
         .to_lowercase()
@@ -292,6 +302,12 @@ impl RgwKeys<'_> {
         match scope {
             Scope::Full => {
                 let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
+                // A full key is another key of the owner, with everything the owner may do.
+                if has_caps(&self.admin.user(&owner_uid).await?) {
+                    return Err(Error::InvalidInput(
+                        "This connection's user has RGW admin caps, so a full-access key made for it could read every other key's secret. Connect as a user without admin caps to make full-access keys, or make a limited key.".into(),
+                    ));
+                }
                 let (access_key, secret) = self.admin.new_key_of(&owner_uid).await?;
                 Ok((
                     AccessKey {
@@ -396,13 +412,25 @@ impl RgwKeys<'_> {
             return Err(Error::InvalidInput("This is the key the app is connected with; connect with another before deleting it.".into()));
         }
         let uid = self.admin.uid_of(access_key).await?;
+        let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
         if uid.starts_with(LIMITED_PREFIX) {
+            // The keys go first: from that moment the key opens nothing, whatever follows.
+            for (key, _) in keys_of(&self.admin.user(&uid).await?) {
+                self.admin.delete_key(&uid, &key).await?;
+            }
             for space in spaces {
                 policy::revoke(self.owner, self.endpoint, space, &uid).await?;
             }
-            self.admin.delete_user(&uid).await
-        } else {
+            // A user left from before limited keys could make Spaces may still own one: it
+            // stays, keyless, rather than have its files deleted.
+            let _ = self.admin.delete_user(&uid).await;
+            Ok(())
+        } else if uid == owner_uid {
             self.admin.delete_key(&uid, access_key).await
+        } else {
+            Err(Error::InvalidInput(
+                "That key is not one of this account's keys, so it can't be revoked here.".into(),
+            ))
         }
     }
 }

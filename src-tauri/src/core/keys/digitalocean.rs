@@ -123,10 +123,34 @@ fn key_in(answer: &Value) -> Result<ApiKey> {
     })
 }
 
+/// One path segment, percent-encoded: an access key is data, never more path.
+fn segment(s: &str) -> String {
+    let encoded = url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    // "." and ".." would be resolved away as a URL is parsed.
+    match encoded.as_str() {
+        "." | ".." => encoded.replace('.', "%2E"),
+        _ => encoded,
+    }
+}
+
+/// A client that gives up on a peer that stops answering, instead of hanging the keys page.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Most pages of keys followed: 100 keys a page, far beyond any account's keys.
+const MAX_PAGES: usize = 1000;
+
 impl DoApi {
     pub fn new(base: &str, token: &Secret) -> DoApi {
         DoApi {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: base.trim_end_matches('/').to_string(),
             token: token.clone(),
         }
@@ -177,7 +201,25 @@ impl DoApi {
     pub async fn list(&self) -> Result<Vec<AccessKey>> {
         let mut keys = Vec::new();
         let mut next = Some(format!("{}/v2/spaces/keys?page=1&per_page=100", self.base));
+        let mut seen = std::collections::HashSet::new();
+        let origin = url::Url::parse(&self.base)
+            .map_err(|_| Error::InvalidInput("The API address is not a URL.".into()))?
+            .origin();
         while let Some(url) = next {
+            // The token goes with every page: only to the API's own origin, each page once.
+            let parsed = url::Url::parse(&url)
+                .map_err(|_| Error::BadAnswer(format!("the next page is “{url}”, not a URL")))?;
+            if parsed.origin() != origin {
+                return Err(Error::BadAnswer(format!(
+                    "the next page of keys is at another address ({}); the token was not sent there",
+                    parsed.origin().ascii_serialization()
+                )));
+            }
+            if !seen.insert(url.clone()) || seen.len() > MAX_PAGES {
+                return Err(Error::BadAnswer(
+                    "the pages of keys lead back to a page already read".into(),
+                ));
+            }
             let page = self.call(reqwest::Method::GET, &url, None).await?;
             let list: Vec<ApiKey> =
                 serde_json::from_value(page.get("keys").cloned().unwrap_or(Value::Array(vec![])))
@@ -231,7 +273,7 @@ impl DoApi {
         let answer = self
             .call(
                 reqwest::Method::GET,
-                &format!("{}/v2/spaces/keys/{access_key}", self.base),
+                &format!("{}/v2/spaces/keys/{}", self.base, segment(access_key)),
                 None,
             )
             .await?;
@@ -242,7 +284,7 @@ impl DoApi {
         let answer = self
             .call(
                 reqwest::Method::PATCH,
-                &format!("{}/v2/spaces/keys/{access_key}", self.base),
+                &format!("{}/v2/spaces/keys/{}", self.base, segment(access_key)),
                 Some(json!({ "name": name.trim() })),
             )
             .await?;
@@ -252,7 +294,7 @@ impl DoApi {
     pub async fn delete(&self, access_key: &str) -> Result<()> {
         self.call(
             reqwest::Method::DELETE,
-            &format!("{}/v2/spaces/keys/{access_key}", self.base),
+            &format!("{}/v2/spaces/keys/{}", self.base, segment(access_key)),
             None,
         )
         .await
@@ -301,6 +343,17 @@ mod tests {
             Some("2026-11-27T12:00:00Z")
         );
         assert_eq!(to_key(&full).created, None);
+    }
+
+    #[test]
+    fn access_keys_are_one_path_segment() {
+        assert_eq!(segment("DO00AB"), "DO00AB");
+        assert_eq!(
+            segment("../../v2/account?x=1#"),
+            "..%2F..%2Fv2%2Faccount%3Fx%3D1%23"
+        );
+        assert_eq!(segment("a b+c"), "a%20b%2Bc");
+        assert_eq!(segment(".."), "%2E%2E");
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Bucket-policy statements that let a limited key's user into one Space.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use serde_json::{json, Value};
 
 use super::Permission;
@@ -91,6 +94,22 @@ pub async fn get(
     }
 }
 
+/// A policy is read, changed and written whole: two changes to one Space at once would each
+/// write back what they read and lose the other's statement. They take turns.
+async fn turn(endpoint: &str, space: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    static TURNS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let lock = {
+        let mut all = TURNS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        all.entry(format!("{endpoint} {space}"))
+            .or_default()
+            .clone()
+    };
+    lock.lock_owned().await
+}
+
 /// Adds (or replaces) the statement letting `uid` into `space`. Refuses a Space whose policy
 /// has statements of its own: limited keys and a hand-written policy can't live together.
 pub async fn grant(
@@ -100,6 +119,7 @@ pub async fn grant(
     uid: &str,
     permission: Permission,
 ) -> Result<()> {
+    let _turn = turn(endpoint, space).await;
     let current = get(client, endpoint, space).await?;
     let mut list = current.as_ref().map(statements).unwrap_or_default();
     if list.iter().any(|s| !is_ours(s)) {
@@ -119,6 +139,7 @@ pub async fn revoke(
     space: &str,
     uid: &str,
 ) -> Result<()> {
+    let _turn = turn(endpoint, space).await;
     let Some(current) = get(client, endpoint, space).await? else {
         return Ok(());
     };

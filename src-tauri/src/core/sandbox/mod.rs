@@ -13,14 +13,19 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use ts_rs::TS;
 
-pub use config::{ClusterFacts, Layout};
+pub use config::{ClusterFacts, Facts, Layout};
 
 use crate::core::error::{Error, Result};
 use crate::core::secret::Secret;
 use process::{run_tool, Keeper};
 
-/// The S3 user who owns the sandbox's Spaces; it may also manage other users (for access keys).
+/// The S3 user who owns the sandbox's Spaces. It has no admin caps: its keys, full-access keys
+/// included, can't read other users' secrets.
 pub const OWNER_UID: &str = "spacedock-owner";
+/// The user the app manages access keys with (RGW's Admin Ops API). Its key is never shown,
+/// listed or handed out.
+pub const ADMIN_UID: &str = "spacedock-admin";
+const ADMIN_CAPS: &str = "users=*;buckets=*;usage=read;metadata=read";
 const RGW_NAME: &str = "client.rgw.sandbox";
 const GRACE: Duration = Duration::from_secs(10);
 const CLI_DEADLINE: Duration = Duration::from_secs(30);
@@ -92,7 +97,7 @@ impl StartOptions {
     }
 }
 
-/// The sandbox owner's S3 key.
+/// An S3 key of the sandbox: the owner's, or the admin's.
 pub struct OwnerKey {
     pub access_key: String,
     pub secret: Secret,
@@ -107,6 +112,7 @@ pub struct Sandbox {
     keeper: Option<Keeper>,
     _lock: File,
     owner: OwnerKey,
+    admin_key: OwnerKey,
     pub timings: Vec<(Step, Duration)>,
 }
 
@@ -142,7 +148,28 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
     }
     process::stop_leftovers(&layout.pids(), &layout.conf(), GRACE);
 
-    let facts = config::read_facts(&layout.facts());
+    let facts = match config::read_facts(&layout.facts()) {
+        Facts::Found(facts) => Some(facts),
+        // Never delete data because a file about it can't be read: read the facts back from
+        // the cluster itself, or say what is wrong and leave everything as it is.
+        Facts::Damaged(why) => Some(config::rebuild_facts(&layout).ok_or_else(|| {
+            Error::Sandbox(format!(
+                "The sandbox's record of its cluster ({}) can't be read: {why}, and it can't be read back from the cluster's data. Nothing was deleted. Restore that file, or move the folder {} away to start a new, empty sandbox.",
+                layout.facts().display(),
+                layout.root.display()
+            ))
+        })?),
+        Facts::Missing => match config::rebuild_facts(&layout) {
+            Some(facts) => Some(facts),
+            None if config::osd_was_made(&layout) => {
+                return Err(Error::Sandbox(format!(
+                    "The sandbox in {} has stored data but no monitor to reach it. Nothing was deleted. Move that folder away to start a new, empty sandbox.",
+                    layout.root.display()
+                )))
+            }
+            None => None,
+        },
+    };
     let first_start = facts.is_none();
     let mut report = |step, done| {
         progress(Progress {
@@ -154,18 +181,25 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
     };
     report(Step::Prepare, false);
     if first_start {
-        // A first start that failed half way leaves a cluster without its facts: begin again.
+        // No OSD holds data here (none was made, or its making failed half way): begin again.
         for dir in layout.data_dirs() {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)?;
             }
         }
-        for file in [layout.keyring(), layout.root.join("monmap")] {
+        for file in [
+            layout.keyring(),
+            layout.admin_keyring(),
+            layout.rgw_keyring(),
+            layout.root.join("monmap"),
+        ] {
             let _ = std::fs::remove_file(file);
         }
     }
+    private_folder(&layout.root)?;
     for dir in layout.all_dirs() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(&dir)?;
+        private_folder(&dir)?;
     }
     let sandbox_ports = choose_ports(facts.as_ref())?;
     let fsid = facts
@@ -198,6 +232,10 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
             access_key: String::new(),
             secret: Secret::new(""),
         },
+        admin_key: OwnerKey {
+            access_key: String::new(),
+            secret: Secret::new(""),
+        },
         timings: Vec::new(),
     };
 
@@ -212,6 +250,15 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
     sandbox.wait_until("the monitor", Duration::from_secs(30), || {
         Ok(process::port_open(sandbox_ports.mon))
     })?;
+    // Every other daemon's key is made with the monitor's own (also for a cluster made before
+    // the sandbox used keys).
+    ensure_key(
+        &layout,
+        &conf,
+        "client.admin",
+        &["mon", "allow *", "osd", "allow *", "mgr", "allow *"],
+        &layout.admin_keyring(),
+    )?;
     timings.push((Step::Monitor, mark.elapsed()));
     report(Step::Monitor, true);
 
@@ -222,6 +269,20 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
         Some(f) => f.osd_id,
         None => make_osd(&layout, &conf)?,
     };
+    ensure_key(
+        &layout,
+        &conf,
+        &format!("osd.{osd_id}"),
+        &[
+            "mon",
+            "allow profile osd",
+            "osd",
+            "allow *",
+            "mgr",
+            "allow profile osd",
+        ],
+        &layout.osd_keyring(osd_id),
+    )?;
     let osd_id_text = osd_id.to_string();
     sandbox.spawn("osd", "ceph-osd", &["-c", &conf, "-i", &osd_id_text, "-f"])?;
     let asok = layout.root.join("run").join(format!("osd.{osd_id}.asok"));
@@ -234,22 +295,27 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
         )
     })?;
     // From here on a later start can reuse the cluster.
-    let facts_now = ClusterFacts {
+    let mut facts_now = ClusterFacts {
         fsid: fsid.clone(),
         osd_id,
         mon_port: sandbox_ports.mon,
         rgw_port: sandbox_ports.rgw,
+        owner_access_key: facts.as_ref().and_then(|f| f.owner_access_key.clone()),
     };
-    std::fs::write(
-        layout.facts(),
-        serde_json::to_string_pretty(&facts_now).map_err(|e| Error::Io(e.to_string()))?,
-    )?;
+    save_facts(&layout, &facts_now)?;
     timings.push((Step::Storage, mark.elapsed()));
     report(Step::Storage, true);
 
     // Gateway
     mark = Instant::now();
     report(Step::Gateway, false);
+    ensure_key(
+        &layout,
+        &conf,
+        RGW_NAME,
+        &["mon", "allow rw", "osd", "allow rwx"],
+        &layout.rgw_keyring(),
+    )?;
     sandbox.spawn("rgw", "radosgw", &["-c", &conf, "-n", RGW_NAME, "-f"])?;
     let rgw_port = sandbox_ports.rgw;
     sandbox.wait_until("the gateway (radosgw)", Duration::from_secs(180), || {
@@ -261,7 +327,12 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
     // Owner
     mark = Instant::now();
     report(Step::Owner, false);
-    sandbox.owner = sandbox.ensure_owner()?;
+    sandbox.owner = sandbox.ensure_owner(facts_now.owner_access_key.as_deref())?;
+    sandbox.admin_key = sandbox.ensure_admin()?;
+    if facts_now.owner_access_key.as_deref() != Some(sandbox.owner.access_key.as_str()) {
+        facts_now.owner_access_key = Some(sandbox.owner.access_key.clone());
+        save_facts(&layout, &facts_now)?;
+    }
     timings.push((Step::Owner, mark.elapsed()));
     report(Step::Owner, true);
 
@@ -279,13 +350,22 @@ struct Ports {
 /// the same port would silently join the other cluster).
 fn choose_ports(facts: Option<&ClusterFacts>) -> Result<Ports> {
     let mon = match facts {
-        Some(f) if process::port_free(f.mon_port) && process::port_free(f.mon_port + 1) => {
+        Some(f)
+            if f.mon_port != 0
+                && process::port_free(f.mon_port)
+                && process::port_free(f.mon_port + 1) =>
+        {
             f.mon_port
         }
         _ => process::free_port_pair()?,
     };
     let rgw = match facts {
-        Some(f) if process::port_free(f.rgw_port) && f.rgw_port != mon && f.rgw_port != mon + 1 => {
+        Some(f)
+            if f.rgw_port != 0
+                && process::port_free(f.rgw_port)
+                && f.rgw_port != mon
+                && f.rgw_port != mon + 1 =>
+        {
             f.rgw_port
         }
         _ => loop {
@@ -296,6 +376,71 @@ fn choose_ports(facts: Option<&ClusterFacts>) -> Result<Ports> {
         },
     };
     Ok(Ports { mon, rgw })
+}
+
+/// The sandbox's data is this user's alone: other local users can't read it.
+fn private_folder(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+fn private_file(file: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+fn save_facts(layout: &Layout, facts: &ClusterFacts) -> Result<()> {
+    let text = serde_json::to_string_pretty(facts).map_err(|e| Error::Io(e.to_string()))?;
+    crate::core::disk::write_atomic(&layout.facts(), text.as_bytes())?;
+    private_file(&layout.facts())
+}
+
+/// Makes `name`'s cephx key with `caps` and writes it to `keyring` (0600), unless it is there.
+/// Signed with the monitor's own key, which may make any other.
+fn ensure_key(
+    layout: &Layout,
+    conf: &str,
+    name: &str,
+    caps: &[&str],
+    keyring: &Path,
+) -> Result<()> {
+    if keyring.exists() {
+        return private_file(keyring);
+    }
+    let mon_keyring = layout.mon_keyring().to_string_lossy().to_string();
+    let mut args = vec![
+        "-c",
+        conf,
+        "-n",
+        "mon.",
+        "-k",
+        &mon_keyring,
+        "--connect-timeout",
+        "20",
+        "auth",
+        "get-or-create",
+        name,
+    ];
+    args.extend_from_slice(caps);
+    let out = run_tool("ceph", &args, CLI_DEADLINE)?;
+    if !out.contains("key =") {
+        return Err(Error::Sandbox(format!(
+            "The monitor made no key for {name}."
+        )));
+    }
+    // Written private from the first byte: the file never exists readable by others.
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(keyring)?;
+    file.write_all(out.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
 }
 
 fn make_monitor(layout: &Layout, fsid: &str, mon_port: u16) -> Result<()> {
@@ -316,6 +461,7 @@ fn make_monitor(layout: &Layout, fsid: &str, mon_port: u16) -> Result<()> {
         ],
         CLI_DEADLINE,
     )?;
+    private_file(&layout.keyring())?;
     run_tool(
         "monmaptool",
         &[
@@ -383,7 +529,21 @@ fn make_osd(layout: &Layout, conf: &str) -> Result<u32> {
             out.trim()
         ))
     })?;
-    std::fs::create_dir_all(layout.root.join("osd").join(format!("ceph-{id}")))?;
+    std::fs::create_dir_all(layout.osd_dir(id))?;
+    ensure_key(
+        layout,
+        conf,
+        &format!("osd.{id}"),
+        &[
+            "mon",
+            "allow profile osd",
+            "osd",
+            "allow *",
+            "mgr",
+            "allow profile osd",
+        ],
+        &layout.osd_keyring(id),
+    )?;
     run_tool(
         "ceph-osd",
         &[
@@ -481,31 +641,56 @@ impl Sandbox {
         }
     }
 
-    fn ensure_owner(&self) -> Result<OwnerKey> {
+    /// The owner, made on first start. Its key is the one saved last time (`saved`), not
+    /// whichever key comes first: full-access keys are extra keys of the owner.
+    fn ensure_owner(&self, saved: Option<&str>) -> Result<OwnerKey> {
         let info = match self.admin(&["user", "info", "--uid", OWNER_UID]) {
+            Ok(info) => info,
+            Err(_) => self.admin(&[
+                "user",
+                "create",
+                "--uid",
+                OWNER_UID,
+                "--display-name",
+                "Sandbox owner",
+            ])?,
+        };
+        // Sandboxes made before the admin user existed gave the owner admin caps: take them back.
+        if info
+            .get("caps")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|caps| !caps.is_empty())
+        {
+            self.admin(&["caps", "rm", "--uid", OWNER_UID, "--caps", ADMIN_CAPS])?;
+        }
+        let keys = s3_keys(&info);
+        let chosen = saved
+            .and_then(|saved| keys.iter().position(|k| k.access_key == saved))
+            .unwrap_or(0);
+        keys.into_iter()
+            .nth(chosen)
+            .ok_or_else(|| Error::Sandbox("The sandbox owner has no S3 key.".into()))
+    }
+
+    /// The user that manages access keys, with admin caps and a key of its own.
+    fn ensure_admin(&self) -> Result<OwnerKey> {
+        let info = match self.admin(&["user", "info", "--uid", ADMIN_UID]) {
             Ok(info) => info,
             Err(_) => {
                 let info = self.admin(&[
                     "user",
                     "create",
                     "--uid",
-                    OWNER_UID,
+                    ADMIN_UID,
                     "--display-name",
-                    "Sandbox owner",
+                    "Spacedock key manager",
+                    "--max-buckets=-1",
                 ])?;
-                // Admin caps let the app manage access keys through RGW's Admin Ops API.
-                self.admin(&[
-                    "caps",
-                    "add",
-                    "--uid",
-                    OWNER_UID,
-                    "--caps",
-                    "users=*;buckets=*;usage=read;metadata=read",
-                ])?;
+                self.admin(&["caps", "add", "--uid", ADMIN_UID, "--caps", ADMIN_CAPS])?;
                 info
             }
         };
-        first_s3_key(&info).ok_or_else(|| Error::Sandbox("The sandbox owner has no S3 key.".into()))
+        first_s3_key(&info).ok_or_else(|| Error::Sandbox("The key manager has no S3 key.".into()))
     }
 
     /// Runs `radosgw-admin` on this cluster and parses its JSON answer. The answer may hold secrets.
@@ -541,6 +726,11 @@ impl Sandbox {
         &self.owner
     }
 
+    /// The key that manages access keys: for the app's key manager only, never shown.
+    pub fn admin_key(&self) -> &OwnerKey {
+        &self.admin_key
+    }
+
     pub fn root(&self) -> &Path {
         &self.layout.root
     }
@@ -555,6 +745,14 @@ impl Sandbox {
             .iter()
             .filter_map(|(_, c)| process::rss_bytes(c.id()))
             .sum()
+    }
+
+    /// The pid of the daemon named `name` ("mon", "osd" or "rgw").
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.daemons
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.id())
     }
 
     pub fn daemon_pids(&self) -> Vec<u32> {
@@ -581,11 +779,24 @@ impl Drop for Sandbox {
     }
 }
 
+/// The S3 keys in radosgw-admin's user JSON.
+pub fn s3_keys(user: &serde_json::Value) -> Vec<OwnerKey> {
+    user.get("keys")
+        .and_then(serde_json::Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|key| {
+                    Some(OwnerKey {
+                        access_key: key.get("access_key")?.as_str()?.to_string(),
+                        secret: Secret::new(key.get("secret_key")?.as_str()?),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The first S3 key in radosgw-admin's user JSON.
 pub fn first_s3_key(user: &serde_json::Value) -> Option<OwnerKey> {
-    let key = user.get("keys")?.as_array()?.first()?;
-    Some(OwnerKey {
-        access_key: key.get("access_key")?.as_str()?.to_string(),
-        secret: Secret::new(key.get("secret_key")?.as_str()?),
-    })
+    s3_keys(user).into_iter().next()
 }

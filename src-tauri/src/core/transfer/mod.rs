@@ -1,11 +1,14 @@
 //! Transfers: planning uploads from paths, and running them with progress per file.
 
+pub mod download;
+pub mod local;
 pub mod plan;
+pub mod unfinished;
 pub mod upload;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use ts_rs::TS;
 
@@ -13,6 +16,17 @@ pub use plan::{plan, Plan, PlannedFile, Problem};
 pub use upload::{upload_file, Cancel, FileAcl, Settings, Target};
 
 use super::error::{Error, ErrorKind};
+
+/// What to do with files that are already there, for a whole batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Conflict {
+    Overwrite,
+    Skip,
+    /// Keep the file that is there, and save the new one under a numbered name that is free.
+    KeepBoth,
+}
 
 /// Where one file of the queue stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -154,9 +168,9 @@ pub async fn existing_keys(
     let roots: BTreeSet<String> = keys
         .iter()
         .map(|k| {
-            let rest = &k[prefix.len().min(k.len())..];
-            match rest.find('/') {
-                Some(i) => format!("{prefix}{}", &rest[..=i]),
+            let rest = k.strip_prefix(prefix).unwrap_or(k);
+            match rest.split_once('/') {
+                Some((top, _)) => format!("{prefix}{top}/"),
                 None => k.clone(),
             }
         })
@@ -181,4 +195,37 @@ pub async fn existing_keys(
         }
     }
     Ok(found)
+}
+
+/// A "keep both" name for `key` that is free on the server and not `taken` by this batch:
+/// "a.jpg" → "a (1).jpg", "a (2).jpg", … asking the server about each until one is free.
+pub async fn free_key(
+    target: &Target,
+    key: &str,
+    taken: &std::collections::HashSet<String>,
+) -> Result<String, Error> {
+    let ctx = super::s3::Context::space(&target.endpoint, &target.space);
+    for n in 1..10_000 {
+        let candidate = plan::keep_both_key(key, n);
+        if taken.contains(&candidate) {
+            continue;
+        }
+        match target
+            .client
+            .head_object()
+            .bucket(&target.space)
+            .key(&candidate)
+            .send()
+            .await
+        {
+            Ok(_) => continue,
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                return Ok(candidate)
+            }
+            Err(e) => return Err(super::s3::map_error(e, ctx)),
+        }
+    }
+    Err(Error::InvalidInput(format!(
+        "No free name was found beside “{key}”."
+    )))
 }

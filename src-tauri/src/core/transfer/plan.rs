@@ -44,7 +44,15 @@ pub fn plan(paths: &[PathBuf], prefix: &str) -> Plan {
         let Some(name) = file_name(path, &mut plan) else {
             continue;
         };
-        walk(path, &format!("{prefix}{name}"), &mut plan, &mut seen_dirs);
+        // Links inside a dropped folder are followed only while they stay inside it.
+        let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        walk(
+            path,
+            &format!("{prefix}{name}"),
+            &mut plan,
+            &mut seen_dirs,
+            &root,
+        );
     }
     plan
 }
@@ -74,8 +82,23 @@ fn problem(plan: &mut Plan, path: &Path, message: &str) {
     });
 }
 
-fn walk(path: &Path, key: &str, plan: &mut Plan, seen_dirs: &mut HashSet<(u64, u64)>) {
-    // Follows symbolic links, as a file manager's copy does; loops are caught below.
+fn walk(path: &Path, key: &str, plan: &mut Plan, seen_dirs: &mut HashSet<(u64, u64)>, root: &Path) {
+    // Follows symbolic links that stay inside the dropped folder, as a file manager's copy
+    // does (loops are caught below); one that leads outside it is reported, not followed.
+    if path.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+        if let Ok(target) = std::fs::canonicalize(path) {
+            if !target.starts_with(root) {
+                return problem(
+                    plan,
+                    path,
+                    &format!(
+                        "it is a link to {}, outside the dropped folder, and was not followed",
+                        target.display()
+                    ),
+                );
+            }
+        }
+    }
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -120,7 +143,7 @@ fn walk(path: &Path, key: &str, plan: &mut Plan, seen_dirs: &mut HashSet<(u64, u
             let Some(name) = file_name(&child, plan) else {
                 continue;
             };
-            walk(&child, &format!("{key}/{name}"), plan, seen_dirs);
+            walk(&child, &format!("{key}/{name}"), plan, seen_dirs, root);
         }
         seen_dirs.remove(&(meta.dev(), meta.ino()));
     } else {
@@ -203,6 +226,30 @@ mod tests {
                 .count()
                 == 2
         );
+    }
+
+    #[test]
+    fn links_out_of_the_dropped_folder_are_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("elsewhere");
+        std::fs::create_dir(&secret).expect("dir");
+        std::fs::write(secret.join("private.txt"), b"x").expect("file");
+        let root = dir.path().join("drop");
+        std::fs::create_dir_all(root.join("sub")).expect("dir");
+        std::fs::write(root.join("sub/in.txt"), b"y").expect("file");
+        std::os::unix::fs::symlink(&secret, root.join("out")).expect("symlink");
+        std::os::unix::fs::symlink(secret.join("private.txt"), root.join("out.txt"))
+            .expect("symlink");
+        std::os::unix::fs::symlink(root.join("sub/in.txt"), root.join("inside.txt"))
+            .expect("symlink");
+        let plan = plan(&[root], "");
+        let keys: Vec<_> = plan.files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["drop/inside.txt", "drop/sub/in.txt"]);
+        assert_eq!(plan.problems.len(), 2, "{:?}", plan.problems);
+        assert!(plan
+            .problems
+            .iter()
+            .all(|p| p.message.contains("outside the dropped folder")));
     }
 
     #[test]

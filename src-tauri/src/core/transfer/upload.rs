@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use ts_rs::TS;
 
 use super::plan::PlannedFile;
+use super::unfinished::{Unfinished, UnfinishedUpload};
 use crate::core::error::{Error, Result};
 use crate::core::s3::{map_error, Context};
 
@@ -46,7 +47,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            multipart_threshold: 32 << 20,
+            // A file below this is read whole before it is sent, so a change made while it
+            // uploads is caught before the object exists (16 in flight: at most 128 MiB).
+            multipart_threshold: 8 << 20,
             part_size: 32 << 20,
             requests_in_flight: 16,
         }
@@ -59,6 +62,8 @@ pub struct Target {
     pub client: aws_sdk_s3::Client,
     pub endpoint: String,
     pub space: String,
+    /// Where multipart uploads in flight are noted, so a crash's leftovers are aborted later.
+    pub unfinished: Option<Arc<Unfinished>>,
 }
 
 /// Cancellation of one file, and of everything.
@@ -111,6 +116,8 @@ async fn body(file: &PlannedFile, offset: u64, length: u64) -> Result<ByteStream
 }
 
 /// Uploads one file with its permission and content type. `progress` gets the bytes done so far.
+/// A file that changes while it uploads never replaces what was there: the change is noticed
+/// before the object is committed.
 pub async fn upload_file(
     target: &Target,
     file: &PlannedFile,
@@ -127,29 +134,21 @@ pub async fn upload_file(
         ));
     }
     if file.size < settings.multipart_threshold {
-        upload_single(target, file, acl, budget, cancel).await?;
+        upload_single(target, file, acl, budget, cancel, before).await?;
     } else {
         upload_multipart(
             target, file, acl, settings, budget, cancel, progress, before,
         )
         .await?;
-        return Ok(());
-    }
-    // A file that changed while it was read would leave a mix of old and new bytes: remove it.
-    if stamp(file)? != before {
-        let _ = target
-            .client
-            .delete_object()
-            .bucket(&target.space)
-            .key(&file.key)
-            .send()
-            .await;
-        return Err(Error::Io(
-            "The file changed while it was uploading; nothing was kept. Try again.".into(),
-        ));
     }
     progress(file.size);
     Ok(())
+}
+
+fn changed() -> Error {
+    Error::Io(
+        "The file changed while it was uploading; the Space was left as it was. Try again.".into(),
+    )
 }
 
 async fn upload_single(
@@ -158,6 +157,7 @@ async fn upload_single(
     acl: FileAcl,
     budget: &Arc<Semaphore>,
     cancel: &Cancel,
+    before: (u64, Option<SystemTime>),
 ) -> Result<()> {
     let _permit = budget
         .acquire()
@@ -165,6 +165,13 @@ async fn upload_single(
         .map_err(|_| Error::Cancelled("The upload was stopped.".into()))?;
     if cancel.is_set() {
         return Err(Error::Cancelled("Nothing was uploaded.".into()));
+    }
+    // Read whole, then checked: what is sent is one consistent version of the file.
+    let bytes = tokio::fs::read(&file.path)
+        .await
+        .map_err(|e| Error::Io(format!("The file can't be read: {e}")))?;
+    if stamp(file)? != before || bytes.len() as u64 != file.size {
+        return Err(changed());
     }
     let ctx = Context::space(&target.endpoint, &target.space);
     let send = target
@@ -175,7 +182,7 @@ async fn upload_single(
         .content_length(file.size as i64)
         .content_type(content_type(&file.key))
         .acl(acl.canned())
-        .body(body(file, 0, file.size).await?)
+        .body(ByteStream::from(bytes))
         .customize()
         // The body's hash is not signed: hashing every byte first costs a full extra read and CPU.
         .disable_payload_signing()
@@ -219,9 +226,19 @@ async fn upload_multipart(
         })?
         .to_string();
 
+    if let Some(record) = &target.unfinished {
+        record.add(UnfinishedUpload {
+            endpoint: target.endpoint.clone(),
+            space: target.space.clone(),
+            key: file.key.clone(),
+            upload_id: upload_id.clone(),
+        });
+    }
     let result = upload_parts(target, file, settings, budget, cancel, progress, &upload_id).await;
-    let result = match result {
-        Ok(parts) if stamp(file)? == before => target
+    // Every way out of here either completes or aborts: no `?` may skip the abort below.
+    let unchanged = stamp(file).map(|now| now == before);
+    let result = match (result, unchanged) {
+        (Ok(parts), Ok(true)) if !cancel.is_set() => target
             .client
             .complete_multipart_upload()
             .bucket(&target.space)
@@ -236,23 +253,33 @@ async fn upload_multipart(
             .await
             .map(|_| ())
             .map_err(|e| map_error(e, ctx)),
-        Ok(_) => Err(Error::Io(
-            "The file changed while it was uploading; nothing was kept. Try again.".into(),
-        )),
-        Err(e) => Err(e),
+        (Ok(_), _) if cancel.is_set() => Err(Error::Cancelled("The upload was stopped.".into())),
+        (Ok(_), Ok(_)) => Err(changed()),
+        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
     };
-    if result.is_err() {
-        // Never leave an orphaned multipart upload (it would be billed until it expires).
-        let _ = target
-            .client
-            .abort_multipart_upload()
-            .bucket(&target.space)
-            .key(&file.key)
-            .upload_id(&upload_id)
-            .send()
-            .await;
+    // Never leave an orphaned multipart upload (it would be billed until it expires). One whose
+    // abort didn't reach the server stays noted, and the next start aborts it.
+    let settled = result.is_ok() || abort(target, &file.key, &upload_id).await;
+    if let (true, Some(record)) = (settled, &target.unfinished) {
+        record.remove(&upload_id);
     }
     result
+}
+
+/// Aborts a multipart upload; true when the server holds none of it any more.
+pub async fn abort(target: &Target, key: &str, upload_id: &str) -> bool {
+    match target
+        .client
+        .abort_multipart_upload()
+        .bucket(&target.space)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload"),
+    }
 }
 
 async fn upload_parts(

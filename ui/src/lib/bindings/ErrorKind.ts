@@ -3,4 +3,4 @@
 /**
  * What the UI can branch on.
  */
-export type ErrorKind = "invalidInput" | "unreachable" | "unknownAccessKey" | "wrongSecret" | "clockSkew" | "accessDenied" | "noSuchSpace" | "slowDown" | "spaceTaken" | "spaceExists" | "tooManySpaces" | "listingNotApplied" | "spaceNotEmpty" | "apiTokenNeeded" | "cancelled" | "server" | "keychain" | "sandboxMissing" | "sandboxBusy" | "sandbox" | "io" | "notConnected" | "store";
+export type ErrorKind = "invalidInput" | "unreachable" | "unknownAccessKey" | "wrongSecret" | "clockSkew" | "accessDenied" | "noSuchSpace" | "slowDown" | "spaceTaken" | "spaceExists" | "tooManySpaces" | "listingNotApplied" | "spaceNotEmpty" | "apiTokenNeeded" | "cancelled" | "server" | "keychain" | "sandboxMissing" | "sandboxBusy" | "sandbox" | "diskFull" | "badAnswer" | "io" | "notConnected" | "store";

@@ -1,0 +1,279 @@
+//! Downloads: files and whole folders from a Space into a folder on disk. Folders are expanded
+//! on the server, every key is turned into a path inside the chosen folder (or refused by name),
+//! files already there are handled by the batch's choice, and a file appears under its final
+//! name only when it is complete.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use ts_rs::TS;
+
+use super::local::{keep_both_path, partial_path, path_inside};
+use super::plan::Problem;
+use super::Conflict;
+use crate::core::error::{Error, Result};
+use crate::core::s3::{map_error, Context};
+
+/// One file to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadFile {
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct DownloadPlan {
+    pub files: Vec<DownloadFile>,
+    /// Keys that can't be saved in the chosen folder, and why.
+    pub problems: Vec<Problem>,
+}
+
+impl DownloadPlan {
+    /// Files whose path is taken on disk already.
+    pub fn existing(&self) -> Vec<&DownloadFile> {
+        self.files
+            .iter()
+            .filter(|f| f.path.symlink_metadata().is_ok())
+            .collect()
+    }
+}
+
+fn refused(key: &str, why: &str) -> Problem {
+    Problem {
+        path: key.to_string(),
+        message: format!("Not downloaded: {why}."),
+    }
+}
+
+/// Plans downloading `keys` (files, and folders ending in `/`; `""` is the whole Space) into
+/// `dest`. A folder's files keep their path below the folder's own name.
+pub async fn plan(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    keys: &[String],
+    dest: &Path,
+) -> Result<DownloadPlan> {
+    let ctx = Context::space(endpoint, space);
+    let mut plan = DownloadPlan::default();
+    let mut seen = HashSet::new();
+    let mut add = |plan: &mut DownloadPlan, key: &str, relative: &str, size: u64| match path_inside(
+        dest, relative,
+    ) {
+        Ok(path) if seen.insert(path.clone()) => plan.files.push(DownloadFile {
+            key: key.to_string(),
+            path,
+            size,
+        }),
+        Ok(_) => {}
+        Err(why) => plan.problems.push(refused(key, &why)),
+    };
+    for key in keys {
+        if !key.is_empty() && !key.ends_with('/') {
+            let size = client
+                .head_object()
+                .bucket(space)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| map_error(e, ctx))?
+                .content_length()
+                .unwrap_or(0)
+                .max(0) as u64;
+            add(&mut plan, key, key.rsplit('/').next().unwrap_or(key), size);
+            continue;
+        }
+        // The folder's own name is kept: "a/b/" downloads as "b/…".
+        let base = key
+            .trim_end_matches('/')
+            .rfind('/')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(space)
+            .prefix(key)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_error(e, ctx))?;
+            for object in page.contents() {
+                let Some(k) = object.key() else { continue };
+                if k.ends_with('/') && object.size().unwrap_or(0) == 0 {
+                    continue; // a folder's marker, not a file
+                }
+                let size = object.size().unwrap_or(0).max(0) as u64;
+                match k.strip_prefix(key).and_then(|_| k.get(base..)) {
+                    Some(relative) => add(&mut plan, k, relative, size),
+                    None => plan.problems.push(refused(
+                        k,
+                        "the server listed it outside the folder asked for",
+                    )),
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Where a batch of downloads stands, sent after each change.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DownloadProgress {
+    pub key: String,
+    pub bytes: u64,
+    pub files_done: u32,
+    pub files: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DownloadSummary {
+    pub done: u32,
+    /// Not downloaded: a file of that name was there and the batch's choice was Skip.
+    pub skipped: u32,
+    /// Files refused or failed, each with why.
+    pub problems: Vec<Problem>,
+}
+
+/// Downloads the planned files one after another. A file already on disk is overwritten,
+/// skipped or kept beside the new one, as `conflict` says; one file's failure never stops the rest.
+pub async fn run(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    dest: &Path,
+    plan: DownloadPlan,
+    conflict: Conflict,
+    progress: &(dyn Fn(DownloadProgress) + Send + Sync),
+) -> DownloadSummary {
+    let mut summary = DownloadSummary {
+        problems: plan.problems,
+        ..Default::default()
+    };
+    let total = plan.files.len() as u32;
+    let mut reserved: HashSet<PathBuf> = HashSet::new();
+    for (i, file) in plan.files.into_iter().enumerate() {
+        let mut path = file.path.clone();
+        if path.symlink_metadata().is_ok() {
+            match conflict {
+                Conflict::Overwrite => {}
+                Conflict::Skip => {
+                    summary.skipped += 1;
+                    continue;
+                }
+                Conflict::KeepBoth => {
+                    path = keep_both_path(&path, |p| {
+                        p.symlink_metadata().is_ok() || reserved.contains(p)
+                    });
+                }
+            }
+        }
+        reserved.insert(path.clone());
+        let key = file.key.clone();
+        let report = |bytes| {
+            progress(DownloadProgress {
+                key: key.clone(),
+                bytes,
+                files_done: i as u32,
+                files: total,
+            })
+        };
+        match download_file(client, endpoint, space, &file.key, dest, &path, &report).await {
+            Ok(_) => summary.done += 1,
+            Err(e) => summary.problems.push(Problem {
+                path: file.key,
+                message: format!("Not downloaded: {e}"),
+            }),
+        }
+    }
+    progress(DownloadProgress {
+        key: String::new(),
+        bytes: 0,
+        files_done: total,
+        files: total,
+    });
+    summary
+}
+
+/// Words for a failed write on the user's disk.
+fn disk_error(e: std::io::Error, path: &Path) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::DiskFull(format!(
+            "There is no space left on the disk for “{}”; nothing of it was kept.",
+            path.display()
+        )),
+        _ => Error::Io(format!("“{}” can't be written: {e}", path.display())),
+    }
+}
+
+/// Downloads one file to `path` (inside `dest`), streaming through a temporary file that is
+/// renamed into place when complete, so a failed download never leaves a half file under the
+/// real name.
+pub async fn download_file(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+    dest: &Path,
+    path: &Path,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    let parent = path
+        .parent()
+        .ok_or_else(|| Error::InvalidInput(format!("“{}” has no folder.", path.display())))?;
+    tokio::fs::create_dir_all(parent)
+        .await
+        .map_err(|e| disk_error(e, parent))?;
+    // A folder inside the destination may be a link to elsewhere: the real place must still be inside.
+    let (real_parent, real_dest) = (
+        tokio::fs::canonicalize(parent).await?,
+        tokio::fs::canonicalize(dest).await?,
+    );
+    if !real_parent.starts_with(&real_dest) {
+        return Err(Error::InvalidInput(format!(
+            "“{}” is a link to a folder outside the chosen one.",
+            parent.display()
+        )));
+    }
+    let mut out = client
+        .get_object()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
+    let partial = partial_path(path);
+    let result = async {
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|e| disk_error(e, path))?;
+        let mut done = 0u64;
+        while let Some(chunk) = out.body.try_next().await.map_err(|e| Error::Unreachable {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        })? {
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| disk_error(e, path))?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
+        file.flush().await.map_err(|e| disk_error(e, path))?;
+        file.sync_all().await.map_err(|e| disk_error(e, path))?;
+        tokio::fs::rename(&partial, path)
+            .await
+            .map_err(|e| disk_error(e, path))?;
+        Ok::<u64, Error>(done)
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    result
+}

@@ -1,0 +1,84 @@
+//! Runs one upload or download with the app's engine, to be killed (SIGKILL) half way by the
+//! fault tests. Arguments: upload|download ENDPOINT ACCESS_KEY SPACE KEY PATH RECORD; the secret
+//! comes on standard input, so it is never on a command line.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use spacedock::core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
+use spacedock::core::secret::Secret;
+use spacedock::core::transfer::unfinished::Unfinished;
+use spacedock::core::transfer::{self, Cancel, FileAcl, PlannedFile, QueuedFile, Settings, Target};
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [mode, endpoint, access_key, space, key, path, record] = &args[..] else {
+        eprintln!(
+            "usage: transfer_victim upload|download ENDPOINT ACCESS_KEY SPACE KEY PATH RECORD"
+        );
+        std::process::exit(2);
+    };
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_to_string(&mut secret)
+        .expect("secret on stdin");
+    let endpoint = Endpoint {
+        url: endpoint.clone(),
+        signing_region: SANDBOX_SIGNING_REGION.into(),
+        path_style: true,
+    };
+    let client = spacedock::core::s3::client(&endpoint, access_key, &Secret::new(secret.trim()));
+    match mode.as_str() {
+        "upload" => {
+            let size = std::fs::metadata(path).expect("file").len();
+            let target = Target {
+                client,
+                endpoint: endpoint.url.clone(),
+                space: space.clone(),
+                unfinished: Some(Arc::new(Unfinished::new(record))),
+            };
+            let file = QueuedFile {
+                id: 0,
+                file: PlannedFile {
+                    path: path.into(),
+                    key: key.clone(),
+                    size,
+                },
+                cancel: Cancel::default(),
+            };
+            // Small parts, few at a time: the upload lasts long enough to be killed half way.
+            let settings = Settings {
+                multipart_threshold: 5 << 20,
+                part_size: 5 << 20,
+                requests_in_flight: 1,
+            };
+            transfer::upload_all(
+                target,
+                vec![file],
+                FileAcl::Private,
+                settings,
+                Arc::new(|_| {}),
+            )
+            .await;
+        }
+        "download" => {
+            let dest = std::path::Path::new(path);
+            let folder = dest.parent().expect("a folder");
+            // Announce progress on stdout so the test knows bytes have landed on disk.
+            let report = |bytes: u64| println!("{bytes}");
+            transfer::download::download_file(
+                &client,
+                &endpoint.url,
+                space,
+                key,
+                folder,
+                dest,
+                &report,
+            )
+            .await
+            .expect("download");
+        }
+        _ => std::process::exit(2),
+    }
+}
