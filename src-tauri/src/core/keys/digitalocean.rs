@@ -123,16 +123,18 @@ fn key_in(answer: &Value) -> Result<ApiKey> {
     })
 }
 
-/// One path segment, percent-encoded: an access key is data, never more path.
-fn segment(s: &str) -> String {
-    let encoded = url::form_urlencoded::byte_serialize(s.as_bytes())
+/// The API address of one key: the access key is one path segment, percent-encoded, never more
+/// path ("." and "..", which URLs resolve away even encoded, are no access keys).
+fn key_url(base: &str, access_key: &str) -> Result<String> {
+    if matches!(access_key, "" | "." | "..") {
+        return Err(Error::InvalidInput(format!(
+            "“{access_key}” is not an access key."
+        )));
+    }
+    let segment = url::form_urlencoded::byte_serialize(access_key.as_bytes())
         .collect::<String>()
         .replace('+', "%20");
-    // "." and ".." would be resolved away as a URL is parsed.
-    match encoded.as_str() {
-        "." | ".." => encoded.replace('.', "%2E"),
-        _ => encoded,
-    }
+    Ok(format!("{base}/v2/spaces/keys/{segment}"))
 }
 
 /// A client that gives up on a peer that stops answering, instead of hanging the keys page.
@@ -273,7 +275,7 @@ impl DoApi {
         let answer = self
             .call(
                 reqwest::Method::GET,
-                &format!("{}/v2/spaces/keys/{}", self.base, segment(access_key)),
+                &key_url(&self.base, access_key)?,
                 None,
             )
             .await?;
@@ -284,7 +286,7 @@ impl DoApi {
         let answer = self
             .call(
                 reqwest::Method::PATCH,
-                &format!("{}/v2/spaces/keys/{}", self.base, segment(access_key)),
+                &key_url(&self.base, access_key)?,
                 Some(json!({ "name": name.trim() })),
             )
             .await?;
@@ -294,7 +296,7 @@ impl DoApi {
     pub async fn delete(&self, access_key: &str) -> Result<()> {
         self.call(
             reqwest::Method::DELETE,
-            &format!("{}/v2/spaces/keys/{}", self.base, segment(access_key)),
+            &key_url(&self.base, access_key)?,
             None,
         )
         .await
@@ -347,13 +349,25 @@ mod tests {
 
     #[test]
     fn access_keys_are_one_path_segment() {
-        assert_eq!(segment("DO00AB"), "DO00AB");
+        let url = |k| key_url("http://api", k);
         assert_eq!(
-            segment("../../v2/account?x=1#"),
-            "..%2F..%2Fv2%2Faccount%3Fx%3D1%23"
+            url("DO00AB").ok().as_deref(),
+            Some("http://api/v2/spaces/keys/DO00AB")
         );
-        assert_eq!(segment("a b+c"), "a%20b%2Bc");
-        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(
+            url("../../v2/account?x=1#").ok().as_deref(),
+            Some("http://api/v2/spaces/keys/..%2F..%2Fv2%2Faccount%3Fx%3D1%23")
+        );
+        assert_eq!(
+            url("a b+c").ok().as_deref(),
+            Some("http://api/v2/spaces/keys/a%20b%2Bc")
+        );
+        for bad in ["", ".", ".."] {
+            assert_eq!(
+                url(bad).map_err(|e| e.kind()),
+                Err(crate::core::error::ErrorKind::InvalidInput)
+            );
+        }
     }
 
     #[test]
