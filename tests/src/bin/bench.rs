@@ -308,6 +308,7 @@ async fn main() {
     let options = StartOptions {
         root: work.join("sandbox"),
         store_bytes: 40 << 30,
+        owner_access_key: None,
     };
     let sb = sandbox::start(&options, |_| {}).expect("sandbox");
     let endpoint = Endpoint {

@@ -41,9 +41,10 @@ fn alive(pid: u32) -> bool {
 async fn restart_keeps_data_and_never_joins_a_busy_port() {
     let shared = sandbox();
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = StartOptions {
+    let mut opts = StartOptions {
         root: dir.path().to_path_buf(),
         store_bytes: 4 << 30,
+        owner_access_key: None,
     };
 
     // First start: creates the cluster and reports every step in order.
@@ -147,8 +148,74 @@ async fn restart_keeps_data_and_never_joins_a_busy_port() {
         .expect_err("not in the shared cluster");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
 
+    // The owner gains a key that sorts before its own (as full-access keys do): the sandbox
+    // connection keeps signing with the saved one.
+    second
+        .admin(&[
+            "key",
+            "create",
+            "--uid",
+            sandbox::OWNER_UID,
+            "--key-type",
+            "s3",
+            "--access-key",
+            "0000SORTSFIRST",
+            "--secret-key",
+            "sorts-first-secret",
+        ])
+        .expect("extra owner key");
     eprintln!(
         "sandbox timings: first start {first_secs:.1} s, later start {later_secs:.1} s; daemons idle after first start {idle_mb} MB"
     );
     tokio::task::block_in_place(|| second.stop());
+
+    // A damaged facts file, then none at all: nothing is wiped, the cluster is read back, and
+    // the sandbox connection's saved key is the one used.
+    opts.owner_access_key = Some(owner_key.clone());
+    for damage in ["empty", "missing"] {
+        match damage {
+            "empty" => std::fs::write(&facts_path, b"").expect("truncate"),
+            _ => std::fs::remove_file(&facts_path).expect("remove"),
+        }
+        let again = tokio::task::block_in_place(|| sandbox::start(&opts, |_| {}))
+            .unwrap_or_else(|e| panic!("start with the facts {damage}: {e}"));
+        assert!(
+            !again.first_start(),
+            "{damage}: not taken for a first start"
+        );
+        assert_eq!(
+            again.owner().access_key,
+            owner_key,
+            "{damage}: the saved key"
+        );
+        let client = s3::client(
+            &sandbox_endpoint(&again),
+            &again.owner().access_key,
+            &again.owner().secret,
+        );
+        client
+            .head_bucket()
+            .bucket(&space)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{damage}: the Space survived: {e:?}"));
+        tokio::task::block_in_place(|| again.stop());
+        let facts: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&facts_path).expect("facts"))
+                .expect("written whole again");
+        assert_eq!(facts["owner_access_key"], serde_json::json!(owner_key));
+    }
+}
+
+#[test]
+fn damaged_facts_without_a_cluster_are_explained_and_nothing_is_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("cluster.json"), b"{\"fsid\": ").expect("damaged");
+    std::fs::create_dir(dir.path().join("mon")).expect("mon");
+    std::fs::write(dir.path().join("mon").join("keep.me"), b"x").expect("file");
+    let err = sandbox::start(&StartOptions::new(dir.path()), |_| {}).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Sandbox);
+    assert!(err.to_string().contains("Nothing was deleted"), "{err}");
+    assert!(dir.path().join("mon").join("keep.me").exists());
+    assert!(dir.path().join("cluster.json").exists());
 }

@@ -51,7 +51,11 @@ pub async fn start_sandbox<R: Runtime>(
     on_progress: Channel<Progress>,
 ) -> Result<Session> {
     if state.sandbox_port().is_none() {
-        let options = StartOptions::new(state.sandbox_dir.clone());
+        let mut options = StartOptions::new(state.sandbox_dir.clone());
+        options.owner_access_key = state::load_profiles(&app)?
+            .into_iter()
+            .find(|p| p.id == SANDBOX_ID)
+            .map(|p| p.access_key);
         let journal_progress = on_progress.clone();
         let started = tauri::async_runtime::spawn_blocking(move || {
             sandbox::start(&options, |p| {

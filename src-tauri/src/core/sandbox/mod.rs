@@ -86,6 +86,9 @@ pub struct StartOptions {
     pub root: PathBuf,
     /// Size of the sparse file that holds the OSD's data.
     pub store_bytes: u64,
+    /// The owner's access key the app saved for the sandbox connection: kept, whatever other
+    /// keys the owner has (else the one noted in the cluster's facts).
+    pub owner_access_key: Option<String>,
 }
 
 impl StartOptions {
@@ -93,6 +96,7 @@ impl StartOptions {
         StartOptions {
             root: root.into(),
             store_bytes: 20 << 30,
+            owner_access_key: None,
         }
     }
 }
@@ -300,7 +304,10 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
         osd_id,
         mon_port: sandbox_ports.mon,
         rgw_port: sandbox_ports.rgw,
-        owner_access_key: facts.as_ref().and_then(|f| f.owner_access_key.clone()),
+        owner_access_key: opts
+            .owner_access_key
+            .clone()
+            .or_else(|| facts.as_ref().and_then(|f| f.owner_access_key.clone())),
     };
     save_facts(&layout, &facts_now)?;
     timings.push((Step::Storage, mark.elapsed()));
