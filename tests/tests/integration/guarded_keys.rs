@@ -175,8 +175,13 @@ async fn concurrent_grants_keep_every_statement() {
     assert_eq!(granted.len(), users.len(), "{granted:?}");
     // And revokes at once, too.
     let mut tasks = tokio::task::JoinSet::new();
-    for uid in users.iter().skip(2).cloned() {
-        let (owner, url, space) = (owner.clone(), sb.endpoint.url.clone(), space.clone());
+    for uid in &users[2..] {
+        let (owner, url, space, uid) = (
+            owner.clone(),
+            sb.endpoint.url.clone(),
+            space.clone(),
+            uid.clone(),
+        );
         tasks.spawn(async move { policy::revoke(&owner, &url, &space, &uid).await });
     }
     while let Some(done) = tasks.join_next().await {

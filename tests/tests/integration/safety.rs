@@ -2,7 +2,7 @@
 //! the real sandbox (or a misbehaving server where only one can show it).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -506,7 +506,7 @@ fn queued(path: &Path, key: &str, size: u64) -> transfer::QueuedFile {
 
 async fn run_one(
     target: &Target,
-    path: &PathBuf,
+    path: &Path,
     key: &str,
     size: u64,
 ) -> (transfer::Summary, Vec<transfer::TransferEvent>) {
