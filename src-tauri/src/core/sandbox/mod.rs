@@ -26,6 +26,7 @@ pub const OWNER_UID: &str = "spacedock-owner";
 /// listed or handed out.
 pub const ADMIN_UID: &str = "spacedock-admin";
 const ADMIN_CAPS: &str = "users=*;buckets=*;usage=read;metadata=read";
+
 const RGW_NAME: &str = "client.rgw.sandbox";
 const GRACE: Duration = Duration::from_secs(10);
 const CLI_DEADLINE: Duration = Duration::from_secs(30);
@@ -249,6 +250,11 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
         None => make_monitor(&layout, &fsid, sandbox_ports.mon)?,
         Some(f) if f.mon_port != sandbox_ports.mon => move_monitor(&layout, sandbox_ports.mon)?,
         Some(_) => {}
+    }
+    // A monitor made before the sandbox used keys kept its key beside the data only.
+    if !layout.mon_keyring().exists() && layout.keyring().exists() {
+        std::fs::copy(layout.keyring(), layout.mon_keyring())?;
+        private_file(&layout.mon_keyring())?;
     }
     sandbox.spawn("mon", "ceph-mon", &["-c", &conf, "-i", "a", "-f"])?;
     sandbox.wait_until("the monitor", Duration::from_secs(30), || {
@@ -662,13 +668,33 @@ impl Sandbox {
                 "Sandbox owner",
             ])?,
         };
-        // Sandboxes made before the admin user existed gave the owner admin caps: take them back.
-        if info
-            .get("caps")
-            .and_then(serde_json::Value::as_array)
-            .is_some_and(|caps| !caps.is_empty())
-        {
-            self.admin(&["caps", "rm", "--uid", OWNER_UID, "--caps", ADMIN_CAPS])?;
+        // Sandboxes made before the admin user existed gave the owner admin caps: take each back
+        // (one at a time: radosgw-admin may leave some of a list in place), then make sure.
+        let caps = |info: &serde_json::Value| -> Vec<String> {
+            info.get("caps")
+                .and_then(serde_json::Value::as_array)
+                .map(|caps| {
+                    caps.iter()
+                        .filter_map(|c| {
+                            Some(format!(
+                                "{}={}",
+                                c.get("type")?.as_str()?,
+                                c.get("perm")?.as_str()?
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for cap in caps(&info) {
+            self.admin(&["caps", "rm", "--uid", OWNER_UID, "--caps", &cap])?;
+        }
+        let info = self.admin(&["user", "info", "--uid", OWNER_UID])?;
+        if !caps(&info).is_empty() {
+            return Err(Error::Sandbox(format!(
+                "The sandbox owner still has admin caps ({}); its keys would be admin keys.",
+                caps(&info).join(", ")
+            )));
         }
         let keys = s3_keys(&info);
         let chosen = saved
