@@ -376,6 +376,59 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
 
 /// A real OS file drop: a GTK drag source and xdotool moving the X pointer, so the app gets the
 /// same XDND drop a file manager would send.
+/// Picks `folder` in the app's GTK folder dialog titled `title`, as a person would: type its path
+/// in the location bar, then choose it.
+fn choose_folder_in_dialog(title: &str, folder: &std::path::Path) {
+    let find = || {
+        Command::new("xdotool")
+            .args(["search", "--name", &format!("^{title}")])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(str::to_string)
+            })
+    };
+    let window = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            find()
+        })
+        .unwrap_or_else(|| panic!("the “{title}” dialog did not appear"));
+    std::thread::sleep(Duration::from_millis(700));
+    let path = folder.display().to_string();
+    for args in [
+        // No window manager runs here: focus the dialog, then type as a keyboard would.
+        vec!["windowfocus", "--sync", window.as_str()],
+        vec!["key", "ctrl+l"],
+        vec!["type", "--delay", "15", path.as_str()],
+        // GTK completes a name inline, selected: Delete drops what it added.
+        vec!["key", "Delete"],
+        vec!["key", "Return"],
+    ] {
+        std::thread::sleep(Duration::from_millis(300));
+        let ok = Command::new("xdotool")
+            .args(&args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "xdotool {args:?}");
+    }
+    // Still open (Return entered the folder): choose it.
+    std::thread::sleep(Duration::from_millis(700));
+    if find().is_some() {
+        let ok = Command::new("xdotool")
+            .args(["key", "Return"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "xdotool Return");
+    }
+}
+
 fn drop_onto_window(paths: &[&std::path::Path]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drag_source.py");
     let mut source = Command::new("/usr/bin/python3")
@@ -545,6 +598,41 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
         403,
         "skipped: untouched"
     );
+
+    // Download the folder into one that already holds one of its files: asked, Keep both.
+    let downloads = tempfile::tempdir().expect("downloads");
+    std::fs::create_dir(downloads.path().join("holiday")).expect("holiday");
+    std::fs::write(downloads.path().join("holiday/empty.txt"), b"mine").expect("mine");
+    app.click(Locator::Id("clear-finished")).await;
+    app.click(Locator::Css("[data-key='holiday/'] input[type='checkbox']"))
+        .await;
+    app.click(Locator::Id("bulk-download")).await;
+    choose_folder_in_dialog("Download to", downloads.path());
+    app.wait_for(Locator::Id("conflict-dialog"), 30).await;
+    let question = app.text(Locator::Id("conflict-text")).await;
+    assert!(
+        question.starts_with("1 file already exists in the folder you chose"),
+        "{question}"
+    );
+    app.shot("20-download-question").await;
+    app.click(Locator::Id("conflict-keep-both")).await;
+    let done = app
+        .wait_for(
+            Locator::XPath("//p[@id='bulk-message'][starts-with(., 'Downloaded 3 files')]"),
+            60,
+        )
+        .await;
+    assert!(done
+        .text()
+        .await
+        .expect("text")
+        .contains(&downloads.path().display().to_string()));
+    let got = |name: &str| std::fs::read(downloads.path().join("holiday").join(name)).expect(name);
+    assert_eq!(got("empty.txt"), b"mine", "the file that was there is kept");
+    assert_eq!(got("empty (1).txt"), b"");
+    assert!(got("video.bin") == big, "the download arrived whole");
+    assert_eq!(got("day 2/notes+ünï.txt"), b"sunny");
+    app.shot("21-downloaded").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
     let _ = keychain.delete("sandbox-owner");

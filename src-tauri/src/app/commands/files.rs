@@ -183,8 +183,18 @@ pub async fn plan_download<R: tauri::Runtime>(
     region: Option<String>,
     keys: Vec<String>,
 ) -> Result<Option<PlannedDownload>> {
+    use tauri::Manager;
     use tauri_plugin_dialog::DialogExt;
-    let dialog = app.dialog().file().set_title("Download to…");
+    let mut dialog = app.dialog().file().set_title("Download to…");
+    // It opens where downloads usually go (else the home folder), not on "Recent".
+    let paths = app.path();
+    if let Some(start) = [paths.download_dir(), paths.home_dir()]
+        .into_iter()
+        .flatten()
+        .find(|d| d.is_dir())
+    {
+        dialog = dialog.set_directory(start);
+    }
     let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_folder())
         .await
         .map_err(|e| Error::Io(format!("The folder dialog failed: {e}")))?;
