@@ -132,6 +132,38 @@ pub fn unreachable_endpoint() -> Endpoint {
     }
 }
 
+/// The sandbox owner's S3 client.
+pub fn owner_client(sb: &SandboxInfo) -> aws_sdk_s3::Client {
+    spacedock::core::s3::client(&sb.endpoint, &sb.owner_access_key, &sb.owner_secret)
+}
+
+/// A new Space of the sandbox owner, named after `prefix`.
+pub async fn new_space(sb: &SandboxInfo, prefix: &str) -> String {
+    use spacedock::core::space::{self, FileListing};
+    let name = unique(prefix);
+    space::create(
+        &owner_client(sb),
+        &sb.endpoint.url,
+        &name,
+        FileListing::Restricted,
+    )
+    .await
+    .expect("create");
+    name
+}
+
+/// A file's bytes, or None when it can't be read.
+pub async fn fetch(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
+    let out = client
+        .get_object()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+}
+
 /// An S3 user of its own on the shared sandbox, with a fresh key.
 pub struct TestUser {
     pub uid: String,

@@ -7,25 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use spacedock::core::s3;
-use spacedock::core::space::{self, FileListing};
 use spacedock::core::transfer::unfinished::{abort_recorded, Unfinished};
 use spacedock::core::transfer::{
     self, download, Cancel, Conflict, FileAcl, FileState, PlannedFile, QueuedFile, Settings, Target,
 };
-use spacedock_tests::{gateway_pid, sandbox, unique, SandboxInfo};
-
-fn owner(sb: &SandboxInfo) -> aws_sdk_s3::Client {
-    s3::client(&sb.endpoint, &sb.owner_access_key, &sb.owner_secret)
-}
-
-async fn new_space(sb: &SandboxInfo, prefix: &str) -> String {
-    let name = unique(prefix);
-    space::create(&owner(sb), &sb.endpoint.url, &name, FileListing::Restricted)
-        .await
-        .expect("create");
-    name
-}
+use spacedock_tests::{gateway_pid, new_space, owner_client, sandbox, SandboxInfo};
 
 fn victim(sb: &SandboxInfo, args: &[&str]) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_transfer_victim"))
@@ -66,7 +52,7 @@ async fn multipart_uploads(client: &aws_sdk_s3::Client, space: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_killed_half_way_is_aborted_at_the_next_start() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "killed-up").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("big.bin");
@@ -125,7 +111,7 @@ async fn an_upload_killed_half_way_is_aborted_at_the_next_start() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_download_killed_half_way_leaves_no_file_under_its_name() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "killed-down").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let source = dir.path().join("source.bin");
@@ -193,7 +179,7 @@ async fn a_download_killed_half_way_leaves_no_file_under_its_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "gateway-stop").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Vec::new();
@@ -299,7 +285,7 @@ async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
 #[tokio::test]
 async fn a_full_disk_leaves_no_partial_file() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "full-disk").await;
     client
         .put_object()

@@ -10,6 +10,16 @@ use spacedock::core::s3;
 use spacedock::core::space::{self, FileListing};
 use spacedock_tests::{admin, new_user, sandbox, unique, SandboxInfo};
 
+/// A new Space of the owner's, the key manager, and the owner's client.
+async fn space_and_manager(sb: &SandboxInfo, prefix: &str) -> (String, Admin, aws_sdk_s3::Client) {
+    let owner = s3::client(&sb.endpoint, &sb.owner_access_key, &sb.owner_secret);
+    let space = unique(prefix);
+    space::create(&owner, &sb.endpoint.url, &space, FileListing::Restricted)
+        .await
+        .expect("create");
+    (space, key_admin(sb), owner)
+}
+
 fn key_admin(sb: &SandboxInfo) -> Admin {
     Admin::new(
         &sb.endpoint.url,
@@ -23,12 +33,7 @@ fn key_admin(sb: &SandboxInfo) -> Admin {
 #[tokio::test]
 async fn no_generated_key_can_read_other_keys() {
     let sb = sandbox();
-    let owner = s3::client(&sb.endpoint, &sb.owner_access_key, &sb.owner_secret);
-    let space = unique("no-admin");
-    space::create(&owner, &sb.endpoint.url, &space, FileListing::Restricted)
-        .await
-        .expect("create");
-    let manager = key_admin(&sb);
+    let (space, manager, owner) = space_and_manager(&sb, "no-admin").await;
     let keys = RgwKeys {
         admin: &manager,
         owner: &owner,
@@ -96,12 +101,7 @@ async fn no_generated_key_can_read_other_keys() {
 #[tokio::test]
 async fn limited_keys_make_no_spaces_and_stop_when_revoked() {
     let sb = sandbox();
-    let owner = s3::client(&sb.endpoint, &sb.owner_access_key, &sb.owner_secret);
-    let space = unique("limited-only");
-    space::create(&owner, &sb.endpoint.url, &space, FileListing::Restricted)
-        .await
-        .expect("create");
-    let manager = key_admin(&sb);
+    let (space, manager, owner) = space_and_manager(&sb, "limited-only").await;
     let keys = RgwKeys {
         admin: &manager,
         owner: &owner,

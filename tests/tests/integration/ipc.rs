@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use spacedock_tests::{admin, files_holding, new_user, sandbox, unique};
+use spacedock_tests::{admin, fetch, files_holding, new_user, sandbox, unique};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
 use tauri::utils::config::AppDirectoriesOverride;
@@ -468,15 +468,4 @@ async fn upload_batches_keep_their_choice_and_report_each_problem() {
     let opened = w.ok("space_details", json!({ "name": dotted, "region": null }));
     assert_eq!(opened["name"], json!(dotted), "{opened}");
     w.ok("delete_connection", json!({ "id": profile["id"] }));
-}
-
-async fn fetch(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
-    let out = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
 }

@@ -12,23 +12,10 @@ use spacedock::core::destroy;
 use spacedock::core::error::ErrorKind;
 use spacedock::core::objects::{self, Metadata};
 use spacedock::core::s3;
-use spacedock::core::space::{self, FileListing};
 use spacedock::core::transfer::download::{self, DownloadSummary};
 use spacedock::core::transfer::{self, Conflict, Target};
 use spacedock::core::urls;
-use spacedock_tests::{anonymous_get, sandbox, unique, SandboxInfo};
-
-fn owner(sb: &SandboxInfo) -> aws_sdk_s3::Client {
-    s3::client(&sb.endpoint, &sb.owner_access_key, &sb.owner_secret)
-}
-
-async fn new_space(sb: &SandboxInfo, prefix: &str) -> String {
-    let name = unique(prefix);
-    space::create(&owner(sb), &sb.endpoint.url, &name, FileListing::Restricted)
-        .await
-        .expect("create");
-    name
-}
+use spacedock_tests::{anonymous_get, fetch, new_space, owner_client, sandbox, SandboxInfo};
 
 async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
     client
@@ -39,17 +26,6 @@ async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("put {key:?}: {e:?}"));
-}
-
-async fn get(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
-    let out = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
 }
 
 /// Every file below `root`, as paths relative to it.
@@ -82,7 +58,7 @@ async fn download_into(
     dest: &Path,
     conflict: Conflict,
 ) -> DownloadSummary {
-    let client = owner(sb);
+    let client = owner_client(sb);
     let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     let plan = download::plan(&client, &sb.endpoint.url, space, &keys, dest)
         .await
@@ -103,7 +79,7 @@ async fn download_into(
 #[tokio::test]
 async fn downloads_never_write_outside_the_chosen_folder() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "hostile-keys").await;
     let long = format!("deep/{}.txt", "x".repeat(256));
     let hostile = [
@@ -190,7 +166,7 @@ async fn downloads_never_write_outside_the_chosen_folder() {
 #[tokio::test]
 async fn downloads_overwrite_skip_or_keep_both_as_chosen() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "dl-conflict").await;
     put(&client, &space, "docs/a.txt", b"from the Space").await;
     put(&client, &space, "docs/b.txt", b"new b").await;
@@ -261,7 +237,7 @@ async fn downloads_overwrite_skip_or_keep_both_as_chosen() {
 #[tokio::test]
 async fn keep_both_never_replaces_an_earlier_copy() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "keep-both").await;
     let target = Target {
         client: client.clone(),
@@ -278,15 +254,15 @@ async fn keep_both_never_replaces_an_earlier_copy() {
         put(&client, &space, &key, body).await;
     }
     assert_eq!(
-        get(&client, &space, "photos/a.jpg").await.as_deref(),
+        fetch(&client, &space, "photos/a.jpg").await.as_deref(),
         Some(&b"first"[..])
     );
     assert_eq!(
-        get(&client, &space, "photos/a (1).jpg").await.as_deref(),
+        fetch(&client, &space, "photos/a (1).jpg").await.as_deref(),
         Some(&b"second"[..])
     );
     assert_eq!(
-        get(&client, &space, "photos/a (2).jpg").await.as_deref(),
+        fetch(&client, &space, "photos/a (2).jpg").await.as_deref(),
         Some(&b"third!"[..])
     );
     // A name taken by the batch itself is not handed out again.
@@ -303,7 +279,7 @@ async fn keep_both_never_replaces_an_earlier_copy() {
 #[tokio::test]
 async fn saving_metadata_never_changes_who_may_read_a_file() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "meta-acl").await;
     let origin = urls::space_urls(
         &spacedock::core::connection::Provider::Sandbox,
@@ -350,7 +326,7 @@ async fn saving_metadata_never_changes_who_may_read_a_file() {
         .await
         .expect("grant");
     let friend_client = s3::client(&sb.endpoint, &friend.access_key, &friend.secret);
-    assert!(get(&friend_client, &space, "public.txt").await.is_some());
+    assert!(fetch(&friend_client, &space, "public.txt").await.is_some());
 
     let metadata = Metadata {
         content_type: Some("text/plain".into()),
@@ -365,7 +341,7 @@ async fn saving_metadata_never_changes_who_may_read_a_file() {
     assert_eq!(saved.metadata.cache_control.as_deref(), Some("max-age=60"));
     assert_eq!(anonymous_get(&url).0, 200, "still public");
     assert!(
-        get(&friend_client, &space, "public.txt").await.is_some(),
+        fetch(&friend_client, &space, "public.txt").await.is_some(),
         "the other user's grant is kept"
     );
 
@@ -402,7 +378,7 @@ async fn saving_metadata_never_changes_who_may_read_a_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changing_file_never_costs_the_version_already_there() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     let space = new_space(&sb, "changing").await;
     let target = Target {
         client: client.clone(),
@@ -431,7 +407,7 @@ async fn a_changing_file_never_costs_the_version_already_there() {
     let mut outcomes = Vec::new();
     for _ in 0..5 {
         let (summary, events) = run_one(&target, &path, "log.txt", size as u64).await;
-        let body = get(&client, &space, "log.txt")
+        let body = fetch(&client, &space, "log.txt")
             .await
             .expect("the object is never deleted");
         if summary.done == 1 {
@@ -480,7 +456,7 @@ async fn a_changing_file_never_costs_the_version_already_there() {
     .await;
     assert_eq!(summary.failed, 1, "the change is noticed");
     assert_eq!(
-        get(&client, &space, "big.bin").await.as_deref(),
+        fetch(&client, &space, "big.bin").await.as_deref(),
         Some(&b"big version one"[..])
     );
     let uploads = client
@@ -528,7 +504,7 @@ async fn run_one(
 #[tokio::test]
 async fn destroy_empties_a_versioned_space() {
     let sb = sandbox();
-    let client = owner(&sb);
+    let client = owner_client(&sb);
     for status in [
         BucketVersioningStatus::Enabled,
         BucketVersioningStatus::Suspended,

@@ -279,20 +279,7 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
         Some(f) => f.osd_id,
         None => make_osd(&layout, &conf)?,
     };
-    ensure_key(
-        &layout,
-        &conf,
-        &format!("osd.{osd_id}"),
-        &[
-            "mon",
-            "allow profile osd",
-            "osd",
-            "allow *",
-            "mgr",
-            "allow profile osd",
-        ],
-        &layout.osd_keyring(osd_id),
-    )?;
+    ensure_osd_key(&layout, &conf, osd_id)?;
     let osd_id_text = osd_id.to_string();
     sandbox.spawn("osd", "ceph-osd", &["-c", &conf, "-i", &osd_id_text, "-f"])?;
     let asok = layout.root.join("run").join(format!("osd.{osd_id}.asok"));
@@ -456,6 +443,24 @@ fn ensure_key(
     Ok(())
 }
 
+/// The OSD's own key (also made for an OSD from before the sandbox used keys).
+fn ensure_osd_key(layout: &Layout, conf: &str, id: u32) -> Result<()> {
+    ensure_key(
+        layout,
+        conf,
+        &format!("osd.{id}"),
+        &[
+            "mon",
+            "allow profile osd",
+            "osd",
+            "allow *",
+            "mgr",
+            "allow profile osd",
+        ],
+        &layout.osd_keyring(id),
+    )
+}
+
 fn make_monitor(layout: &Layout, fsid: &str, mon_port: u16) -> Result<()> {
     let keyring = layout.keyring().to_string_lossy().to_string();
     let monmap = layout.root.join("monmap").to_string_lossy().to_string();
@@ -543,20 +548,7 @@ fn make_osd(layout: &Layout, conf: &str) -> Result<u32> {
         ))
     })?;
     std::fs::create_dir_all(layout.osd_dir(id))?;
-    ensure_key(
-        layout,
-        conf,
-        &format!("osd.{id}"),
-        &[
-            "mon",
-            "allow profile osd",
-            "osd",
-            "allow *",
-            "mgr",
-            "allow profile osd",
-        ],
-        &layout.osd_keyring(id),
-    )?;
+    ensure_osd_key(layout, conf, id)?;
     run_tool(
         "ceph-osd",
         &[
