@@ -251,10 +251,25 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
         .await;
     app.wait_for(Locator::Css("[data-rule='noDots'][data-ok='true']"), 10)
         .await;
+    // A rule that holds looks like one that holds: every rule in the colour of "free".
+    let colours = app
+        .client
+        .execute(
+            "const c = (e) => getComputedStyle(e).color;
+             return [c(document.querySelector('#name-availability .okText')),
+                     ...[...document.querySelectorAll('#name-rules li[data-rule]')].map(c)];",
+            vec![],
+        )
+        .await
+        .expect("computed colours");
+    let colours: Vec<String> = serde_json::from_value(colours).expect("colours");
+    assert!(colours.len() == 5, "{colours:?}");
+    assert!(colours.iter().all(|c| c == &colours[0]), "{colours:?}");
     app.click(Locator::Css("input[name='region'][value='local']"))
         .await;
     app.click(Locator::Id("listing-enabled")).await;
     app.shot("10-create-ready").await;
+    fits_a_small_window(&app, "10b-create-at-1024").await;
     app.click(Locator::Id("create-space-submit")).await;
 
     app.wait_for(
@@ -376,6 +391,41 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
 
 /// A real OS file drop: a GTK drag source and xdotool moving the X pointer, so the app gets the
 /// same XDND drop a file manager would send.
+/// The page fits a 1,024 × 700 window: nothing cut off, no sideways scrolling.
+async fn fits_a_small_window(app: &App, shot: &str) {
+    app.client
+        .set_window_size(1024, 700)
+        .await
+        .expect("a 1,024 × 700 window");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let overflow = app
+        .client
+        .execute(
+            "const w = document.documentElement.clientWidth;
+             const cut = [...document.querySelectorAll('button, input, select, th, td')]
+               .filter((e) => e.getBoundingClientRect().right > w + 1)
+               .map((e) => e.id || e.textContent.trim().slice(0, 30));
+             const wide = [...document.querySelectorAll('*')]
+               .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'hidden'
+                 && !e.classList.contains('grid-wrap'))
+               .map((e) => e.id || e.className || e.tagName);
+             return { width: w, cut, wide };",
+            vec![],
+        )
+        .await
+        .expect("layout");
+    app.shot(shot).await;
+    assert_eq!(
+        (overflow["cut"].clone(), overflow["wide"].clone()),
+        (serde_json::json!([]), serde_json::json!([])),
+        "{overflow}"
+    );
+    app.client
+        .set_window_size(1280, 800)
+        .await
+        .expect("back to 1,280 × 800");
+}
+
 /// Picks `folder` in the app's GTK folder dialog titled `title`, as a person would: type its path
 /// in the location bar, then choose it.
 fn choose_folder_in_dialog(title: &str, folder: &std::path::Path) {
@@ -557,6 +607,7 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
     assert!(link.contains("X-Amz-Signature="), "{link}");
     assert_eq!(spacedock_tests::anonymous_get(&link).0, 200);
     app.shot("17-file-details").await;
+    fits_a_small_window(&app, "17b-file-details-at-1024").await;
 
     // In bulk: select both files, make them private.
     for key in ["holiday/empty.txt", "holiday/video.bin"] {
@@ -716,6 +767,7 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     )
     .await;
     app.shot("22-key-grid").await;
+    fits_a_small_window(&app, "22b-keys-at-1024").await;
 
     // The owner opens the granted Space with client-a's key; the Space remembers it.
     app.click(Locator::Css("nav a[href='#spaces']")).await;
@@ -731,6 +783,7 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     app.wait_for(Locator::Css("[data-key='report.txt']"), 30)
         .await;
     app.shot("23-space-opens-with-key").await;
+    fits_a_small_window(&app, "23b-space-at-1024").await;
     app.click(Locator::Css(".crumbs button")).await;
     app.wait_for(
         Locator::XPath(&format!(
@@ -740,6 +793,7 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     )
     .await;
     app.shot("24-spaces-with-their-keys").await;
+    fits_a_small_window(&app, "24b-spaces-at-1024").await;
     app.click(Locator::Id("nav-keys")).await;
     app.wait_for(Locator::Id("keys-table"), 30).await;
 
