@@ -1,18 +1,19 @@
 //! Spacedock: DigitalOcean Spaces and any S3-compatible storage on the desktop.
 //!
-//! `core` is the domain and never imports `tauri`; `app` adapts it to the window.
+//! `core` is the domain, a crate of its own (`spacedock-core`, in `src-tauri/core`) with no
+//! `tauri` dependency; `app` adapts it to the window.
 
 pub mod app;
-pub mod core;
+pub use spacedock_core as core;
 
 use std::sync::Mutex;
 
 use tauri::{Manager, RunEvent, Runtime};
 
+use crate::core::keychain::Keychain;
+use crate::core::transfer::unfinished::Unfinished;
 use app::journal::Journal;
 use app::state::AppState;
-use core::keychain::Keychain;
-use core::transfer::unfinished::Unfinished;
 
 /// The app on any runtime, so the same wiring can run under tauri's mock runtime.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {

@@ -151,7 +151,7 @@ mod tests {
         for bad in ["", "a/b", "a b", "a\u{7}"] {
             assert_eq!(
                 validate_existing(bad).map_err(|e| e.kind()),
-                Err(crate::core::error::ErrorKind::InvalidInput),
+                Err(crate::error::ErrorKind::InvalidInput),
                 "{bad:?}"
             );
         }

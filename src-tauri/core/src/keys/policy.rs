@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::{json, Value};
 
 use super::Permission;
-use crate::core::error::{Error, Result};
-use crate::core::s3::{map_error, Context};
+use crate::error::{Error, Result};
+use crate::s3::{map_error, Context};
 
 /// Statements this app writes are named after the user they let in.
 pub fn sid(uid: &str) -> String {

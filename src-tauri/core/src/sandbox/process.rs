@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A thread that lives as long as the sandbox and forks its daemons.
 ///

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AccessKey, Grant, Permission, Scope};
-use crate::core::error::{Error, Result};
-use crate::core::secret::Secret;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// The public API's address.
 pub const API_BASE: &str = "https://api.digitalocean.com";
@@ -365,7 +365,7 @@ mod tests {
         for bad in ["", ".", ".."] {
             assert_eq!(
                 url(bad).map_err(|e| e.kind()),
-                Err(crate::core::error::ErrorKind::InvalidInput)
+                Err(crate::error::ErrorKind::InvalidInput)
             );
         }
     }
@@ -385,7 +385,7 @@ mod tests {
             "https://user:pw@proxy.example.com",
         ] {
             let err = check_api_base(bad).expect_err(bad);
-            assert_eq!(err.kind(), crate::core::error::ErrorKind::InvalidInput);
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput);
         }
     }
 }

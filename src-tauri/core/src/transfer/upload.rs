@@ -14,8 +14,8 @@ use ts_rs::TS;
 
 use super::plan::PlannedFile;
 use super::unfinished::{Unfinished, UnfinishedUpload};
-use crate::core::error::{Error, Result};
-use crate::core::s3::{map_error, Context};
+use crate::error::{Error, Result};
+use crate::s3::{map_error, Context};
 
 /// A file's own permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

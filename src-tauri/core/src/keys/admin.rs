@@ -12,8 +12,8 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use serde_json::Value;
 
 use super::{policy, AccessKey, Grant, Scope};
-use crate::core::error::{Error, Result};
-use crate::core::secret::Secret;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// A connection to RGW's Admin Ops API.
 pub struct Admin {

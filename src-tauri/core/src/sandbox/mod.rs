@@ -15,8 +15,8 @@ use ts_rs::TS;
 
 pub use config::{ClusterFacts, Facts, Layout};
 
-use crate::core::error::{Error, Result};
-use crate::core::secret::Secret;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
 use process::{run_tool, Keeper};
 
 /// The S3 user who owns the sandbox's Spaces. It has no admin caps: its keys, full-access keys
@@ -393,7 +393,7 @@ fn private_file(file: &Path) -> Result<()> {
 
 fn save_facts(layout: &Layout, facts: &ClusterFacts) -> Result<()> {
     let text = serde_json::to_string_pretty(facts).map_err(|e| Error::Io(e.to_string()))?;
-    crate::core::disk::write_atomic(&layout.facts(), text.as_bytes())?;
+    crate::disk::write_atomic(&layout.facts(), text.as_bytes())?;
     private_file(&layout.facts())
 }
 

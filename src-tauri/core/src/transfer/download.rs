@@ -13,8 +13,8 @@ use ts_rs::TS;
 use super::local::{keep_both_path, partial_path, path_inside};
 use super::plan::Problem;
 use super::Conflict;
-use crate::core::error::{Error, Result};
-use crate::core::s3::{map_error, Context};
+use crate::error::{Error, Result};
+use crate::s3::{map_error, Context};
 
 /// One file to download.
 #[derive(Debug, Clone, PartialEq, Eq)]
