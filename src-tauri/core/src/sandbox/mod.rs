@@ -2,8 +2,10 @@
 //! child processes on 127.0.0.1, with all its state in one folder. Ceph RGW is the engine Spaces
 //! runs on, so the sandbox behaves like the real service, with no account.
 
+mod ceph;
 mod config;
 mod process;
+mod users;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,22 +16,20 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub use config::{ClusterFacts, Facts, Layout};
+pub use users::{first_s3_key, s3_keys, OwnerKey, ADMIN_UID, OWNER_UID};
+
+use ceph::{
+    ensure_key, ensure_osd_key, http_answers, make_monitor, make_osd, move_monitor, private_file,
+    private_folder,
+};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use process::{run_tool, Keeper};
 
-/// The S3 user who owns the sandbox's Spaces. It has no admin caps: its keys, full-access keys
-/// included, can't read other users' secrets.
-pub const OWNER_UID: &str = "spacedock-owner";
-/// The user the app manages access keys with (RGW's Admin Ops API). Its key is never shown,
-/// listed or handed out.
-pub const ADMIN_UID: &str = "spacedock-admin";
-const ADMIN_CAPS: &str = "users=*;buckets=*;usage=read;metadata=read";
-
 const RGW_NAME: &str = "client.rgw.sandbox";
 const GRACE: Duration = Duration::from_secs(10);
-const CLI_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const CLI_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The programs the sandbox runs, and the Debian package of each.
 const PROGRAMS: &[(&str, &str)] = &[
@@ -100,12 +100,6 @@ impl StartOptions {
             owner_access_key: None,
         }
     }
-}
-
-/// An S3 key of the sandbox: the owner's, or the admin's.
-pub struct OwnerKey {
-    pub access_key: String,
-    pub secret: Secret,
 }
 
 /// A running sandbox. Dropping it stops the daemons.
@@ -378,211 +372,10 @@ fn choose_ports(facts: Option<&ClusterFacts>) -> Result<Ports> {
     Ok(Ports { mon, rgw })
 }
 
-/// The sandbox's data is this user's alone: other local users can't read it.
-fn private_folder(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    Ok(())
-}
-
-fn private_file(file: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
-}
-
 fn save_facts(layout: &Layout, facts: &ClusterFacts) -> Result<()> {
     let text = serde_json::to_string_pretty(facts).map_err(|e| Error::Io(e.to_string()))?;
     crate::disk::write_atomic(&layout.facts(), text.as_bytes())?;
     private_file(&layout.facts())
-}
-
-/// Makes `name`'s cephx key with `caps` and writes it to `keyring` (0600), unless it is there.
-/// Signed with the monitor's own key, which may make any other.
-fn ensure_key(
-    layout: &Layout,
-    conf: &str,
-    name: &str,
-    caps: &[&str],
-    keyring: &Path,
-) -> Result<()> {
-    if keyring.exists() {
-        return private_file(keyring);
-    }
-    let mon_keyring = layout.mon_keyring().to_string_lossy().to_string();
-    let mut args = vec![
-        "-c",
-        conf,
-        "-n",
-        "mon.",
-        "-k",
-        &mon_keyring,
-        "--connect-timeout",
-        "20",
-        "auth",
-        "get-or-create",
-        name,
-    ];
-    args.extend_from_slice(caps);
-    let out = run_tool("ceph", &args, CLI_DEADLINE)?;
-    if !out.contains("key =") {
-        return Err(Error::Sandbox(format!(
-            "The monitor made no key for {name}."
-        )));
-    }
-    // Written private from the first byte: the file never exists readable by others.
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(keyring)?;
-    file.write_all(out.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
-}
-
-/// The OSD's own key (also made for an OSD from before the sandbox used keys).
-fn ensure_osd_key(layout: &Layout, conf: &str, id: u32) -> Result<()> {
-    ensure_key(
-        layout,
-        conf,
-        &format!("osd.{id}"),
-        &[
-            "mon",
-            "allow profile osd",
-            "osd",
-            "allow *",
-            "mgr",
-            "allow profile osd",
-        ],
-        &layout.osd_keyring(id),
-    )
-}
-
-fn make_monitor(layout: &Layout, fsid: &str, mon_port: u16) -> Result<()> {
-    let keyring = layout.keyring().to_string_lossy().to_string();
-    let monmap = layout.root.join("monmap").to_string_lossy().to_string();
-    let conf = layout.conf().to_string_lossy().to_string();
-    run_tool(
-        "ceph-authtool",
-        &[
-            "--create-keyring",
-            &keyring,
-            "--gen-key",
-            "-n",
-            "mon.",
-            "--cap",
-            "mon",
-            "allow *",
-        ],
-        CLI_DEADLINE,
-    )?;
-    private_file(&layout.keyring())?;
-    run_tool(
-        "monmaptool",
-        &[
-            "--create",
-            "--fsid",
-            fsid,
-            "--addv",
-            "a",
-            &config::mon_addrs(mon_port),
-            &monmap,
-        ],
-        CLI_DEADLINE,
-    )?;
-    run_tool(
-        "ceph-mon",
-        &[
-            "-c",
-            &conf,
-            "--mkfs",
-            "-i",
-            "a",
-            "--monmap",
-            &monmap,
-            "--keyring",
-            &keyring,
-        ],
-        CLI_DEADLINE,
-    )?;
-    Ok(())
-}
-
-/// The monitor's address lives in its monmap: moving it to a new port means rewriting the map.
-fn move_monitor(layout: &Layout, mon_port: u16) -> Result<()> {
-    let monmap = layout.root.join("monmap").to_string_lossy().to_string();
-    let conf = layout.conf().to_string_lossy().to_string();
-    run_tool(
-        "ceph-mon",
-        &["-c", &conf, "-i", "a", "--extract-monmap", &monmap],
-        CLI_DEADLINE,
-    )?;
-    run_tool("monmaptool", &["--rm", "a", &monmap], CLI_DEADLINE)?;
-    run_tool(
-        "monmaptool",
-        &["--addv", "a", &config::mon_addrs(mon_port), &monmap],
-        CLI_DEADLINE,
-    )?;
-    run_tool(
-        "ceph-mon",
-        &["-c", &conf, "-i", "a", "--inject-monmap", &monmap],
-        CLI_DEADLINE,
-    )?;
-    Ok(())
-}
-
-fn make_osd(layout: &Layout, conf: &str) -> Result<u32> {
-    let uuid = uuid::Uuid::new_v4().to_string();
-    let out = run_tool(
-        "ceph",
-        &["-c", conf, "--connect-timeout", "20", "osd", "new", &uuid],
-        CLI_DEADLINE,
-    )?;
-    let id: u32 = out.trim().parse().map_err(|_| {
-        Error::Sandbox(format!(
-            "Unexpected answer from “ceph osd new”: {}",
-            out.trim()
-        ))
-    })?;
-    std::fs::create_dir_all(layout.osd_dir(id))?;
-    ensure_osd_key(layout, conf, id)?;
-    run_tool(
-        "ceph-osd",
-        &[
-            "-c",
-            conf,
-            "-i",
-            &id.to_string(),
-            "--mkfs",
-            "--osd-uuid",
-            &uuid,
-        ],
-        Duration::from_secs(120),
-    )?;
-    Ok(id)
-}
-
-/// True once something answers HTTP on 127.0.0.1:port.
-fn http_answers(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect_timeout(
-        &(std::net::Ipv4Addr::LOCALHOST, port).into(),
-        Duration::from_millis(300),
-    ) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
 impl Sandbox {
@@ -644,78 +437,6 @@ impl Sandbox {
             }
             std::thread::sleep(Duration::from_millis(150));
         }
-    }
-
-    /// The owner, made on first start. Its key is the one saved last time (`saved`), not
-    /// whichever key comes first: full-access keys are extra keys of the owner.
-    fn ensure_owner(&self, saved: Option<&str>) -> Result<OwnerKey> {
-        let info = match self.admin(&["user", "info", "--uid", OWNER_UID]) {
-            Ok(info) => info,
-            Err(_) => self.admin(&[
-                "user",
-                "create",
-                "--uid",
-                OWNER_UID,
-                "--display-name",
-                "Sandbox owner",
-            ])?,
-        };
-        // Sandboxes made before the admin user existed gave the owner admin caps: take each back
-        // (one at a time: radosgw-admin may leave some of a list in place), then make sure.
-        let caps = |info: &serde_json::Value| -> Vec<String> {
-            info.get("caps")
-                .and_then(serde_json::Value::as_array)
-                .map(|caps| {
-                    caps.iter()
-                        .filter_map(|c| {
-                            Some(format!(
-                                "{}={}",
-                                c.get("type")?.as_str()?,
-                                c.get("perm")?.as_str()?
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        for cap in caps(&info) {
-            self.admin(&["caps", "rm", "--uid", OWNER_UID, "--caps", &cap])?;
-        }
-        let info = self.admin(&["user", "info", "--uid", OWNER_UID])?;
-        if !caps(&info).is_empty() {
-            return Err(Error::Sandbox(format!(
-                "The sandbox owner still has admin caps ({}); its keys would be admin keys.",
-                caps(&info).join(", ")
-            )));
-        }
-        let keys = s3_keys(&info);
-        let chosen = saved
-            .and_then(|saved| keys.iter().position(|k| k.access_key == saved))
-            .unwrap_or(0);
-        keys.into_iter()
-            .nth(chosen)
-            .ok_or_else(|| Error::Sandbox("The sandbox owner has no S3 key.".into()))
-    }
-
-    /// The user that manages access keys, with admin caps and a key of its own.
-    fn ensure_admin(&self) -> Result<OwnerKey> {
-        let info = match self.admin(&["user", "info", "--uid", ADMIN_UID]) {
-            Ok(info) => info,
-            Err(_) => {
-                let info = self.admin(&[
-                    "user",
-                    "create",
-                    "--uid",
-                    ADMIN_UID,
-                    "--display-name",
-                    "Spacedock key manager",
-                    "--max-buckets=-1",
-                ])?;
-                self.admin(&["caps", "add", "--uid", ADMIN_UID, "--caps", ADMIN_CAPS])?;
-                info
-            }
-        };
-        first_s3_key(&info).ok_or_else(|| Error::Sandbox("The key manager has no S3 key.".into()))
     }
 
     /// Runs `radosgw-admin` on this cluster and parses its JSON answer. The answer may hold secrets.
@@ -802,26 +523,4 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_daemons();
     }
-}
-
-/// The S3 keys in radosgw-admin's user JSON.
-pub fn s3_keys(user: &serde_json::Value) -> Vec<OwnerKey> {
-    user.get("keys")
-        .and_then(serde_json::Value::as_array)
-        .map(|keys| {
-            keys.iter()
-                .filter_map(|key| {
-                    Some(OwnerKey {
-                        access_key: key.get("access_key")?.as_str()?.to_string(),
-                        secret: Secret::new(key.get("secret_key")?.as_str()?),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The first S3 key in radosgw-admin's user JSON.
-pub fn first_s3_key(user: &serde_json::Value) -> Option<OwnerKey> {
-    s3_keys(user).into_iter().next()
 }
