@@ -248,14 +248,27 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     assert!(held.contains(&format!("connection:{owner_id}")));
 
     // Use them: the grid's tests, a Space opened with the limited key, a connection with it.
+    // The grid's Test tries each key for real: the reader lists a and nothing else; the
+    // full-access key lists and writes both.
     for space in [&a, &b] {
-        w.ok(
+        let read = w.ok(
             "test_key",
             json!({ "accessKey": ak1, "space": space, "permission": "read" }),
         );
-        w.ok(
+        let full = w.ok(
             "test_key",
             json!({ "accessKey": ak2, "space": space, "permission": null }),
+        );
+        assert_eq!(read["canList"], json!(space == &a), "{space}: {read}");
+        assert_eq!(
+            read["canWrite"],
+            Value::Null,
+            "a read key is not tried for writing"
+        );
+        assert_eq!(
+            (full["canList"].clone(), full["canWrite"].clone()),
+            (json!(true), json!(true)),
+            "{full}"
         );
     }
     let opened = w.ok(
@@ -280,10 +293,29 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
         .expect("a is listed")
         .clone();
     assert_eq!(row["opensWith"], json!("ipc reader"), "{row}");
-    w.ok("held_keys", json!({}));
+    let held = w.ok("held_keys", json!({}));
+    let held: BTreeSet<String> = held
+        .as_array()
+        .expect("held")
+        .iter()
+        .map(|k| k["accessKey"].as_str().expect("ak").to_string())
+        .collect();
+    assert_eq!(
+        held,
+        BTreeSet::from([ak1.clone(), ak2.clone(), other.access_key.clone()])
+    );
     w.ok(
         "rename_key",
         json!({ "accessKey": ak2, "name": "ipc full 2" }),
+    );
+    let renamed = w.ok("list_keys", json!({}));
+    assert!(
+        renamed["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|r| r["key"]["accessKey"] == json!(ak2) && r["key"]["name"] == json!("ipc full 2")),
+        "{renamed}"
     );
     let session = w.ok(
         "connect_with_key",
@@ -291,7 +323,8 @@ fn secrets_cross_ipc_once_and_the_keychain_holds_what_the_page_shows() {
     );
     let reader_id = session["profile"]["id"].as_str().expect("id").to_string();
     w.ok("list_spaces", json!({}));
-    w.ok("space_details", json!({ "name": a, "region": null }));
+    let details = w.ok("space_details", json!({ "name": a, "region": null }));
+    assert_eq!(details["name"], json!(a), "{details}");
     let refused = w
         .call("space_details", json!({ "name": b, "region": null }))
         .expect_err("another Space is refused");

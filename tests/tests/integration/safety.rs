@@ -574,3 +574,69 @@ async fn destroy_empties_a_versioned_space() {
         assert!(gone.is_err(), "{status:?}: the Space is gone");
     }
 }
+
+// Stopping a Destroy part way keeps the Space and every file not yet deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_destroy_keeps_the_space_and_the_rest() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "destroy-stop").await;
+    let mut puts = tokio::task::JoinSet::new();
+    for i in 0..1_200u32 {
+        let (client, space) = (client.clone(), space.clone());
+        puts.spawn(async move {
+            client
+                .put_object()
+                .bucket(&space)
+                .key(format!("f/{i:04}.txt"))
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        });
+        while puts.len() >= 16 {
+            puts.join_next()
+                .await
+                .expect("task")
+                .expect("task")
+                .expect("put");
+        }
+    }
+    while let Some(done) = puts.join_next().await {
+        done.expect("task").expect("put");
+    }
+    // Stop is pressed as soon as the first batch of 1,000 is reported.
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let err = destroy::destroy(
+        &client,
+        &sb.endpoint.url,
+        &space,
+        &space,
+        true,
+        &cancel,
+        |p| {
+            if p.deleted > 0 {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    )
+    .await
+    .expect_err("stopped");
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    assert!(err.to_string().contains("1000 files were deleted"), "{err}");
+    client
+        .head_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("the Space remains");
+    let mut left = 0;
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&space)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        left += page.expect("list").contents().len();
+    }
+    assert_eq!(left, 200, "the files not yet deleted remain");
+}
