@@ -170,7 +170,7 @@ impl AppState {
             uploads.values().for_each(|b| b.cancel_all());
         }
         let started = std::time::Instant::now();
-        while !self.unfinished.list().is_empty() && started.elapsed() < limit {
+        while self.unfinished.in_flight_here() > 0 && started.elapsed() < limit {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }

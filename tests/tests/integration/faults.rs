@@ -75,6 +75,7 @@ async fn an_upload_killed_half_way_is_aborted_at_the_next_start() {
         ],
     );
     let unfinished = Unfinished::new(&record);
+    assert_eq!(unfinished.in_flight_here(), 0, "this process began none");
     let started = Instant::now();
     while unfinished.list().is_empty() {
         assert!(
@@ -274,6 +275,7 @@ async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
     assert_eq!(lost, 0);
     assert_eq!(multipart_uploads(&client, &space).await, 0);
     assert!(record.list().is_empty());
+    assert_eq!(record.in_flight_here(), 0);
     eprintln!(
         "fault: gateway stopped 10 s mid-upload; {} done, {} failed with a sentence, files lost: {lost}, in {:.1} s",
         summary.done,

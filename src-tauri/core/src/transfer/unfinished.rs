@@ -22,6 +22,8 @@ pub struct UnfinishedUpload {
 pub struct Unfinished {
     path: PathBuf,
     lock: Mutex<()>,
+    /// Upload ids this process began and has not settled yet (the file may also hold older ones).
+    here: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Unfinished {
@@ -29,6 +31,7 @@ impl Unfinished {
         Unfinished {
             path: path.into(),
             lock: Mutex::new(()),
+            here: Mutex::default(),
         }
     }
 
@@ -58,11 +61,22 @@ impl Unfinished {
     }
 
     pub fn add(&self, upload: UnfinishedUpload) {
+        if let Ok(mut here) = self.here.lock() {
+            here.insert(upload.upload_id.clone());
+        }
         self.change(|all| all.push(upload));
     }
 
     pub fn remove(&self, upload_id: &str) {
+        if let Ok(mut here) = self.here.lock() {
+            here.remove(upload_id);
+        }
         self.change(|all| all.retain(|u| u.upload_id != upload_id));
+    }
+
+    /// How many multipart uploads this process has in flight.
+    pub fn in_flight_here(&self) -> usize {
+        self.here.lock().map(|h| h.len()).unwrap_or(0)
     }
 }
 
