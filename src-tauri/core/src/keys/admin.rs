@@ -27,7 +27,8 @@ pub struct Admin {
 /// Users this app creates for limited keys all start so.
 pub const LIMITED_PREFIX: &str = "sd-";
 
-fn encode(s: &str) -> String {
+/// One query or path component, percent-encoded (a space as %20, never +).
+pub(crate) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")

@@ -131,10 +131,10 @@ fn key_url(base: &str, access_key: &str) -> Result<String> {
             "“{access_key}” is not an access key."
         )));
     }
-    let segment = url::form_urlencoded::byte_serialize(access_key.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
-    Ok(format!("{base}/v2/spaces/keys/{segment}"))
+    Ok(format!(
+        "{base}/v2/spaces/keys/{}",
+        super::admin::encode(access_key)
+    ))
 }
 
 /// A client that gives up on a peer that stops answering, instead of hanging the keys page.
