@@ -6,14 +6,11 @@
 pub mod app;
 pub use spacedock_core as core;
 
-use std::sync::Mutex;
-
 use tauri::{Manager, RunEvent, Runtime};
+use tauri_plugin_store::StoreExt;
 
-use crate::core::keychain::Keychain;
-use crate::core::transfer::unfinished::Unfinished;
-use app::journal::Journal;
-use app::state::AppState;
+use crate::core::services::{Services, Setup};
+use app::state::{PluginStore, STORE_FILE};
 
 /// The app on any runtime, so the same wiring can run under tauri's mock runtime.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
@@ -23,25 +20,16 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let paths = app.path();
-            let data_dir = paths.app_data_dir()?;
-            let journal = Journal::new(paths.app_log_dir().ok());
-            journal.write(format!("Spacedock {} started", env!("CARGO_PKG_VERSION")));
-            app.manage(AppState {
-                keychain: Keychain::new(app.config().identifier.clone()),
-                sandbox: Mutex::new(None),
-                active: Default::default(),
-                journal,
-                sandbox_dir: data_dir.join("sandbox"),
+            let services = Services::new(Setup {
+                keychain_service: app.config().identifier.clone(),
+                data_dir: paths.app_data_dir()?,
+                log_dir: paths.app_log_dir().ok(),
+                store: Box::new(PluginStore(app.store(STORE_FILE)?)),
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
-                cancel_destroy: Default::default(),
-                listing_generation: Default::default(),
-                uploads: Default::default(),
-                downloads: Default::default(),
-                next_batch: Default::default(),
-                unfinished: std::sync::Arc::new(Unfinished::new(
-                    data_dir.join("unfinished-uploads.json"),
-                )),
             });
+            let started = format!("Spacedock {} started", env!("CARGO_PKG_VERSION"));
+            services.journal.write(started);
+            app.manage(services);
             quit_on_signals(app.handle().clone());
             Ok(())
         })
@@ -128,7 +116,7 @@ pub fn run() {
     app.run(|handle, event| {
         // Quitting stops the sandbox's daemons (each gets a grace period, then KILL).
         if let RunEvent::Exit = event {
-            if let Some(state) = handle.try_state::<AppState>() {
+            if let Some(state) = handle.try_state::<Services>() {
                 state.stop_uploads(std::time::Duration::from_secs(5));
                 state.stop_sandbox();
             }

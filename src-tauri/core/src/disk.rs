@@ -25,7 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     written.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
-        Error::Io(format!("“{}” can't be saved: {e}", path.display()))
+        Error::local_file(format!("“{}” can't be saved", path.display()), e)
     })
 }
 

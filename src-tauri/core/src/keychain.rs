@@ -50,7 +50,7 @@ impl Keychain {
 
 fn map_error(e: keyring::Error) -> Error {
     // keyring's messages never contain the secret itself, but keep to fixed sentences anyway.
-    Error::Keychain(match e {
+    let message = match &e {
         keyring::Error::NoStorageAccess(_) => {
             "The system keychain is locked or not running. Unlock it (Secret Service, e.g. GNOME Keyring) and try again.".into()
         }
@@ -60,5 +60,9 @@ fn map_error(e: keyring::Error) -> Error {
         keyring::Error::TooLong(what, max) => format!("The keychain can't hold a {what} longer than {max} characters."),
         keyring::Error::Invalid(what, why) => format!("The keychain refused the {what}: {why}."),
         other => format!("The system keychain failed: {other}."),
-    })
+    };
+    Error::Keychain {
+        message,
+        source: Some(e),
+    }
 }

@@ -68,13 +68,14 @@ where
     R: std::fmt::Debug + HasStatus + Send + Sync + 'static,
 {
     match &err {
-        SdkError::ConstructionFailure(_) => Error::InvalidInput(format!(
-            "The request could not be built: {}",
+        SdkError::ConstructionFailure(_) => Error::Internal(format!(
+            "the request could not be built: {}",
             deepest_cause(&err)
         )),
         SdkError::TimeoutError(_) => Error::Unreachable {
             endpoint: ctx.endpoint.to_string(),
             reason: "no answer in time".into(),
+            source: Some(Box::new(err)),
         },
         SdkError::DispatchFailure(failure) => {
             let reason = if failure.is_timeout() {
@@ -85,6 +86,7 @@ where
             Error::Unreachable {
                 endpoint: ctx.endpoint.to_string(),
                 reason,
+                source: Some(Box::new(err)),
             }
         }
         SdkError::ResponseError(_) => Error::Server {
@@ -130,9 +132,7 @@ pub fn from_code(code: Option<&str>, message: &str, status: u16, ctx: Context<'_
                 None => "This access key isn't allowed to do that.".into(),
             }),
             404 => Error::NoSuchSpace(space.to_string()),
-            301 | 307 => Error::InvalidInput(format!(
-                "The Space “{space}” is in another region than this connection's endpoint."
-            )),
+            301 | 307 => Error::WrongRegion(space.to_string()),
             503 => Error::SlowDown,
             _ => Error::Server {
                 code: format!("HTTP {status}"),

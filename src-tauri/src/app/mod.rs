@@ -1,6 +1,6 @@
-//! The Tauri side: commands, state, the log. Everything here adapts; the work is in `core`.
+//! The Tauri side: commands that adapt IPC to the domain's services, the error they answer
+//! with, and the store the settings live in. The work is in `core`.
 
 pub mod commands;
 pub mod error;
-pub mod journal;
 pub mod state;

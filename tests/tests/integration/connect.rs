@@ -84,7 +84,6 @@ async fn wrong_secret_is_named() {
         .await
         .expect_err("wrong secret must fail");
     assert_eq!(err.kind(), ErrorKind::WrongSecret, "{err}");
-    assert!(err.to_string().contains("secret doesn't match"), "{err}");
 }
 
 #[tokio::test]
@@ -111,11 +110,8 @@ async fn unreachable_endpoint_says_so_quickly() {
         .await
         .expect_err("nothing listens there");
     assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
-    let text = err.to_string();
-    assert!(
-        text.contains(&endpoint.url) && text.contains("connection refused"),
-        "{text}"
-    );
+    // The network's own error is kept as the cause, for the log.
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
     // Retries back off, but a refused connection must not keep the user waiting long.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
@@ -139,7 +135,6 @@ fn malformed_endpoint_never_reaches_the_network() {
     };
     let err = draft.validate().expect_err("no scheme");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("not a valid URL"), "{err}");
 }
 
 #[tokio::test]
@@ -171,7 +166,6 @@ async fn a_key_opens_its_own_space_by_name_and_not_anothers() {
         .await
         .expect_err("another user's Space");
     assert_eq!(err.kind(), ErrorKind::AccessDenied, "{err}");
-    assert!(err.to_string().contains(&theirs), "{err}");
     let err = spaces::open(&client, &sb.endpoint.url, &unique("nowhere"))
         .await
         .expect_err("no such Space");

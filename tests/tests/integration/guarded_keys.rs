@@ -4,7 +4,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use aws_sdk_s3::primitives::ByteStream;
 use spacedock::core::error::ErrorKind;
-use spacedock::core::keys::admin::{Admin, RgwKeys};
+use spacedock::core::keys::admin::Admin;
+use spacedock::core::keys::rgw::RgwKeys;
 use spacedock::core::keys::{policy, Grant, Permission, Scope};
 use spacedock::core::s3;
 use spacedock::core::space::{self, FileListing};
@@ -94,7 +95,7 @@ async fn no_generated_key_can_read_other_keys() {
         .delete(&sb.admin_access_key, std::slice::from_ref(&space))
         .await
         .expect_err("not this account's key");
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.kind(), ErrorKind::NotOwnKey);
 }
 
 // 10. Limited keys make no Spaces, and revoking one stops it at once.

@@ -3,7 +3,8 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use spacedock::core::error::ErrorKind;
-use spacedock::core::keys::admin::{Admin, RgwKeys};
+use spacedock::core::keys::admin::Admin;
+use spacedock::core::keys::rgw::RgwKeys;
 use spacedock::core::keys::{Grant, Permission, Scope};
 use spacedock::core::s3;
 use spacedock::core::secret::Secret;
@@ -257,7 +258,7 @@ async fn full_keys_and_clashing_policies() {
         )
         .await
         .expect_err("clash");
-    assert!(err.to_string().contains("policy of its own"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::SpaceHasPolicy, "{err}");
     assert!(
         keys.list(&[custom])
             .await
@@ -308,7 +309,6 @@ async fn a_limited_key_opens_its_space_without_listing_spaces_or_reading_the_acl
         .await
         .expect_err("another Space is refused");
     assert_eq!(err.kind(), ErrorKind::AccessDenied);
-    assert!(err.to_string().contains(&b), "{err}");
 
     // Testing it as a connection limited to that Space: still no ListBuckets.
     let reach = spaces::test(&client, &sb.endpoint.url, Some(&a))

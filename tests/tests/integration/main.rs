@@ -4,13 +4,17 @@
 mod browse;
 mod connect;
 mod create;
+mod destroy;
 mod do_keys;
 mod faults;
+mod files;
 mod guarded_keys;
 mod hostile;
+mod integrity;
 mod ipc;
 mod keychain;
 mod keys;
 mod lifecycle;
 mod safety;
+mod services;
 mod upload;

@@ -77,7 +77,7 @@ export function isErrorPayload(e: unknown): e is ErrorPayload {
 /** Every rejected command carries {kind, message}; anything else is shown as plain text. */
 export function toErrorPayload(e: unknown): ErrorPayload {
   if (isErrorPayload(e)) return e;
-  return { kind: 'io', message: e instanceof Error ? e.message : String(e) };
+  return { kind: 'internal', message: e instanceof Error ? e.message : String(e) };
 }
 
 // --- Spaces: create, open, settings ---

@@ -11,7 +11,6 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use serde_json::Value;
 
-use super::{policy, AccessKey, Grant, Scope};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -84,9 +83,7 @@ impl Admin {
             .time(SystemTime::now())
             .settings(settings)
             .build()
-            .map_err(|e| {
-                Error::InvalidInput(format!("The admin request could not be signed: {e}"))
-            })?
+            .map_err(|e| Error::Internal(format!("the admin request could not be signed: {e}")))?
             .into();
         let signable = SignableRequest::new(
             method.as_str(),
@@ -94,11 +91,9 @@ impl Admin {
             std::iter::empty(),
             SignableBody::Bytes(&[]),
         )
-        .map_err(|e| Error::InvalidInput(format!("The admin request could not be signed: {e}")))?;
+        .map_err(|e| Error::Internal(format!("the admin request could not be signed: {e}")))?;
         let (instructions, _) = sign(signable, &params)
-            .map_err(|e| {
-                Error::InvalidInput(format!("The admin request could not be signed: {e}"))
-            })?
+            .map_err(|e| Error::Internal(format!("the admin request could not be signed: {e}")))?
             .into_parts();
         let mut request = self.http.request(method, &url);
         for (name, value) in instructions.headers() {
@@ -107,6 +102,7 @@ impl Admin {
         let response = request.send().await.map_err(|e| Error::Unreachable {
             endpoint: self.endpoint.clone(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
@@ -171,7 +167,7 @@ impl Admin {
             .unwrap_or_default())
     }
 
-    async fn new_key_of(&self, uid: &str) -> Result<(String, Secret)> {
+    pub(super) async fn new_key_of(&self, uid: &str) -> Result<(String, Secret)> {
         let before: Vec<String> = keys_of(&self.user(uid).await?)
             .into_iter()
             .map(|(a, _)| a)
@@ -203,7 +199,7 @@ impl Admin {
             })
     }
 
-    async fn create_user(&self, uid: &str, display: &str) -> Result<(String, Secret)> {
+    pub(super) async fn create_user(&self, uid: &str, display: &str) -> Result<(String, Secret)> {
         let user = self
             .call(
                 reqwest::Method::PUT,
@@ -228,7 +224,7 @@ impl Admin {
             })
     }
 
-    async fn delete_key(&self, uid: &str, access_key: &str) -> Result<()> {
+    pub(super) async fn delete_key(&self, uid: &str, access_key: &str) -> Result<()> {
         self.call(
             reqwest::Method::DELETE,
             "/admin/user",
@@ -238,7 +234,7 @@ impl Admin {
         .map(|_| ())
     }
 
-    async fn delete_user(&self, uid: &str) -> Result<()> {
+    pub(super) async fn delete_user(&self, uid: &str) -> Result<()> {
         self.call(
             reqwest::Method::DELETE,
             "/admin/user",
@@ -249,7 +245,7 @@ impl Admin {
     }
 }
 
-fn keys_of(user: &Value) -> Vec<(String, Secret)> {
+pub fn keys_of(user: &Value) -> Vec<(String, Secret)> {
     user.get("keys")
         .and_then(Value::as_array)
         .map(|keys| {
@@ -272,7 +268,7 @@ pub fn has_caps(user: &Value) -> bool {
         .is_some_and(|caps| !caps.is_empty())
 }
 
-fn slug(name: &str) -> String {
+pub(super) fn slug(name: &str) -> String {
     let s: String = name
         .to_lowercase()
         .chars()
@@ -280,160 +276,6 @@ fn slug(name: &str) -> String {
         .collect();
     let s = s.trim_matches('-').to_string();
     s.chars().take(24).collect()
-}
-
-/// Keys on one RGW, managed with the owner's key (which must have admin caps).
-pub struct RgwKeys<'a> {
-    pub admin: &'a Admin,
-    /// The owner's S3 client: it owns the Spaces whose policies grant limited keys.
-    pub owner: &'a aws_sdk_s3::Client,
-    pub endpoint: &'a str,
-    pub owner_access_key: &'a str,
-}
-
-impl RgwKeys<'_> {
-    /// Makes a key; the secret is in the answer and nowhere else.
-    pub async fn generate(&self, name: &str, scope: &Scope) -> Result<(AccessKey, Secret)> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(Error::InvalidInput(
-                "Give the key a name, e.g. the client it is for.".into(),
-            ));
-        }
-        match scope {
-            Scope::Full => {
-                let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
-                // A full key is another key of the owner, with everything the owner may do.
-                if has_caps(&self.admin.user(&owner_uid).await?) {
-                    return Err(Error::InvalidInput(
-                        "This connection's user has RGW admin caps, so a full-access key made for it could read every other key's secret. Connect as a user without admin caps to make full-access keys, or make a limited key.".into(),
-                    ));
-                }
-                let (access_key, secret) = self.admin.new_key_of(&owner_uid).await?;
-                Ok((
-                    AccessKey {
-                        name: name.to_string(),
-                        access_key,
-                        scope: Scope::Full,
-                        created: None,
-                    },
-                    secret,
-                ))
-            }
-            Scope::Limited { grants } => {
-                if grants.is_empty() {
-                    return Err(Error::InvalidInput(
-                        "Choose at least one Space for a limited key.".into(),
-                    ));
-                }
-                let uid = format!(
-                    "{LIMITED_PREFIX}{}-{}",
-                    slug(name),
-                    &uuid::Uuid::new_v4().simple().to_string()[..6]
-                );
-                let (access_key, secret) = self.admin.create_user(&uid, name).await?;
-                for g in grants {
-                    if let Err(e) =
-                        policy::grant(self.owner, self.endpoint, &g.space, &uid, g.permission).await
-                    {
-                        // Nothing half-made: undo the grants so far and the user.
-                        for done in grants.iter().take_while(|x| x.space != g.space) {
-                            let _ =
-                                policy::revoke(self.owner, self.endpoint, &done.space, &uid).await;
-                        }
-                        let _ = self.admin.delete_user(&uid).await;
-                        return Err(e);
-                    }
-                }
-                Ok((
-                    AccessKey {
-                        name: name.to_string(),
-                        access_key,
-                        scope: scope.clone(),
-                        created: None,
-                    },
-                    secret,
-                ))
-            }
-        }
-    }
-
-    /// Every key: the owner's own (full access) and the limited ones, with their grants read
-    /// from the Spaces' policies (the server's truth).
-    pub async fn list(&self, spaces: &[String]) -> Result<Vec<AccessKey>> {
-        let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
-        let mut keys: Vec<AccessKey> = keys_of(&self.admin.user(&owner_uid).await?)
-            .into_iter()
-            .map(|(access_key, _)| AccessKey {
-                name: String::new(),
-                access_key,
-                scope: Scope::Full,
-                created: None,
-            })
-            .collect();
-        let grants = policy::grants_in(self.owner, self.endpoint, spaces).await?;
-        for uid in self
-            .admin
-            .users()
-            .await?
-            .into_iter()
-            .filter(|u| u.starts_with(LIMITED_PREFIX))
-        {
-            let user = self.admin.user(&uid).await?;
-            let name = user
-                .get("display_name")
-                .and_then(Value::as_str)
-                .unwrap_or(&uid)
-                .to_string();
-            let mine: Vec<Grant> = grants
-                .iter()
-                .filter(|(u, _, _)| u == &uid)
-                .map(|(_, space, permission)| Grant {
-                    space: space.clone(),
-                    permission: *permission,
-                })
-                .collect();
-            for (access_key, _) in keys_of(&user) {
-                keys.push(AccessKey {
-                    name: name.clone(),
-                    access_key,
-                    scope: Scope::Limited {
-                        grants: mine.clone(),
-                    },
-                    created: None,
-                });
-            }
-        }
-        Ok(keys)
-    }
-
-    /// Revokes a key: a full key is removed from the owner; a limited key's grants and user go.
-    pub async fn delete(&self, access_key: &str, spaces: &[String]) -> Result<()> {
-        if access_key == self.owner_access_key {
-            return Err(Error::InvalidInput("This is the key the app is connected with; connect with another before deleting it.".into()));
-        }
-        let uid = self.admin.uid_of(access_key).await?;
-        let owner_uid = self.admin.uid_of(self.owner_access_key).await?;
-        if uid.starts_with(LIMITED_PREFIX) {
-            // The keys go first: from that moment the key opens nothing, whatever follows.
-            for (key, _) in keys_of(&self.admin.user(&uid).await?) {
-                self.admin.delete_key(&uid, &key).await?;
-            }
-            for space in spaces {
-                policy::revoke(self.owner, self.endpoint, space, &uid).await?;
-            }
-            // A user left from before limited keys could make Spaces may still own one: it
-            // stays, keyless, rather than have its files deleted.
-            let _ = self.admin.delete_user(&uid).await;
-            Ok(())
-        } else if uid == owner_uid {
-            self.admin.delete_key(&uid, access_key).await
-        } else {
-            Err(Error::InvalidInput(
-                "That key is not one of this account's keys, so it can't be revoked here.".into(),
-            ))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -175,6 +175,7 @@ impl DoApi {
             } else {
                 "the DigitalOcean API did not answer".into()
             },
+            source: Some(Box::new(e)),
         })?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
@@ -186,13 +187,11 @@ impl DoApi {
             .to_string();
         match status {
             200..=299 => Ok(parsed),
-            401 => Err(Error::AccessDenied(
-                "DigitalOcean refused the API token: it is wrong, expired or revoked. Paste a new personal access token.".into(),
-            )),
+            401 => Err(Error::ApiTokenRefused),
             403 => Err(Error::AccessDenied(
                 "This API token may not manage Spaces keys: give it the spaces_key scopes (create_credentials, read, update, delete).".into(),
             )),
-            404 => Err(Error::InvalidInput("DigitalOcean has no such key (it may have been deleted already).".into())),
+            404 => Err(Error::Gone("DigitalOcean has no such key (it may have been deleted already).".into())),
             422 => Err(Error::InvalidInput(format!("DigitalOcean refused the request: {message}"))),
             429 => Err(Error::SlowDown),
             _ => Err(Error::Server { code: format!("HTTP {status}"), message }),

@@ -4,7 +4,10 @@
 
 pub mod admin;
 pub mod digitalocean;
+pub mod manager;
 pub mod policy;
+pub mod rgw;
+pub mod service;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

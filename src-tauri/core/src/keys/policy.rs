@@ -123,9 +123,7 @@ pub async fn grant(
     let current = get(client, endpoint, space).await?;
     let mut list = current.as_ref().map(statements).unwrap_or_default();
     if list.iter().any(|s| !is_ours(s)) {
-        return Err(Error::InvalidInput(format!(
-            "The Space “{space}” has a bucket policy of its own. A Space can't have both its own policy and keys limited to it: remove that policy first."
-        )));
+        return Err(Error::SpaceHasPolicy(space.to_string()));
     }
     list.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(&sid(uid)));
     list.push(statement(uid, space, permission));

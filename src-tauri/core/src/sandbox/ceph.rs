@@ -6,18 +6,21 @@ use std::time::Duration;
 use super::config::{self, Layout};
 use super::process::run_tool;
 use super::CLI_DEADLINE;
-use crate::error::{Error, Result};
+use super::SANDBOX_FILES;
+use crate::error::{Error, IoContext, Result};
 
 /// The sandbox's data is this user's alone: other local users can't read it.
 pub(super) fn private_folder(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .context(|| SANDBOX_FILES.into())?;
     Ok(())
 }
 
 pub(super) fn private_file(file: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+        .context(|| SANDBOX_FILES.into())?;
     Ok(())
 }
 
@@ -61,9 +64,11 @@ pub(super) fn ensure_key(
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(keyring)?;
-    file.write_all(out.as_bytes())?;
-    file.sync_all()?;
+        .open(keyring)
+        .context(|| SANDBOX_FILES.into())?;
+    file.write_all(out.as_bytes())
+        .context(|| SANDBOX_FILES.into())?;
+    file.sync_all().context(|| SANDBOX_FILES.into())?;
     Ok(())
 }
 
@@ -171,7 +176,7 @@ pub(super) fn make_osd(layout: &Layout, conf: &str) -> Result<u32> {
             out.trim()
         ))
     })?;
-    std::fs::create_dir_all(layout.osd_dir(id))?;
+    std::fs::create_dir_all(layout.osd_dir(id)).context(|| SANDBOX_FILES.into())?;
     ensure_osd_key(layout, conf, id)?;
     run_tool(
         "ceph-osd",

@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use super::SANDBOX_FILES;
+use crate::error::{Error, IoContext, Result};
 
 /// A thread that lives as long as the sandbox and forks its daemons.
 ///
@@ -30,7 +31,8 @@ impl Keeper {
                 for (mut command, reply) in rx {
                     let _ = reply.send(command.spawn());
                 }
-            })?;
+            })
+            .context(|| SANDBOX_FILES.into())?;
         Ok(Keeper {
             tx: Some(tx),
             thread: Some(thread),
@@ -48,14 +50,15 @@ impl Keeper {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)?;
+            .open(log)
+            .context(|| SANDBOX_FILES.into())?;
         let mut command = Command::new(program);
         command
             .args(args)
             .env_remove("CEPH_CONF")
             .env_remove("CEPH_ARGS")
             .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
+            .stdout(out.try_clone().context(|| SANDBOX_FILES.into())?)
             .stderr(out);
         // SAFETY: setpgid, prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
         unsafe {
@@ -128,7 +131,7 @@ pub fn run_tool(program: &str, args: &[&str], deadline: Duration) -> Result<Stri
     });
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = child.try_wait().context(|| SANDBOX_FILES.into())? {
             break status;
         }
         if started.elapsed() > deadline {
@@ -176,7 +179,7 @@ pub fn port_open(port: u16) -> bool {
 /// A free port whose successor is free too (the mon listens on two).
 pub fn free_port_pair() -> Result<u16> {
     for _ in 0..200 {
-        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        let port = any_port()?;
         if port < u16::MAX && port_free(port) && port_free(port + 1) {
             return Ok(port);
         }
@@ -186,8 +189,14 @@ pub fn free_port_pair() -> Result<u16> {
     ))
 }
 
+fn any_port() -> Result<u16> {
+    let listener = TcpListener::bind(("127.0.0.1", 0));
+    let port = listener.and_then(|l| l.local_addr()).map(|a| a.port());
+    port.map_err(|e| Error::Sandbox(format!("No free port on 127.0.0.1: {e}")))
+}
+
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    any_port()
 }
 
 /// Sends TERM, then KILL after `grace`.

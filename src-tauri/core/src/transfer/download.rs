@@ -208,7 +208,7 @@ fn disk_error(e: std::io::Error, path: &Path) -> Error {
             "There is no space left on the disk for “{}”; nothing of it was kept.",
             path.display()
         )),
-        _ => Error::Io(format!("“{}” can't be written: {e}", path.display())),
+        _ => Error::local_file(format!("“{}” can't be written", path.display()), e),
     }
 }
 
@@ -232,8 +232,12 @@ pub async fn download_file(
         .map_err(|e| disk_error(e, parent))?;
     // A folder inside the destination may be a link to elsewhere: the real place must still be inside.
     let (real_parent, real_dest) = (
-        tokio::fs::canonicalize(parent).await?,
-        tokio::fs::canonicalize(dest).await?,
+        tokio::fs::canonicalize(parent)
+            .await
+            .map_err(|e| disk_error(e, parent))?,
+        tokio::fs::canonicalize(dest)
+            .await
+            .map_err(|e| disk_error(e, dest))?,
     );
     if !real_parent.starts_with(&real_dest) {
         return Err(Error::InvalidInput(format!(
@@ -257,6 +261,7 @@ pub async fn download_file(
         while let Some(chunk) = out.body.try_next().await.map_err(|e| Error::Unreachable {
             endpoint: endpoint.to_string(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })? {
             file.write_all(&chunk)
                 .await

@@ -1,10 +1,12 @@
 //! Transfers: planning uploads from paths, and running them with progress per file.
 
 pub mod download;
+pub mod download_batch;
 pub mod local;
 pub mod plan;
 pub mod unfinished;
 pub mod upload;
+pub mod upload_batch;
 
 use std::sync::Arc;
 

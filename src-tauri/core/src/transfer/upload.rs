@@ -96,9 +96,9 @@ fn content_type(key: &str) -> String {
 fn stamp(file: &PlannedFile) -> Result<(u64, Option<SystemTime>)> {
     let meta = std::fs::metadata(&file.path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
-            Error::Io("The file vanished before it was uploaded.".into())
+            Error::FileChanged("The file vanished before it was uploaded.".into())
         }
-        _ => Error::Io(format!("The file can't be read: {e}")),
+        _ => Error::local_file("The file can't be read", e),
     })?;
     Ok((meta.len(), meta.modified().ok()))
 }
@@ -112,7 +112,7 @@ async fn body(file: &PlannedFile, offset: u64, length: u64) -> Result<ByteStream
         .buffer_size(256 << 10)
         .build()
         .await
-        .map_err(|e| Error::Io(format!("The file can't be read: {e}")))
+        .map_err(|e| Error::Internal(format!("the file can't be streamed: {e}")))
 }
 
 /// Uploads one file with its permission and content type. `progress` gets the bytes done so far.
@@ -129,7 +129,7 @@ pub async fn upload_file(
 ) -> Result<()> {
     let before = stamp(file)?;
     if before.0 != file.size {
-        return Err(Error::Io(
+        return Err(Error::FileChanged(
             "The file changed size after it was chosen; drop it again.".into(),
         ));
     }
@@ -146,7 +146,7 @@ pub async fn upload_file(
 }
 
 fn changed() -> Error {
-    Error::Io(
+    Error::FileChanged(
         "The file changed while it was uploading; the Space was left as it was. Try again.".into(),
     )
 }
@@ -169,7 +169,7 @@ async fn upload_single(
     // Read whole, then checked: what is sent is one consistent version of the file.
     let bytes = tokio::fs::read(&file.path)
         .await
-        .map_err(|e| Error::Io(format!("The file can't be read: {e}")))?;
+        .map_err(|e| Error::local_file("The file can't be read", e))?;
     if stamp(file)? != before || bytes.len() as u64 != file.size {
         return Err(changed());
     }
@@ -308,8 +308,8 @@ async fn upload_parts(
                 .map_err(|_| Error::Cancelled("The upload was stopped.".into()))?;
             let offset = next * part_size;
             let length = part_size.min(file.size - offset);
-            let number = i32::try_from(next + 1)
-                .map_err(|_| Error::InvalidInput("too many parts".into()))?;
+            let number =
+                i32::try_from(next + 1).map_err(|_| Error::Internal("too many parts".into()))?;
             let (target, file, upload_id, cancel) = (
                 target.clone(),
                 file.clone(),
@@ -362,7 +362,7 @@ async fn upload_parts(
             }
             Err(e) => {
                 tasks.abort_all();
-                return Err(Error::Io(format!("An upload task failed: {e}")));
+                return Err(Error::Internal(format!("an upload task stopped: {e}")));
             }
         }
     }

@@ -3,6 +3,6 @@ import type { RegionChoice } from "./RegionChoice";
 
 export type CreateOptions = { regions: Array<RegionChoice>, 
 /**
- * The region used last time, else the first.
+ * The region used last time, else the connection's, else the first.
  */
 defaultRegion: string, };

@@ -1,6 +1,9 @@
 //! Connections: where a set of Spaces lives and which access key opens them.
 //! Only the non-secret part is saved in files; the secret goes to the keychain.
 
+pub mod active;
+pub mod service;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -210,6 +213,14 @@ pub fn parse_endpoint(raw: &str) -> Result<String> {
 }
 
 impl ConnectionDraft {
+    /// The Space typed for a limited key, if any.
+    pub fn space_name(&self) -> Option<&str> {
+        self.space
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
     /// Everything that can be checked without the network.
     pub fn validate(&self) -> Result<Endpoint> {
         if self.name.trim().is_empty() {

@@ -1,4 +1,4 @@
-//! The app's log file: what happened, when, never a secret (secrets are [`crate::core::secret::Secret`],
+//! The app's log file: what happened, when, never a secret (secrets are [`crate::secret::Secret`],
 //! which can't be formatted).
 
 use std::io::Write;

@@ -1,0 +1,120 @@
+//! What Spacedock holds while it runs, in one place: the keychain, the saved settings, the log,
+//! the local sandbox, the active connection and the transfer queue. The app hands a window's
+//! commands to the services beside each domain (`connection::service`, `space::page`, `files`,
+//! `keys::service`, `transfer::upload_batch`, `transfer::download_batch`), which all work on
+//! this; the tests build it with a [`crate::settings::FileStore`] and no window.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::RwLock;
+
+use crate::connection::active::Active;
+use crate::error::{Error, Result};
+use crate::journal::Journal;
+use crate::keychain::Keychain;
+use crate::sandbox::Sandbox;
+use crate::settings::{Settings, Store};
+use crate::transfer::download_batch::DownloadBatch;
+use crate::transfer::unfinished::Unfinished;
+use crate::transfer::upload_batch::UploadBatch;
+
+/// Where the services keep their things.
+pub struct Setup {
+    /// The keychain's service name (the app identifier): each secret is an account under it.
+    pub keychain_service: String,
+    /// The app's data folder: the sandbox and the record of unfinished uploads.
+    pub data_dir: PathBuf,
+    pub log_dir: Option<PathBuf>,
+    pub store: Box<dyn Store>,
+    /// Connect to the local sandbox at once (`--sandbox`).
+    pub start_on_sandbox: bool,
+}
+
+pub struct Services {
+    pub keychain: Keychain,
+    pub settings: Settings,
+    pub journal: Journal,
+    pub sandbox_dir: PathBuf,
+    pub sandbox: Mutex<Option<Sandbox>>,
+    pub active: RwLock<Option<Active>>,
+    /// Uploads planned or running, by batch id.
+    pub uploads: Mutex<HashMap<u32, UploadBatch>>,
+    /// Downloads planned and waiting for the user's choice, by batch id.
+    pub downloads: Mutex<HashMap<u32, DownloadBatch>>,
+    next_batch: AtomicU32,
+    /// Multipart uploads in flight, noted on disk so a crash's leftovers are aborted later.
+    pub unfinished: Arc<Unfinished>,
+    /// Bumped by each folder listing; a listing stops once a newer one began.
+    pub listing_generation: AtomicU64,
+    /// Set to stop the Space destruction in progress.
+    pub cancel_destroy: Arc<AtomicBool>,
+    pub start_on_sandbox: bool,
+}
+
+impl Services {
+    pub fn new(setup: Setup) -> Services {
+        Services {
+            keychain: Keychain::new(setup.keychain_service),
+            settings: Settings::new(setup.store),
+            journal: Journal::new(setup.log_dir),
+            sandbox_dir: setup.data_dir.join("sandbox"),
+            sandbox: Mutex::new(None),
+            active: RwLock::new(None),
+            uploads: Mutex::default(),
+            downloads: Mutex::default(),
+            next_batch: AtomicU32::new(0),
+            unfinished: Arc::new(Unfinished::new(
+                setup.data_dir.join("unfinished-uploads.json"),
+            )),
+            listing_generation: AtomicU64::new(0),
+            cancel_destroy: Arc::default(),
+            start_on_sandbox: setup.start_on_sandbox,
+        }
+    }
+
+    /// The active connection, or [`Error::NotConnected`].
+    pub async fn active(&self) -> Result<Active> {
+        self.active.read().await.clone().ok_or(Error::NotConnected)
+    }
+
+    pub fn sandbox_port(&self) -> Option<u16> {
+        self.sandbox.lock().ok()?.as_ref().map(|s| s.rgw_port())
+    }
+
+    /// A new id for a batch of uploads or downloads.
+    pub fn next_batch(&self) -> u32 {
+        self.next_batch.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// At quit: stops every upload, and waits up to `limit` for their multipart uploads to be
+    /// aborted. Any left are noted on disk and aborted at the next connection.
+    pub fn stop_uploads(&self, limit: Duration) {
+        if let Ok(uploads) = self.uploads.lock() {
+            uploads.values().for_each(|b| b.cancel_all());
+        }
+        let started = Instant::now();
+        while self.unfinished.in_flight_here() > 0 && started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the sandbox's daemons, if running. Blocks up to the daemons' grace periods.
+    pub fn stop_sandbox(&self) {
+        let sandbox = self.sandbox.lock().ok().and_then(|mut s| s.take());
+        if let Some(sandbox) = sandbox {
+            self.journal.write("stopping the local sandbox");
+            sandbox.stop();
+            self.journal.write("local sandbox stopped");
+        }
+    }
+}
+
+/// A lock that a panicked holder left poisoned still guards plain data: it is used, not
+/// turned into an error the user can do nothing about.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

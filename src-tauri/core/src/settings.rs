@@ -1,0 +1,251 @@
+//! What the app remembers between runs, besides secrets: saved connections in the order people
+//! see them, the last region and connection used, and the names and dates of access keys.
+//!
+//! The app keeps them in its store plugin; anything that can hold JSON values by name can
+//! ([`Store`]), so the domain is tested with [`FileStore`] and no window.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use super::connection::{ConnectionProfile, Provider};
+use super::error::{Error, Result};
+
+/// JSON values by name, saved at each `set`.
+pub trait Store: Send + Sync {
+    fn get(&self, field: &str) -> Option<Value>;
+    fn set(&self, field: &str, value: Value) -> Result<()>;
+}
+
+/// A [`Store`] in one JSON file, rewritten whole and atomically at each change.
+pub struct FileStore {
+    path: PathBuf,
+    fields: Mutex<Map<String, Value>>,
+}
+
+impl FileStore {
+    /// Opens `path`, or starts empty when it does not exist yet.
+    pub fn open(path: PathBuf) -> Result<FileStore> {
+        let fields = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Settings(format!("“{}” is damaged: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+            Err(e) => {
+                return Err(Error::Settings(format!(
+                    "“{}” can't be read: {e}",
+                    path.display()
+                )))
+            }
+        };
+        Ok(FileStore {
+            path,
+            fields: Mutex::new(fields),
+        })
+    }
+}
+
+impl Store for FileStore {
+    fn get(&self, field: &str) -> Option<Value> {
+        self.fields.lock().ok()?.get(field).cloned()
+    }
+
+    fn set(&self, field: &str, value: Value) -> Result<()> {
+        let mut fields = self
+            .fields
+            .lock()
+            .map_err(|_| Error::Settings("the settings are unavailable".into()))?;
+        fields.insert(field.to_string(), value);
+        let text = serde_json::to_vec_pretty(&*fields)
+            .map_err(|e| Error::Settings(format!("they can't be written as JSON: {e}")))?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Settings(e.to_string()))?;
+        }
+        super::disk::write_atomic(&self.path, &text)
+    }
+}
+
+const CONNECTIONS: &str = "connections";
+const LAST_REGION: &str = "lastRegion";
+const LAST_USED: &str = "lastUsed";
+/// Names the user gave keys (RGW keeps no name for a user's extra keys), by access key.
+const KEY_NAMES: &str = "keyNames";
+/// When this app made each key, by access key (RGW keeps no date for keys).
+const KEY_CREATED: &str = "keyCreated";
+
+/// The typed view of a [`Store`].
+pub struct Settings {
+    store: Box<dyn Store>,
+}
+
+impl Settings {
+    pub fn new(store: Box<dyn Store>) -> Settings {
+        Settings { store }
+    }
+
+    /// Saved connections; secrets are never part of them.
+    pub fn profiles(&self) -> Result<Vec<ConnectionProfile>> {
+        match self.store.get(CONNECTIONS) {
+            None => Ok(Vec::new()),
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| Error::Settings(format!("the saved connections are damaged: {e}"))),
+        }
+    }
+
+    pub fn profile(&self, id: &str) -> Result<Option<ConnectionProfile>> {
+        Ok(self.profiles()?.into_iter().find(|p| p.id == id))
+    }
+
+    pub fn save_profiles(&self, profiles: &[ConnectionProfile]) -> Result<()> {
+        let value = serde_json::to_value(profiles).map_err(|e| Error::Settings(e.to_string()))?;
+        self.store.set(CONNECTIONS, value)
+    }
+
+    /// Adds or replaces a profile by id, keeping the order people see: the sandbox first, then
+    /// by name.
+    pub fn upsert_profile(&self, profile: ConnectionProfile) -> Result<()> {
+        let mut profiles = self.profiles()?;
+        profiles.retain(|p| p.id != profile.id);
+        profiles.push(profile);
+        profiles.sort_by(|a, b| {
+            (a.provider != Provider::Sandbox, a.name.to_lowercase())
+                .cmp(&(b.provider != Provider::Sandbox, b.name.to_lowercase()))
+        });
+        self.save_profiles(&profiles)
+    }
+
+    fn text(&self, field: &str) -> Option<String> {
+        self.store.get(field)?.as_str().map(str::to_string)
+    }
+
+    pub fn last_region(&self) -> Option<String> {
+        self.text(LAST_REGION)
+    }
+
+    pub fn set_last_region(&self, region: &str) -> Result<()> {
+        self.store.set(LAST_REGION, Value::String(region.into()))
+    }
+
+    pub fn last_used(&self) -> Option<String> {
+        self.text(LAST_USED)
+    }
+
+    pub fn set_last_used(&self, id: &str) -> Result<()> {
+        self.store.set(LAST_USED, Value::String(id.into()))
+    }
+
+    fn key_map(&self, field: &str) -> BTreeMap<String, String> {
+        self.store
+            .get(field)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// Sets (or with `None` removes) one key's entry in the map `field`.
+    fn set_key_entry(&self, field: &str, access_key: &str, value: Option<&str>) -> Result<()> {
+        let mut all = self.key_map(field);
+        match value {
+            Some(v) => all.insert(access_key.to_string(), v.to_string()),
+            None => all.remove(access_key),
+        };
+        let value = serde_json::to_value(all).map_err(|e| Error::Settings(e.to_string()))?;
+        self.store.set(field, value)
+    }
+
+    /// The names people gave keys, by access key.
+    pub fn key_names(&self) -> BTreeMap<String, String> {
+        self.key_map(KEY_NAMES)
+    }
+
+    /// The name people gave a key, else its access key.
+    pub fn key_name(&self, access_key: &str) -> String {
+        self.key_names()
+            .remove(access_key)
+            .unwrap_or_else(|| access_key.to_string())
+    }
+
+    pub fn set_key_name(&self, access_key: &str, name: Option<&str>) -> Result<()> {
+        self.set_key_entry(KEY_NAMES, access_key, name)
+    }
+
+    /// When this app made each key, by access key.
+    pub fn key_dates(&self) -> BTreeMap<String, String> {
+        self.key_map(KEY_CREATED)
+    }
+
+    pub fn set_key_date(&self, access_key: &str, created: Option<&str>) -> Result<()> {
+        self.set_key_entry(KEY_CREATED, access_key, created)
+    }
+
+    /// Forgets everything remembered about a key (its name and date).
+    pub fn forget_key(&self, access_key: &str) -> Result<()> {
+        self.set_key_name(access_key, None)?;
+        self.set_key_date(access_key, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(id: &str, name: &str, provider: Provider) -> ConnectionProfile {
+        ConnectionProfile {
+            id: id.into(),
+            name: name.into(),
+            provider,
+            access_key: "AK".into(),
+            space: None,
+            space_keys: Default::default(),
+        }
+    }
+
+    #[test]
+    fn profiles_keep_the_sandbox_first_then_names_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("settings.json");
+        let settings = Settings::new(Box::new(FileStore::open(path.clone()).expect("open")));
+        let nyc = Provider::DigitalOcean {
+            region: "nyc3".into(),
+        };
+        settings
+            .upsert_profile(profile("b", "beta", nyc.clone()))
+            .expect("save");
+        settings
+            .upsert_profile(profile("a", "Alpha", nyc.clone()))
+            .expect("save");
+        settings
+            .upsert_profile(profile("s", "Zed sandbox", Provider::Sandbox))
+            .expect("save");
+        settings
+            .upsert_profile(profile("b", "Beta renamed", nyc))
+            .expect("replace");
+        settings.set_key_name("AK1", Some("reader")).expect("name");
+        settings.set_last_used("a").expect("last used");
+
+        let again = Settings::new(Box::new(FileStore::open(path).expect("reopen")));
+        let ids: Vec<_> = again
+            .profiles()
+            .expect("profiles")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, ["s", "a", "b"]);
+        assert_eq!(again.key_name("AK1"), "reader");
+        assert_eq!(again.key_name("AK2"), "AK2");
+        assert_eq!(again.last_used().as_deref(), Some("a"));
+        again.forget_key("AK1").expect("forget");
+        assert!(again.key_names().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_file_is_a_settings_error_not_an_empty_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, b"{ not json").expect("write");
+        let Err(e) = FileStore::open(path) else {
+            panic!("a damaged file opened")
+        };
+        assert_eq!(e.kind(), crate::ErrorKind::Settings);
+    }
+}

@@ -1,0 +1,289 @@
+//! A Space as its page and the create wizard see it: the regions offered, creating, opening by
+//! name with the key remembered for it, its settings, and destroying it.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::{Availability, CorsRule, FileListing};
+use crate::connection::active::Active;
+use crate::connection::{key_account, Provider, SpaceKey};
+use crate::destroy::{self, DestroyProgress};
+use crate::error::{Error, Result};
+use crate::names;
+use crate::regions::REGIONS;
+use crate::services::Services;
+use crate::urls::{self, SpaceUrls};
+
+/// A region the create wizard offers.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RegionChoice {
+    pub slug: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CreateOptions {
+    pub regions: Vec<RegionChoice>,
+    /// The region used last time, else the connection's, else the first.
+    pub default_region: String,
+}
+
+/// Everything the Space's page shows in its header.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SpaceDetails {
+    pub name: String,
+    pub region: String,
+    /// None when this key may not read the Space's ACL (limited keys).
+    pub file_listing: Option<FileListing>,
+    pub urls: SpaceUrls,
+    /// The key that opens this Space, when it is not the connection's own.
+    pub opens_with: Option<KeyLabel>,
+    /// Opened with a key limited to some Spaces.
+    pub limited: bool,
+}
+
+/// A key as people recognise it: the name they gave it and its access key.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeyLabel {
+    pub name: String,
+    pub access_key: String,
+}
+
+/// The regions a connection can create Spaces in: every Spaces region on DigitalOcean, the one
+/// region of a sandbox or self-hosted gateway.
+pub fn region_choices(active: &Active) -> Vec<RegionChoice> {
+    match &active.profile.provider {
+        Provider::DigitalOcean { .. } => REGIONS
+            .iter()
+            .map(|r| RegionChoice {
+                slug: r.slug.into(),
+                label: format!("{} · {}", r.city, r.slug),
+            })
+            .collect(),
+        Provider::Sandbox => vec![RegionChoice {
+            slug: "local".into(),
+            label: "This computer · local sandbox".into(),
+        }],
+        Provider::Custom { signing_region, .. } => vec![RegionChoice {
+            slug: signing_region.clone(),
+            label: format!("{} · {signing_region}", active.endpoint.url),
+        }],
+    }
+}
+
+pub async fn create_options(services: &Services) -> Result<CreateOptions> {
+    let active = services.active().await?;
+    let regions = region_choices(&active);
+    let offered = |r: &String| regions.iter().any(|c| &c.slug == r);
+    let own = match &active.profile.provider {
+        Provider::DigitalOcean { region } => Some(region.clone()),
+        _ => None,
+    };
+    let default_region = (services.settings.last_region().filter(offered))
+        .or(own)
+        .or_else(|| regions.first().map(|r| r.slug.clone()))
+        .unwrap_or_default();
+    Ok(CreateOptions {
+        regions,
+        default_region,
+    })
+}
+
+async fn details(
+    services: &Services,
+    active: &Active,
+    name: &str,
+    region: &str,
+) -> Result<SpaceDetails> {
+    let access = active.for_space(name, region)?;
+    let file_listing =
+        super::open(&access.client, &access.endpoint.url, name, access.limited).await?;
+    Ok(SpaceDetails {
+        name: name.to_string(),
+        region: region.to_string(),
+        file_listing,
+        urls: urls::space_urls(&active.profile.provider, &active.endpoint, name, region),
+        opens_with: access.opens_with.map(|access_key| KeyLabel {
+            name: services.settings.key_name(&access_key),
+            access_key,
+        }),
+        limited: access.limited,
+    })
+}
+
+pub async fn availability(services: &Services, name: &str, region: &str) -> Result<Availability> {
+    let active = services.active().await?;
+    let (client, endpoint) = active.client_for_region(region)?;
+    super::availability(&client, &endpoint.url, name).await
+}
+
+pub async fn create(
+    services: &Services,
+    name: &str,
+    region: &str,
+    file_listing: FileListing,
+) -> Result<SpaceDetails> {
+    let active = services.active().await?;
+    if !region_choices(&active).iter().any(|r| r.slug == region) {
+        return Err(Error::InvalidInput(format!(
+            "“{region}” is not a region this connection can create Spaces in."
+        )));
+    }
+    let (client, endpoint) = active.client_for_region(region)?;
+    super::create(&client, &endpoint.url, name, file_listing).await?;
+    services.settings.set_last_region(region)?;
+    services.journal.write(format!(
+        "created the Space “{name}” in {region} (file listing {})",
+        file_listing.label()
+    ));
+    details(services, &active, name, region).await
+}
+
+/// Opens a Space by name with the key remembered for it, without listing Spaces.
+pub async fn open(services: &Services, name: &str, region: Option<String>) -> Result<SpaceDetails> {
+    let active = services.active().await?;
+    names::validate_existing(name)?;
+    let region = active.region_or_own(region);
+    details(services, &active, name, &region).await
+}
+
+/// Opens a Space by name with the chosen key (None: the connection's own) and remembers that
+/// key for it. Nothing is remembered unless the key really opens the Space.
+pub async fn open_with_key(
+    services: &Services,
+    name: &str,
+    region: Option<String>,
+    access_key: Option<String>,
+) -> Result<SpaceDetails> {
+    names::validate_existing(name)?;
+    let mut active = services.active().await?;
+    let region = active.region_or_own(region);
+    let own = active.profile.access_key.clone();
+    let chosen = access_key.filter(|k| *k != own);
+    let remembered = |access_key: &str| SpaceKey {
+        access_key: access_key.to_string(),
+        region: region.clone(),
+    };
+    let keys = &mut active.profile.space_keys;
+    match &chosen {
+        Some(key) => {
+            let secret = services.keychain.get(&key_account(key))?.ok_or_else(|| {
+                Error::SecretMissing("This key's secret is not in the keychain.".into())
+            })?;
+            active.space_secrets.insert(key.clone(), secret);
+            keys.insert(name.to_string(), remembered(key));
+        }
+        // A limited connection knows its Spaces by name only: remember this one with its own key.
+        None if active.profile.space.is_some() => {
+            keys.insert(name.to_string(), remembered(&own));
+        }
+        None => {
+            keys.remove(name);
+        }
+    }
+    let opened = details(services, &active, name, &region).await?;
+    services.settings.upsert_profile(active.profile.clone())?;
+    services.journal.write(format!(
+        "the Space “{name}” opens with {}",
+        chosen.as_deref().unwrap_or("the connection's key")
+    ));
+    let mut slot = services.active.write().await;
+    if slot
+        .as_ref()
+        .is_some_and(|a| a.profile.id == active.profile.id)
+    {
+        *slot = Some(active);
+    }
+    Ok(opened)
+}
+
+/// The client and endpoint for a Space, with the key remembered for it.
+async fn target(
+    services: &Services,
+    name: &str,
+    region: Option<String>,
+) -> Result<(aws_sdk_s3::Client, String)> {
+    let active = services.active().await?;
+    let (client, endpoint) = active.client_for_space(name, &active.region_or_own(region))?;
+    Ok((client, endpoint.url))
+}
+
+pub async fn set_file_listing(
+    services: &Services,
+    name: &str,
+    region: Option<String>,
+    file_listing: FileListing,
+) -> Result<FileListing> {
+    let (client, endpoint) = target(services, name, region).await?;
+    let now = super::set_file_listing(&client, &endpoint, name, file_listing).await?;
+    services
+        .journal
+        .write(format!("file listing of “{name}” set to {}", now.label()));
+    Ok(now)
+}
+
+pub async fn cors_rules(
+    services: &Services,
+    name: &str,
+    region: Option<String>,
+) -> Result<Vec<CorsRule>> {
+    let (client, endpoint) = target(services, name, region).await?;
+    super::cors_rules(&client, &endpoint, name).await
+}
+
+pub async fn set_cors_rules(
+    services: &Services,
+    name: &str,
+    region: Option<String>,
+    rules: &[CorsRule],
+) -> Result<Vec<CorsRule>> {
+    let (client, endpoint) = target(services, name, region).await?;
+    super::set_cors_rules(&client, &endpoint, name, rules).await
+}
+
+pub async fn is_empty(services: &Services, name: &str, region: Option<String>) -> Result<bool> {
+    let (client, endpoint) = target(services, name, region).await?;
+    destroy::is_empty(&client, &endpoint, name).await
+}
+
+/// Destroys a Space (with its files, when asked), until [`cancel_destroy`].
+pub async fn destroy(
+    services: &Services,
+    name: &str,
+    region: Option<String>,
+    typed_name: &str,
+    delete_files: bool,
+    progress: impl Fn(DestroyProgress),
+) -> Result<u64> {
+    let (client, endpoint) = target(services, name, region).await?;
+    let cancel = &services.cancel_destroy;
+    cancel.store(false, std::sync::atomic::Ordering::Relaxed);
+    let deleted = destroy::destroy(
+        &client,
+        &endpoint,
+        name,
+        typed_name,
+        delete_files,
+        cancel,
+        progress,
+    )
+    .await?;
+    services.journal.write(format!(
+        "destroyed the Space “{name}” ({deleted} files deleted first)"
+    ));
+    Ok(deleted)
+}
+
+pub fn cancel_destroy(services: &Services) {
+    services
+        .cancel_destroy
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+}

@@ -1,0 +1,274 @@
+//! The upload queue: a batch is planned from dropped or picked paths, then run with the user's
+//! choice about files already there (Overwrite / Skip / Keep both), which its retries keep.
+//! Empty folders are made as folder markers; a batch with nothing left to retry is freed.
+//! The page holds only ids: paths, clients and cancel switches stay here.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::{
+    Cancel, Conflict, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings, Target,
+    TransferEvent,
+};
+use crate::browse;
+use crate::error::{Error, Result};
+use crate::files;
+use crate::services::{lock, Services};
+
+/// An upload waiting to run (or to run again).
+pub struct UploadBatch {
+    target: Target,
+    files: Vec<(u32, PlannedFile)>,
+    existing: HashSet<String>,
+    empty_folders: Vec<String>,
+    cancels: HashMap<u32, Cancel>,
+    all: Arc<AtomicBool>,
+    /// The choice made when the batch first ran: a retry keeps it.
+    conflict: Option<Conflict>,
+}
+
+impl UploadBatch {
+    /// Stops every file of the batch (at quit: multipart uploads are aborted, not left behind).
+    pub fn cancel_all(&self) {
+        self.all.store(true, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlannedUpload {
+    pub id: u32,
+    pub key: String,
+    pub size: u64,
+    /// A file with this key is already in the Space.
+    pub exists: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct UploadPlan {
+    pub batch: u32,
+    pub files: Vec<PlannedUpload>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct UploadSummary {
+    pub done: u32,
+    pub failed: u32,
+    pub cancelled: u32,
+    pub skipped: u32,
+    /// Empty folders that could not be made, each with why.
+    pub problems: Vec<Problem>,
+}
+
+/// Plans the upload of `paths` into the folder `prefix`, and says which files are already there.
+pub async fn plan(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+    prefix: &str,
+    paths: Vec<PathBuf>,
+) -> Result<UploadPlan> {
+    browse::check_prefix(prefix)?;
+    let t = files::target(services, space, region).await?;
+    let target = Target {
+        client: t.client,
+        endpoint: t.endpoint,
+        space: space.to_string(),
+        unfinished: Some(services.unfinished.clone()),
+    };
+    let under = prefix.to_string();
+    let plan = tokio::task::spawn_blocking(move || super::plan(&paths, &under))
+        .await
+        .map_err(|e| Error::Internal(format!("reading the dropped files stopped: {e}")))?;
+    let keys: Vec<String> = plan.files.iter().map(|f| f.key.clone()).collect();
+    let existing = super::existing_keys(&target, &keys, prefix).await?;
+    let batch = services.next_batch();
+    let files: Vec<(u32, PlannedFile)> = (0..).zip(plan.files).collect();
+    let listed = files.iter().map(|(id, f)| PlannedUpload {
+        id: *id,
+        key: f.key.clone(),
+        size: f.size,
+        exists: existing.contains(&f.key),
+    });
+    let answer = UploadPlan {
+        batch,
+        files: listed.collect(),
+        problems: plan.problems,
+    };
+    let queued = UploadBatch {
+        target,
+        files,
+        existing,
+        empty_folders: plan.empty_folders,
+        cancels: HashMap::new(),
+        all: Arc::default(),
+        conflict: None,
+    };
+    lock(&services.uploads).insert(batch, queued);
+    Ok(answer)
+}
+
+/// What one run of a batch does.
+struct Run {
+    target: Target,
+    /// Each file, and whether its key is taken in the Space.
+    queued: Vec<(QueuedFile, bool)>,
+    skipped: Vec<u32>,
+    empty_folders: Vec<String>,
+    conflict: Conflict,
+}
+
+/// Takes the files to run from the batch (all, or with `ids` only those again), each with a
+/// fresh cancel switch. A retry keeps the batch's first choice: a Skip or Keep both batch never
+/// overwrites.
+fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> Run {
+    b.all.store(false, Ordering::Relaxed);
+    let conflict = *b.conflict.get_or_insert(conflict);
+    let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
+    let mut run = Run {
+        target: b.target.clone(),
+        queued: Vec::new(),
+        skipped: Vec::new(),
+        // Empty folders are made on the first run only.
+        empty_folders: match wanted {
+            None => std::mem::take(&mut b.empty_folders),
+            Some(_) => Vec::new(),
+        },
+        conflict,
+    };
+    for (id, file) in &b.files {
+        if wanted.as_ref().is_some_and(|w| !w.contains(id)) {
+            continue;
+        }
+        let exists = b.existing.contains(&file.key);
+        if exists && conflict == Conflict::Skip {
+            run.skipped.push(*id);
+            continue;
+        }
+        let cancel = Cancel {
+            file: Arc::default(),
+            all: b.all.clone(),
+        };
+        b.cancels.insert(*id, cancel.clone());
+        let queued = QueuedFile {
+            id: *id,
+            file: file.clone(),
+            cancel,
+        };
+        run.queued.push((queued, exists));
+    }
+    run
+}
+
+/// Keep both: each file whose key is taken gets a name free on the server, not only in this
+/// batch.
+async fn keep_both_names(run: &mut Run) -> Result<()> {
+    let mut taken: HashSet<String> = run.queued.iter().map(|(q, _)| q.file.key.clone()).collect();
+    for (q, exists) in run.queued.iter_mut().filter(|(_, exists)| *exists) {
+        q.file.key = super::free_key(&run.target, &q.file.key, &taken).await?;
+        taken.insert(q.file.key.clone());
+        *exists = false;
+    }
+    Ok(())
+}
+
+/// Makes the empty folders; one that can't be made is reported and the files go on.
+async fn make_empty_folders(target: &Target, folders: Vec<String>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for key in folders {
+        let trimmed = key.trim_end_matches('/');
+        let (parent, name) = match trimmed.rsplit_once('/') {
+            Some((p, n)) => (format!("{p}/"), n),
+            None => (String::new(), trimmed),
+        };
+        let made = browse::create_folder(
+            &target.client,
+            &target.endpoint,
+            &target.space,
+            &parent,
+            name,
+        );
+        if let Err(e) = made.await {
+            problems.push(Problem {
+                path: key.clone(),
+                message: format!("The empty folder was not made: {e}"),
+            });
+        }
+    }
+    problems
+}
+
+/// Runs a planned batch (or, with `ids`, only those files again), reporting each file's
+/// progress to `events`.
+pub async fn start(
+    services: &Services,
+    batch: u32,
+    acl: FileAcl,
+    conflict: Conflict,
+    ids: Option<Vec<u32>>,
+    events: Arc<dyn Fn(TransferEvent) + Send + Sync>,
+) -> Result<UploadSummary> {
+    let mut run = {
+        let mut uploads = lock(&services.uploads);
+        let b = uploads
+            .get_mut(&batch)
+            .ok_or_else(|| Error::Gone("That upload is no longer in the queue.".into()))?;
+        take_run(b, conflict, ids)
+    };
+    if run.conflict == Conflict::KeepBoth {
+        keep_both_names(&mut run).await?;
+    }
+    for id in &run.skipped {
+        events(TransferEvent {
+            id: *id,
+            bytes: 0,
+            state: FileState::Skipped,
+        });
+    }
+    let problems = make_empty_folders(&run.target, std::mem::take(&mut run.empty_folders)).await;
+    let count = run.queued.len();
+    let space = run.target.space.clone();
+    let queued = run.queued.into_iter().map(|(q, _)| q).collect();
+    let summary = super::upload_all(run.target, queued, acl, Settings::default(), events).await;
+    let skipped = run.skipped.len() as u32;
+    services.journal.write(format!(
+        "uploaded to “{space}”: {} of {count} files done, {} failed, {} cancelled, {skipped} skipped",
+        summary.done, summary.failed, summary.cancelled,
+    ));
+    if summary.failed == 0 && summary.cancelled == 0 {
+        lock(&services.uploads).remove(&batch);
+    }
+    Ok(UploadSummary {
+        done: summary.done,
+        failed: summary.failed,
+        cancelled: summary.cancelled,
+        skipped,
+        problems,
+    })
+}
+
+/// Cancels one file of a batch, or (without `id`) all of it. A multipart upload is aborted on
+/// the server.
+pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
+    let uploads = lock(&services.uploads);
+    let Some(b) = uploads.get(&batch) else { return };
+    match id {
+        Some(id) => {
+            if let Some(c) = b.cancels.get(&id) {
+                c.file.store(true, Ordering::Relaxed);
+            }
+        }
+        None => b.cancel_all(),
+    }
+}

@@ -1,0 +1,273 @@
+//! The domain's services, driven as the app's commands drive them but with no window at all:
+//! settings in a plain file, secrets in the real keychain, requests to the real sandbox.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use spacedock::core::connection::service as connections;
+use spacedock::core::connection::{ConnectionDraft, Provider};
+use spacedock::core::keys::service as keys;
+use spacedock::core::keys::{Grant, Permission, Scope};
+use spacedock::core::secret::Secret;
+use spacedock::core::services::{Services, Setup};
+use spacedock::core::settings::FileStore;
+use spacedock::core::space::page;
+use spacedock::core::space::FileListing;
+use spacedock::core::transfer::upload_batch;
+use spacedock::core::transfer::{Conflict, FileAcl, FileState, TransferEvent};
+use spacedock::core::ErrorKind;
+use spacedock_tests::{admin, fetch, new_user, sandbox, unique, SandboxInfo, TestUser};
+
+/// Services with their own settings file, data folder and keychain namespace.
+fn services(root: &Path) -> Services {
+    Services::new(Setup {
+        keychain_service: unique("io.spacedock.services"),
+        data_dir: root.join("data"),
+        log_dir: Some(root.join("logs")),
+        store: Box::new(FileStore::open(root.join("settings.json")).expect("settings")),
+        start_on_sandbox: false,
+    })
+}
+
+fn draft(sb: &SandboxInfo, name: &str, access_key: &str, secret: &Secret) -> ConnectionDraft {
+    ConnectionDraft {
+        name: name.into(),
+        provider: Provider::Custom {
+            endpoint: sb.endpoint.url.clone(),
+            signing_region: "us-east-1".into(),
+            path_style: true,
+        },
+        access_key: access_key.into(),
+        secret: secret.clone(),
+        space: None,
+    }
+}
+
+/// A self-hosted RGW user with admin caps: it manages its own keys.
+fn key_manager() -> TestUser {
+    let user = new_user("svc-owner");
+    let caps = "users=*;buckets=*;metadata=read";
+    admin(&["caps", "add", "--uid", &user.uid, "--caps", caps]);
+    user
+}
+
+#[tokio::test]
+async fn revoking_a_key_takes_it_from_everything_that_held_it() {
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = services(root.path());
+    let owner = key_manager();
+    let saved =
+        connections::save_connection(&s, &draft(&sb, "Owner", &owner.access_key, &owner.secret))
+            .expect("save");
+    connections::connect(&s, &saved.id).await.expect("connect");
+    let space = unique("svc-keys");
+    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+        .await
+        .expect("create");
+
+    let grants = vec![Grant {
+        space: space.clone(),
+        permission: Permission::ReadWrite,
+    }];
+    let made = keys::generate(&s, "client a", &Scope::Limited { grants })
+        .await
+        .expect("generate");
+    let ak = made.key.access_key.clone();
+    // The list merges the name given here, the date noted here and the keychain's state.
+    let listed = keys::list(&s).await.expect("list");
+    let row = listed
+        .keys
+        .iter()
+        .find(|r| r.key.access_key == ak)
+        .expect("listed");
+    assert_eq!(row.key.name, "client a");
+    assert!(row.key.created.is_some() && row.in_keychain && !row.current);
+    let tried = keys::test(&s, &ak, &space, Some(Permission::ReadWrite))
+        .await
+        .expect("test");
+    assert!(tried.can_list && tried.can_write == Some(true), "{tried:?}");
+
+    // The Space remembers the key; a connection is saved that signs with it.
+    let opened = page::open_with_key(&s, &space, None, Some(ak.clone()))
+        .await
+        .expect("open with the key");
+    assert_eq!(
+        opened.opens_with.map(|k| k.name).as_deref(),
+        Some("client a")
+    );
+    let owner_profile = s.settings.profile(&saved.id).expect("read").expect("saved");
+    assert_eq!(owner_profile.space_keys[&space].access_key, ak);
+    let client_a = keys::connect_with(&s, &ak, "Client A", std::slice::from_ref(&space))
+        .await
+        .expect("connect with the key");
+    let err = keys::revoke(&s, &ak).await.expect_err("the key in use");
+    assert_eq!(err.kind(), ErrorKind::KeyInUse);
+
+    // Back on the owner's connection, revoke: nothing keeps the key.
+    connections::connect(&s, &saved.id).await.expect("connect");
+    keys::revoke(&s, &ak).await.expect("revoke");
+    assert!(s
+        .keychain
+        .get(&format!("key:{ak}"))
+        .expect("keychain")
+        .is_none());
+    assert!(!s.settings.key_names().contains_key(&ak));
+    let profiles = s.settings.profiles().expect("profiles");
+    assert!(
+        profiles.iter().all(|p| p.id != client_a.profile.id),
+        "its connection went"
+    );
+    let owner_profile = profiles
+        .iter()
+        .find(|p| p.id == saved.id)
+        .expect("owner stays");
+    assert!(owner_profile.space_keys.is_empty(), "the Space forgot it");
+    let active = s.active().await.expect("connected");
+    assert!(active.profile.space_keys.is_empty() && active.space_secrets.is_empty());
+    let page = keys::list(&s).await.expect("list");
+    assert!(page.keys.iter().all(|r| r.key.access_key != ak));
+    let denied = keys::test(&s, &ak, &space, None)
+        .await
+        .expect_err("not held");
+    assert_eq!(denied.kind(), ErrorKind::SecretMissing);
+}
+
+#[tokio::test]
+async fn upload_batches_skip_keep_both_make_empty_folders_and_are_freed() {
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = services(root.path());
+    let saved = connections::save_connection(
+        &s,
+        &draft(&sb, "Owner", &sb.owner_access_key, &sb.owner_secret),
+    )
+    .expect("save");
+    let err = upload_batch::plan(&s, "x", None, "", Vec::new())
+        .await
+        .expect_err("no connection yet");
+    assert_eq!(err.kind(), ErrorKind::NotConnected);
+    connections::connect(&s, &saved.id).await.expect("connect");
+    let space = unique("svc-up");
+    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+        .await
+        .expect("create");
+    let owner = spacedock_tests::owner_client(&sb);
+    owner
+        .put_object()
+        .bucket(&space)
+        .key("in/a.txt")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"there"))
+        .send()
+        .await
+        .expect("put");
+
+    let local = tempfile::tempdir().expect("local");
+    std::fs::write(local.path().join("a.txt"), b"new").expect("a");
+    std::fs::write(local.path().join("b.txt"), b"b").expect("b");
+    let folder = local.path().join("empty");
+    std::fs::create_dir(&folder).expect("empty folder");
+    let paths = || {
+        ["a.txt", "b.txt", "empty"]
+            .iter()
+            .map(|n| local.path().join(n))
+            .collect::<Vec<_>>()
+    };
+    let events: Arc<Mutex<Vec<TransferEvent>>> = Arc::default();
+    let sink = {
+        let events = events.clone();
+        Arc::new(move |e| events.lock().expect("events").push(e))
+    };
+
+    // Skip: the file that is there stays; the rest go, and the empty folder is made.
+    let plan = upload_batch::plan(&s, &space, None, "in/", paths())
+        .await
+        .expect("plan");
+    let exists: Vec<_> = plan
+        .files
+        .iter()
+        .map(|f| (f.key.as_str(), f.exists))
+        .collect();
+    assert_eq!(exists, [("in/a.txt", true), ("in/b.txt", false)]);
+    let done = upload_batch::start(
+        &s,
+        plan.batch,
+        FileAcl::Private,
+        Conflict::Skip,
+        None,
+        sink.clone(),
+    )
+    .await
+    .expect("run");
+    assert_eq!((done.done, done.skipped, done.failed), (1, 1, 0));
+    assert!(done.problems.is_empty(), "{:?}", done.problems);
+    assert_eq!(
+        fetch(&owner, &space, "in/a.txt").await.as_deref(),
+        Some(&b"there"[..])
+    );
+    assert!(
+        fetch(&owner, &space, "in/empty/").await.is_some(),
+        "the empty folder"
+    );
+    let skipped = events
+        .lock()
+        .expect("events")
+        .iter()
+        .any(|e| e.state == FileState::Skipped);
+    assert!(skipped, "the page is told which file was skipped");
+    // Nothing was left to retry: the batch is gone.
+    let gone = upload_batch::start(
+        &s,
+        plan.batch,
+        FileAcl::Private,
+        Conflict::Overwrite,
+        None,
+        sink.clone(),
+    )
+    .await
+    .expect_err("freed");
+    assert_eq!(gone.kind(), ErrorKind::Gone);
+
+    // Keep both: the new file takes a free name; the one there keeps its bytes.
+    let plan = upload_batch::plan(&s, &space, None, "in/", paths()[..1].to_vec())
+        .await
+        .expect("plan");
+    let done = upload_batch::start(
+        &s,
+        plan.batch,
+        FileAcl::Private,
+        Conflict::KeepBoth,
+        None,
+        sink.clone(),
+    )
+    .await
+    .expect("run");
+    assert_eq!(done.done, 1);
+    assert_eq!(
+        fetch(&owner, &space, "in/a.txt").await.as_deref(),
+        Some(&b"there"[..])
+    );
+    assert_eq!(
+        fetch(&owner, &space, "in/a (1).txt").await.as_deref(),
+        Some(&b"new"[..])
+    );
+
+    // Overwrite replaces it.
+    let plan = upload_batch::plan(&s, &space, None, "in/", paths()[..1].to_vec())
+        .await
+        .expect("plan");
+    upload_batch::start(
+        &s,
+        plan.batch,
+        FileAcl::Private,
+        Conflict::Overwrite,
+        None,
+        sink,
+    )
+    .await
+    .expect("run");
+    assert_eq!(
+        fetch(&owner, &space, "in/a.txt").await.as_deref(),
+        Some(&b"new"[..])
+    );
+}
