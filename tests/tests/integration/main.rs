@@ -6,6 +6,7 @@ mod connect;
 mod create;
 mod destroy;
 mod do_keys;
+mod downloads;
 mod faults;
 mod files;
 mod guarded_keys;

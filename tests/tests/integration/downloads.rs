@@ -1,0 +1,187 @@
+//! Downloads at speed: a big file comes as parallel ranges written side by side into one file,
+//! many small files come several at once, and every byte is the object's.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_s3::primitives::ByteStream;
+use spacedock::core::transfer::download::{self, DownloadProgress};
+use spacedock::core::transfer::Conflict;
+use spacedock_tests::{new_space, owner_client, sandbox};
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    // Not one repeated byte: a part written at the wrong offset would show.
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn big_and_many_files_arrive_byte_for_byte() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "downloads").await;
+    // 40 MiB: three ranges (16 + 16 + 8 MiB), the last one short.
+    let big = data(40 << 20, 7);
+    let put = |key: String, body: Vec<u8>| {
+        client
+            .put_object()
+            .bucket(&space)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+    };
+    put("big.bin".into(), big.clone()).await.expect("put big");
+    put("empty.txt".into(), Vec::new())
+        .await
+        .expect("put empty");
+    for i in 0..30u32 {
+        put(format!("many/{i:02}.txt"), data(1000 + i as usize, i))
+            .await
+            .expect("put small");
+    }
+
+    let dest = tempfile::tempdir().expect("dest");
+    let keys = ["big.bin".to_string(), "empty.txt".into(), "many/".into()];
+    let plan = download::plan(&client, &sb.endpoint.url, &space, &keys, dest.path())
+        .await
+        .expect("plan");
+    assert_eq!(plan.files.len(), 32);
+    let seen: Arc<Mutex<Vec<DownloadProgress>>> = Arc::default();
+    let record = {
+        let seen = seen.clone();
+        move |p: DownloadProgress| seen.lock().expect("progress").push(p)
+    };
+    let summary = download::run(
+        &client,
+        &sb.endpoint.url,
+        &space,
+        dest.path(),
+        plan,
+        Conflict::Overwrite,
+        &record,
+    )
+    .await;
+    assert_eq!(
+        (summary.done, summary.problems.len()),
+        (32, 0),
+        "{:?}",
+        summary.problems
+    );
+
+    let got = std::fs::read(dest.path().join("big.bin")).expect("big");
+    assert!(
+        got == big,
+        "the big file differs ({} of {} bytes)",
+        got.len(),
+        big.len()
+    );
+    assert_eq!(
+        std::fs::read(dest.path().join("empty.txt"))
+            .expect("empty")
+            .len(),
+        0
+    );
+    for i in 0..30u32 {
+        let path = dest.path().join("many").join(format!("{i:02}.txt"));
+        assert_eq!(
+            std::fs::read(&path).expect("small"),
+            data(1000 + i as usize, i)
+        );
+    }
+    let seen = seen.lock().expect("progress");
+    let most = seen
+        .iter()
+        .filter(|p| p.key == "big.bin")
+        .map(|p| p.bytes)
+        .max();
+    assert_eq!(most, Some(40 << 20), "progress reaches the whole size");
+    assert_eq!(seen.last().map(|p| (p.files_done, p.files)), Some((32, 32)));
+    // No temporary file is left beside the files.
+    let names = walk(dest.path());
+    assert_eq!(names.len(), 32, "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.ends_with(".spacedock-part")),
+        "{names:?}"
+    );
+}
+
+fn walk(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).expect("dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().to_string();
+        if entry.path().is_dir() {
+            out.extend(walk(&entry.path()));
+        } else {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "replaced").await;
+    // Six ranges: the later ones are asked for while the first still streams.
+    let old = data(96 << 20, 3);
+    let put = |body: Vec<u8>| {
+        client
+            .put_object()
+            .bucket(&space)
+            .key("moving.bin")
+            .body(ByteStream::from(body))
+            .send()
+    };
+    put(old.clone()).await.expect("put");
+    let dest = tempfile::tempdir().expect("dest");
+    let path = dest.path().join("moving.bin");
+    // The first bytes to arrive replace the object on the server.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = Mutex::new(Some(tx));
+    let replace = tokio::spawn({
+        let client = client.clone();
+        let space = space.clone();
+        async move {
+            rx.await.expect("first bytes");
+            client
+                .put_object()
+                .bucket(&space)
+                .key("moving.bin")
+                .body(ByteStream::from_static(b"version two"))
+                .send()
+                .await
+                .expect("replace");
+        }
+    });
+    let progress = move |_| {
+        if let Some(tx) = tx.lock().expect("tx").take() {
+            let _ = tx.send(());
+        }
+    };
+    let result = download::download_file(
+        &client,
+        &sb.endpoint.url,
+        &space,
+        "moving.bin",
+        dest.path(),
+        &path,
+        &progress,
+    )
+    .await;
+    replace.await.expect("replaced");
+    match result {
+        // Every range was answered before the replacement: the old version, whole.
+        Ok(n) => {
+            assert_eq!(n, old.len() as u64);
+            assert!(std::fs::read(&path).expect("file") == old, "a mixed file");
+            eprintln!("replaced after every range was answered: the old version arrived whole");
+        }
+        Err(e) => {
+            assert_eq!(e.kind(), spacedock::core::ErrorKind::FileChanged, "{e}");
+            assert!(walk(dest.path()).is_empty(), "nothing is kept");
+            eprintln!("replaced mid-download: refused, nothing kept");
+        }
+    }
+}
