@@ -1,0 +1,345 @@
+//! Transfer and listing benchmark: Spacedock's engine against the aws cli, rclone and s5cmd, on
+//! the same sandbox and the same data, in one run: uploads and downloads of one 1 GiB file and of
+//! 2,000 files of 64 KiB, over loopback and over a WAN-like link (a proxy holding every byte
+//! 20 ms each way). Prints its figures; asserts nothing.
+//!
+//! Run it with `.ci/bench` (which installs the peers first).
+
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use spacedock::core::browse;
+use spacedock::core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
+use spacedock::core::destroy;
+use spacedock::core::s3;
+use spacedock::core::sandbox::{self, StartOptions};
+use tools::{Cost, Data, Link, Programs, Tool, TOOLS};
+
+const RUNS: usize = 3;
+const BIG: u64 = 1 << 30;
+const SMALL_COUNT: usize = 2000;
+const SMALL_SIZE: usize = 64 << 10;
+const LISTING_COUNT: usize = 100_000;
+/// One way: a round trip of 40 ms, about the distance to a Space in a nearby region.
+const WAN_DELAY_MS: u64 = 20;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn make_data(dir: &Path) -> (PathBuf, PathBuf) {
+    use std::io::Write;
+    let big = dir.join("big.bin");
+    if std::fs::metadata(&big).map(|m| m.len()).ok() != Some(BIG) {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).expect("create big file"));
+        let mut block = vec![0u8; 1 << 20];
+        for i in 0..(BIG >> 20) {
+            for (j, b) in block.iter_mut().enumerate() {
+                *b = (j as u64 ^ i).wrapping_mul(2_654_435_761) as u8;
+            }
+            f.write_all(&block).expect("write");
+        }
+        f.flush().expect("flush");
+    }
+    let small = dir.join("small");
+    if std::fs::read_dir(&small).map(|d| d.count()).unwrap_or(0) != SMALL_COUNT {
+        std::fs::create_dir_all(&small).expect("small dir");
+        for i in 0..SMALL_COUNT {
+            let bytes: Vec<u8> = (0..SMALL_SIZE).map(|j| (i * 7 + j) as u8).collect();
+            std::fs::write(small.join(format!("f{i:05}.bin")), bytes).expect("write small");
+        }
+    }
+    (big, small)
+}
+
+async fn fresh_space(link: &Link, label: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let name = format!("bench-{label}-{millis}");
+    let create = link.client.create_bucket().bucket(&name).send().await;
+    create.expect("create bench Space");
+    name
+}
+
+async fn drop_space(link: &Link, name: &str) {
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let gone = destroy::destroy(&link.client, &link.url, name, name, true, &cancel, |_| {});
+    gone.await.expect("clean up");
+}
+
+/// The WAN-like link: the proxy binary beside this one, in front of the sandbox.
+fn start_wan(target: &str) -> (Child, u16) {
+    let exe = std::env::current_exe().expect("bench path");
+    let proxy = exe.with_file_name("wan_proxy");
+    let mut child = Command::new(&proxy)
+        .args([target, &WAN_DELAY_MS.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} can't start: {e}", proxy.display()));
+    let mut line = String::new();
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("proxy output");
+    std::io::BufReader::new(out)
+        .read_line(&mut line)
+        .expect("proxy port");
+    (child, line.trim().parse().expect("a port"))
+}
+
+/// A cell: one direction, one data set, one link; the tools' costs, run by run.
+struct Cell {
+    label: String,
+    data: Data,
+    costs: [Vec<Cost>; 4],
+}
+
+/// Runs every tool `RUNS` times on one cell; each round starts with another tool, so none always
+/// meets the coldest cluster.
+async fn run_cell(
+    p: &Programs,
+    link: &Link,
+    up: bool,
+    data: Data,
+    local: &Path,
+    work: &Path,
+    label: String,
+) -> Cell {
+    eprintln!("{label}:");
+    let mut cell = Cell {
+        label,
+        data,
+        costs: Default::default(),
+    };
+    // Downloads all read one Space, filled once.
+    let source = if up {
+        None
+    } else {
+        let space = fresh_space(link, "source").await;
+        tools::engine_upload(link, &space, local).await;
+        Some(space)
+    };
+    for run in 0..RUNS {
+        for k in 0..TOOLS.len() {
+            let i = (k + run) % TOOLS.len();
+            let tool = TOOLS[i];
+            let cost = match &source {
+                None => {
+                    let space = fresh_space(link, "up").await;
+                    let cost = tools::upload(tool, p, link, &space, data, local).await;
+                    drop_space(link, &space).await;
+                    cost
+                }
+                Some(space) => {
+                    let dest = work.join("downloaded");
+                    let _ = std::fs::remove_dir_all(&dest);
+                    std::fs::create_dir_all(&dest).expect("download folder");
+                    let cost = tools::download(tool, p, link, space, data, &dest).await;
+                    check_download(data, &dest, tool);
+                    let _ = std::fs::remove_dir_all(&dest);
+                    cost
+                }
+            };
+            eprintln!(
+                "  run {} {}: {:.2} s, {:.2} s CPU, {:.0} MB",
+                run + 1,
+                tool.name(),
+                cost.wall.as_secs_f64(),
+                cost.cpu.as_secs_f64(),
+                cost.peak_mb
+            );
+            cell.costs[i].push(cost);
+        }
+        // Let RGW's garbage collection reclaim deleted data between rounds.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if let Some(space) = source {
+        drop_space(link, &space).await;
+    }
+    cell
+}
+
+/// A download counts only if it is all there.
+fn check_download(data: Data, dest: &Path, tool: Tool) {
+    match data {
+        Data::Big => {
+            let size = std::fs::metadata(dest.join("big.bin")).map(|m| m.len());
+            assert_eq!(
+                size.ok(),
+                Some(BIG),
+                "{}: the big file did not arrive whole",
+                tool.name()
+            );
+        }
+        Data::Small => {
+            let n = std::fs::read_dir(dest.join("small"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            assert_eq!(
+                n,
+                SMALL_COUNT,
+                "{}: {n} of {SMALL_COUNT} small files arrived",
+                tool.name()
+            );
+        }
+    }
+}
+
+async fn bench_listing(ctx: &Link) -> (f64, f64, u64) {
+    // Kept across benchmark runs: filling it takes minutes.
+    let space = "bench-listing-100k";
+    if ctx.client.head_bucket().bucket(space).send().await.is_err() {
+        ctx.client
+            .create_bucket()
+            .bucket(space)
+            .send()
+            .await
+            .expect("create listing Space");
+    }
+    let mut have = 0u64;
+    let _ = browse::list_folder(&ctx.client, &ctx.url, space, "", 1000, |p| {
+        have += p.entries.len() as u64;
+        true
+    })
+    .await;
+    if have < LISTING_COUNT as u64 {
+        eprintln!("  filling {space} with {LISTING_COUNT} empty files (once)…");
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..32 {
+            let client = ctx.client.clone();
+            tasks.spawn(async move {
+                for i in (worker..LISTING_COUNT).step_by(32) {
+                    client
+                        .put_object()
+                        .bucket(space)
+                        .key(format!("item-{i:06}"))
+                        .content_length(0)
+                        .send()
+                        .await
+                        .expect("put");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+    let started = Instant::now();
+    let mut first: Option<Duration> = None;
+    let total = browse::list_folder(&ctx.client, &ctx.url, space, "", 1000, |_| {
+        first.get_or_insert(started.elapsed());
+        true
+    })
+    .await
+    .expect("list");
+    (
+        first.unwrap_or_default().as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        total,
+    )
+}
+
+fn print_cells(cells: &[Cell]) {
+    println!("\n== Transfers (median of {RUNS}; same sandbox, same data; WAN: {WAN_DELAY_MS} ms each way) ==");
+    print!("{:<24}", "");
+    for tool in TOOLS {
+        print!(" {:>24}", tool.name());
+    }
+    println!(" {:>14}", "÷ best peer");
+    let mut peaks = [0f64; 4];
+    for cell in cells {
+        let (bytes, unit) = match cell.data {
+            Data::Big => (BIG as f64, "MB/s"),
+            Data::Small => ((SMALL_COUNT * SMALL_SIZE) as f64, "files/s"),
+        };
+        let rate = |secs: f64| match cell.data {
+            Data::Big => BIG as f64 / 1e6 / secs,
+            Data::Small => SMALL_COUNT as f64 / secs,
+        };
+        print!("{:<24}", cell.label);
+        let mut rates = [0f64; 4];
+        for (i, costs) in cell.costs.iter().enumerate() {
+            rates[i] = rate(median(costs.iter().map(|c| c.wall.as_secs_f64()).collect()));
+            let cpu = median(costs.iter().map(|c| c.cpu.as_secs_f64()).collect());
+            let per_gib = cpu / (bytes / (1u64 << 30) as f64);
+            peaks[i] = costs.iter().map(|c| c.peak_mb).fold(peaks[i], f64::max);
+            print!(" {:>9.1} {unit:<7} {per_gib:>4.1} c/G", rates[i]);
+        }
+        let best = rates[1..].iter().cloned().fold(0.0, f64::max);
+        println!(" {:>13.2}×", rates[0] / best);
+    }
+    println!("(c/G: client CPU seconds per GiB moved)");
+    print!("{:<24}", "peak memory");
+    for peak in peaks {
+        print!(" {:>21.0} MB", peak);
+    }
+    println!();
+    println!("Targets: ≥ 1.0× the best peer on loopback cells, ≥ 1.5× on WAN cells; peak memory < 200 MB.");
+}
+
+#[tokio::main]
+async fn main() {
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    let programs = Programs {
+        aws: var("BENCH_AWS").expect("BENCH_AWS: path of the aws cli"),
+        rclone: var("BENCH_RCLONE").unwrap_or_else(|| "rclone".into()),
+        s5cmd: var("BENCH_S5CMD").expect("BENCH_S5CMD: path of s5cmd"),
+    };
+    let work = var("BENCH_DIR").unwrap_or_else(|| "/var/tmp/spacedock-bench".into());
+    std::fs::create_dir_all(&work).expect("bench dir");
+    eprintln!("preparing data in {}…", work.display());
+    let (big, small) = make_data(&work);
+    let warm = work.join("warm-up.bin");
+    std::fs::write(&warm, vec![1u8; 64 << 20]).expect("warm-up file");
+
+    let options = StartOptions {
+        root: work.join("sandbox"),
+        store_bytes: 40 << 30,
+        owner_access_key: None,
+    };
+    let sb = sandbox::start(&options, |_| {}).expect("sandbox");
+    let (access_key, secret) = (sb.owner().access_key.clone(), sb.owner().secret.clone());
+    let link_to = |url: String| {
+        let endpoint = Endpoint {
+            url: url.clone(),
+            signing_region: SANDBOX_SIGNING_REGION.into(),
+            path_style: true,
+        };
+        Link {
+            client: s3::client(&endpoint, &access_key, &secret),
+            url,
+            access_key: access_key.clone(),
+            secret: secret.clone(),
+        }
+    };
+    let loopback = link_to(sb.endpoint_url());
+    let (mut proxy, port) = start_wan(&format!("127.0.0.1:{}", sb.rgw_port()));
+    let wan = link_to(format!("http://127.0.0.1:{port}"));
+
+    // A fresh cluster creates its data pools on the first writes: do them before measuring.
+    let space = fresh_space(&loopback, "warm").await;
+    tools::engine_upload(&loopback, &space, &warm).await;
+    drop_space(&loopback, &space).await;
+
+    let mut cells = Vec::new();
+    for (name, link) in [("loopback", &loopback), ("WAN", &wan)] {
+        for up in [true, false] {
+            for (data, local, what) in [
+                (Data::Big, &big, "1 GiB"),
+                (Data::Small, &small, "2,000 × 64 KiB"),
+            ] {
+                let label = format!("{name} {} {what}", if up { "up" } else { "down" });
+                cells.push(run_cell(&programs, link, up, data, local, &work, label).await);
+            }
+        }
+    }
+    eprintln!("listing {LISTING_COUNT} files:");
+    let (first_page, whole, listed) = bench_listing(&loopback).await;
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    print_cells(&cells);
+    println!("Listing {listed} files: first page after {first_page:.3} s (target < 1 s), whole listing {whole:.1} s");
+    sb.stop();
+}
