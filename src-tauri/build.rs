@@ -22,6 +22,8 @@ fn main() {
         "destroy_space",
         "cancel_destroy",
         "copy_text",
+        "unfinished_uploads",
+        "abort_unfinished_uploads",
         "list_folder",
         "create_folder",
         "file_details",

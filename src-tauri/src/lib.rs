@@ -55,6 +55,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::spaces::destroy_space,
             app::commands::spaces::cancel_destroy,
             app::commands::spaces::copy_text,
+            app::commands::spaces::unfinished_uploads,
+            app::commands::spaces::abort_unfinished_uploads,
             app::commands::files::list_folder,
             app::commands::files::create_folder,
             app::commands::files::file_details,

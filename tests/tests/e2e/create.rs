@@ -149,6 +149,26 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
     assert_eq!(String::from_utf8_lossy(&clipboard.stdout), origin);
     app.shot("12-copied").await;
 
+    // An upload another client began and left: its part is stored, yet no file list shows it.
+    let left = client
+        .create_multipart_upload()
+        .bucket(&name)
+        .key("left behind.iso")
+        .send()
+        .await
+        .expect("begin");
+    let left_id = left.upload_id().expect("id").to_string();
+    client
+        .upload_part()
+        .bucket(&name)
+        .key("left behind.iso")
+        .upload_id(&left_id)
+        .part_number(1)
+        .body(aws_sdk_s3::primitives::ByteStream::from(vec![1u8; 5 << 20]))
+        .send()
+        .await
+        .expect("part");
+
     // File listing as the server has it: anyone may list now; restricting flips it.
     assert_eq!(spacedock_tests::anonymous_get(&origin).0, 200);
     app.click(Locator::Id("tab-settings")).await;
@@ -160,6 +180,29 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
     )
     .await;
     assert_eq!(spacedock_tests::anonymous_get(&origin).0, 403);
+
+    // Settings show the unfinished upload with its size; Abort all deletes its part.
+    let count = app.wait_for(Locator::Id("unfinished-count"), 20).await;
+    let said = count.text().await.expect("text");
+    assert!(
+        said.starts_with("1 unfinished upload holds 5.2 MB"),
+        "{said}"
+    );
+    assert!(app
+        .text(Locator::Id("unfinished-uploads"))
+        .await
+        .contains("left behind.iso"));
+    app.shot("12b-unfinished-uploads").await;
+    app.click(Locator::Id("unfinished-abort-all")).await;
+    app.click(Locator::Id("unfinished-abort-all-confirm")).await;
+    app.wait_for(Locator::Id("unfinished-none"), 20).await;
+    let uploads = client
+        .list_multipart_uploads()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("list uploads");
+    assert!(uploads.uploads().is_empty(), "aborted on the server");
 
     // Destroy, typing the name to confirm; the list is empty again.
     app.click(Locator::Id("destroy-begin")).await;

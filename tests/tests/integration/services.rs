@@ -12,6 +12,7 @@ use spacedock::core::secret::Secret;
 use spacedock::core::services::{Services, Setup};
 use spacedock::core::settings::FileStore;
 use spacedock::core::space::page;
+use spacedock::core::space::unfinished;
 use spacedock::core::space::FileListing;
 use spacedock::core::transfer::upload_batch;
 use spacedock::core::transfer::{Conflict, FileAcl, FileState, TransferEvent};
@@ -269,5 +270,96 @@ async fn upload_batches_skip_keep_both_make_empty_folders_and_are_freed() {
     assert_eq!(
         fetch(&owner, &space, "in/a.txt").await.as_deref(),
         Some(&b"new"[..])
+    );
+}
+
+#[tokio::test]
+async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = services(root.path());
+    let saved = connections::save_connection(
+        &s,
+        &draft(&sb, "Owner", &sb.owner_access_key, &sb.owner_secret),
+    )
+    .expect("save");
+    connections::connect(&s, &saved.id).await.expect("connect");
+    let space = unique("svc-parts");
+    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+        .await
+        .expect("create");
+    let owner = spacedock_tests::owner_client(&sb);
+    // Two uploads another client began and left: one with a 5 MiB part, one with none.
+    let mut ids = Vec::new();
+    for key in ["left/a.bin", "left/b.bin"] {
+        let made = owner
+            .create_multipart_upload()
+            .bucket(&space)
+            .key(key)
+            .send()
+            .await
+            .expect("begin");
+        ids.push(made.upload_id().expect("id").to_string());
+    }
+    owner
+        .upload_part()
+        .bucket(&space)
+        .key("left/a.bin")
+        .upload_id(&ids[0])
+        .part_number(1)
+        .body(aws_sdk_s3::primitives::ByteStream::from(vec![7u8; 5 << 20]))
+        .send()
+        .await
+        .expect("part");
+    // The second one is noted as this app's own.
+    s.unfinished
+        .add(spacedock::core::transfer::unfinished::UnfinishedUpload {
+            endpoint: sb.endpoint.url.clone(),
+            space: space.clone(),
+            key: "left/b.bin".into(),
+            upload_id: ids[1].clone(),
+        });
+
+    let found = unfinished::list(&s, &space, None).await.expect("list");
+    let seen: Vec<_> = found
+        .iter()
+        .map(|u| (u.key.as_str(), u.parts, u.bytes, u.by_this_app))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("left/a.bin", Some(1), Some(5 << 20), false),
+            ("left/b.bin", Some(0), Some(0), true)
+        ]
+    );
+    assert!(found.iter().all(|u| u.started.is_some()));
+
+    let one = [("left/a.bin".to_string(), ids[0].clone())];
+    let done = unfinished::abort(&s, &space, None, &one)
+        .await
+        .expect("abort");
+    assert_eq!((done.aborted, done.problems.len()), (1, 0));
+    let left = unfinished::list(&s, &space, None).await.expect("list");
+    assert_eq!(left.len(), 1);
+    // Aborting again, and the rest: an upload already gone counts as aborted.
+    let all = [one[0].clone(), ("left/b.bin".to_string(), ids[1].clone())];
+    let done = unfinished::abort(&s, &space, None, &all)
+        .await
+        .expect("abort all");
+    assert_eq!(done.aborted, 2);
+    assert!(unfinished::list(&s, &space, None)
+        .await
+        .expect("list")
+        .is_empty());
+    let on_server = owner
+        .list_multipart_uploads()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("list uploads");
+    assert!(on_server.uploads().is_empty());
+    assert!(
+        s.unfinished.list().is_empty(),
+        "the app's record is emptied too"
     );
 }

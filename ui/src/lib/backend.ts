@@ -34,6 +34,8 @@ import type { KeysPage } from './bindings/KeysPage';
 import type { Permission } from './bindings/Permission';
 import type { Scope } from './bindings/Scope';
 import type { HeldKey } from './bindings/HeldKey';
+import type { UnfinishedUpload } from './bindings/UnfinishedUpload';
+import type { AbortSummary } from './bindings/AbortSummary';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -136,6 +138,16 @@ export function cancelDestroy(): Promise<void> {
 /** Puts exactly `text` on the system clipboard (through Rust: the page has no clipboard permission). */
 export function copyText(text: string): Promise<void> {
   return invoke('copy_text', { text });
+}
+
+/** Multipart uploads begun in the Space and never completed or aborted, with their age and size. */
+export function unfinishedUploads(name: string, region: string): Promise<UnfinishedUpload[]> {
+  return invoke('unfinished_uploads', { name, region });
+}
+
+/** Aborts unfinished uploads, each as [key, upload id]; their stored parts are deleted. */
+export function abortUnfinishedUploads(name: string, region: string, uploads: [string, string][]): Promise<AbortSummary> {
+  return invoke('abort_unfinished_uploads', { name, region, uploads });
 }
 // --- Files ---
 

@@ -1,6 +1,7 @@
 //! One Space: whether a name is free, creating it, its file-listing setting, CORS rules.
 
 pub mod page;
+pub mod unfinished;
 
 use aws_sdk_s3::types::{BucketCannedAcl, CorsConfiguration, Permission, Type};
 use serde::{Deserialize, Serialize};

@@ -10,6 +10,7 @@ use crate::core::destroy::DestroyProgress;
 use crate::core::names::{self, RuleCheck};
 use crate::core::services::Services;
 use crate::core::space::page::{self, CreateOptions, SpaceDetails};
+use crate::core::space::unfinished::{self, AbortSummary, UnfinishedUpload};
 use crate::core::space::{Availability, CorsRule, FileListing};
 
 #[tauri::command]
@@ -125,4 +126,25 @@ pub fn cancel_destroy(state: State<'_, Services>) {
 pub fn copy_text<R: Runtime>(app: AppHandle<R>, text: String) -> Result<()> {
     let copied = app.clipboard().write_text(text);
     copied.map_err(|source| AppError::Clipboard { source })
+}
+
+/// The Space's unfinished multipart uploads, with their age and size.
+#[tauri::command]
+pub async fn unfinished_uploads(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+) -> Result<Vec<UnfinishedUpload>> {
+    Ok(unfinished::list(&state, &name, region).await?)
+}
+
+/// Aborts unfinished uploads, each given as (key, upload id): their parts are deleted.
+#[tauri::command]
+pub async fn abort_unfinished_uploads(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+    uploads: Vec<(String, String)>,
+) -> Result<AbortSummary> {
+    Ok(unfinished::abort(&state, &name, region, &uploads).await?)
 }

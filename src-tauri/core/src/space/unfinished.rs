@@ -1,0 +1,170 @@
+//! A Space's unfinished uploads: multipart uploads begun and never completed or aborted, by any
+//! client. Their parts are stored, and billed, until they are aborted (or a lifecycle rule
+//! removes them), yet no file listing shows them. Listed with their age and size; aborted one
+//! by one or all at once.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Error, Result};
+use crate::files;
+use crate::s3::{map_error, Context};
+use crate::services::Services;
+use crate::transfer::Problem;
+
+/// Parts are counted for this many uploads at most: each needs a request of its own.
+const SIZED_AT_MOST: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct UnfinishedUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// RFC 3339, when the server says.
+    pub started: Option<String>,
+    /// Parts stored so far, and their bytes (None when not counted: past the first 200).
+    pub parts: Option<u32>,
+    pub bytes: Option<u64>,
+    /// Begun by this app (noted in its record), rather than by another client.
+    pub by_this_app: bool,
+}
+
+/// What aborting a set of unfinished uploads did.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AbortSummary {
+    pub aborted: u32,
+    /// Uploads that could not be aborted, with why (by key).
+    pub problems: Vec<Problem>,
+}
+
+pub async fn list(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+) -> Result<Vec<UnfinishedUpload>> {
+    let t = files::target(services, space, region).await?;
+    let ctx = Context::space(&t.endpoint, space);
+    let ours: Vec<String> = services
+        .unfinished
+        .list()
+        .into_iter()
+        .map(|u| u.upload_id)
+        .collect();
+    let mut found = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = t
+            .client
+            .list_multipart_uploads()
+            .bucket(space)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .map_err(|e| map_error(e, ctx))?;
+        for upload in page.uploads() {
+            let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
+                continue;
+            };
+            found.push(UnfinishedUpload {
+                key: key.to_string(),
+                upload_id: id.to_string(),
+                started: (upload.initiated())
+                    .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                parts: None,
+                bytes: None,
+                by_this_app: ours.iter().any(|o| o == id),
+            });
+        }
+        let next = (page.next_key_marker(), page.next_upload_id_marker());
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        let next = (next.0.map(str::to_string), next.1.map(str::to_string));
+        // A server that hands back the same place would have the app ask forever.
+        if next == (key_marker.clone(), id_marker.clone()) || next.0.is_none() {
+            return Err(Error::BadAnswer(
+                "a listing of unfinished uploads that does not move on".into(),
+            ));
+        }
+        (key_marker, id_marker) = next;
+    }
+    for upload in found.iter_mut().take(SIZED_AT_MOST) {
+        let (parts, bytes) = stored_parts(&t.client, ctx, space, upload).await?;
+        (upload.parts, upload.bytes) = (Some(parts), Some(bytes));
+    }
+    Ok(found)
+}
+
+/// How many parts an upload has stored, and their bytes.
+async fn stored_parts(
+    client: &aws_sdk_s3::Client,
+    ctx: Context<'_>,
+    space: &str,
+    upload: &UnfinishedUpload,
+) -> Result<(u32, u64)> {
+    let (mut parts, mut bytes, mut marker) = (0u32, 0u64, None::<String>);
+    loop {
+        let page = client
+            .list_parts()
+            .bucket(space)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .set_part_number_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| map_error(e, ctx))?;
+        for part in page.parts() {
+            parts += 1;
+            bytes += part.size().unwrap_or(0).max(0) as u64;
+        }
+        let next = page.next_part_number_marker().map(str::to_string);
+        if page.is_truncated() != Some(true) || next.is_none() || next == marker {
+            return Ok((parts, bytes));
+        }
+        marker = next;
+    }
+}
+
+/// Aborts each upload (key, upload id). One that is already gone counts as aborted.
+pub async fn abort(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+    uploads: &[(String, String)],
+) -> Result<AbortSummary> {
+    let t = files::target(services, space, region).await?;
+    let ctx = Context::space(&t.endpoint, space);
+    let mut summary = AbortSummary::default();
+    for (key, id) in uploads {
+        let sent = t.client.abort_multipart_upload().bucket(space).key(key);
+        let done = match sent.upload_id(id).send().await {
+            Ok(_) => true,
+            Err(e) => {
+                let gone =
+                    aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload");
+                if !gone {
+                    let message = format!("Not aborted: {}", map_error(e, ctx));
+                    summary.problems.push(Problem {
+                        path: key.clone(),
+                        message,
+                    });
+                }
+                gone
+            }
+        };
+        if done {
+            summary.aborted += 1;
+            services.unfinished.remove(id);
+        }
+    }
+    services.journal.write(format!(
+        "aborted {} unfinished uploads in “{space}” ({} could not be)",
+        summary.aborted,
+        summary.problems.len()
+    ));
+    Ok(summary)
+}
