@@ -52,6 +52,8 @@ async fn main() {
                 multipart_threshold: 5 << 20,
                 part_size: 5 << 20,
                 requests_in_flight: 1,
+                parts_in_flight: 1,
+                ..Settings::default()
             };
             transfer::upload_all(
                 target,

@@ -240,6 +240,8 @@ async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
             multipart_threshold: 8 << 20,
             part_size: 5 << 20,
             requests_in_flight: 4,
+            parts_in_flight: 4,
+            ..Default::default()
         },
         events,
     )

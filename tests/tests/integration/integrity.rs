@@ -186,6 +186,8 @@ async fn a_changing_file_never_costs_the_version_already_there() {
             multipart_threshold: 5 << 20,
             part_size: 5 << 20,
             requests_in_flight: 1,
+            parts_in_flight: 1,
+            ..Default::default()
         },
         Arc::new(touched),
     )

@@ -16,6 +16,8 @@ pub(crate) const SMALL_PARTS: Settings = Settings {
     multipart_threshold: 5 << 20,
     part_size: 5 << 20,
     requests_in_flight: 4,
+    parts_in_flight: 4,
+    memory: 64 << 20,
 };
 
 pub(crate) async fn new_space(sb: &SandboxInfo, prefix: &str) -> Target {
@@ -202,6 +204,7 @@ async fn cancelling_a_multipart_upload_leaves_nothing_behind() {
     let trigger = cancel.file.clone();
     let settings = Settings {
         requests_in_flight: 1,
+        parts_in_flight: 1,
         ..SMALL_PARTS
     };
     let queued = vec![QueuedFile {

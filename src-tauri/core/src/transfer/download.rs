@@ -144,8 +144,9 @@ pub struct DownloadSummary {
     pub problems: Vec<Problem>,
 }
 
-/// Files downloaded at once: many small files keep the link busy between their round trips.
-const FILES_IN_FLIGHT: usize = 8;
+/// Files downloaded at once: far from the Space each file waits a round trip, so many small
+/// files need many in flight to keep the link busy (each is streamed to disk, never held).
+const FILES_IN_FLIGHT: usize = 64;
 
 /// Downloads the planned files, several at once. A file already on disk is overwritten, skipped
 /// or kept beside the new one, as `conflict` says; one file's failure never stops the rest.
@@ -284,8 +285,8 @@ pub async fn download_file(
 
 /// Ranges of this size go in parallel for one big file.
 const PART: u64 = 16 << 20;
-/// Ranged GETs in flight for one file.
-const PARTS_IN_FLIGHT: usize = 4;
+/// Ranged GETs in flight for one file: one TCP window each, so a far link needs several.
+const PARTS_IN_FLIGHT: usize = 8;
 
 /// Writes the object into `partial`: the first range says how big it is and which version it
 /// is; the other ranges follow in parallel, each asking for that same version (`If-Match`), each

@@ -88,10 +88,22 @@ pub async fn upload_all(
     let budget = Arc::new(Semaphore::new(settings.requests_in_flight));
     let mut summary = Summary::default();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut queue = files.into_iter();
+    let mut queue = files.into_iter().peekable();
+    // Small files are read whole before they are sent: their bytes in flight are bounded.
+    let held_by = |f: &PlannedFile| match f.size < settings.multipart_threshold {
+        true => f.size,
+        false => 0,
+    };
+    let mut held = 0u64;
     loop {
         while tasks.len() < settings.requests_in_flight {
+            let Some(next) = queue.peek() else { break };
+            let holds = held_by(&next.file);
+            if !tasks.is_empty() && held + holds > settings.memory {
+                break;
+            }
             let Some(item) = queue.next() else { break };
+            held += holds;
             let (target, budget, events) = (target.clone(), budget.clone(), events.clone());
             tasks.spawn(async move {
                 let QueuedFile { id, file, cancel } = item;
@@ -101,7 +113,7 @@ pub async fn upload_all(
                         bytes: 0,
                         state: FileState::Cancelled,
                     });
-                    return FileState::Cancelled;
+                    return (FileState::Cancelled, holds);
                 }
                 events(TransferEvent {
                     id,
@@ -143,15 +155,26 @@ pub async fn upload_all(
                     bytes,
                     state: state.clone(),
                 });
-                state
+                (state, holds)
             });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        match joined {
-            Ok(FileState::Done) => summary.done += 1,
-            Ok(FileState::Cancelled) => summary.cancelled += 1,
+        let state = match joined {
+            Ok((state, holds)) => {
+                held -= holds;
+                state
+            }
+            // A task that panicked: its bytes are gone with it.
+            Err(_) => FileState::Failed {
+                kind: ErrorKind::Internal,
+                message: String::new(),
+            },
+        };
+        match state {
+            FileState::Done => summary.done += 1,
+            FileState::Cancelled => summary.cancelled += 1,
             _ => summary.failed += 1,
         }
     }

@@ -40,8 +40,13 @@ pub struct Settings {
     /// Files this big or bigger go multipart.
     pub multipart_threshold: u64,
     pub part_size: u64,
-    /// Requests in flight at once, parts and small files together.
+    /// Requests in flight at once, parts and small files together. Far from the Space each
+    /// request waits a round trip: many small files need many in flight to keep the link busy.
     pub requests_in_flight: usize,
+    /// Parts of one big file in flight at once (within `requests_in_flight`).
+    pub parts_in_flight: usize,
+    /// Bytes of small files (read whole before they are sent) held at once.
+    pub memory: u64,
 }
 
 impl Default for Settings {
@@ -51,7 +56,9 @@ impl Default for Settings {
             // uploads is caught before the object exists (16 in flight: at most 128 MiB).
             multipart_threshold: 8 << 20,
             part_size: 32 << 20,
-            requests_in_flight: 16,
+            requests_in_flight: 64,
+            parts_in_flight: 16,
+            memory: 128 << 20,
         }
     }
 }
@@ -300,7 +307,7 @@ async fn upload_parts(
     let mut next = 0u64;
     loop {
         // Keep as many parts in flight as the budget allows, reading each from disk only when sent.
-        while next < count && tasks.len() < settings.requests_in_flight {
+        while next < count && tasks.len() < settings.parts_in_flight {
             let permit = budget
                 .clone()
                 .acquire_owned()

@@ -245,9 +245,9 @@ fn print_cells(cells: &[Cell]) {
     println!("\n== Transfers (median of {RUNS}; same sandbox, same data; WAN: {WAN_DELAY_MS} ms each way) ==");
     print!("{:<24}", "");
     for tool in TOOLS {
-        print!(" {:>24}", tool.name());
+        print!(" {:>26}", tool.name());
     }
-    println!(" {:>14}", "÷ best peer");
+    println!(" {:>12}", "÷ best peer");
     let mut peaks = [0f64; 4];
     for cell in cells {
         let (bytes, unit) = match cell.data {
@@ -265,15 +265,15 @@ fn print_cells(cells: &[Cell]) {
             let cpu = median(costs.iter().map(|c| c.cpu.as_secs_f64()).collect());
             let per_gib = cpu / (bytes / (1u64 << 30) as f64);
             peaks[i] = costs.iter().map(|c| c.peak_mb).fold(peaks[i], f64::max);
-            print!(" {:>9.1} {unit:<7} {per_gib:>4.1} c/G", rates[i]);
+            print!(" {:>8.1} {unit:<7} {per_gib:>5.1} c/G", rates[i]);
         }
         let best = rates[1..].iter().cloned().fold(0.0, f64::max);
-        println!(" {:>13.2}×", rates[0] / best);
+        println!(" {:>11.2}×", rates[0] / best);
     }
     println!("(c/G: client CPU seconds per GiB moved)");
     print!("{:<24}", "peak memory");
     for peak in peaks {
-        print!(" {:>21.0} MB", peak);
+        print!(" {:>23.0} MB", peak);
     }
     println!();
     println!("Targets: ≥ 1.0× the best peer on loopback cells, ≥ 1.5× on WAN cells; peak memory < 200 MB.");
