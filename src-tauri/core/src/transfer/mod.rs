@@ -4,6 +4,7 @@ pub mod download;
 pub mod download_batch;
 pub mod local;
 pub mod plan;
+mod ranged;
 pub mod unfinished;
 pub mod upload;
 pub mod upload_batch;
