@@ -127,8 +127,12 @@ errors! {
         #[error("{0}")]
         SecretMissing(String),
         /// The app's saved settings (connections, key names) could not be read or written.
-        #[error("Saved connections could not be read or written: {0}")]
-        Settings(String),
+        #[error("Saved connections could not be read or written: {what}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+        Settings {
+            what: String,
+            #[source]
+            source: Option<Cause>,
+        },
         /// A command that needs a connection was called without one.
         #[error("Not connected. Choose a connection first.")]
         NotConnected,
@@ -173,6 +177,16 @@ impl Error {
             endpoint: endpoint.into(),
             reason: reason.into(),
             source: None,
+        }
+    }
+
+    pub fn settings(
+        what: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::Settings {
+            what: what.into(),
+            source,
         }
     }
 

@@ -29,14 +29,13 @@ impl FileStore {
     /// Opens `path`, or starts empty when it does not exist yet.
     pub fn open(path: PathBuf) -> Result<FileStore> {
         let fields = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Settings(format!("“{}” is damaged: {e}", path.display())))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::settings(format!("“{}” is damaged", path.display()), Some(e.into()))
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
             Err(e) => {
-                return Err(Error::Settings(format!(
-                    "“{}” can't be read: {e}",
-                    path.display()
-                )))
+                let what = format!("“{}” can't be read", path.display());
+                return Err(Error::settings(what, Some(e.into())));
             }
         };
         Ok(FileStore {
@@ -55,12 +54,13 @@ impl Store for FileStore {
         let mut fields = self
             .fields
             .lock()
-            .map_err(|_| Error::Settings("the settings are unavailable".into()))?;
+            .map_err(|_| Error::settings("the settings are unavailable", None))?;
         fields.insert(field.to_string(), value);
         let text = serde_json::to_vec_pretty(&*fields)
-            .map_err(|e| Error::Settings(format!("they can't be written as JSON: {e}")))?;
+            .map_err(|e| Error::settings("they can't be written as JSON", Some(e.into())))?;
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Settings(e.to_string()))?;
+            let made = std::fs::create_dir_all(dir);
+            made.map_err(|e| Error::settings("their folder can't be made", Some(e.into())))?;
         }
         super::disk::write_atomic(&self.path, &text)
     }
@@ -89,7 +89,7 @@ impl Settings {
         match self.store.get(CONNECTIONS) {
             None => Ok(Vec::new()),
             Some(value) => serde_json::from_value(value)
-                .map_err(|e| Error::Settings(format!("the saved connections are damaged: {e}"))),
+                .map_err(|e| Error::settings("the saved connections are damaged", Some(e.into()))),
         }
     }
 
@@ -98,7 +98,8 @@ impl Settings {
     }
 
     pub fn save_profiles(&self, profiles: &[ConnectionProfile]) -> Result<()> {
-        let value = serde_json::to_value(profiles).map_err(|e| Error::Settings(e.to_string()))?;
+        let value = serde_json::to_value(profiles);
+        let value = value.map_err(|e| Error::settings("connections as JSON", Some(e.into())))?;
         self.store.set(CONNECTIONS, value)
     }
 
@@ -149,7 +150,8 @@ impl Settings {
             Some(v) => all.insert(access_key.to_string(), v.to_string()),
             None => all.remove(access_key),
         };
-        let value = serde_json::to_value(all).map_err(|e| Error::Settings(e.to_string()))?;
+        let value = serde_json::to_value(all);
+        let value = value.map_err(|e| Error::settings("key names as JSON", Some(e.into())))?;
         self.store.set(field, value)
     }
 
@@ -247,5 +249,6 @@ mod tests {
             panic!("a damaged file opened")
         };
         assert_eq!(e.kind(), crate::ErrorKind::Settings);
+        assert!(std::error::Error::source(&e).is_some(), "the JSON error is kept");
     }
 }

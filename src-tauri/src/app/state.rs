@@ -23,6 +23,6 @@ impl<R: Runtime> settings::Store for PluginStore<R> {
         self.0.set(field, value);
         self.0
             .save()
-            .map_err(|e| Error::Settings(format!("“{STORE_FILE}” can't be saved: {e}")))
+            .map_err(|e| Error::settings(format!("“{STORE_FILE}” can't be saved"), Some(e.into())))
     }
 }
