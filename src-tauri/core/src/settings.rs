@@ -249,6 +249,9 @@ mod tests {
             panic!("a damaged file opened")
         };
         assert_eq!(e.kind(), crate::ErrorKind::Settings);
-        assert!(std::error::Error::source(&e).is_some(), "the JSON error is kept");
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the JSON error is kept"
+        );
     }
 }
