@@ -44,6 +44,17 @@ fn draft(sb: &SandboxInfo, name: &str, access_key: &str, secret: &Secret) -> Con
     }
 }
 
+/// Services with the sandbox owner's connection saved (not yet connected).
+fn saved_as_owner(
+    sb: &SandboxInfo,
+    root: &Path,
+) -> (Services, spacedock::core::connection::ConnectionProfile) {
+    let s = services(root);
+    let owner = draft(sb, "Owner", &sb.owner_access_key, &sb.owner_secret);
+    let saved = connections::save_connection(&s, &owner).expect("save");
+    (s, saved)
+}
+
 /// A self-hosted RGW user with admin caps: it manages its own keys.
 fn key_manager() -> TestUser {
     let user = new_user("svc-owner");
@@ -138,12 +149,7 @@ async fn revoking_a_key_takes_it_from_everything_that_held_it() {
 async fn upload_batches_skip_keep_both_make_empty_folders_and_are_freed() {
     let sb = sandbox();
     let root = tempfile::tempdir().expect("tempdir");
-    let s = services(root.path());
-    let saved = connections::save_connection(
-        &s,
-        &draft(&sb, "Owner", &sb.owner_access_key, &sb.owner_secret),
-    )
-    .expect("save");
+    let (s, saved) = saved_as_owner(&sb, root.path());
     let err = upload_batch::plan(&s, "x", None, "", Vec::new())
         .await
         .expect_err("no connection yet");
@@ -277,12 +283,7 @@ async fn upload_batches_skip_keep_both_make_empty_folders_and_are_freed() {
 async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
     let sb = sandbox();
     let root = tempfile::tempdir().expect("tempdir");
-    let s = services(root.path());
-    let saved = connections::save_connection(
-        &s,
-        &draft(&sb, "Owner", &sb.owner_access_key, &sb.owner_secret),
-    )
-    .expect("save");
+    let (s, saved) = saved_as_owner(&sb, root.path());
     connections::connect(&s, &saved.id).await.expect("connect");
     let space = unique("svc-parts");
     page::create(&s, &space, "us-east-1", FileListing::Restricted)

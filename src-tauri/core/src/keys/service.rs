@@ -72,7 +72,7 @@ fn held(services: &Services, access_key: &str) -> Result<bool> {
 }
 
 /// A held key's secret, or why it can't be used.
-fn secret_of(services: &Services, access_key: &str) -> Result<Secret> {
+pub fn secret_of(services: &Services, access_key: &str) -> Result<Secret> {
     services
         .keychain
         .get(&key_account(access_key))?

@@ -6,7 +6,7 @@ use ts_rs::TS;
 
 use super::{Availability, CorsRule, FileListing};
 use crate::connection::active::Active;
-use crate::connection::{key_account, Provider, SpaceKey};
+use crate::connection::{Provider, SpaceKey};
 use crate::destroy::{self, DestroyProgress};
 use crate::error::{Error, Result};
 use crate::names;
@@ -175,9 +175,7 @@ pub async fn open_with_key(
     let keys = &mut active.profile.space_keys;
     match &chosen {
         Some(key) => {
-            let secret = services.keychain.get(&key_account(key))?.ok_or_else(|| {
-                Error::SecretMissing("This key's secret is not in the keychain.".into())
-            })?;
+            let secret = crate::keys::service::secret_of(services, key)?;
             active.space_secrets.insert(key.clone(), secret);
             keys.insert(name.to_string(), remembered(key));
         }
@@ -211,9 +209,8 @@ async fn target(
     name: &str,
     region: Option<String>,
 ) -> Result<(aws_sdk_s3::Client, String)> {
-    let active = services.active().await?;
-    let (client, endpoint) = active.client_for_space(name, &active.region_or_own(region))?;
-    Ok((client, endpoint.url))
+    let t = crate::files::target(services, name, region).await?;
+    Ok((t.client, t.endpoint))
 }
 
 pub async fn set_file_listing(

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::files;
 use crate::s3::{map_error, Context};
 use crate::services::Services;
+use crate::transfer::unfinished::abort_one;
 use crate::transfer::Problem;
 
 /// Parts are counted for this many uploads at most: each needs a request of its own.
@@ -140,25 +141,15 @@ pub async fn abort(
     let ctx = Context::space(&t.endpoint, space);
     let mut summary = AbortSummary::default();
     for (key, id) in uploads {
-        let sent = t.client.abort_multipart_upload().bucket(space).key(key);
-        let done = match sent.upload_id(id).send().await {
-            Ok(_) => true,
-            Err(e) => {
-                let gone =
-                    aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload");
-                if !gone {
-                    let message = format!("Not aborted: {}", map_error(e, ctx));
-                    summary.problems.push(Problem {
-                        path: key.clone(),
-                        message,
-                    });
-                }
-                gone
+        match abort_one(&t.client, space, key, id).await {
+            Ok(()) => {
+                summary.aborted += 1;
+                services.unfinished.remove(id);
             }
-        };
-        if done {
-            summary.aborted += 1;
-            services.unfinished.remove(id);
+            Err(e) => summary.problems.push(Problem {
+                path: key.clone(),
+                message: format!("Not aborted: {}", map_error(e, ctx)),
+            }),
         }
     }
     services.journal.write(format!(

@@ -80,6 +80,30 @@ impl Unfinished {
     }
 }
 
+/// The error of an abort that did not take.
+pub type AbortError = aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError,
+    aws_sdk_s3::config::http::HttpResponse,
+>;
+
+/// Aborts one multipart upload. Ok when the server holds none of it any more: an upload it no
+/// longer knows (NoSuchUpload) is done with too.
+pub async fn abort_one(
+    client: &aws_sdk_s3::Client,
+    space: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), AbortError> {
+    let sent = client.abort_multipart_upload().bucket(space).key(key);
+    match sent.upload_id(upload_id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload") => {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Aborts the recorded uploads at `endpoint`, each with the client `client_for` gives for its
 /// Space. An upload the server no longer knows is done with too. Returns (aborted, left).
 pub async fn abort_recorded(
@@ -93,18 +117,8 @@ pub async fn abort_recorded(
             left += 1;
             continue;
         };
-        let result = client
-            .abort_multipart_upload()
-            .bucket(&upload.space)
-            .key(&upload.key)
-            .upload_id(&upload.upload_id)
-            .send()
-            .await;
-        let gone = match &result {
-            Ok(_) => true,
-            Err(e) => aws_sdk_s3::error::ProvideErrorMetadata::code(e) == Some("NoSuchUpload"),
-        };
-        if gone {
+        let gone = abort_one(&client, &upload.space, &upload.key, &upload.upload_id).await;
+        if gone.is_ok() {
             record.remove(&upload.upload_id);
             aborted += 1;
         } else {

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use ts_rs::TS;
 
 use super::plan::PlannedFile;
-use super::unfinished::{Unfinished, UnfinishedUpload};
+use super::unfinished::{abort_one, Unfinished, UnfinishedUpload};
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -275,18 +275,8 @@ async fn upload_multipart(
 
 /// Aborts a multipart upload; true when the server holds none of it any more.
 pub async fn abort(target: &Target, key: &str, upload_id: &str) -> bool {
-    match target
-        .client
-        .abort_multipart_upload()
-        .bucket(&target.space)
-        .key(key)
-        .upload_id(upload_id)
-        .send()
-        .await
-    {
-        Ok(_) => true,
-        Err(e) => aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload"),
-    }
+    let aborted = abort_one(&target.client, &target.space, key, upload_id).await;
+    aborted.is_ok()
 }
 
 async fn upload_parts(
