@@ -124,8 +124,9 @@ async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
     let sb = sandbox();
     let client = owner_client(&sb);
     let space = new_space(&sb, "replaced").await;
-    // Six ranges: the later ones are asked for while the first still streams.
-    let old = data(96 << 20, 3);
+    // Thirteen ranges of 16 MiB, eight in flight: the last five are asked for only after the
+    // object was replaced.
+    let old = data(208 << 20, 3);
     let put = |body: Vec<u8>| {
         client
             .put_object()
