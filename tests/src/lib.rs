@@ -3,6 +3,7 @@
 
 pub mod fake_do_api;
 pub mod hostile;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};

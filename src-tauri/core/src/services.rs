@@ -19,8 +19,9 @@ use crate::keychain::Keychain;
 use crate::sandbox::Sandbox;
 use crate::settings::{Settings, Store};
 use crate::transfer::download_batch::DownloadBatch;
-use crate::transfer::unfinished::Unfinished;
+use crate::transfer::unfinished::{PartialDownloads, Unfinished};
 use crate::transfer::upload_batch::UploadBatch;
+use crate::transfer::Cancel;
 
 /// Where the services keep their things.
 pub struct Setup {
@@ -46,8 +47,12 @@ pub struct Services {
     /// Downloads planned and waiting for the user's choice, by batch id.
     pub downloads: Mutex<HashMap<u32, DownloadBatch>>,
     next_batch: AtomicU32,
-    /// Multipart uploads in flight, noted on disk so a crash's leftovers are aborted later.
+    /// Multipart uploads in flight, noted on disk so that a quit or a crash can be resumed.
     pub unfinished: Arc<Unfinished>,
+    /// Big downloads in flight, noted on disk with the ranges they have, for the same reason.
+    pub partials: Arc<PartialDownloads>,
+    /// Paused at quit: the transfers being resumed.
+    pub resuming: Cancel,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: AtomicU64,
     /// Set to stop the Space destruction in progress.
@@ -70,6 +75,10 @@ impl Services {
             unfinished: Arc::new(Unfinished::new(
                 setup.data_dir.join("unfinished-uploads.json"),
             )),
+            partials: Arc::new(PartialDownloads::new(
+                setup.data_dir.join("partial-downloads.json"),
+            )),
+            resuming: Cancel::default(),
             listing_generation: AtomicU64::new(0),
             cancel_destroy: Arc::default(),
             start_on_sandbox: setup.start_on_sandbox,
@@ -90,12 +99,11 @@ impl Services {
         self.next_batch.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// At quit: stops every upload, and waits up to `limit` for their multipart uploads to be
-    /// aborted. Any left are noted on disk and aborted at the next connection.
+    /// At quit: pauses every upload, and waits up to `limit` for them to stop. Their multipart
+    /// uploads stay on the server, noted, and the next start offers to resume or discard them.
     pub fn stop_uploads(&self, limit: Duration) {
-        if let Ok(uploads) = self.uploads.lock() {
-            uploads.values().for_each(|b| b.cancel_all());
-        }
+        lock(&self.uploads).values().for_each(|b| b.pause_all());
+        self.resuming.pause.store(true, Ordering::Relaxed);
         let started = Instant::now();
         while self.unfinished.in_flight_here() > 0 && started.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(50));

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use spacedock::core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
 use spacedock::core::secret::Secret;
-use spacedock::core::transfer::unfinished::Unfinished;
+use spacedock::core::transfer::download::Noting;
+use spacedock::core::transfer::unfinished::{PartialDownloads, Unfinished};
 use spacedock::core::transfer::{self, Cancel, FileAcl, PlannedFile, QueuedFile, Settings, Target};
 
 #[tokio::main]
@@ -69,6 +70,13 @@ async fn main() {
             let folder = dest.parent().expect("a folder");
             // Announce progress on stdout so the test knows bytes have landed on disk.
             let report = |bytes: u64| println!("{bytes}");
+            // RECORD "-" notes nothing; else the ranges on disk are noted there, as in the app.
+            let record = (record != "-").then(|| PartialDownloads::new(record));
+            let noting = record.as_ref().map(|record| Noting {
+                record,
+                dest: folder,
+                replace: false,
+            });
             transfer::download::download_file(
                 &client,
                 &endpoint.url,
@@ -77,6 +85,7 @@ async fn main() {
                 folder,
                 dest,
                 &report,
+                noting.as_ref(),
             )
             .await
             .expect("download");

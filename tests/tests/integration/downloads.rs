@@ -59,6 +59,7 @@ async fn big_and_many_files_arrive_byte_for_byte() {
         plan,
         Conflict::Overwrite,
         &record,
+        None,
     )
     .await;
     assert_eq!(
@@ -169,6 +170,7 @@ async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
         dest.path(),
         &path,
         &progress,
+        None,
     )
     .await;
     replace.await.expect("replaced");

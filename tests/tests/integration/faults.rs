@@ -1,4 +1,4 @@
-//! Faults: the engine killed half way, the gateway stopped mid-upload, a full disk. After each,
+//! Faults: the engine killed half way (see also `resume`), the gateway stopped mid-upload, a full disk. After each,
 //! nothing is half-done: no orphaned multipart upload, no partial file under a real name.
 
 use std::io::{BufRead, Write};
@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use spacedock::core::transfer::unfinished::{abort_recorded, Unfinished};
+use spacedock::core::transfer::unfinished::Unfinished;
 use spacedock::core::transfer::{
     self, download, Cancel, Conflict, FileAcl, FileState, PlannedFile, QueuedFile, Settings, Target,
 };
 use spacedock_tests::{gateway_pid, new_space, owner_client, sandbox, SandboxInfo};
 
-fn victim(sb: &SandboxInfo, args: &[&str]) -> std::process::Child {
+/// The app's engine in a process of its own, running one transfer (see `transfer_victim`).
+pub(crate) fn victim(sb: &SandboxInfo, args: &[&str]) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_transfer_victim"))
         .args(args)
         .stdin(Stdio::piped())
@@ -29,7 +30,7 @@ fn victim(sb: &SandboxInfo, args: &[&str]) -> std::process::Child {
     child
 }
 
-fn kill(child: &mut std::process::Child) {
+pub(crate) fn kill(child: &mut std::process::Child) {
     // SAFETY: a plain signal to a child this test started.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGKILL);
@@ -38,7 +39,7 @@ fn kill(child: &mut std::process::Child) {
     assert!(!status.success(), "the victim was killed, not finished");
 }
 
-async fn multipart_uploads(client: &aws_sdk_s3::Client, space: &str) -> usize {
+pub(crate) async fn multipart_uploads(client: &aws_sdk_s3::Client, space: &str) -> usize {
     client
         .list_multipart_uploads()
         .bucket(space)
@@ -47,66 +48,6 @@ async fn multipart_uploads(client: &aws_sdk_s3::Client, space: &str) -> usize {
         .expect("list uploads")
         .uploads()
         .len()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_upload_killed_half_way_is_aborted_at_the_next_start() {
-    let sb = sandbox();
-    let client = owner_client(&sb);
-    let space = new_space(&sb, "killed-up").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("big.bin");
-    std::fs::write(&file, vec![9u8; 60 << 20]).expect("file");
-    let record = dir.path().join("unfinished-uploads.json");
-    let (file_s, record_s) = (
-        file.to_string_lossy().to_string(),
-        record.to_string_lossy().to_string(),
-    );
-    let mut child = victim(
-        &sb,
-        &[
-            "upload",
-            &sb.endpoint.url,
-            &sb.owner_access_key,
-            &space,
-            "big.bin",
-            &file_s,
-            &record_s,
-        ],
-    );
-    let unfinished = Unfinished::new(&record);
-    assert_eq!(unfinished.in_flight_here(), 0, "this process began none");
-    let started = Instant::now();
-    while unfinished.list().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no upload began"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    kill(&mut child);
-    assert_eq!(
-        multipart_uploads(&client, &space).await,
-        1,
-        "the kill left a multipart upload"
-    );
-    // The next start's clean-up, as the app runs it when it connects.
-    let (aborted, left) = abort_recorded(&unfinished, &sb.endpoint.url, |s| {
-        (s == space).then(|| client.clone())
-    })
-    .await;
-    assert_eq!((aborted, left), (1, 0));
-    assert_eq!(multipart_uploads(&client, &space).await, 0);
-    assert!(unfinished.list().is_empty());
-    assert!(client
-        .head_object()
-        .bucket(&space)
-        .key("big.bin")
-        .send()
-        .await
-        .is_err());
-    eprintln!("fault: upload killed half way; orphaned uploads after clean-up: 0");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -328,6 +269,7 @@ async fn a_full_disk_leaves_no_partial_file() {
         plan,
         Conflict::Overwrite,
         &|_| {},
+        None,
     )
     .await;
     let left: Vec<_> = std::fs::read_dir(&small)

@@ -164,6 +164,7 @@ async fn downloads_arrive_whole_or_not_at_all() {
         dir.path(),
         &dest,
         &move |b| *s.lock().expect("lock") = b,
+        None,
     )
     .await
     .expect("download");
@@ -178,7 +179,8 @@ async fn downloads_arrive_whole_or_not_at_all() {
         "nope",
         dir.path(),
         &missing,
-        &|_| {}
+        &|_| {},
+        None,
     )
     .await
     .is_err());

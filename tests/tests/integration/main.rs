@@ -16,6 +16,7 @@ mod ipc;
 mod keychain;
 mod keys;
 mod lifecycle;
+mod resume;
 mod safety;
 mod services;
 mod upload;

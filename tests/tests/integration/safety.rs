@@ -63,6 +63,7 @@ async fn download_into(
         plan,
         conflict,
         &|_| {},
+        None,
     )
     .await
 }

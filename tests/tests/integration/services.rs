@@ -20,7 +20,7 @@ use spacedock::core::ErrorKind;
 use spacedock_tests::{admin, fetch, new_user, sandbox, unique, SandboxInfo, TestUser};
 
 /// Services with their own settings file, data folder and keychain namespace.
-fn services(root: &Path) -> Services {
+pub(crate) fn services(root: &Path) -> Services {
     Services::new(Setup {
         keychain_service: unique("io.spacedock.services"),
         data_dir: root.join("data"),
@@ -30,11 +30,12 @@ fn services(root: &Path) -> Services {
     })
 }
 
-fn draft(sb: &SandboxInfo, name: &str, access_key: &str, secret: &Secret) -> ConnectionDraft {
+/// A connection to an S3 endpoint at `url` (the sandbox, or a proxy in front of it).
+pub(crate) fn draft(url: &str, name: &str, access_key: &str, secret: &Secret) -> ConnectionDraft {
     ConnectionDraft {
         name: name.into(),
         provider: Provider::Custom {
-            endpoint: sb.endpoint.url.clone(),
+            endpoint: url.to_string(),
             signing_region: "us-east-1".into(),
             path_style: true,
         },
@@ -50,7 +51,12 @@ fn saved_as_owner(
     root: &Path,
 ) -> (Services, spacedock::core::connection::ConnectionProfile) {
     let s = services(root);
-    let owner = draft(sb, "Owner", &sb.owner_access_key, &sb.owner_secret);
+    let owner = draft(
+        &sb.endpoint.url,
+        "Owner",
+        &sb.owner_access_key,
+        &sb.owner_secret,
+    );
     let saved = connections::save_connection(&s, &owner).expect("save");
     (s, saved)
 }
@@ -69,9 +75,11 @@ async fn revoking_a_key_takes_it_from_everything_that_held_it() {
     let root = tempfile::tempdir().expect("tempdir");
     let s = services(root.path());
     let owner = key_manager();
-    let saved =
-        connections::save_connection(&s, &draft(&sb, "Owner", &owner.access_key, &owner.secret))
-            .expect("save");
+    let saved = connections::save_connection(
+        &s,
+        &draft(&sb.endpoint.url, "Owner", &owner.access_key, &owner.secret),
+    )
+    .expect("save");
     connections::connect(&s, &saved.id).await.expect("connect");
     let space = unique("svc-keys");
     page::create(&s, &space, "us-east-1", FileListing::Restricted)
@@ -319,6 +327,7 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
             space: space.clone(),
             key: "left/b.bin".into(),
             upload_id: ids[1].clone(),
+            source: None,
         });
 
     let found = unfinished::list(&s, &space, None).await.expect("list");

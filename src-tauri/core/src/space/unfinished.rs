@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::files;
 use crate::s3::{map_error, Context};
 use crate::services::Services;
+use crate::transfer::resume::unchanged_since;
 use crate::transfer::unfinished::abort_one;
 use crate::transfer::Problem;
 
@@ -29,6 +30,8 @@ pub struct UnfinishedUpload {
     pub bytes: Option<u64>,
     /// Begun by this app (noted in its record), rather than by another client.
     pub by_this_app: bool,
+    /// This app can resume it: it knows the file, and the file is as it was.
+    pub resumable: bool,
 }
 
 /// What aborting a set of unfinished uploads did.
@@ -48,11 +51,14 @@ pub async fn list(
 ) -> Result<Vec<UnfinishedUpload>> {
     let t = files::target(services, space, region).await?;
     let ctx = Context::space(&t.endpoint, space);
-    let ours: Vec<String> = services
+    let ours: Vec<(String, bool)> = services
         .unfinished
         .list()
         .into_iter()
-        .map(|u| u.upload_id)
+        .map(|u| {
+            let resumable = u.source.is_some_and(|s| unchanged_since(&s).is_ok());
+            (u.upload_id, resumable)
+        })
         .collect();
     let mut found = Vec::new();
     let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
@@ -77,7 +83,8 @@ pub async fn list(
                     .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
                 parts: None,
                 bytes: None,
-                by_this_app: ours.iter().any(|o| o == id),
+                by_this_app: ours.iter().any(|(o, _)| o == id),
+                resumable: ours.iter().any(|(o, resumable)| o == id && *resumable),
             });
         }
         let next = (page.next_key_marker(), page.next_upload_id_marker());

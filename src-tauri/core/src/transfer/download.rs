@@ -14,6 +14,8 @@ use ts_rs::TS;
 
 use super::local::{keep_both_path, partial_path, path_inside};
 use super::plan::Problem;
+pub use super::ranged::Noting;
+use super::unfinished::PartialDownloads;
 use super::Conflict;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
@@ -148,7 +150,9 @@ pub struct DownloadSummary {
 const FILES_IN_FLIGHT: usize = 64;
 
 /// Downloads the planned files, several at once. A file already on disk is overwritten, skipped
-/// or kept beside the new one, as `conflict` says; one file's failure never stops the rest.
+/// or kept beside the new one, as `conflict` says; one file's failure never stops the rest. Big
+/// files are noted in `record` as they go, to be resumed after a quit or a crash.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
@@ -157,6 +161,7 @@ pub async fn run(
     plan: DownloadPlan,
     conflict: Conflict,
     progress: &(dyn Fn(DownloadProgress) + Send + Sync),
+    record: Option<&PartialDownloads>,
 ) -> DownloadSummary {
     let mut summary = DownloadSummary {
         problems: plan.problems,
@@ -168,7 +173,8 @@ pub async fn run(
     let mut jobs = Vec::new();
     for file in plan.files {
         let mut path = file.path.clone();
-        if path.symlink_metadata().is_ok() {
+        let exists = path.symlink_metadata().is_ok();
+        if exists {
             match conflict {
                 Conflict::Overwrite => {}
                 Conflict::Skip => {
@@ -183,10 +189,10 @@ pub async fn run(
             }
         }
         reserved.insert(path.clone());
-        jobs.push((file.key, path));
+        jobs.push((file.key, path, exists && conflict == Conflict::Overwrite));
     }
     let finished = AtomicU32::new(total - jobs.len() as u32);
-    let one = |(key, path): (String, PathBuf)| {
+    let one = |(key, path, replace): (String, PathBuf, bool)| {
         let finished = &finished;
         async move {
             let report = |bytes| {
@@ -197,7 +203,22 @@ pub async fn run(
                     files: total,
                 })
             };
-            let result = download_file(client, endpoint, space, &key, dest, &path, &report).await;
+            let noting = record.map(|record| Noting {
+                record,
+                dest,
+                replace,
+            });
+            let result = download_file(
+                client,
+                endpoint,
+                space,
+                &key,
+                dest,
+                &path,
+                &report,
+                noting.as_ref(),
+            )
+            .await;
             finished.fetch_add(1, Ordering::Relaxed);
             (key, result)
         }
@@ -223,7 +244,7 @@ pub async fn run(
 }
 
 /// Words for a failed write on the user's disk.
-pub(super) fn disk_error(e: std::io::Error, path: &Path) -> Error {
+pub fn disk_error(e: std::io::Error, path: &Path) -> Error {
     match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::DiskFull(format!(
             "There is no space left on the disk for “{}”; nothing of it was kept.",
@@ -235,7 +256,9 @@ pub(super) fn disk_error(e: std::io::Error, path: &Path) -> Error {
 
 /// Downloads one file to `path` (inside `dest`), streaming through a temporary file that is
 /// renamed into place when complete, so a failed download never leaves a half file under the
-/// real name.
+/// real name. With `noting`, a big file's ranges are noted as they land (a crash leaves them to
+/// resume); a download that fails is forgotten with its partial file.
+#[allow(clippy::too_many_arguments)]
 pub async fn download_file(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
@@ -244,6 +267,7 @@ pub async fn download_file(
     dest: &Path,
     path: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
+    noting: Option<&Noting<'_>>,
 ) -> Result<u64> {
     let parent = path
         .parent()
@@ -251,7 +275,29 @@ pub async fn download_file(
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(|e| disk_error(e, parent))?;
-    // A folder inside the destination may be a link to elsewhere: the real place must still be inside.
+    inside(parent, dest).await?;
+    let partial = partial_path(path);
+    let ctx = Context::space(endpoint, space);
+    let fetched =
+        super::ranged::fetch_into(client, ctx, space, key, &partial, path, progress, noting);
+    let result = match fetched.await {
+        Ok(done) => tokio::fs::rename(&partial, path)
+            .await
+            .map(|_| done)
+            .map_err(|e| disk_error(e, path)),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    if let Some(n) = noting {
+        n.record.remove(&partial.to_string_lossy());
+    }
+    result
+}
+
+/// A folder inside the destination may be a link to elsewhere: the real place must still be inside.
+pub(super) async fn inside(parent: &Path, dest: &Path) -> Result<()> {
     let (real_parent, real_dest) = (
         tokio::fs::canonicalize(parent)
             .await
@@ -266,18 +312,5 @@ pub async fn download_file(
             parent.display()
         )));
     }
-    let partial = partial_path(path);
-    let ctx = Context::space(endpoint, space);
-    let result = super::ranged::fetch_into(client, ctx, space, key, &partial, path, progress).await;
-    let result = match result {
-        Ok(done) => tokio::fs::rename(&partial, path)
-            .await
-            .map(|_| done)
-            .map_err(|e| disk_error(e, path)),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&partial).await;
-    }
-    result
+    Ok(())
 }

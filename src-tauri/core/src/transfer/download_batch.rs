@@ -90,6 +90,7 @@ pub async fn start(
         b.plan,
         conflict,
         progress,
+        Some(&services.partials),
     )
     .await;
     services.journal.write(format!(

@@ -5,6 +5,7 @@ pub mod download_batch;
 pub mod local;
 pub mod plan;
 mod ranged;
+pub mod resume;
 pub mod unfinished;
 pub mod upload;
 pub mod upload_batch;

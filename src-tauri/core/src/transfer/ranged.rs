@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use super::download::disk_error;
+use super::unfinished::{PartialDownload, PartialDownloads};
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -17,9 +18,19 @@ const PART: u64 = 16 << 20;
 /// Ranged GETs in flight for one file: one TCP window each, so a far link needs several.
 const PARTS_IN_FLIGHT: usize = 8;
 
+/// Where a download of several ranges is noted as it goes, so that after a quit or a crash it
+/// resumes with the ranges it lacks.
+pub struct Noting<'a> {
+    pub record: &'a PartialDownloads,
+    /// The folder chosen for it, and whether the user chose to replace a file already there.
+    pub dest: &'a Path,
+    pub replace: bool,
+}
+
 /// Writes the object into `partial`: the first range says how big it is and which version it
 /// is; the other ranges follow in parallel, each asking for that same version (`If-Match`), each
 /// written at its own place in a file sized up front. Complete and flushed to disk, or an error.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_into(
     client: &aws_sdk_s3::Client,
     ctx: Context<'_>,
@@ -28,6 +39,7 @@ pub(super) async fn fetch_into(
     partial: &Path,
     path: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
+    noting: Option<&Noting<'_>>,
 ) -> Result<u64> {
     let get = || client.get_object().bucket(space).key(key);
     let first = match get().range(format!("bytes=0-{}", PART - 1)).send().await {
@@ -53,31 +65,46 @@ pub(super) async fn fetch_into(
     let file = std::fs::File::create(partial).map_err(|e| disk_error(e, path))?;
     file.set_len(size).map_err(|e| disk_error(e, path))?;
     let file = Arc::new(file);
+    // Only a file of several ranges is worth resuming; one range is simply fetched again.
+    let noted = match (noting, &etag) {
+        (Some(n), Some(etag)) if size > PART => {
+            n.record.add(PartialDownload {
+                endpoint: ctx.endpoint.to_string(),
+                space: space.to_string(),
+                key: key.to_string(),
+                path: path.to_path_buf(),
+                partial: partial.to_path_buf(),
+                dest: n.dest.to_path_buf(),
+                size,
+                etag: etag.clone(),
+                part_size: PART,
+                done: Vec::new(),
+                replace: n.replace,
+            });
+            Some(n.record)
+        }
+        _ => None,
+    };
+    let place = Place {
+        client,
+        ctx,
+        space,
+        key,
+        file: &file,
+        size,
+        part: PART,
+        partial,
+        path,
+        noted,
+    };
     let done = AtomicU64::new(0);
     let written = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
-    let head = write_body(first.body, &file, 0, path, ctx, &written);
-    let rest = (1..size.div_ceil(PART)).map(|i| {
-        let (file, etag) = (file.clone(), etag.clone());
-        let written = &written;
-        async move {
-            let start = i * PART;
-            let end = (start + PART).min(size) - 1;
-            let range = get().range(format!("bytes={start}-{end}"));
-            let part = match range.set_if_match(etag).send().await {
-                Ok(part) => part,
-                Err(e) => return Err(changed_on_server(map_error(e, ctx))),
-            };
-            write_body(part.body, &file, start, path, ctx, written).await
-        }
-    });
-    let mut parts = futures_util::stream::iter(rest).buffer_unordered(PARTS_IN_FLIGHT - 1);
-    let rest = async {
-        let mut n = 0;
-        while let Some(part) = parts.next().await {
-            n += part?;
-        }
+    let head = async {
+        let n = write_body(first.body, &file, 0, path, ctx, &written).await?;
+        place.mark(0).await?;
         Ok(n)
     };
+    let rest = place.fetch(etag, 1..size.div_ceil(PART), PARTS_IN_FLIGHT - 1, &written);
     let (first, rest) = futures_util::future::try_join(head, rest).await?;
     let total = first + rest;
     if total != size {
@@ -85,12 +112,136 @@ pub(super) async fn fetch_into(
             "{total} bytes came of an object of {size}"
         )));
     }
+    flush(&file, path).await?;
+    Ok(size)
+}
+
+/// Fetches the ranges a noted download lacks into its partial file, asking for the version it
+/// began with. Returns the bytes fetched; the version gone from the server is `FileChanged`.
+pub(super) async fn resume_into(
+    client: &aws_sdk_s3::Client,
+    noted: &PartialDownload,
+    record: &PartialDownloads,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    let ctx = Context::space(&noted.endpoint, &noted.space);
+    let path = &noted.path;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&noted.partial)
+        .map_err(|e| disk_error(e, path))?;
+    let file = Arc::new(file);
+    let range = |i: u64| noted.part_size.min(noted.size - i * noted.part_size);
+    let count = noted.size.div_ceil(noted.part_size);
+    let have: std::collections::HashSet<u64> = noted.done.iter().map(|i| *i as u64).collect();
+    let kept: u64 = have.iter().map(|i| range(*i)).sum();
+    let place = Place {
+        client,
+        ctx,
+        space: &noted.space,
+        key: &noted.key,
+        file: &file,
+        size: noted.size,
+        part: noted.part_size,
+        partial: &noted.partial,
+        path,
+        noted: Some(record),
+    };
+    let done = AtomicU64::new(kept);
+    progress(kept);
+    let written = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
+    let missing: Vec<u64> = (0..count).filter(|i| !have.contains(i)).collect();
+    let want: u64 = missing.iter().map(|i| range(*i)).sum();
+    let fetched = place
+        .fetch(Some(noted.etag.clone()), missing, PARTS_IN_FLIGHT, &written)
+        .await?;
+    if fetched != want {
+        return Err(Error::BadAnswer(format!(
+            "{fetched} bytes came of the {want} asked for"
+        )));
+    }
+    flush(&file, path).await?;
+    Ok(fetched)
+}
+
+/// One object being written into one partial file.
+struct Place<'a> {
+    client: &'a aws_sdk_s3::Client,
+    ctx: Context<'a>,
+    space: &'a str,
+    key: &'a str,
+    file: &'a Arc<std::fs::File>,
+    size: u64,
+    /// The size of each range (the last may be shorter).
+    part: u64,
+    partial: &'a Path,
+    path: &'a Path,
+    /// Where each range on disk is noted, for a download that can be resumed.
+    noted: Option<&'a PartialDownloads>,
+}
+
+impl Place<'_> {
+    /// Fetches the ranges `indices` of the version `etag`, `in_flight` at once, each written at
+    /// its place and noted once flushed. Returns the bytes written.
+    async fn fetch(
+        &self,
+        etag: Option<String>,
+        indices: impl IntoIterator<Item = u64>,
+        in_flight: usize,
+        written: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64> {
+        let ranges = indices.into_iter().map(|i| {
+            let etag = etag.clone();
+            async move {
+                let start = i * self.part;
+                let end = (start + self.part).min(self.size) - 1;
+                let range = self.client.get_object().bucket(self.space).key(self.key);
+                let range = range.range(format!("bytes={start}-{end}"));
+                let part = match range.set_if_match(etag).send().await {
+                    Ok(part) => part,
+                    Err(e) => return Err(changed_on_server(map_error(e, self.ctx))),
+                };
+                let n =
+                    write_body(part.body, self.file, start, self.path, self.ctx, written).await?;
+                self.mark(i).await?;
+                Ok(n)
+            }
+        });
+        let mut parts = futures_util::stream::iter(ranges).buffer_unordered(in_flight.max(1));
+        let mut n = 0;
+        while let Some(part) = parts.next().await {
+            n += part?;
+        }
+        Ok(n)
+    }
+
+    /// Notes range `index` as on disk: flushed first, so a power cut never leaves a range noted
+    /// that the disk doesn't hold.
+    async fn mark(&self, index: u64) -> Result<()> {
+        let Some(record) = self.noted else {
+            return Ok(());
+        };
+        flush_data(self.file, self.path).await?;
+        let id = self.partial.to_string_lossy();
+        record.update(&id, |e| e.done.push(index as u32));
+        Ok(())
+    }
+}
+
+async fn flush(file: &Arc<std::fs::File>, path: &Path) -> Result<()> {
     let file = file.clone();
     tokio::task::spawn_blocking(move || file.sync_all())
         .await
         .map_err(|e| Error::Internal(format!("flushing the file stopped: {e}")))?
-        .map_err(|e| disk_error(e, path))?;
-    Ok(size)
+        .map_err(|e| disk_error(e, path))
+}
+
+async fn flush_data(file: &Arc<std::fs::File>, path: &Path) -> Result<()> {
+    let file = file.clone();
+    tokio::task::spawn_blocking(move || file.sync_data())
+        .await
+        .map_err(|e| Error::Internal(format!("flushing the file stopped: {e}")))?
+        .map_err(|e| disk_error(e, path))
 }
 
 /// A range refused because the object is no longer the one the first range came from.
@@ -119,7 +270,7 @@ async fn write_body(
     use std::os::unix::fs::FileExt;
     let mut at = offset;
     let mut buffer: Vec<u8> = Vec::new();
-    let flush = |buffer: &mut Vec<u8>, at: &mut u64| -> Result<()> {
+    let put = |buffer: &mut Vec<u8>, at: &mut u64| -> Result<()> {
         file.write_all_at(buffer, *at)
             .map_err(|e| disk_error(e, path))?;
         *at += buffer.len() as u64;
@@ -135,11 +286,11 @@ async fn write_body(
         buffer.extend_from_slice(&chunk);
         // A write of a few hundred KiB goes to the page cache without blocking long.
         if buffer.len() >= WRITE_BUFFER {
-            flush(&mut buffer, &mut at)?;
+            put(&mut buffer, &mut at)?;
         }
     }
     if !buffer.is_empty() {
-        flush(&mut buffer, &mut at)?;
+        put(&mut buffer, &mut at)?;
     }
     Ok(at - offset)
 }

@@ -1,13 +1,20 @@
-//! Multipart uploads this app has begun and not yet completed or aborted, noted in a small file
-//! in the app's data folder (never a secret). After a crash, a kill or a power cut, the next
-//! start aborts them: an orphaned multipart upload keeps its parts, and is billed, until it expires.
+//! Transfers this app has begun and not yet finished, noted in small files in the app's data
+//! folder (never a secret): multipart uploads with the file they read, and big downloads with the
+//! ranges already on disk. After a quit, a crash, a kill or a power cut, the next start offers to
+//! resume them or to discard them (aborting the upload, removing the partial file); an upload
+//! noted with no file to resume from is aborted at once. Nothing is left half-done unseen: an
+//! orphaned multipart upload keeps its parts, and is billed, until it is aborted.
 
+use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::disk::write_atomic;
+use crate::services::lock;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -16,67 +23,158 @@ pub struct UnfinishedUpload {
     pub space: String,
     pub key: String,
     pub upload_id: String,
+    /// What it uploads, so it can be resumed (absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<UploadSource>,
 }
 
-/// The record on disk. Each change rewrites it whole, atomically.
-pub struct Unfinished {
+/// The local file a multipart upload reads, as it was when the upload began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSource {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Modification time in nanoseconds since 1970: a file changed since can't be resumed.
+    pub modified: Option<u64>,
+    pub part_size: u64,
+}
+
+/// A download of several ranges, its partial file and the ranges already written and flushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartialDownload {
+    pub endpoint: String,
+    pub space: String,
+    pub key: String,
+    /// Where the file goes when complete, and the temporary file it is written into.
+    pub path: PathBuf,
+    pub partial: PathBuf,
+    /// The folder it was chosen to go into: a resumed file must still land inside it.
+    pub dest: PathBuf,
+    pub size: u64,
+    /// The version it came from: ranges of another version are never mixed in.
+    pub etag: String,
+    pub part_size: u64,
+    /// Ranges (by index) on disk.
+    pub done: Vec<u32>,
+    /// The user chose to replace a file already at `path`.
+    pub replace: bool,
+}
+
+/// An entry of a record, known by one id.
+pub trait Noted {
+    fn id(&self) -> String;
+}
+
+impl Noted for UnfinishedUpload {
+    fn id(&self) -> String {
+        self.upload_id.clone()
+    }
+}
+
+impl Noted for PartialDownload {
+    fn id(&self) -> String {
+        self.partial.to_string_lossy().to_string()
+    }
+}
+
+/// Transfers in progress, kept in one small JSON file (each change rewrites it whole,
+/// atomically), and which of them this process runs now.
+pub struct Record<T> {
     path: PathBuf,
     lock: Mutex<()>,
-    /// Upload ids this process began and has not settled yet (the file may also hold older ones).
-    here: Mutex<std::collections::HashSet<String>>,
+    /// Ids this process runs and has not settled yet (the file may also hold older ones).
+    here: Mutex<HashSet<String>>,
+    _entries: PhantomData<fn() -> T>,
 }
 
-impl Unfinished {
+/// Multipart uploads in progress, by upload id.
+pub type Unfinished = Record<UnfinishedUpload>;
+/// Big downloads in progress, by partial file.
+pub type PartialDownloads = Record<PartialDownload>;
+
+impl<T: Noted + Serialize + DeserializeOwned> Record<T> {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Unfinished {
+        Record {
             path: path.into(),
             lock: Mutex::new(()),
             here: Mutex::default(),
+            _entries: PhantomData,
         }
     }
 
-    pub fn list(&self) -> Vec<UnfinishedUpload> {
-        let _guard = self.lock.lock();
+    pub fn list(&self) -> Vec<T> {
+        let _guard = lock(&self.lock);
         self.read()
     }
 
-    fn read(&self) -> Vec<UnfinishedUpload> {
+    pub fn find(&self, id: &str) -> Option<T> {
+        self.list().into_iter().find(|e| e.id() == id)
+    }
+
+    fn read(&self) -> Vec<T> {
         std::fs::read(&self.path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
 
-    fn change(&self, f: impl FnOnce(&mut Vec<UnfinishedUpload>)) {
-        let _guard = self.lock.lock();
+    fn change(&self, f: impl FnOnce(&mut Vec<T>)) {
+        let _guard = lock(&self.lock);
         let mut all = self.read();
         f(&mut all);
         if let Ok(bytes) = serde_json::to_vec_pretty(&all) {
             if let Some(dir) = self.path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            // A record that can't be written only loses the clean-up after a crash.
+            // A record that can't be written only loses the resume (or clean-up) after a crash.
             let _ = write_atomic(&self.path, &bytes);
         }
     }
 
-    pub fn add(&self, upload: UnfinishedUpload) {
-        if let Ok(mut here) = self.here.lock() {
-            here.insert(upload.upload_id.clone());
-        }
-        self.change(|all| all.push(upload));
+    /// Notes a transfer this process begins (replacing an older entry of the same id).
+    pub fn add(&self, entry: T) {
+        let id = entry.id();
+        lock(&self.here).insert(id.clone());
+        self.change(|all| {
+            all.retain(|e| e.id() != id);
+            all.push(entry)
+        });
     }
 
-    pub fn remove(&self, upload_id: &str) {
-        if let Ok(mut here) = self.here.lock() {
-            here.remove(upload_id);
-        }
-        self.change(|all| all.retain(|u| u.upload_id != upload_id));
+    /// Changes the entry `id`, if it is there.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut T)) {
+        self.change(|all| {
+            if let Some(e) = all.iter_mut().find(|e| e.id() == id) {
+                f(e)
+            }
+        });
     }
 
-    /// How many multipart uploads this process has in flight.
+    /// Marks a noted transfer as run by this process again (a resume).
+    pub fn take_up(&self, id: &str) {
+        lock(&self.here).insert(id.to_string());
+    }
+
+    /// The transfer is settled: finished, aborted or removed.
+    pub fn remove(&self, id: &str) {
+        self.release(id);
+        self.change(|all| all.retain(|e| e.id() != id));
+    }
+
+    /// This process lets go of a transfer that stays noted, to be resumed later (a quit).
+    pub fn release(&self, id: &str) {
+        lock(&self.here).remove(id);
+    }
+
+    /// Whether this process is running the transfer now.
+    pub fn is_here(&self, id: &str) -> bool {
+        lock(&self.here).contains(id)
+    }
+
+    /// How many noted transfers this process has in flight.
     pub fn in_flight_here(&self) -> usize {
-        self.here.lock().map(|h| h.len()).unwrap_or(0)
+        lock(&self.here).len()
     }
 }
 
@@ -104,15 +202,17 @@ pub async fn abort_one(
     }
 }
 
-/// Aborts the recorded uploads at `endpoint`, each with the client `client_for` gives for its
-/// Space. An upload the server no longer knows is done with too. Returns (aborted, left).
+/// Aborts the recorded uploads at `endpoint` that can't be resumed (noted with no file), each
+/// with the client `client_for` gives for its Space. An upload the server no longer knows is done
+/// with too. Returns (aborted, left).
 pub async fn abort_recorded(
     record: &Unfinished,
     endpoint: &str,
     client_for: impl Fn(&str) -> Option<aws_sdk_s3::Client>,
 ) -> (u32, u32) {
     let (mut aborted, mut left) = (0, 0);
-    for upload in record.list().into_iter().filter(|u| u.endpoint == endpoint) {
+    let stale = |u: &UnfinishedUpload| u.endpoint == endpoint && u.source.is_none();
+    for upload in record.list().into_iter().filter(stale) {
         let Some(client) = client_for(&upload.space) else {
             left += 1;
             continue;

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use ts_rs::TS;
 
 use super::plan::PlannedFile;
-use super::unfinished::{abort_one, Unfinished, UnfinishedUpload};
+use super::unfinished::{abort_one, Unfinished, UnfinishedUpload, UploadSource};
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -73,16 +73,22 @@ pub struct Target {
     pub unfinished: Option<Arc<Unfinished>>,
 }
 
-/// Cancellation of one file, and of everything.
+/// Cancellation of one file, and of everything; or a pause (at quit), which stops the same way
+/// but keeps a multipart upload on the server, noted, to be resumed at the next start.
 #[derive(Clone, Default)]
 pub struct Cancel {
     pub file: Arc<AtomicBool>,
     pub all: Arc<AtomicBool>,
+    pub pause: Arc<AtomicBool>,
 }
 
 impl Cancel {
     pub fn is_set(&self) -> bool {
-        self.file.load(Ordering::Relaxed) || self.all.load(Ordering::Relaxed)
+        self.file.load(Ordering::Relaxed) || self.all.load(Ordering::Relaxed) || self.is_paused()
+    }
+
+    fn is_paused(&self) -> bool {
+        self.pause.load(Ordering::Relaxed)
     }
 
     async fn wait(&self) {
@@ -100,7 +106,7 @@ fn content_type(key: &str) -> String {
 }
 
 /// The file's size and modification time, to notice a file that changes while it uploads.
-fn stamp(file: &PlannedFile) -> Result<(u64, Option<SystemTime>)> {
+pub(super) fn stamp(file: &PlannedFile) -> Result<(u64, Option<SystemTime>)> {
     let meta = std::fs::metadata(&file.path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::FileChanged("The file vanished before it was uploaded.".into())
@@ -233,15 +239,57 @@ async fn upload_multipart(
         })?
         .to_string();
 
+    // At most 10,000 parts: grow the part size for very big files.
+    let part_size = settings.part_size.max(file.size.div_ceil(10_000));
     if let Some(record) = &target.unfinished {
         record.add(UnfinishedUpload {
             endpoint: target.endpoint.clone(),
             space: target.space.clone(),
             key: file.key.clone(),
             upload_id: upload_id.clone(),
+            source: Some(UploadSource {
+                path: file.path.clone(),
+                size: file.size,
+                modified: nanos(before.1),
+                part_size,
+            }),
         });
     }
-    let result = upload_parts(target, file, settings, budget, cancel, progress, &upload_id).await;
+    let parts = Parts {
+        upload_id: &upload_id,
+        part_size,
+        have: Vec::new(),
+    };
+    let result = upload_parts(target, file, settings, budget, cancel, progress, parts).await;
+    finish(target, file, cancel, &upload_id, before, result).await
+}
+
+/// Nanoseconds since 1970, as the record keeps a modification time.
+pub(super) fn nanos(t: Option<SystemTime>) -> Option<u64> {
+    let since = t?.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_nanos()).ok()
+}
+
+/// Completes a multipart upload whose parts are all sent, if the file is still as it was when
+/// it began; otherwise aborts it, unless it was paused (then it stays noted, to be resumed).
+pub(super) async fn finish(
+    target: &Target,
+    file: &PlannedFile,
+    cancel: &Cancel,
+    upload_id: &str,
+    before: (u64, Option<SystemTime>),
+    result: Result<Vec<CompletedPart>>,
+) -> Result<()> {
+    let ctx = Context::space(&target.endpoint, &target.space);
+    let upload_id = upload_id.to_string();
+    if cancel.is_paused() {
+        if let Some(record) = &target.unfinished {
+            record.release(&upload_id);
+        }
+        return Err(Error::Cancelled(
+            "The upload was paused; it can be resumed at the next start.".into(),
+        ));
+    }
     // Every way out of here either completes or aborts: no `?` may skip the abort below.
     let unchanged = stamp(file).map(|now| now == before);
     let result = match (result, unchanged) {
@@ -265,7 +313,7 @@ async fn upload_multipart(
         (Ok(_), Err(e)) | (Err(e), _) => Err(e),
     };
     // Never leave an orphaned multipart upload (it would be billed until it expires). One whose
-    // abort didn't reach the server stays noted, and the next start aborts it.
+    // abort didn't reach the server stays noted, and the next start offers to discard it.
     let settled = result.is_ok() || abort(target, &file.key, &upload_id).await;
     if let (true, Some(record)) = (settled, &target.unfinished) {
         record.remove(&upload_id);
@@ -279,34 +327,55 @@ pub async fn abort(target: &Target, key: &str, upload_id: &str) -> bool {
     aborted.is_ok()
 }
 
-async fn upload_parts(
+/// The parts of one multipart upload: their size, and those the server holds already.
+pub(super) struct Parts<'a> {
+    pub upload_id: &'a str,
+    pub part_size: u64,
+    /// Parts stored before (a resume), with their sizes: they are not sent again.
+    pub have: Vec<(CompletedPart, u64)>,
+}
+
+pub(super) async fn upload_parts(
     target: &Target,
     file: &PlannedFile,
     settings: Settings,
     budget: &Arc<Semaphore>,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
-    upload_id: &str,
+    parts_of: Parts<'_>,
 ) -> Result<Vec<CompletedPart>> {
-    // At most 10,000 parts: grow the part size for very big files.
-    let part_size = settings.part_size.max(file.size.div_ceil(10_000));
+    let (upload_id, part_size) = (parts_of.upload_id, parts_of.part_size);
     let count = file.size.div_ceil(part_size).max(1);
     let mut tasks = tokio::task::JoinSet::new();
     let mut parts = Vec::with_capacity(count as usize);
     let mut done = 0u64;
-    let mut next = 0u64;
+    let have: std::collections::HashSet<i32> = parts_of
+        .have
+        .iter()
+        .filter_map(|(p, _)| p.part_number())
+        .collect();
+    for (part, length) in parts_of.have {
+        parts.push(part);
+        done += length;
+    }
+    if done > 0 {
+        progress(done);
+    }
+    // Parts by index from 0; only those the server lacks are sent.
+    let mut todo = (0..count).filter(|i| !have.contains(&(*i as i32 + 1)));
+    let mut next = todo.next();
     loop {
         // Keep as many parts in flight as the budget allows, reading each from disk only when sent.
-        while next < count && tasks.len() < settings.parts_in_flight {
+        while let (Some(index), true) = (next, tasks.len() < settings.parts_in_flight) {
             let permit = budget
                 .clone()
                 .acquire_owned()
                 .await
                 .map_err(|_| Error::Cancelled("The upload was stopped.".into()))?;
-            let offset = next * part_size;
+            let offset = index * part_size;
             let length = part_size.min(file.size - offset);
             let number =
-                i32::try_from(next + 1).map_err(|_| Error::Internal("too many parts".into()))?;
+                i32::try_from(index + 1).map_err(|_| Error::Internal("too many parts".into()))?;
             let (target, file, upload_id, cancel) = (
                 target.clone(),
                 file.clone(),
@@ -337,7 +406,7 @@ async fn upload_parts(
                 };
                 Ok((number, out.e_tag().unwrap_or_default().to_string(), length))
             });
-            next += 1;
+            next = todo.next();
         }
         let Some(joined) = tasks.join_next().await else {
             break;

@@ -28,14 +28,20 @@ pub struct UploadBatch {
     empty_folders: Vec<String>,
     cancels: HashMap<u32, Cancel>,
     all: Arc<AtomicBool>,
+    pause: Arc<AtomicBool>,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
 }
 
 impl UploadBatch {
-    /// Stops every file of the batch (at quit: multipart uploads are aborted, not left behind).
+    /// Stops every file of the batch; their multipart uploads are aborted.
     pub fn cancel_all(&self) {
         self.all.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops every file of the batch (at quit); their multipart uploads stay, to be resumed.
+    pub fn pause_all(&self) {
+        self.pause.store(true, Ordering::Relaxed);
     }
 }
 
@@ -113,6 +119,7 @@ pub async fn plan(
         empty_folders: plan.empty_folders,
         cancels: HashMap::new(),
         all: Arc::default(),
+        pause: Arc::default(),
         conflict: None,
     };
     lock(&services.uploads).insert(batch, queued);
@@ -159,6 +166,7 @@ fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> R
         let cancel = Cancel {
             file: Arc::default(),
             all: b.all.clone(),
+            pause: b.pause.clone(),
         };
         b.cancels.insert(*id, cancel.clone());
         let queued = QueuedFile {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use spacedock::core::connection::SANDBOX_SIGNING_REGION;
 use spacedock::core::secret::Secret;
 use spacedock::core::transfer::download;
+use spacedock::core::transfer::unfinished::PartialDownloads;
 use spacedock::core::transfer::{self, Cancel, Conflict, FileAcl, QueuedFile, Settings, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,8 +302,19 @@ async fn engine_download(link: &Link, space: &str, data: Data, dest: &Path) -> C
         let plan = download::plan(client, url, space, &keys, dest)
             .await
             .expect("plan");
-        let summary =
-            download::run(client, url, space, dest, plan, Conflict::Overwrite, &|_| {}).await;
+        // Big files are noted as they go, as in the app (each range flushed before it is noted).
+        let record = PartialDownloads::new(dest.with_extension("partials.json"));
+        let summary = download::run(
+            client,
+            url,
+            space,
+            dest,
+            plan,
+            Conflict::Overwrite,
+            &|_| {},
+            Some(&record),
+        )
+        .await;
         assert!(
             summary.problems.is_empty(),
             "Spacedock download failed: {:?}",

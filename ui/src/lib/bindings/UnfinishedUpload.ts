@@ -12,4 +12,8 @@ parts: number | null, bytes: number | null,
 /**
  * Begun by this app (noted in its record), rather than by another client.
  */
-byThisApp: boolean, };
+byThisApp: boolean, 
+/**
+ * This app can resume it: it knows the file, and the file is as it was.
+ */
+resumable: boolean, };

@@ -1,0 +1,384 @@
+//! Transfers a quit or a crash interrupted: listed at the next start, resumed with only what is
+//! missing, or discarded (the multipart upload aborted, the partial file removed).
+//!
+//! An upload resumes from the parts the server lists (ListParts), if the file is as it was when
+//! the upload began. A download resumes with the ranges its partial file lacks, asking for the
+//! version it began with; if that version is gone from the server, it starts over.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_sdk_s3::types::CompletedPart;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use ts_rs::TS;
+
+use super::download::{self, disk_error, Noting};
+use super::local::{is_partial, keep_both_path};
+use super::unfinished::{
+    abort_one, Noted, PartialDownload, PartialDownloads, UnfinishedUpload, UploadSource,
+};
+use super::upload::{self, Cancel, Settings, Target};
+use super::{ranged, PlannedFile};
+use crate::connection::active::Active;
+use crate::error::{Error, Result};
+use crate::regions::REGIONS;
+use crate::s3::{map_error, Context};
+use crate::services::Services;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Direction {
+    Upload,
+    Download,
+}
+
+/// A transfer an earlier run left unfinished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Interrupted {
+    /// The upload id, or the partial file.
+    pub id: String,
+    pub direction: Direction,
+    pub space: String,
+    pub key: String,
+    /// The file on this computer: read by an upload, written by a download.
+    pub path: String,
+    pub size: u64,
+    /// Bytes a download has on disk already (an upload's are on the server, counted on resume).
+    pub done: Option<u64>,
+    /// Why it can only be discarded, when it can't be resumed.
+    pub blocked: Option<String>,
+}
+
+/// What a resume did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Resumed {
+    /// Bytes already there, not sent (or fetched) again.
+    pub kept: u64,
+    /// Bytes sent (an upload) or fetched (a download) to finish it.
+    pub moved: u64,
+}
+
+/// A client of the active connection for `space` at `endpoint` (a Space's region has its own).
+fn client_at(active: &Active, space: &str, endpoint: &str) -> Option<aws_sdk_s3::Client> {
+    let own = active.profile.provider.region_label();
+    let regions = std::iter::once(own.as_str()).chain(REGIONS.iter().map(|r| r.slug));
+    regions
+        .filter_map(|r| active.client_for_space(space, r).ok())
+        .find(|(_, e)| e.url == endpoint)
+        .map(|(client, _)| client)
+}
+
+fn not_reachable(space: &str) -> Error {
+    Error::Gone(format!(
+        "The Space “{space}” is not reached through this connection; connect to the one it was sent with."
+    ))
+}
+
+/// The interrupted transfers of the active connection (not those running now).
+pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
+    let active = services.active().await?;
+    let reachable = |space: &str, endpoint: &str| client_at(&active, space, endpoint).is_some();
+    let mut found = Vec::new();
+    for u in services.unfinished.list() {
+        let Some(source) = &u.source else { continue };
+        if services.unfinished.is_here(&u.upload_id) || !reachable(&u.space, &u.endpoint) {
+            continue;
+        }
+        found.push(Interrupted {
+            id: u.upload_id.clone(),
+            direction: Direction::Upload,
+            space: u.space.clone(),
+            key: u.key.clone(),
+            path: source.path.to_string_lossy().to_string(),
+            size: source.size,
+            done: None,
+            blocked: unchanged_since(source).err().map(|e| e.to_string()),
+        });
+    }
+    for d in services.partials.list() {
+        if services.partials.is_here(&d.id()) || !reachable(&d.space, &d.endpoint) {
+            continue;
+        }
+        let range = |i: &u32| {
+            d.part_size
+                .min(d.size.saturating_sub(*i as u64 * d.part_size))
+        };
+        found.push(Interrupted {
+            id: d.id(),
+            direction: Direction::Download,
+            space: d.space.clone(),
+            key: d.key.clone(),
+            path: d.path.to_string_lossy().to_string(),
+            size: d.size,
+            done: Some(d.done.iter().map(range).sum()),
+            blocked: None,
+        });
+    }
+    Ok(found)
+}
+
+/// Resumes one interrupted transfer; `progress` gets the bytes done so far (kept ones included).
+pub async fn resume(
+    services: &Services,
+    id: &str,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Resumed> {
+    let active = services.active().await?;
+    if let Some(u) = services.unfinished.find(id) {
+        let client =
+            client_at(&active, &u.space, &u.endpoint).ok_or_else(|| not_reachable(&u.space))?;
+        let target = Target {
+            client,
+            endpoint: u.endpoint.clone(),
+            space: u.space.clone(),
+            unfinished: Some(services.unfinished.clone()),
+        };
+        let settings = Settings::default();
+        let budget = Arc::new(Semaphore::new(settings.requests_in_flight));
+        let cancel = services.resuming.clone();
+        let done = resume_upload(&target, &u, settings, &budget, &cancel, progress).await;
+        if let Ok(r) = &done {
+            services.journal.write(format!(
+                "resumed the upload of “{}” to “{}”: {} bytes sent, {} were there",
+                u.key, u.space, r.moved, r.kept
+            ));
+        }
+        return done;
+    }
+    if let Some(d) = services.partials.find(id) {
+        let client =
+            client_at(&active, &d.space, &d.endpoint).ok_or_else(|| not_reachable(&d.space))?;
+        let done = resume_download(&client, &d, &services.partials, progress).await;
+        if let Ok(r) = &done {
+            services.journal.write(format!(
+                "resumed the download of “{}” from “{}”: {} bytes fetched, {} were on disk",
+                d.key, d.space, r.moved, r.kept
+            ));
+        }
+        return done;
+    }
+    Err(Error::Gone(
+        "That transfer was resumed or discarded already.".into(),
+    ))
+}
+
+/// Discards one interrupted transfer: the upload is aborted on the server (its parts deleted),
+/// the partial file of a download is removed.
+pub async fn discard(services: &Services, id: &str) -> Result<()> {
+    if let Some(u) = services.unfinished.find(id) {
+        let active = services.active().await?;
+        let client =
+            client_at(&active, &u.space, &u.endpoint).ok_or_else(|| not_reachable(&u.space))?;
+        let ctx = Context::space(&u.endpoint, &u.space);
+        abort_one(&client, &u.space, &u.key, &u.upload_id)
+            .await
+            .map_err(|e| map_error(e, ctx))?;
+        services.unfinished.remove(id);
+        services.journal.write(format!(
+            "discarded the upload of “{}” to “{}”",
+            u.key, u.space
+        ));
+    } else if let Some(d) = services.partials.find(id) {
+        let ours = d
+            .partial
+            .file_name()
+            .is_some_and(|n| is_partial(&n.to_string_lossy()));
+        if ours {
+            match tokio::fs::remove_file(&d.partial).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(disk_error(e, &d.partial))
+                }
+                _ => {}
+            }
+        }
+        services.partials.remove(id);
+        services.journal.write(format!(
+            "discarded the download of “{}” from “{}”",
+            d.key, d.space
+        ));
+    }
+    Ok(())
+}
+
+/// The file as the upload began with it, or why it can't be resumed.
+pub fn unchanged_since(source: &UploadSource) -> Result<(u64, Option<SystemTime>)> {
+    let file = PlannedFile {
+        path: source.path.clone(),
+        key: String::new(),
+        size: source.size,
+    };
+    let now = upload::stamp(&file)?;
+    if now.0 != source.size || upload::nanos(now.1) != source.modified {
+        return Err(Error::FileChanged(format!(
+            "“{}” changed since the upload began, so it can't be resumed; discard it and upload the file again.",
+            source.path.display()
+        )));
+    }
+    Ok(now)
+}
+
+/// Resumes a noted multipart upload: the parts the server holds (of the right size) are kept,
+/// the others are sent, and it completes only if the file is still as it was.
+pub async fn resume_upload(
+    target: &Target,
+    noted: &UnfinishedUpload,
+    settings: Settings,
+    budget: &Arc<Semaphore>,
+    cancel: &Cancel,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Resumed> {
+    let source = noted
+        .source
+        .as_ref()
+        .ok_or_else(|| Error::Gone("This upload was noted with no file to resume from.".into()))?;
+    let file = PlannedFile {
+        path: source.path.clone(),
+        key: noted.key.clone(),
+        size: source.size,
+    };
+    let before = unchanged_since(source)?;
+    let have = stored_parts(target, noted, source).await?;
+    let kept = have.iter().map(|(_, n)| n).sum();
+    if let Some(record) = &target.unfinished {
+        record.take_up(&noted.upload_id);
+    }
+    let parts = upload::Parts {
+        upload_id: &noted.upload_id,
+        part_size: source.part_size,
+        have,
+    };
+    let sent = upload::upload_parts(target, &file, settings, budget, cancel, progress, parts).await;
+    upload::finish(target, &file, cancel, &noted.upload_id, before, sent).await?;
+    progress(source.size);
+    Ok(Resumed {
+        kept,
+        moved: source.size - kept,
+    })
+}
+
+/// The parts the server holds of an upload, each with its size; a part of an unexpected size is
+/// left out, and so sent again.
+async fn stored_parts(
+    target: &Target,
+    noted: &UnfinishedUpload,
+    source: &UploadSource,
+) -> Result<Vec<(CompletedPart, u64)>> {
+    let ctx = Context::space(&target.endpoint, &target.space);
+    let mut have = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let asked = target
+            .client
+            .list_parts()
+            .bucket(&target.space)
+            .key(&noted.key)
+            .upload_id(&noted.upload_id)
+            .set_part_number_marker(marker.take());
+        let page = asked.send().await.map_err(|e| match map_error(e, ctx) {
+            Error::Server { code, .. } if code == "NoSuchUpload" => Error::Gone(
+                "The Space no longer holds this upload's parts (it was aborted or expired); discard it and upload the file again.".into(),
+            ),
+            other => other,
+        })?;
+        for p in page.parts() {
+            let (Some(n), Some(size), Some(etag)) = (p.part_number(), p.size(), p.e_tag()) else {
+                continue;
+            };
+            let offset = (n.max(1) as u64 - 1) * source.part_size;
+            let expected = source.part_size.min(source.size.saturating_sub(offset));
+            if n >= 1 && expected > 0 && size as u64 == expected {
+                let part = CompletedPart::builder().part_number(n).e_tag(etag).build();
+                have.push((part, expected));
+            }
+        }
+        match (page.is_truncated(), page.next_part_number_marker()) {
+            (Some(true), Some(next)) => marker = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok(have)
+}
+
+/// Resumes a noted download with the ranges it lacks. If the object was replaced since (or the
+/// partial file is gone), it is downloaded again whole. A failure keeps it noted, to try again.
+pub async fn resume_download(
+    client: &aws_sdk_s3::Client,
+    noted: &PartialDownload,
+    record: &PartialDownloads,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Resumed> {
+    let id = noted.id();
+    let whole = std::fs::metadata(&noted.partial).is_ok_and(|m| m.len() == noted.size);
+    record.take_up(&id);
+    let fetched = match whole {
+        true => ranged::resume_into(client, noted, record, progress).await,
+        false => Err(Error::FileChanged("the partial file is gone".into())),
+    };
+    match fetched {
+        Ok(moved) => match put_in_place(noted).await {
+            Ok(()) => {
+                record.remove(&id);
+                Ok(Resumed {
+                    kept: noted.size - moved,
+                    moved,
+                })
+            }
+            Err(e) => {
+                record.release(&id);
+                Err(e)
+            }
+        },
+        Err(Error::FileChanged(_)) => {
+            let _ = tokio::fs::remove_file(&noted.partial).await;
+            record.remove(&id);
+            let path = free_path(noted);
+            let noting = Noting {
+                record,
+                dest: &noted.dest,
+                replace: noted.replace,
+            };
+            let moved = download::download_file(
+                client,
+                &noted.endpoint,
+                &noted.space,
+                &noted.key,
+                &noted.dest,
+                &path,
+                progress,
+                Some(&noting),
+            )
+            .await?;
+            Ok(Resumed { kept: 0, moved })
+        }
+        Err(e) => {
+            record.release(&id);
+            Err(e)
+        }
+    }
+}
+
+/// Where the finished file goes: its own path, unless a file came there since and the user had
+/// not chosen to replace one (then a numbered name beside it).
+fn free_path(noted: &PartialDownload) -> std::path::PathBuf {
+    let taken = |p: &Path| p.symlink_metadata().is_ok();
+    match taken(&noted.path) && !noted.replace {
+        true => keep_both_path(&noted.path, taken),
+        false => noted.path.clone(),
+    }
+}
+
+async fn put_in_place(noted: &PartialDownload) -> Result<()> {
+    let path = free_path(noted);
+    let parent = path.parent().unwrap_or(&noted.dest);
+    download::inside(parent, &noted.dest).await?;
+    tokio::fs::rename(&noted.partial, &path)
+        .await
+        .map_err(|e| disk_error(e, &path))
+}
