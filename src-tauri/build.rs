@@ -47,6 +47,9 @@ fn main() {
         "start_upload",
         "cancel_upload",
         "pick_upload_paths",
+        "interrupted_transfers",
+        "resume_transfer",
+        "discard_transfer",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -79,6 +79,9 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::transfers::plan_upload,
             app::commands::transfers::start_upload,
             app::commands::transfers::cancel_upload,
+            app::commands::transfers::interrupted_transfers,
+            app::commands::transfers::resume_transfer,
+            app::commands::transfers::discard_transfer,
             app::commands::transfers::pick_upload_paths,
         ])
 }

@@ -25,6 +25,8 @@ import type { TransferEvent } from './bindings/TransferEvent';
 import type { UploadPlan } from './bindings/UploadPlan';
 import type { UploadSummary } from './bindings/UploadSummary';
 import type { DownloadProgress } from './bindings/DownloadProgress';
+import type { Interrupted } from './bindings/Interrupted';
+import type { Resumed } from './bindings/Resumed';
 import type { FileDetails } from './bindings/FileDetails';
 import type { FileView } from './bindings/FileView';
 import type { Metadata } from './bindings/Metadata';
@@ -188,6 +190,23 @@ export function startUpload(
 
 export function cancelUpload(batch: number, id: number | null): Promise<void> {
   return invoke('cancel_upload', { batch, id });
+}
+
+// --- Transfers a quit or a crash interrupted ---
+
+export function interruptedTransfers(): Promise<Interrupted[]> {
+  return invoke('interrupted_transfers');
+}
+
+/** Resumes one; `onProgress` gets the bytes done so far, those already there included. */
+export function resumeTransfer(id: string, onProgress: (bytes: number) => void): Promise<Resumed> {
+  const channel = new Channel<number>();
+  channel.onmessage = onProgress;
+  return invoke('resume_transfer', { id, onProgress: channel });
+}
+
+export function discardTransfer(id: string): Promise<void> {
+  return invoke('discard_transfer', { id });
 }
 
 export function pickUploadPaths(folder: boolean): Promise<string[]> {

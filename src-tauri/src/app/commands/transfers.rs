@@ -1,5 +1,6 @@
-//! Commands of the upload queue. Each adapts one call of
-//! [`crate::core::transfer::upload_batch`]; files are picked with the system's own dialog.
+//! Commands of the upload queue, and of the transfers an earlier run left unfinished. Each adapts
+//! one call of [`crate::core::transfer::upload_batch`] or [`crate::core::transfer::resume`]; files
+//! are picked with the system's own dialog.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tauri_plugin_dialog::DialogExt;
 
 use crate::app::error::{AppError, Result};
 use crate::core::services::Services;
+use crate::core::transfer::resume::{self, Interrupted, Resumed};
 use crate::core::transfer::upload_batch::{self, UploadPlan, UploadSummary};
 use crate::core::transfer::{Conflict, FileAcl, TransferEvent};
 
@@ -45,6 +47,31 @@ pub async fn start_upload(
 #[tauri::command]
 pub fn cancel_upload(state: State<'_, Services>, batch: u32, id: Option<u32>) {
     upload_batch::cancel(&state, batch, id);
+}
+
+/// Transfers an earlier run left unfinished (a quit or a crash), to resume or discard.
+#[tauri::command]
+pub async fn interrupted_transfers(state: State<'_, Services>) -> Result<Vec<Interrupted>> {
+    Ok(resume::interrupted(&state).await?)
+}
+
+/// Resumes one interrupted transfer; `on_progress` gets the bytes done so far.
+#[tauri::command]
+pub async fn resume_transfer(
+    state: State<'_, Services>,
+    id: String,
+    on_progress: Channel<u64>,
+) -> Result<Resumed> {
+    let progress = move |bytes| {
+        let _ = on_progress.send(bytes);
+    };
+    Ok(resume::resume(&state, &id, &progress).await?)
+}
+
+/// Aborts an interrupted upload on the server, or removes an interrupted download's partial file.
+#[tauri::command]
+pub async fn discard_transfer(state: State<'_, Services>, id: String) -> Result<()> {
+    Ok(resume::discard(&state, &id).await?)
 }
 
 /// Lets the user choose files (or one folder) to upload, with the system's own dialog.
