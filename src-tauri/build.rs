@@ -50,6 +50,8 @@ fn main() {
         "interrupted_transfers",
         "resume_transfer",
         "discard_transfer",
+        "transfer_limits",
+        "set_transfer_limits",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -82,6 +82,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::transfers::interrupted_transfers,
             app::commands::transfers::resume_transfer,
             app::commands::transfers::discard_transfer,
+            app::commands::transfers::transfer_limits,
+            app::commands::transfers::set_transfer_limits,
             app::commands::transfers::pick_upload_paths,
         ])
 }

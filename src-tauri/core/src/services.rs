@@ -19,6 +19,7 @@ use crate::keychain::Keychain;
 use crate::sandbox::Sandbox;
 use crate::settings::{Settings, Store};
 use crate::transfer::download_batch::DownloadBatch;
+use crate::transfer::pace::Pace;
 use crate::transfer::unfinished::{PartialDownloads, Unfinished};
 use crate::transfer::upload_batch::UploadBatch;
 use crate::transfer::Cancel;
@@ -53,6 +54,9 @@ pub struct Services {
     pub partials: Arc<PartialDownloads>,
     /// Paused at quit: the transfers being resumed.
     pub resuming: Cancel,
+    /// The bandwidth limits, shared by every transfer of each direction.
+    pub pace_up: Pace,
+    pub pace_down: Pace,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: AtomicU64,
     /// Set to stop the Space destruction in progress.
@@ -62,9 +66,14 @@ pub struct Services {
 
 impl Services {
     pub fn new(setup: Setup) -> Services {
+        let settings = Settings::new(setup.store);
+        let limits = settings.transfer_limits();
+        let (pace_up, pace_down) = (Pace::default(), Pace::default());
+        pace_up.set(limits.upload_limit);
+        pace_down.set(limits.download_limit);
         Services {
             keychain: Keychain::new(setup.keychain_service),
-            settings: Settings::new(setup.store),
+            settings,
             journal: Journal::new(setup.log_dir),
             sandbox_dir: setup.data_dir.join("sandbox"),
             sandbox: Mutex::new(None),
@@ -79,6 +88,8 @@ impl Services {
                 setup.data_dir.join("partial-downloads.json"),
             )),
             resuming: Cancel::default(),
+            pace_up,
+            pace_down,
             listing_generation: AtomicU64::new(0),
             cancel_destroy: Arc::default(),
             start_on_sandbox: setup.start_on_sandbox,

@@ -1,5 +1,6 @@
 //! What the app remembers between runs, besides secrets: saved connections in the order people
-//! see them, the last region and connection used, and the names and dates of access keys.
+//! see them, the last region and connection used, the names and dates of access keys, and the
+//! transfer limits.
 //!
 //! The app keeps them in its store plugin; anything that can hold JSON values by name can
 //! ([`Store`]), so the domain is tested with [`FileStore`] and no window.
@@ -8,7 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 use super::connection::{ConnectionProfile, Provider};
 use super::error::{Error, Result};
@@ -73,6 +76,19 @@ const LAST_USED: &str = "lastUsed";
 const KEY_NAMES: &str = "keyNames";
 /// When this app made each key, by access key (RGW keeps no date for keys).
 const KEY_CREATED: &str = "keyCreated";
+const TRANSFER_LIMITS: &str = "transferLimits";
+
+/// How transfers share the link. The defaults (all `None`) are as fast as the link allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TransferLimits {
+    /// Bytes per second, up and down.
+    pub upload_limit: Option<u64>,
+    pub download_limit: Option<u64>,
+    /// The most files that move at once.
+    pub files_at_once: Option<u32>,
+}
 
 /// The typed view of a [`Store`].
 pub struct Settings {
@@ -178,6 +194,20 @@ impl Settings {
 
     pub fn set_key_date(&self, access_key: &str, created: Option<&str>) -> Result<()> {
         self.set_key_entry(KEY_CREATED, access_key, created)
+    }
+
+    /// The transfer limits; damaged ones read as none.
+    pub fn transfer_limits(&self) -> TransferLimits {
+        self.store
+            .get(TRANSFER_LIMITS)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn set_transfer_limits(&self, limits: &TransferLimits) -> Result<()> {
+        let value = serde_json::to_value(limits);
+        let value = value.map_err(|e| Error::settings("the limits as JSON", Some(e.into())))?;
+        self.store.set(TRANSFER_LIMITS, value)
     }
 
     /// Forgets everything remembered about a key (its name and date).

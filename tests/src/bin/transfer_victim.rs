@@ -8,6 +8,7 @@ use std::sync::Arc;
 use spacedock::core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
 use spacedock::core::secret::Secret;
 use spacedock::core::transfer::download::Noting;
+use spacedock::core::transfer::pace::Pace;
 use spacedock::core::transfer::unfinished::{PartialDownloads, Unfinished};
 use spacedock::core::transfer::{self, Cancel, FileAcl, PlannedFile, QueuedFile, Settings, Target};
 
@@ -38,6 +39,7 @@ async fn main() {
                 endpoint: endpoint.url.clone(),
                 space: space.clone(),
                 unfinished: Some(Arc::new(Unfinished::new(record))),
+                pace: Pace::default(),
             };
             let file = QueuedFile {
                 id: 0,
@@ -77,18 +79,16 @@ async fn main() {
                 dest: folder,
                 replace: false,
             });
-            transfer::download::download_file(
-                &client,
-                &endpoint.url,
-                space,
-                key,
-                folder,
-                dest,
-                &report,
-                noting.as_ref(),
-            )
-            .await
-            .expect("download");
+            let from = Target {
+                client,
+                endpoint: endpoint.url.clone(),
+                space: space.clone(),
+                unfinished: None,
+                pace: Pace::default(),
+            };
+            transfer::download::download_file(&from, key, folder, dest, &report, noting.as_ref())
+                .await
+                .expect("download");
         }
         _ => std::process::exit(2),
     }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::primitives::ByteStream;
 use spacedock::core::transfer::download::{self, DownloadProgress};
-use spacedock::core::transfer::Conflict;
+use spacedock::core::transfer::{Conflict, Target};
 use spacedock_tests::{new_space, owner_client, sandbox};
 
 fn data(len: usize, seed: u32) -> Vec<u8> {
@@ -52,14 +52,12 @@ async fn big_and_many_files_arrive_byte_for_byte() {
         move |p: DownloadProgress| seen.lock().expect("progress").push(p)
     };
     let summary = download::run(
-        &client,
-        &sb.endpoint.url,
-        &space,
+        &Target::plain(&client, &sb.endpoint.url, &space),
         dest.path(),
         plan,
         Conflict::Overwrite,
         &record,
-        None,
+        Default::default(),
     )
     .await;
     assert_eq!(
@@ -163,9 +161,7 @@ async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
         }
     };
     let result = download::download_file(
-        &client,
-        &sb.endpoint.url,
-        &space,
+        &Target::plain(&client, &sb.endpoint.url, &space),
         "moving.bin",
         dest.path(),
         &path,

@@ -63,6 +63,7 @@ async fn a_download_killed_half_way_leaves_no_file_under_its_name() {
         endpoint: sb.endpoint.url.clone(),
         space: space.clone(),
         unfinished: None,
+        pace: Default::default(),
     };
     let summary = transfer::upload_all(
         target,
@@ -139,6 +140,7 @@ async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
         endpoint: sb.endpoint.url.clone(),
         space: space.clone(),
         unfinished: Some(record.clone()),
+        pace: Default::default(),
     };
     let queued = files
         .iter()
@@ -262,14 +264,12 @@ async fn a_full_disk_leaves_no_partial_file() {
     .await
     .expect("plan");
     let summary = download::run(
-        &client,
-        &sb.endpoint.url,
-        &space,
+        &Target::plain(&client, &sb.endpoint.url, &space),
         &small,
         plan,
         Conflict::Overwrite,
         &|_| {},
-        None,
+        Default::default(),
     )
     .await;
     let left: Vec<_> = std::fs::read_dir(&small)

@@ -157,9 +157,7 @@ async fn downloads_arrive_whole_or_not_at_all() {
     let seen = Arc::new(Mutex::new(0u64));
     let s = seen.clone();
     let n = transfer::download::download_file(
-        &target.client,
-        &target.endpoint,
-        &target.space,
+        &target,
         "photo ünï+.bin",
         dir.path(),
         &dest,
@@ -173,9 +171,7 @@ async fn downloads_arrive_whole_or_not_at_all() {
     assert_eq!(std::fs::read(&dest).expect("read"), b"0123456789");
     let missing = dir.path().join("missing.bin");
     assert!(transfer::download::download_file(
-        &target.client,
-        &target.endpoint,
-        &target.space,
+        &target,
         "nope",
         dir.path(),
         &missing,

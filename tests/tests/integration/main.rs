@@ -16,6 +16,7 @@ mod ipc;
 mod keychain;
 mod keys;
 mod lifecycle;
+mod limits;
 mod resume;
 mod safety;
 mod services;

@@ -56,14 +56,12 @@ async fn download_into(
         .await
         .expect("plan");
     download::run(
-        &client,
-        &sb.endpoint.url,
-        space,
+        &Target::plain(&client, &sb.endpoint.url, space),
         dest,
         plan,
         conflict,
         &|_| {},
-        None,
+        Default::default(),
     )
     .await
 }
@@ -237,6 +235,7 @@ async fn keep_both_never_replaces_an_earlier_copy() {
         endpoint: sb.endpoint.url.clone(),
         space: space.clone(),
         unfinished: None,
+        pace: Default::default(),
     };
     put(&client, &space, "photos/a.jpg", b"first").await;
     for (n, body) in [(1, b"second"), (2, b"third!")] {

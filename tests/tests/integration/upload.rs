@@ -17,6 +17,7 @@ pub(crate) const SMALL_PARTS: Settings = Settings {
     part_size: 5 << 20,
     requests_in_flight: 4,
     parts_in_flight: 4,
+    files_at_once: 4,
     memory: 64 << 20,
 };
 
@@ -31,6 +32,7 @@ pub(crate) async fn new_space(sb: &SandboxInfo, prefix: &str) -> Target {
         endpoint: sb.endpoint.url.clone(),
         space: name,
         unfinished: None,
+        pace: Default::default(),
     }
 }
 

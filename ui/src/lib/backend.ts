@@ -27,6 +27,7 @@ import type { UploadSummary } from './bindings/UploadSummary';
 import type { DownloadProgress } from './bindings/DownloadProgress';
 import type { Interrupted } from './bindings/Interrupted';
 import type { Resumed } from './bindings/Resumed';
+import type { TransferLimits } from './bindings/TransferLimits';
 import type { FileDetails } from './bindings/FileDetails';
 import type { FileView } from './bindings/FileView';
 import type { Metadata } from './bindings/Metadata';
@@ -207,6 +208,16 @@ export function resumeTransfer(id: string, onProgress: (bytes: number) => void):
 
 export function discardTransfer(id: string): Promise<void> {
   return invoke('discard_transfer', { id });
+}
+
+// --- Transfer limits ---
+
+export function transferLimits(): Promise<TransferLimits> {
+  return invoke('transfer_limits');
+}
+
+export function setTransferLimits(limits: TransferLimits): Promise<TransferLimits> {
+  return invoke('set_transfer_limits', { limits });
 }
 
 export function pickUploadPaths(folder: boolean): Promise<string[]> {

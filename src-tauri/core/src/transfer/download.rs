@@ -16,7 +16,7 @@ use super::local::{keep_both_path, partial_path, path_inside};
 use super::plan::Problem;
 pub use super::ranged::Noting;
 use super::unfinished::PartialDownloads;
-use super::Conflict;
+use super::{Conflict, Target};
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -147,21 +147,35 @@ pub struct DownloadSummary {
 
 /// Files downloaded at once: far from the Space each file waits a round trip, so many small
 /// files need many in flight to keep the link busy (each is streamed to disk, never held).
-const FILES_IN_FLIGHT: usize = 64;
+pub const FILES_IN_FLIGHT: usize = 64;
+
+/// How a batch of downloads runs.
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
+    /// Where big files are noted as they go, to be resumed after a quit or a crash.
+    pub record: Option<&'a PartialDownloads>,
+    /// The most files that download at once.
+    pub files_at_once: usize,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            record: None,
+            files_at_once: FILES_IN_FLIGHT,
+        }
+    }
+}
 
 /// Downloads the planned files, several at once. A file already on disk is overwritten, skipped
-/// or kept beside the new one, as `conflict` says; one file's failure never stops the rest. Big
-/// files are noted in `record` as they go, to be resumed after a quit or a crash.
-#[allow(clippy::too_many_arguments)]
+/// or kept beside the new one, as `conflict` says; one file's failure never stops the rest.
 pub async fn run(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
+    from: &Target,
     dest: &Path,
     plan: DownloadPlan,
     conflict: Conflict,
     progress: &(dyn Fn(DownloadProgress) + Send + Sync),
-    record: Option<&PartialDownloads>,
+    options: Options<'_>,
 ) -> DownloadSummary {
     let mut summary = DownloadSummary {
         problems: plan.problems,
@@ -203,28 +217,18 @@ pub async fn run(
                     files: total,
                 })
             };
-            let noting = record.map(|record| Noting {
+            let noting = options.record.map(|record| Noting {
                 record,
                 dest,
                 replace,
             });
-            let result = download_file(
-                client,
-                endpoint,
-                space,
-                &key,
-                dest,
-                &path,
-                &report,
-                noting.as_ref(),
-            )
-            .await;
+            let result = download_file(from, &key, dest, &path, &report, noting.as_ref()).await;
             finished.fetch_add(1, Ordering::Relaxed);
             (key, result)
         }
     };
-    let mut results =
-        futures_util::stream::iter(jobs.into_iter().map(one)).buffer_unordered(FILES_IN_FLIGHT);
+    let mut results = futures_util::stream::iter(jobs.into_iter().map(one))
+        .buffer_unordered(options.files_at_once.max(1));
     while let Some((key, result)) = results.next().await {
         match result {
             Ok(_) => summary.done += 1,
@@ -258,11 +262,8 @@ pub fn disk_error(e: std::io::Error, path: &Path) -> Error {
 /// renamed into place when complete, so a failed download never leaves a half file under the
 /// real name. With `noting`, a big file's ranges are noted as they land (a crash leaves them to
 /// resume); a download that fails is forgotten with its partial file.
-#[allow(clippy::too_many_arguments)]
 pub async fn download_file(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
+    from: &Target,
     key: &str,
     dest: &Path,
     path: &Path,
@@ -277,9 +278,7 @@ pub async fn download_file(
         .map_err(|e| disk_error(e, parent))?;
     inside(parent, dest).await?;
     let partial = partial_path(path);
-    let ctx = Context::space(endpoint, space);
-    let fetched =
-        super::ranged::fetch_into(client, ctx, space, key, &partial, path, progress, noting);
+    let fetched = super::ranged::fetch_into(from, key, &partial, path, progress, noting);
     let result = match fetched.await {
         Ok(done) => tokio::fs::rename(&partial, path)
             .await

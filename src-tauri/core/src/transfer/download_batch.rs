@@ -8,16 +8,14 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::download::{self, DownloadPlan, DownloadProgress, DownloadSummary};
-use super::{Conflict, Problem};
+use super::{Conflict, Problem, Target};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::services::{lock, Services};
 
 /// A download waiting for the user's choice about files already in the folder.
 pub struct DownloadBatch {
-    client: aws_sdk_s3::Client,
-    endpoint: String,
-    space: String,
+    from: Target,
     dest: PathBuf,
     plan: DownloadPlan,
 }
@@ -62,9 +60,13 @@ pub async fn plan(
         problems: plan.problems.clone(),
     };
     let waiting = DownloadBatch {
-        client: t.client,
-        endpoint: t.endpoint,
-        space: space.to_string(),
+        from: Target {
+            client: t.client,
+            endpoint: t.endpoint,
+            space: space.to_string(),
+            unfinished: None,
+            pace: services.pace_down.clone(),
+        },
         dest,
         plan,
     };
@@ -83,19 +85,20 @@ pub async fn start(
         .remove(&batch)
         .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
     let summary = download::run(
-        &b.client,
-        &b.endpoint,
-        &b.space,
+        &b.from,
         &b.dest,
         b.plan,
         conflict,
         progress,
-        Some(&services.partials),
+        download::Options {
+            record: Some(&services.partials),
+            files_at_once: super::limits::files_at_once(services),
+        },
     )
     .await;
     services.journal.write(format!(
         "downloaded from “{}” to {}: {} done, {} skipped, {} not downloaded",
-        b.space,
+        b.from.space,
         b.dest.display(),
         summary.done,
         summary.skipped,

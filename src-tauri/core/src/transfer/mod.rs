@@ -2,7 +2,9 @@
 
 pub mod download;
 pub mod download_batch;
+pub mod limits;
 pub mod local;
+pub mod pace;
 pub mod plan;
 mod ranged;
 pub mod resume;
@@ -98,7 +100,11 @@ pub async fn upload_all(
     };
     let mut held = 0u64;
     loop {
-        while tasks.len() < settings.requests_in_flight {
+        while tasks.len()
+            < settings
+                .requests_in_flight
+                .min(settings.files_at_once.max(1))
+        {
             let Some(next) = queue.peek() else { break };
             let holds = held_by(&next.file);
             if !tasks.is_empty() && held + holds > settings.memory {

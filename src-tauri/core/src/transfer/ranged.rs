@@ -9,7 +9,9 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use super::download::disk_error;
+use super::pace::Pace;
 use super::unfinished::{PartialDownload, PartialDownloads};
+use super::Target;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -30,17 +32,16 @@ pub struct Noting<'a> {
 /// Writes the object into `partial`: the first range says how big it is and which version it
 /// is; the other ranges follow in parallel, each asking for that same version (`If-Match`), each
 /// written at its own place in a file sized up front. Complete and flushed to disk, or an error.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_into(
-    client: &aws_sdk_s3::Client,
-    ctx: Context<'_>,
-    space: &str,
+    from: &Target,
     key: &str,
     partial: &Path,
     path: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
     noting: Option<&Noting<'_>>,
 ) -> Result<u64> {
+    let (client, space) = (&from.client, from.space.as_str());
+    let ctx = Context::space(&from.endpoint, space);
     let get = || client.get_object().bucket(space).key(key);
     let first = match get().range(format!("bytes=0-{}", PART - 1)).send().await {
         Ok(answer) => answer,
@@ -90,6 +91,7 @@ pub(super) async fn fetch_into(
         ctx,
         space,
         key,
+        pace: &from.pace,
         file: &file,
         size,
         part: PART,
@@ -100,7 +102,7 @@ pub(super) async fn fetch_into(
     let done = AtomicU64::new(0);
     let written = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
     let head = async {
-        let n = write_body(first.body, &file, 0, path, ctx, &written).await?;
+        let n = place.write(first.body, 0, &written).await?;
         place.mark(0).await?;
         Ok(n)
     };
@@ -119,7 +121,7 @@ pub(super) async fn fetch_into(
 /// Fetches the ranges a noted download lacks into its partial file, asking for the version it
 /// began with. Returns the bytes fetched; the version gone from the server is `FileChanged`.
 pub(super) async fn resume_into(
-    client: &aws_sdk_s3::Client,
+    from: &Target,
     noted: &PartialDownload,
     record: &PartialDownloads,
     progress: &(dyn Fn(u64) + Send + Sync),
@@ -136,10 +138,11 @@ pub(super) async fn resume_into(
     let have: std::collections::HashSet<u64> = noted.done.iter().map(|i| *i as u64).collect();
     let kept: u64 = have.iter().map(|i| range(*i)).sum();
     let place = Place {
-        client,
+        client: &from.client,
         ctx,
         space: &noted.space,
         key: &noted.key,
+        pace: &from.pace,
         file: &file,
         size: noted.size,
         part: noted.part_size,
@@ -170,6 +173,7 @@ struct Place<'a> {
     ctx: Context<'a>,
     space: &'a str,
     key: &'a str,
+    pace: &'a Pace,
     file: &'a Arc<std::fs::File>,
     size: u64,
     /// The size of each range (the last may be shorter).
@@ -201,8 +205,7 @@ impl Place<'_> {
                     Ok(part) => part,
                     Err(e) => return Err(changed_on_server(map_error(e, self.ctx))),
                 };
-                let n =
-                    write_body(part.body, self.file, start, self.path, self.ctx, written).await?;
+                let n = self.write(part.body, start, written).await?;
                 self.mark(i).await?;
                 Ok(n)
             }
@@ -213,6 +216,19 @@ impl Place<'_> {
             n += part?;
         }
         Ok(n)
+    }
+
+    /// Streams one answer's body into the file from `offset` on.
+    async fn write(
+        &self,
+        body: aws_sdk_s3::primitives::ByteStream,
+        offset: u64,
+        written: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64> {
+        write_body(
+            body, self.file, offset, self.path, self.ctx, self.pace, written,
+        )
+        .await
     }
 
     /// Notes range `index` as on disk: flushed first, so a power cut never leaves a range noted
@@ -265,6 +281,7 @@ async fn write_body(
     offset: u64,
     path: &Path,
     ctx: Context<'_>,
+    pace: &Pace,
     written: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64> {
     use std::os::unix::fs::FileExt;
@@ -283,6 +300,7 @@ async fn write_body(
         reason: e.to_string(),
         source: Some(Box::new(e)),
     })? {
+        pace.take(chunk.len() as u64).await;
         buffer.extend_from_slice(&chunk);
         // A write of a few hundred KiB goes to the page cache without blocking long.
         if buffer.len() >= WRITE_BUFFER {

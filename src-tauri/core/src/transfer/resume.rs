@@ -139,6 +139,7 @@ pub async fn resume(
             endpoint: u.endpoint.clone(),
             space: u.space.clone(),
             unfinished: Some(services.unfinished.clone()),
+            pace: services.pace_up.clone(),
         };
         let settings = Settings::default();
         let budget = Arc::new(Semaphore::new(settings.requests_in_flight));
@@ -155,7 +156,14 @@ pub async fn resume(
     if let Some(d) = services.partials.find(id) {
         let client =
             client_at(&active, &d.space, &d.endpoint).ok_or_else(|| not_reachable(&d.space))?;
-        let done = resume_download(&client, &d, &services.partials, progress).await;
+        let from = Target {
+            client,
+            endpoint: d.endpoint.clone(),
+            space: d.space.clone(),
+            unfinished: None,
+            pace: services.pace_down.clone(),
+        };
+        let done = resume_download(&from, &d, &services.partials, progress).await;
         if let Ok(r) = &done {
             services.journal.write(format!(
                 "resumed the download of “{}” from “{}”: {} bytes fetched, {} were on disk",
@@ -309,7 +317,7 @@ async fn stored_parts(
 /// Resumes a noted download with the ranges it lacks. If the object was replaced since (or the
 /// partial file is gone), it is downloaded again whole. A failure keeps it noted, to try again.
 pub async fn resume_download(
-    client: &aws_sdk_s3::Client,
+    from: &Target,
     noted: &PartialDownload,
     record: &PartialDownloads,
     progress: &(dyn Fn(u64) + Send + Sync),
@@ -318,7 +326,7 @@ pub async fn resume_download(
     let whole = std::fs::metadata(&noted.partial).is_ok_and(|m| m.len() == noted.size);
     record.take_up(&id);
     let fetched = match whole {
-        true => ranged::resume_into(client, noted, record, progress).await,
+        true => ranged::resume_into(from, noted, record, progress).await,
         false => Err(Error::FileChanged("the partial file is gone".into())),
     };
     match fetched {
@@ -345,9 +353,7 @@ pub async fn resume_download(
                 replace: noted.replace,
             };
             let moved = download::download_file(
-                client,
-                &noted.endpoint,
-                &noted.space,
+                from,
                 &noted.key,
                 &noted.dest,
                 &path,

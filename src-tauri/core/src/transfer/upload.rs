@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use ts_rs::TS;
 
+use super::pace::Pace;
 use super::plan::PlannedFile;
 use super::unfinished::{abort_one, Unfinished, UnfinishedUpload, UploadSource};
 use crate::error::{Error, Result};
@@ -45,6 +46,8 @@ pub struct Settings {
     pub requests_in_flight: usize,
     /// Parts of one big file in flight at once (within `requests_in_flight`).
     pub parts_in_flight: usize,
+    /// Files uploading at once (within `requests_in_flight`).
+    pub files_at_once: usize,
     /// Bytes of small files (read whole before they are sent) held at once.
     pub memory: u64,
 }
@@ -58,6 +61,7 @@ impl Default for Settings {
             part_size: 32 << 20,
             requests_in_flight: 64,
             parts_in_flight: 16,
+            files_at_once: 64,
             memory: 128 << 20,
         }
     }
@@ -69,8 +73,23 @@ pub struct Target {
     pub client: aws_sdk_s3::Client,
     pub endpoint: String,
     pub space: String,
-    /// Where multipart uploads in flight are noted, so a crash's leftovers are aborted later.
+    /// Where multipart uploads in flight are noted, so that they can be resumed after a crash.
     pub unfinished: Option<Arc<Unfinished>>,
+    /// The bandwidth limit of this direction (none by default).
+    pub pace: Pace,
+}
+
+impl Target {
+    /// A Space reached with `client`, with nothing noted and no bandwidth limit.
+    pub fn plain(client: &aws_sdk_s3::Client, endpoint: &str, space: &str) -> Target {
+        Target {
+            client: client.clone(),
+            endpoint: endpoint.to_string(),
+            space: space.to_string(),
+            unfinished: None,
+            pace: Pace::default(),
+        }
+    }
 }
 
 /// Cancellation of one file, and of everything; or a pause (at quit), which stops the same way
@@ -179,6 +198,7 @@ async fn upload_single(
     if cancel.is_set() {
         return Err(Error::Cancelled("Nothing was uploaded.".into()));
     }
+    target.pace.take(file.size).await;
     // Read whole, then checked: what is sent is one consistent version of the file.
     let bytes = tokio::fs::read(&file.path)
         .await
@@ -396,7 +416,7 @@ pub(super) async fn upload_parts(
                     .upload_id(&upload_id)
                     .part_number(number)
                     .content_length(length as i64)
-                    .body(body(&file, offset, length).await?)
+                    .body(target.pace.body(body(&file, offset, length).await?))
                     .customize()
                     .disable_payload_signing()
                     .send();

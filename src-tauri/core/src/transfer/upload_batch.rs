@@ -92,6 +92,7 @@ pub async fn plan(
         endpoint: t.endpoint,
         space: space.to_string(),
         unfinished: Some(services.unfinished.clone()),
+        pace: services.pace_up.clone(),
     };
     let under = prefix.to_string();
     let plan = tokio::task::spawn_blocking(move || super::plan(&paths, &under))
@@ -248,7 +249,11 @@ pub async fn start(
     let count = run.queued.len();
     let space = run.target.space.clone();
     let queued = run.queued.into_iter().map(|(q, _)| q).collect();
-    let summary = super::upload_all(run.target, queued, acl, Settings::default(), events).await;
+    let settings = Settings {
+        files_at_once: super::limits::files_at_once(services),
+        ..Settings::default()
+    };
+    let summary = super::upload_all(run.target, queued, acl, settings, events).await;
     let skipped = run.skipped.len() as u32;
     services.journal.write(format!(
         "uploaded to “{space}”: {} of {count} files done, {} failed, {} cancelled, {skipped} skipped",

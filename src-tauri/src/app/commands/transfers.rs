@@ -11,6 +11,8 @@ use tauri_plugin_dialog::DialogExt;
 
 use crate::app::error::{AppError, Result};
 use crate::core::services::Services;
+use crate::core::settings::TransferLimits;
+use crate::core::transfer::limits;
 use crate::core::transfer::resume::{self, Interrupted, Resumed};
 use crate::core::transfer::upload_batch::{self, UploadPlan, UploadSummary};
 use crate::core::transfer::{Conflict, FileAcl, TransferEvent};
@@ -72,6 +74,21 @@ pub async fn resume_transfer(
 #[tauri::command]
 pub async fn discard_transfer(state: State<'_, Services>, id: String) -> Result<()> {
     Ok(resume::discard(&state, &id).await?)
+}
+
+/// The bandwidth limits and the most files at once.
+#[tauri::command]
+pub fn transfer_limits(state: State<'_, Services>) -> TransferLimits {
+    limits::get(&state)
+}
+
+/// Checks and keeps new transfer limits; the bandwidth ones apply at once.
+#[tauri::command]
+pub fn set_transfer_limits(
+    state: State<'_, Services>,
+    limits: TransferLimits,
+) -> Result<TransferLimits> {
+    Ok(limits::set(&state, limits)?)
 }
 
 /// Lets the user choose files (or one folder) to upload, with the system's own dialog.

@@ -268,6 +268,7 @@ pub async fn engine_upload(link: &Link, space: &str, local: &Path) -> Cost {
             endpoint: link.url.clone(),
             space: space.to_string(),
             unfinished: None,
+            pace: Default::default(),
         };
         let queued = (0..).zip(plan.files).map(|(id, file)| QueuedFile {
             id,
@@ -305,14 +306,15 @@ async fn engine_download(link: &Link, space: &str, data: Data, dest: &Path) -> C
         // Big files are noted as they go, as in the app (each range flushed before it is noted).
         let record = PartialDownloads::new(dest.with_extension("partials.json"));
         let summary = download::run(
-            client,
-            url,
-            space,
+            &Target::plain(client, url, space),
             dest,
             plan,
             Conflict::Overwrite,
             &|_| {},
-            Some(&record),
+            download::Options {
+                record: Some(&record),
+                ..Default::default()
+            },
         )
         .await;
         assert!(
