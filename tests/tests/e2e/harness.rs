@@ -93,6 +93,40 @@ impl Home {
         pids
     }
 
+    /// Kills the app started from this home at once (SIGKILL), as a crash or a power cut would
+    /// end it: nothing of its own runs after. Its daemons stop with it.
+    pub fn kill_app(&self) {
+        let app = std::fs::canonicalize(app_path()).expect("the app binary");
+        let home = format!("HOME={}", self.path().display());
+        let mut killed = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let exe = std::fs::read_link(entry.path().join("exe")).ok();
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let ours = environ.split(|b| *b == 0).any(|v| v == home.as_bytes());
+            if exe.as_deref() == Some(app.as_path()) && ours {
+                // SAFETY: kill(2) on the app this test launched, found by its binary and home.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                killed += 1;
+            }
+        }
+        assert_eq!(killed, 1, "one app process runs from this home");
+        let started = Instant::now();
+        while !self.daemons().is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the daemons outlived the killed app"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn daemon_memory_bytes(&self) -> u64 {
         self.daemons()
             .iter()

@@ -8,6 +8,7 @@ mod files;
 mod first_run;
 mod harness;
 mod keys;
+mod resume;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
