@@ -33,6 +33,8 @@ fn main() {
         "delete_files",
         "plan_download",
         "start_download",
+        "cancel_download",
+        "forget_download",
         "list_keys",
         "set_api_token",
         "generate_key",

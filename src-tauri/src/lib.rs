@@ -66,6 +66,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::delete_files,
             app::commands::files::plan_download,
             app::commands::files::start_download,
+            app::commands::files::cancel_download,
+            app::commands::files::forget_download,
             app::commands::keys::list_keys,
             app::commands::keys::set_api_token,
             app::commands::keys::generate_key,

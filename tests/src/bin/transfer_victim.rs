@@ -86,7 +86,8 @@ async fn main() {
                 unfinished: None,
                 pace: Pace::default(),
             };
-            transfer::download::download_file(&from, key, folder, dest, &report, noting.as_ref())
+            let to = (folder, dest);
+            transfer::download::download_file(&from, key, to, &report, noting.as_ref(), None)
                 .await
                 .expect("download");
         }

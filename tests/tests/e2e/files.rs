@@ -156,6 +156,14 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
         .await
         .expect("text")
         .contains(&downloads.path().display().to_string()));
+    // The download went through the transfer queue, file by file.
+    app.wait_for(
+        Locator::XPath(
+            "//li[@data-key='holiday/video.bin'][@data-direction='download'][@data-state='done']",
+        ),
+        10,
+    )
+    .await;
     let got = |name: &str| std::fs::read(downloads.path().join("holiday").join(name)).expect(name);
     assert_eq!(got("empty.txt"), b"mine", "the file that was there is kept");
     assert_eq!(got("empty (1).txt"), b"");

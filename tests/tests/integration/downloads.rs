@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::primitives::ByteStream;
-use spacedock::core::transfer::download::{self, DownloadProgress};
-use spacedock::core::transfer::{Conflict, Target};
+use spacedock::core::transfer::download;
+use spacedock::core::transfer::{Conflict, FileState, Target, TransferEvent};
 use spacedock_tests::{new_space, owner_client, sandbox};
 
 fn data(len: usize, seed: u32) -> Vec<u8> {
@@ -46,10 +46,16 @@ async fn big_and_many_files_arrive_byte_for_byte() {
         .await
         .expect("plan");
     assert_eq!(plan.files.len(), 32);
-    let seen: Arc<Mutex<Vec<DownloadProgress>>> = Arc::default();
+    let big_id = plan
+        .files
+        .iter()
+        .find(|f| f.key == "big.bin")
+        .expect("big")
+        .id;
+    let seen: Arc<Mutex<Vec<TransferEvent>>> = Arc::default();
     let record = {
         let seen = seen.clone();
-        move |p: DownloadProgress| seen.lock().expect("progress").push(p)
+        move |e: TransferEvent| seen.lock().expect("progress").push(e)
     };
     let summary = download::run(
         &Target::plain(&client, &sb.endpoint.url, &space),
@@ -90,11 +96,16 @@ async fn big_and_many_files_arrive_byte_for_byte() {
     let seen = seen.lock().expect("progress");
     let most = seen
         .iter()
-        .filter(|p| p.key == "big.bin")
-        .map(|p| p.bytes)
+        .filter(|e| e.id == big_id && e.state == FileState::Running)
+        .map(|e| e.bytes)
         .max();
     assert_eq!(most, Some(40 << 20), "progress reaches the whole size");
-    assert_eq!(seen.last().map(|p| (p.files_done, p.files)), Some((32, 32)));
+    let done: std::collections::HashSet<u32> = seen
+        .iter()
+        .filter(|e| e.state == FileState::Done)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(done.len(), 32, "each file is told done");
     // No temporary file is left beside the files.
     let names = walk(dest.path());
     assert_eq!(names.len(), 32, "{names:?}");
@@ -163,9 +174,9 @@ async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
     let result = download::download_file(
         &Target::plain(&client, &sb.endpoint.url, &space),
         "moving.bin",
-        dest.path(),
-        &path,
+        (dest.path(), &path),
         &progress,
+        None,
         None,
     )
     .await;
@@ -183,4 +194,132 @@ async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
             eprintln!("replaced mid-download: refused, nothing kept");
         }
     }
+}
+
+/// The download queue as the window drives it: a file cancelled mid-way leaves no partial file;
+/// its retry keeps the batch's first choice (Keep both), and a finished batch is freed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
+    use spacedock::core::connection::service as connections;
+    use spacedock::core::settings::TransferLimits;
+    use spacedock::core::transfer::{download_batch, limits, local};
+    use spacedock::core::ErrorKind;
+
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "down-queue").await;
+    let big = data(64 << 20, 3);
+    let put = |key: &str, body: Vec<u8>| {
+        client
+            .put_object()
+            .bucket(&space)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+    };
+    put("set/big.bin", big.clone()).await.expect("put big");
+    for i in 0..4u32 {
+        put(&format!("set/s{i}.txt"), data(2000, i))
+            .await
+            .expect("put small");
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = super::services::services(root.path());
+    let owner = super::services::draft(
+        &sb.endpoint.url,
+        "Owner",
+        &sb.owner_access_key,
+        &sb.owner_secret,
+    );
+    let saved = connections::save_connection(&s, &owner).expect("save");
+    connections::connect(&s, &saved.id).await.expect("connect");
+    // Slow enough to cancel the big file half way.
+    let slow = TransferLimits {
+        download_limit: Some(20_000_000),
+        ..Default::default()
+    };
+    limits::set(&s, slow).expect("limit");
+    let dest = root.path().join("down");
+    std::fs::create_dir_all(dest.join("set")).expect("dest");
+    std::fs::write(dest.join("set/big.bin"), b"mine").expect("mine");
+
+    let planned = download_batch::plan(&s, &space, None, &["set/".to_string()], dest.clone())
+        .await
+        .expect("plan");
+    assert_eq!(planned.existing_count, 1);
+    let big_id = planned
+        .files
+        .iter()
+        .find(|f| f.key == "set/big.bin")
+        .expect("big")
+        .id;
+    let seen: Arc<Mutex<Vec<TransferEvent>>> = Arc::default();
+    let events = {
+        let seen = seen.clone();
+        move |e: TransferEvent| seen.lock().expect("events").push(e)
+    };
+    let s = Arc::new(s);
+    let running = {
+        let s = s.clone();
+        let batch = planned.batch;
+        tokio::spawn(async move {
+            download_batch::start(&s, batch, Conflict::KeepBoth, None, &events).await
+        })
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let halfway = seen
+            .lock()
+            .expect("events")
+            .iter()
+            .any(|e| e.id == big_id && e.state == FileState::Running && e.bytes > 8 << 20);
+        if halfway {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the big file never got going"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    download_batch::cancel(&s, planned.batch, Some(big_id));
+    let summary = running.await.expect("joined").expect("ran");
+    assert_eq!((summary.done, summary.cancelled), (4, 1), "{summary:?}");
+    let last = seen
+        .lock()
+        .expect("events")
+        .iter()
+        .rev()
+        .find(|e| e.id == big_id)
+        .cloned();
+    assert_eq!(last.map(|e| e.state), Some(FileState::Cancelled));
+    let leftovers: Vec<String> = walk(&dest)
+        .into_iter()
+        .filter(|n| local::is_partial(n.rsplit('/').next().unwrap_or(n)))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(
+        s.partials.list().is_empty(),
+        "a cancelled download is not kept to resume"
+    );
+
+    // Retried (the page asks with Overwrite, as a new batch would): Keep both still holds.
+    limits::set(&s, TransferLimits::default()).expect("no limit");
+    let retried = download_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        Some(vec![big_id]),
+        &|_| {},
+    )
+    .await
+    .expect("retry");
+    assert_eq!((retried.done, retried.cancelled), (1, 0));
+    assert_eq!(
+        std::fs::read(dest.join("set/big.bin")).expect("mine"),
+        b"mine"
+    );
+    assert!(std::fs::read(dest.join("set/big (1).bin")).expect("kept both") == big);
+    let gone = download_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {}).await;
+    assert_eq!(gone.expect_err("freed").kind(), ErrorKind::Gone);
 }

@@ -159,9 +159,9 @@ async fn downloads_arrive_whole_or_not_at_all() {
     let n = transfer::download::download_file(
         &target,
         "photo ünï+.bin",
-        dir.path(),
-        &dest,
+        (dir.path(), &dest),
         &move |b| *s.lock().expect("lock") = b,
+        None,
         None,
     )
     .await
@@ -173,9 +173,9 @@ async fn downloads_arrive_whole_or_not_at_all() {
     assert!(transfer::download::download_file(
         &target,
         "nope",
-        dir.path(),
-        &missing,
+        (dir.path(), &missing),
         &|_| {},
+        None,
         None,
     )
     .await

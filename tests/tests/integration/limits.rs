@@ -82,7 +82,7 @@ async fn limits_are_checked_kept_and_obeyed() {
         Arc::new(move |e: TransferEvent| {
             let mut now = now.lock().expect("now");
             match e.state {
-                FileState::Uploading => now.insert(e.id),
+                FileState::Running => now.insert(e.id),
                 _ => now.remove(&e.id),
             };
             let mut most = most.lock().expect("most");
@@ -112,7 +112,7 @@ async fn limits_are_checked_kept_and_obeyed() {
         .await
         .expect("plan");
     let started = Instant::now();
-    let done = download_batch::start(&s, planned.batch, Conflict::Overwrite, &|_| {})
+    let done = download_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {})
         .await
         .expect("download");
     let down = started.elapsed().as_secs_f64();

@@ -97,7 +97,7 @@ async fn multipart_uploads_keep_their_permission_and_bytes() {
     assert_eq!(summary.done, 1, "{events:?}");
     let progress: Vec<u64> = events
         .iter()
-        .filter(|e| e.state == FileState::Uploading)
+        .filter(|e| e.state == FileState::Running)
         .map(|e| e.bytes)
         .collect();
     assert!(progress.len() >= 3, "progress per part: {progress:?}");
@@ -322,7 +322,7 @@ async fn small_files_held_in_memory_stay_within_the_budget() {
     let mut started = std::collections::HashSet::new();
     for e in &events {
         match e.state {
-            FileState::Uploading if started.insert(e.id) => now += 1,
+            FileState::Running if started.insert(e.id) => now += 1,
             FileState::Done => now -= 1,
             _ => {}
         }

@@ -24,7 +24,6 @@ import type { FileAcl } from './bindings/FileAcl';
 import type { TransferEvent } from './bindings/TransferEvent';
 import type { UploadPlan } from './bindings/UploadPlan';
 import type { UploadSummary } from './bindings/UploadSummary';
-import type { DownloadProgress } from './bindings/DownloadProgress';
 import type { Interrupted } from './bindings/Interrupted';
 import type { Resumed } from './bindings/Resumed';
 import type { TransferLimits } from './bindings/TransferLimits';
@@ -269,39 +268,37 @@ export interface DownloadResult {
   stopped: boolean;
 }
 
-/**
- * Asks where to save, plans, asks about files already there, then downloads.
- * Resolves to null if the folder dialog was cancelled.
- */
-export async function downloadFiles(
-  space: string,
-  region: string | null,
-  keys: string[],
-  onProgress: (p: DownloadProgress) => void,
-  ask: AskDownloadConflict,
-): Promise<DownloadResult | null> {
-  const plan: PlannedDownload | null = await invoke('plan_download', { space, region, keys });
-  if (!plan) return null;
-  let conflict: Conflict = 'overwrite';
-  if (plan.existingCount > 0) {
-    const answer = await ask(plan.existingCount, plan.existing);
-    if (!answer) {
-      return { dest: plan.dest, stopped: true, summary: { done: 0, skipped: 0, problems: plan.problems } };
-    }
-    conflict = answer;
-  }
-  const channel = new Channel<DownloadProgress>();
-  channel.onmessage = onProgress;
-  const summary: DownloadSummary = await invoke('start_download', { batch: plan.batch, conflict, onProgress: channel });
-  return { dest: plan.dest, summary, stopped: false };
+/** Asks where to save (the system's folder dialog), then plans; null if the dialog was cancelled. */
+export function planDownload(space: string, region: string | null, keys: string[]): Promise<PlannedDownload | null> {
+  return invoke('plan_download', { space, region, keys });
+}
+
+export function startDownload(
+  batch: number,
+  conflict: Conflict,
+  ids: number[] | null,
+  onEvent: (e: TransferEvent) => void,
+): Promise<DownloadSummary> {
+  const channel = new Channel<TransferEvent>();
+  channel.onmessage = onEvent;
+  return invoke('start_download', { batch, conflict, ids, onEvent: channel });
+}
+
+export function cancelDownload(batch: number, id: number | null): Promise<void> {
+  return invoke('cancel_download', { batch, id });
+}
+
+export function forgetDownload(batch: number): Promise<void> {
+  return invoke('forget_download', { batch });
 }
 
 /** One line about a finished download, for the page. */
 export function downloadSentence(r: DownloadResult): string {
-  const { done, skipped, problems } = r.summary;
+  const { done, skipped, cancelled, problems } = r.summary;
   if (r.stopped) return 'Nothing was downloaded.';
   const parts = [`Downloaded ${done} ${done === 1 ? 'file' : 'files'} to ${r.dest}.`];
   if (skipped) parts.push(`${skipped} skipped: already there.`);
+  if (cancelled) parts.push(`${cancelled} cancelled.`);
   if (problems.length) parts.push(`Not downloaded: ${problems.map((p) => `${p.path} (${p.message.replace(/^Not downloaded: /, '')})`).join('; ')}`);
   return parts.join(' ');
 }

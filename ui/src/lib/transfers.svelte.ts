@@ -1,15 +1,19 @@
-// The transfer queue: every upload of this window, its progress and its controls.
+// The transfer queue: every upload and download of this window, its progress and its controls.
 import * as backend from './backend';
 import type { Conflict } from './bindings/Conflict';
 import type { FileAcl } from './bindings/FileAcl';
 import type { FileState } from './bindings/FileState';
 import type { TransferEvent } from './bindings/TransferEvent';
+import type { DownloadSummary } from './bindings/DownloadSummary';
 
 export type ItemState = FileState['state'];
+
+export type Direction = 'upload' | 'download';
 
 export interface Item {
   batch: number;
   id: number;
+  direction: Direction;
   space: string;
   key: string;
   size: number;
@@ -19,6 +23,7 @@ export interface Item {
 }
 
 interface Batch {
+  direction: Direction;
   acl: FileAcl;
   /** The choice made for files already there: a retry keeps it. */
   conflict: Conflict;
@@ -35,6 +40,8 @@ export class TransferQueue {
   private index = new Map<string, Item>();
   private batches = new Map<number, Batch>();
   private lastSample: { at: number; bytes: number } | null = null;
+  /** Ids of rows that are not files of a batch (what can't be moved, and why). */
+  private problemIds = -1;
 
   get totalBytes(): number {
     return this.items.reduce((n, i) => (i.state === 'skipped' || i.state === 'cancelled' ? n : n + i.size), 0);
@@ -43,7 +50,7 @@ export class TransferQueue {
     return this.items.reduce((n, i) => (i.state === 'skipped' || i.state === 'cancelled' ? n : n + i.bytes), 0);
   }
   get active(): boolean {
-    return this.items.some((i) => i.state === 'queued' || i.state === 'uploading');
+    return this.items.some((i) => i.state === 'queued' || i.state === 'running');
   }
   count(state: ItemState): number {
     return this.items.filter((i) => i.state === state).length;
@@ -72,7 +79,8 @@ export class TransferQueue {
     const item = this.index.get(`${batch}:${e.id}`);
     if (!item) return;
     item.state = e.state.state;
-    if (e.state.state === 'uploading' || e.state.state === 'done') item.bytes = e.bytes;
+    if (e.state.state === 'running' || e.state.state === 'done') item.bytes = e.bytes;
+    else if (e.state.state !== 'failed') item.bytes = 0;
     if (e.state.state === 'failed') {
       item.message = e.state.message;
       item.bytes = 0;
@@ -97,49 +105,97 @@ export class TransferQueue {
       if (answer === null) return;
       conflict = answer;
     }
-    this.batches.set(plan.batch, { acl, conflict, onFinished });
-    let problemId = -1;
-    for (const p of plan.problems) {
-      // Paths that can't be uploaded are shown as failed, beside the rest.
-      this.items.push({ batch: plan.batch, id: problemId--, space, key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
-    }
-    for (const f of plan.files) {
-      this.items.push({ batch: plan.batch, id: f.id, space, key: f.key, size: f.size, bytes: 0, state: 'queued', message: null });
-      // Index the reactive proxy, so later updates reach the UI.
-      this.index.set(`${plan.batch}:${f.id}`, this.items[this.items.length - 1]);
-    }
+    this.batches.set(plan.batch, { direction: 'upload', acl, conflict, onFinished });
+    this.enqueue(plan.batch, 'upload', space, plan.files, plan.problems);
     await this.run(plan.batch, null);
   }
 
-  private problemIds = -1_000_000;
+  /**
+   * Asks where to save, plans, asks about files already there, then downloads through the
+   * queue. Null if the folder dialog was cancelled.
+   */
+  async download(
+    space: string,
+    region: string | null,
+    keys: string[],
+    ask: backend.AskDownloadConflict,
+  ): Promise<backend.DownloadResult | null> {
+    const plan = await backend.planDownload(space, region, keys);
+    if (!plan) return null;
+    let conflict: Conflict = 'overwrite';
+    if (plan.existingCount > 0) {
+      const answer = await ask(plan.existingCount, plan.existing);
+      if (!answer) {
+        await backend.forgetDownload(plan.batch);
+        return { dest: plan.dest, stopped: true, summary: { done: 0, skipped: 0, cancelled: 0, problems: plan.problems } };
+      }
+      conflict = answer;
+    }
+    this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict, onFinished: () => {} });
+    this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
+    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [] };
+    return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
+  }
 
-  private async run(batch: number, ids: number[] | null) {
+  /** Shows a batch's files as queued, and what can't be moved as failed beside them. */
+  private enqueue(
+    batch: number,
+    direction: Direction,
+    space: string,
+    files: { id: number; key: string; size: number }[],
+    problems: { path: string; message: string }[],
+  ) {
+    for (const p of problems) {
+      this.items.push({ batch, id: this.problemIds--, direction, space, key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
+    }
+    for (const f of files) {
+      this.items.push({ batch, id: f.id, direction, space, key: f.key, size: f.size, bytes: 0, state: 'queued', message: null });
+      // Index the reactive proxy, so later updates reach the UI.
+      this.index.set(`${batch}:${f.id}`, this.items[this.items.length - 1]);
+    }
+  }
+
+  /** Runs a batch (or, with `ids`, those files again); a download's summary is returned. */
+  private async run(batch: number, ids: number[] | null): Promise<DownloadSummary | null> {
     const b = this.batches.get(batch);
-    if (!b) return;
+    if (!b) return null;
+    const onEvent = (e: TransferEvent) => this.apply(batch, e);
+    let downloaded: DownloadSummary | null = null;
     try {
-      const summary = await backend.startUpload(batch, b.acl, b.conflict, ids, (e) => this.apply(batch, e));
-      for (const p of summary.problems) {
-        this.items.push({ batch, id: this.problemIds--, space: '', key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
+      if (b.direction === 'download') {
+        // Failed files are told through their events, with why.
+        downloaded = await backend.startDownload(batch, b.conflict, ids, onEvent);
+      } else {
+        const summary = await backend.startUpload(batch, b.acl, b.conflict, ids, onEvent);
+        for (const p of summary.problems) {
+          this.items.push({ batch, id: this.problemIds--, direction: 'upload', space: '', key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
+        }
       }
     } catch (e) {
       const error = backend.toErrorPayload(e);
       for (const item of this.items) {
-        if (item.batch === batch && (item.state === 'queued' || item.state === 'uploading')) {
+        if (item.batch === batch && (item.state === 'queued' || item.state === 'running')) {
           item.state = 'failed';
           item.message = error.message;
         }
       }
     }
     b.onFinished();
+    return downloaded;
+  }
+
+  private cancelIn(batch: number, id: number | null) {
+    const download = this.batches.get(batch)?.direction === 'download';
+    return download ? backend.cancelDownload(batch, id) : backend.cancelUpload(batch, id);
   }
 
   cancel(item: Item) {
-    if (item.id >= 0) backend.cancelUpload(item.batch, item.id);
+    if (item.id >= 0) this.cancelIn(item.batch, item.id);
   }
 
   cancelAll() {
-    for (const batch of new Set(this.items.filter((i) => i.state === 'queued' || i.state === 'uploading').map((i) => i.batch))) {
-      backend.cancelUpload(batch, null);
+    for (const batch of new Set(this.items.filter((i) => i.state === 'queued' || i.state === 'running').map((i) => i.batch))) {
+      this.cancelIn(batch, null);
     }
   }
 
@@ -157,7 +213,7 @@ export class TransferQueue {
   }
 
   clearFinished() {
-    this.items = this.items.filter((i) => i.state === 'queued' || i.state === 'uploading');
+    this.items = this.items.filter((i) => i.state === 'queued' || i.state === 'running');
     this.index = new Map(this.items.map((i) => [`${i.batch}:${i.id}`, i]));
   }
 }

@@ -3,10 +3,8 @@
 //! files already there are handled by the batch's choice, and a file appears under its final
 //! name only when it is complete.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -16,13 +14,15 @@ use super::local::{keep_both_path, partial_path, path_inside};
 use super::plan::Problem;
 pub use super::ranged::Noting;
 use super::unfinished::PartialDownloads;
-use super::{Conflict, Target};
+use super::{Cancel, Conflict, FileState, Target, TransferEvent};
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
 /// One file to download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadFile {
+    /// Its place in the batch, as the queue knows it.
+    pub id: u32,
     pub key: String,
     pub path: PathBuf,
     pub size: u64,
@@ -68,6 +68,7 @@ pub async fn plan(
         dest, relative,
     ) {
         Ok(path) if seen.insert(path.clone()) => plan.files.push(DownloadFile {
+            id: plan.files.len() as u32,
             key: key.to_string(),
             path,
             size,
@@ -123,17 +124,6 @@ pub async fn plan(
     Ok(plan)
 }
 
-/// Where a batch of downloads stands, sent after each change.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct DownloadProgress {
-    pub key: String,
-    pub bytes: u64,
-    pub files_done: u32,
-    pub files: u32,
-}
-
 #[derive(Debug, Clone, Default, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -141,6 +131,7 @@ pub struct DownloadSummary {
     pub done: u32,
     /// Not downloaded: a file of that name was there and the batch's choice was Skip.
     pub skipped: u32,
+    pub cancelled: u32,
     /// Files refused or failed, each with why.
     pub problems: Vec<Problem>,
 }
@@ -156,6 +147,8 @@ pub struct Options<'a> {
     pub record: Option<&'a PartialDownloads>,
     /// The most files that download at once.
     pub files_at_once: usize,
+    /// Each file's cancel switch, by id (none: the files can't be cancelled).
+    pub cancels: Option<&'a HashMap<u32, Cancel>>,
 }
 
 impl Default for Options<'_> {
@@ -163,25 +156,26 @@ impl Default for Options<'_> {
         Options {
             record: None,
             files_at_once: FILES_IN_FLIGHT,
+            cancels: None,
         }
     }
 }
 
-/// Downloads the planned files, several at once. A file already on disk is overwritten, skipped
-/// or kept beside the new one, as `conflict` says; one file's failure never stops the rest.
+/// Downloads the planned files, several at once, telling `events` of each file's progress. A
+/// file already on disk is overwritten, skipped or kept beside the new one, as `conflict` says;
+/// one file's failure never stops the rest.
 pub async fn run(
     from: &Target,
     dest: &Path,
     plan: DownloadPlan,
     conflict: Conflict,
-    progress: &(dyn Fn(DownloadProgress) + Send + Sync),
+    events: &(dyn Fn(TransferEvent) + Send + Sync),
     options: Options<'_>,
 ) -> DownloadSummary {
     let mut summary = DownloadSummary {
         problems: plan.problems,
         ..Default::default()
     };
-    let total = plan.files.len() as u32;
     // Where each file goes is settled first, in order, so Keep both names never collide.
     let mut reserved: HashSet<PathBuf> = HashSet::new();
     let mut jobs = Vec::new();
@@ -193,6 +187,11 @@ pub async fn run(
                 Conflict::Overwrite => {}
                 Conflict::Skip => {
                     summary.skipped += 1;
+                    events(TransferEvent {
+                        id: file.id,
+                        bytes: 0,
+                        state: FileState::Skipped,
+                    });
                     continue;
                 }
                 Conflict::KeepBoth => {
@@ -203,47 +202,53 @@ pub async fn run(
             }
         }
         reserved.insert(path.clone());
-        jobs.push((file.key, path, exists && conflict == Conflict::Overwrite));
+        jobs.push((file, path, exists && conflict == Conflict::Overwrite));
     }
-    let finished = AtomicU32::new(total - jobs.len() as u32);
-    let one = |(key, path, replace): (String, PathBuf, bool)| {
-        let finished = &finished;
-        async move {
-            let report = |bytes| {
-                progress(DownloadProgress {
-                    key: key.clone(),
-                    bytes,
-                    files_done: finished.load(Ordering::Relaxed),
-                    files: total,
-                })
-            };
-            let noting = options.record.map(|record| Noting {
-                record,
-                dest,
-                replace,
-            });
-            let result = download_file(from, &key, dest, &path, &report, noting.as_ref()).await;
-            finished.fetch_add(1, Ordering::Relaxed);
-            (key, result)
-        }
+    let one = |(file, path, replace): (DownloadFile, PathBuf, bool)| async move {
+        let cancel = options
+            .cancels
+            .and_then(|c| c.get(&file.id).cloned())
+            .unwrap_or_default();
+        let id = file.id;
+        let event = |bytes, state| events(TransferEvent { id, bytes, state });
+        let result = match cancel.is_set() {
+            true => Err(Error::Cancelled("Nothing was downloaded.".into())),
+            false => {
+                event(0, FileState::Running);
+                let report = |bytes| event(bytes, FileState::Running);
+                let noting = options.record.map(|record| Noting {
+                    record,
+                    dest,
+                    replace,
+                });
+                let to = (dest, path.as_path());
+                download_file(from, &file.key, to, &report, noting.as_ref(), Some(&cancel)).await
+            }
+        };
+        let state = match &result {
+            Ok(_) => FileState::Done,
+            Err(Error::Cancelled(_)) => FileState::Cancelled,
+            Err(e) => FileState::Failed {
+                kind: e.kind(),
+                message: e.to_string(),
+            },
+        };
+        let done = state == FileState::Done;
+        event(if done { file.size } else { 0 }, state);
+        (file.key, result)
     };
     let mut results = futures_util::stream::iter(jobs.into_iter().map(one))
         .buffer_unordered(options.files_at_once.max(1));
     while let Some((key, result)) = results.next().await {
         match result {
             Ok(_) => summary.done += 1,
+            Err(Error::Cancelled(_)) => summary.cancelled += 1,
             Err(e) => summary.problems.push(Problem {
                 path: key,
                 message: format!("Not downloaded: {e}"),
             }),
         }
     }
-    progress(DownloadProgress {
-        key: String::new(),
-        bytes: 0,
-        files_done: total,
-        files: total,
-    });
     summary
 }
 
@@ -261,14 +266,14 @@ pub fn disk_error(e: std::io::Error, path: &Path) -> Error {
 /// Downloads one file to `path` (inside `dest`), streaming through a temporary file that is
 /// renamed into place when complete, so a failed download never leaves a half file under the
 /// real name. With `noting`, a big file's ranges are noted as they land (a crash leaves them to
-/// resume); a download that fails is forgotten with its partial file.
+/// resume); a download that fails or is cancelled is forgotten with its partial file.
 pub async fn download_file(
     from: &Target,
     key: &str,
-    dest: &Path,
-    path: &Path,
+    (dest, path): (&Path, &Path),
     progress: &(dyn Fn(u64) + Send + Sync),
     noting: Option<&Noting<'_>>,
+    cancel: Option<&Cancel>,
 ) -> Result<u64> {
     let parent = path
         .parent()
@@ -279,7 +284,15 @@ pub async fn download_file(
     inside(parent, dest).await?;
     let partial = partial_path(path);
     let fetched = super::ranged::fetch_into(from, key, &partial, path, progress, noting);
-    let result = match fetched.await {
+    let fetched = match cancel {
+        // A cancel drops the fetch mid-way; its partial file and note are cleared below.
+        Some(cancel) => tokio::select! {
+            result = fetched => result,
+            _ = cancel.wait() => Err(Error::Cancelled("The download was stopped.".into())),
+        },
+        None => fetched.await,
+    };
+    let result = match fetched {
         Ok(done) => tokio::fs::rename(&partial, path)
             .await
             .map(|_| done)

@@ -1,23 +1,41 @@
 //! The download queue: files and folders are expanded and mapped to paths inside the chosen
 //! folder (or refused, with why), the page is told which names are taken, and the batch runs
-//! with the user's choice about them.
+//! with the user's choice about them, each file with its progress and its cancel switch. A
+//! batch with failed or cancelled files stays, so they can be tried again.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::download::{self, DownloadPlan, DownloadProgress, DownloadSummary};
-use super::{Conflict, Problem, Target};
+use super::download::{self, DownloadPlan, DownloadSummary};
+use super::{Cancel, Conflict, Problem, Target, TransferEvent};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::services::{lock, Services};
 
-/// A download waiting for the user's choice about files already in the folder.
+/// A download planned, running, or kept to try its failed files again.
 pub struct DownloadBatch {
     from: Target,
     dest: PathBuf,
     plan: DownloadPlan,
+    cancels: HashMap<u32, Cancel>,
+    all: Arc<AtomicBool>,
+    /// The choice made when the batch first ran: a retry keeps it.
+    conflict: Option<Conflict>,
+}
+
+/// One file of a planned download, as the queue shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct QueuedDownload {
+    pub id: u32,
+    pub key: String,
+    pub size: u64,
 }
 
 /// What the page is told about a planned download.
@@ -27,7 +45,7 @@ pub struct DownloadBatch {
 pub struct PlannedDownload {
     pub batch: u32,
     pub dest: String,
-    pub files: u32,
+    pub files: Vec<QueuedDownload>,
     /// Files of the batch whose name is already taken in the folder (the first 20).
     pub existing: Vec<String>,
     pub existing_count: u32,
@@ -44,7 +62,7 @@ pub async fn plan(
     dest: PathBuf,
 ) -> Result<PlannedDownload> {
     let t = files::target(services, space, region).await?;
-    let plan = download::plan(&t.client, &t.endpoint, space, keys, &dest).await?;
+    let mut plan = download::plan(&t.client, &t.endpoint, space, keys, &dest).await?;
     let existing: Vec<String> = plan
         .existing()
         .iter()
@@ -54,10 +72,19 @@ pub async fn plan(
     let answer = PlannedDownload {
         batch,
         dest: dest.to_string_lossy().to_string(),
-        files: plan.files.len() as u32,
+        files: plan
+            .files
+            .iter()
+            .map(|f| QueuedDownload {
+                id: f.id,
+                key: f.key.clone(),
+                size: f.size,
+            })
+            .collect(),
         existing_count: existing.len() as u32,
         existing: existing.into_iter().take(20).collect(),
-        problems: plan.problems.clone(),
+        // Told once, here: the runs report only their own files.
+        problems: std::mem::take(&mut plan.problems),
     };
     let waiting = DownloadBatch {
         from: Target {
@@ -69,40 +96,90 @@ pub async fn plan(
         },
         dest,
         plan,
+        cancels: HashMap::new(),
+        all: Arc::default(),
+        conflict: None,
     };
     lock(&services.downloads).insert(batch, waiting);
     Ok(answer)
 }
 
-/// Runs a planned download; files already in the folder are handled as `conflict` says.
+/// Runs a planned download (or, with `ids`, only those files again); files already in the
+/// folder are handled as `conflict` says (a retry keeps the first run's choice).
 pub async fn start(
     services: &Services,
     batch: u32,
     conflict: Conflict,
-    progress: &(dyn Fn(DownloadProgress) + Send + Sync),
+    ids: Option<Vec<u32>>,
+    events: &(dyn Fn(TransferEvent) + Send + Sync),
 ) -> Result<DownloadSummary> {
-    let b = lock(&services.downloads)
-        .remove(&batch)
-        .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
-    let summary = download::run(
-        &b.from,
-        &b.dest,
-        b.plan,
-        conflict,
-        progress,
-        download::Options {
-            record: Some(&services.partials),
-            files_at_once: super::limits::files_at_once(services),
-        },
-    )
-    .await;
+    let (from, dest, plan, cancels, conflict) = {
+        let mut downloads = lock(&services.downloads);
+        let b = downloads
+            .get_mut(&batch)
+            .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
+        b.all.store(false, Ordering::Relaxed);
+        let conflict = *b.conflict.get_or_insert(conflict);
+        let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
+        let files: Vec<_> = (b.plan.files.iter())
+            .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&f.id)))
+            .cloned()
+            .collect();
+        for f in &files {
+            let cancel = Cancel {
+                all: b.all.clone(),
+                ..Cancel::default()
+            };
+            b.cancels.insert(f.id, cancel);
+        }
+        let plan = DownloadPlan {
+            files,
+            problems: Vec::new(),
+        };
+        (
+            b.from.clone(),
+            b.dest.clone(),
+            plan,
+            b.cancels.clone(),
+            conflict,
+        )
+    };
+    let options = download::Options {
+        record: Some(&services.partials),
+        files_at_once: super::limits::files_at_once(services),
+        cancels: Some(&cancels),
+    };
+    let count = plan.files.len();
+    let summary = download::run(&from, &dest, plan, conflict, events, options).await;
     services.journal.write(format!(
-        "downloaded from “{}” to {}: {} done, {} skipped, {} not downloaded",
-        b.from.space,
-        b.dest.display(),
+        "downloaded from “{}” to {}: {} of {count} done, {} skipped, {} cancelled, {} not downloaded",
+        from.space,
+        dest.display(),
         summary.done,
         summary.skipped,
+        summary.cancelled,
         summary.problems.len()
     ));
+    if summary.problems.is_empty() && summary.cancelled == 0 {
+        lock(&services.downloads).remove(&batch);
+    }
     Ok(summary)
+}
+
+/// Cancels one file of a download batch, or (without `id`) all of it; partial files go.
+pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
+    let downloads = lock(&services.downloads);
+    let Some(b) = downloads.get(&batch) else {
+        return;
+    };
+    match id.and_then(|id| b.cancels.get(&id)) {
+        Some(c) => c.file.store(true, Ordering::Relaxed),
+        None if id.is_none() => b.all.store(true, Ordering::Relaxed),
+        None => {}
+    }
+}
+
+/// Forgets a planned download the user stopped at the question about files already there.
+pub fn forget(services: &Services, batch: u32) {
+    lock(&services.downloads).remove(&batch);
 }

@@ -1,4 +1,4 @@
-//! Transfers: planning uploads from paths, and running them with progress per file.
+//! Transfers: uploads and downloads, planned, run with progress per file, limited, resumed.
 
 pub mod download;
 pub mod download_batch;
@@ -44,14 +44,15 @@ pub enum Conflict {
 #[ts(export)]
 pub enum FileState {
     Queued,
-    Uploading,
+    /// Bytes go up (or come down).
+    Running,
     Done,
     Failed {
         kind: ErrorKind,
         message: String,
     },
     Cancelled,
-    /// Not uploaded: a file of that name was there and the user chose to skip.
+    /// Not moved: a file of that name was there and the user chose to skip.
     Skipped,
 }
 
@@ -61,7 +62,7 @@ pub enum FileState {
 #[ts(export)]
 pub struct TransferEvent {
     pub id: u32,
-    /// Bytes uploaded so far.
+    /// Bytes moved so far.
     pub bytes: u64,
     pub state: FileState,
 }
@@ -126,7 +127,7 @@ pub async fn upload_all(
                 events(TransferEvent {
                     id,
                     bytes: 0,
-                    state: FileState::Uploading,
+                    state: FileState::Running,
                 });
                 let report = {
                     let events = events.clone();
@@ -134,7 +135,7 @@ pub async fn upload_all(
                         events(TransferEvent {
                             id,
                             bytes,
-                            state: FileState::Uploading,
+                            state: FileState::Running,
                         })
                     }
                 };

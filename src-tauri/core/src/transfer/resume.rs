@@ -352,15 +352,10 @@ pub async fn resume_download(
                 dest: &noted.dest,
                 replace: noted.replace,
             };
-            let moved = download::download_file(
-                from,
-                &noted.key,
-                &noted.dest,
-                &path,
-                progress,
-                Some(&noting),
-            )
-            .await?;
+            let to = (noted.dest.as_path(), path.as_path());
+            let moved =
+                download::download_file(from, &noted.key, to, progress, Some(&noting), None)
+                    .await?;
             Ok(Resumed { kept: 0, moved })
         }
         Err(e) => {

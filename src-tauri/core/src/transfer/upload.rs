@@ -110,7 +110,7 @@ impl Cancel {
         self.pause.load(Ordering::Relaxed)
     }
 
-    async fn wait(&self) {
+    pub(super) async fn wait(&self) {
         while !self.is_set() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

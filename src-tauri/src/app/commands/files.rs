@@ -12,9 +12,9 @@ use crate::core::browse::ListingPage;
 use crate::core::files::{self, FileView};
 use crate::core::objects::{FileDetails, Metadata};
 use crate::core::services::Services;
-use crate::core::transfer::download::{DownloadProgress, DownloadSummary};
+use crate::core::transfer::download::DownloadSummary;
 use crate::core::transfer::download_batch::{self, PlannedDownload};
-use crate::core::transfer::{Conflict, FileAcl};
+use crate::core::transfer::{Conflict, FileAcl, TransferEvent};
 
 /// Streams the folder `prefix` of `space` to `on_page`; a newer listing stops this one.
 #[tauri::command]
@@ -127,16 +127,30 @@ pub async fn plan_download<R: Runtime>(
     ))
 }
 
-/// Runs a planned download; files already in the folder are handled as `conflict` says.
+/// Runs a planned download (or, with `ids`, only those files again); files already in the
+/// folder are handled as `conflict` says. Each file's progress goes to `on_event`.
 #[tauri::command]
 pub async fn start_download(
     state: State<'_, Services>,
     batch: u32,
     conflict: Conflict,
-    on_progress: Channel<DownloadProgress>,
+    ids: Option<Vec<u32>>,
+    on_event: Channel<TransferEvent>,
 ) -> Result<DownloadSummary> {
-    let progress = move |p| {
-        let _ = on_progress.send(p);
+    let events = move |e| {
+        let _ = on_event.send(e);
     };
-    Ok(download_batch::start(&state, batch, conflict, &progress).await?)
+    Ok(download_batch::start(&state, batch, conflict, ids, &events).await?)
+}
+
+/// Cancels one file of a download, or (without `id`) all of it.
+#[tauri::command]
+pub fn cancel_download(state: State<'_, Services>, batch: u32, id: Option<u32>) {
+    download_batch::cancel(&state, batch, id);
+}
+
+/// Forgets a planned download the user chose not to run.
+#[tauri::command]
+pub fn forget_download(state: State<'_, Services>, batch: u32) {
+    download_batch::forget(&state, batch);
 }

@@ -5,7 +5,7 @@ export type DownloadSummary = { done: number,
 /**
  * Not downloaded: a file of that name was there and the batch's choice was Skip.
  */
-skipped: number, 
+skipped: number, cancelled: number, 
 /**
  * Files refused or failed, each with why.
  */

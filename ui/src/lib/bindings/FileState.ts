@@ -4,4 +4,4 @@ import type { ErrorKind } from "./ErrorKind";
 /**
  * Where one file of the queue stands.
  */
-export type FileState = { "state": "queued" } | { "state": "uploading" } | { "state": "done" } | { "state": "failed", kind: ErrorKind, message: string, } | { "state": "cancelled" } | { "state": "skipped" };
+export type FileState = { "state": "queued" } | { "state": "running" } | { "state": "done" } | { "state": "failed", kind: ErrorKind, message: string, } | { "state": "cancelled" } | { "state": "skipped" };

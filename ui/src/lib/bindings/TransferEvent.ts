@@ -6,6 +6,6 @@ import type { FileState } from "./FileState";
  */
 export type TransferEvent = { id: number, 
 /**
- * Bytes uploaded so far.
+ * Bytes moved so far.
  */
 bytes: number, state: FileState, };
