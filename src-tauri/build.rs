@@ -35,6 +35,7 @@ fn main() {
         "start_download",
         "cancel_download",
         "forget_download",
+        "drag_out",
         "list_keys",
         "set_api_token",
         "generate_key",

@@ -27,6 +27,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 store: Box::new(PluginStore(app.store(STORE_FILE)?)),
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
             });
+            // What earlier drags out of the window staged has been dropped (or never will be).
+            if let Ok(cache) = paths.app_cache_dir() {
+                let _ = std::fs::remove_dir_all(cache.join(app::drag_out::STAGING));
+            }
             let started = format!("Spacedock {} started", env!("CARGO_PKG_VERSION"));
             services.journal.write(started);
             app.manage(services);
@@ -68,6 +72,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::start_download,
             app::commands::files::cancel_download,
             app::commands::files::forget_download,
+            app::commands::files::drag_out,
             app::commands::keys::list_keys,
             app::commands::keys::set_api_token,
             app::commands::keys::generate_key,

@@ -15,6 +15,9 @@ pub enum AppError {
     /// The system's file or folder dialog failed to open.
     #[error("The dialog could not be opened: {0}")]
     Dialog(String),
+    /// The system would not start dragging files out of the window.
+    #[error("The files can't be dragged out: {0}")]
+    Drag(String),
     /// The system clipboard refused the text.
     #[error("The clipboard refused the text: {source}")]
     Clipboard {
@@ -29,6 +32,7 @@ pub enum AppError {
 #[ts(export)]
 pub enum AppErrorKind {
     Dialog,
+    Drag,
     Clipboard,
 }
 
@@ -54,6 +58,7 @@ impl AppError {
         match self {
             AppError::Core(e) => Kind::Core(e.kind()),
             AppError::Dialog(_) => Kind::App(AppErrorKind::Dialog),
+            AppError::Drag(_) => Kind::App(AppErrorKind::Drag),
             AppError::Clipboard { .. } => Kind::App(AppErrorKind::Clipboard),
         }
     }

@@ -2,5 +2,6 @@
 //! with, and the store the settings live in. The work is in `core`.
 
 pub mod commands;
+pub mod drag_out;
 pub mod error;
 pub mod state;

@@ -4,6 +4,7 @@
 
 mod create;
 mod desktop;
+mod drag_out;
 mod files;
 mod first_run;
 mod harness;

@@ -288,6 +288,11 @@ export function cancelDownload(batch: number, id: number | null): Promise<void> 
   return invoke('cancel_download', { batch, id });
 }
 
+/** Starts dragging files out of the window; the returned batch is to run through the queue. */
+export function dragOut(space: string, region: string | null, keys: string[]): Promise<PlannedDownload> {
+  return invoke('drag_out', { space, region, keys });
+}
+
 export function forgetDownload(batch: number): Promise<void> {
   return invoke('forget_download', { batch });
 }

@@ -137,6 +137,25 @@ export class TransferQueue {
     return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 
+  /** Set while files dragged out of the window may pass over it. */
+  draggingOut = $state(false);
+  /** Staging folders of drags out: dropped back onto the window, they are not an upload. */
+  private staging: string[] = [];
+
+  /** Drags files and folders out of the window; they download through the queue meanwhile. */
+  async dragOut(space: string, region: string | null, keys: string[]): Promise<void> {
+    this.draggingOut = true;
+    const plan = await backend.dragOut(space, region, keys);
+    this.staging.push(plan.dest);
+    this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict: 'overwrite', onFinished: () => {} });
+    this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
+    await this.run(plan.batch, null);
+  }
+
+  isStaged(paths: string[]): boolean {
+    return paths.length > 0 && paths.every((p) => this.staging.some((s) => p === s || p.startsWith(`${s}/`)));
+  }
+
   /** Shows a batch's files as queued, and what can't be moved as failed beside them. */
   private enqueue(
     batch: number,

@@ -26,6 +26,7 @@ pub struct DownloadBatch {
     all: Arc<AtomicBool>,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
+    running: bool,
 }
 
 /// One file of a planned download, as the queue shows it.
@@ -99,6 +100,7 @@ pub async fn plan(
         cancels: HashMap::new(),
         all: Arc::default(),
         conflict: None,
+        running: false,
     };
     lock(&services.downloads).insert(batch, waiting);
     Ok(answer)
@@ -119,6 +121,7 @@ pub async fn start(
             .get_mut(&batch)
             .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
         b.all.store(false, Ordering::Relaxed);
+        b.running = true;
         let conflict = *b.conflict.get_or_insert(conflict);
         let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
         let files: Vec<_> = (b.plan.files.iter())
@@ -160,8 +163,11 @@ pub async fn start(
         summary.cancelled,
         summary.problems.len()
     ));
+    let mut downloads = lock(&services.downloads);
     if summary.problems.is_empty() && summary.cancelled == 0 {
-        lock(&services.downloads).remove(&batch);
+        downloads.remove(&batch);
+    } else if let Some(b) = downloads.get_mut(&batch) {
+        b.running = false;
     }
     Ok(summary)
 }
@@ -177,6 +183,14 @@ pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
         None if id.is_none() => b.all.store(true, Ordering::Relaxed),
         None => {}
     }
+}
+
+/// Whether a batch has run and stopped: every file is on disk, or what is not has failed or was
+/// cancelled. (A batch that never started is not settled.)
+pub fn settled(services: &Services, batch: u32) -> bool {
+    lock(&services.downloads)
+        .get(&batch)
+        .is_none_or(|b| b.conflict.is_some() && !b.running)
 }
 
 /// Forgets a planned download the user stopped at the question about files already there.

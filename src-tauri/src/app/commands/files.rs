@@ -7,6 +7,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
+use crate::app::drag_out;
 use crate::app::error::{AppError, Result};
 use crate::core::browse::ListingPage;
 use crate::core::files::{self, FileView};
@@ -147,6 +148,62 @@ pub async fn start_download(
 #[tauri::command]
 pub fn cancel_download(state: State<'_, Services>, batch: u32, id: Option<u32>) {
     download_batch::cancel(&state, batch, id);
+}
+
+/// Starts dragging files and folders out of the window. They download through the queue (the
+/// page runs the returned batch) into a staging folder, and the drop gets them once on disk.
+#[tauri::command]
+pub async fn drag_out<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, Services>,
+    space: String,
+    region: Option<String>,
+    keys: Vec<String>,
+) -> Result<PlannedDownload> {
+    let cache = app.path().app_cache_dir();
+    let cache = cache.map_err(|e| AppError::Drag(format!("no cache folder ({e})")))?;
+    let staging = cache
+        .join(drag_out::STAGING)
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| AppError::Drag(format!("“{}” can't be made ({e})", staging.display())))?;
+    let plan = download_batch::plan(&state, &space, region, &keys, staging.clone()).await?;
+    let paths = drag_out::dragged_paths(&staging, &keys);
+    start_drag(&app, paths, plan.batch)?;
+    Ok(plan)
+}
+
+#[cfg(target_os = "linux")]
+fn start_drag<R: Runtime>(app: &AppHandle<R>, paths: Vec<PathBuf>, batch: u32) -> Result<()> {
+    use gtk::prelude::{Cast, WidgetExt};
+    let (ready, cancel) = (app.clone(), app.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    app.run_on_main_thread(move || {
+        // The app's one window, found on the thread that owns it.
+        let window = gtk::Window::list_toplevels()
+            .into_iter()
+            .filter_map(|w| w.downcast::<gtk::ApplicationWindow>().ok())
+            .find(|w| w.is_visible());
+        let started = match window {
+            Some(w) => drag_out::start(
+                &w,
+                paths,
+                move || download_batch::settled(&ready.state::<Services>(), batch),
+                move || download_batch::cancel(&cancel.state::<Services>(), batch, None),
+            ),
+            None => Err("the window is not shown".into()),
+        };
+        let _ = tx.send(started);
+    })
+    .map_err(|e| AppError::Drag(e.to_string()))?;
+    rx.recv()
+        .map_err(|e| AppError::Drag(e.to_string()))?
+        .map_err(AppError::Drag)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_drag<R: Runtime>(_: &AppHandle<R>, _: Vec<PathBuf>, _: u32) -> Result<()> {
+    Err(AppError::Drag("not on this system yet".into()))
 }
 
 /// Forgets a planned download the user chose not to run.

@@ -3,4 +3,4 @@
 /**
  * The kinds only the app has (the match in [`AppError::kind`] keeps them to the variants).
  */
-export type AppErrorKind = "dialog" | "clipboard";
+export type AppErrorKind = "dialog" | "drag" | "clipboard";

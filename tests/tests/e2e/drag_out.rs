@@ -1,0 +1,161 @@
+//! Dragging out of the window: rows of the file browser are dragged (a real X pointer, held and
+//! moved) onto a GTK drop target that copies what it gets as a file manager does; the files come
+//! through the transfer queue and arrive byte for byte, odd names and folders included.
+
+use std::io::BufRead;
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_and_folders_dragged_out_arrive_whole() {
+    let home = Home::new();
+    let app = App::launch(&home, &["--sandbox"]).await;
+    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let keychain = Keychain::new(IDENTIFIER);
+    let (_, client) = harness::sandbox_owner(&app, &home).await;
+    let space = format!("drag-out-{}", std::process::id());
+    client
+        .create_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("create");
+    let photo: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 253) as u8).collect();
+    let files: [(&str, Vec<u8>); 3] = [
+        ("photo one ü.jpg", photo),
+        ("docs/a.txt", b"first".to_vec()),
+        ("docs/sub/b%20c.txt", b"second".to_vec()),
+    ];
+    for (key, body) in &files {
+        client
+            .put_object()
+            .bucket(&space)
+            .key(*key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("put");
+    }
+    // Slow downloads: the drop comes before the photo is down, and must wait for it whole.
+    app.click(Locator::Id("nav-settings")).await;
+    app.click(Locator::Id("download-limited")).await;
+    app.type_into("download-rate", "1").await;
+    app.click(Locator::Id("save-settings")).await;
+    app.wait_for(Locator::Id("settings-saved"), 10).await;
+    app.click(Locator::Css("nav a[href='#spaces']")).await;
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    // Both selected; the drag starts on the photo's row and takes the selection.
+    for key in ["docs/", "photo one ü.jpg"] {
+        app.click(Locator::Css(&format!(
+            "[data-key='{key}'] input[type='checkbox']"
+        )))
+        .await;
+    }
+    let row = app
+        .wait_for(Locator::Css("[data-key='photo one ü.jpg'] .col-size"), 20)
+        .await;
+    let (x, y, w, h) = row.rectangle().await.expect("row");
+    let (x, y) = ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
+
+    let dest = tempfile::tempdir().expect("dest");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drop_target.py");
+    let mut target = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(dest.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with GTK (python3-gi)");
+    let shown = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        Command::new("xdotool")
+            .args(["search", "--name", "^droptarget$"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    assert!(shown, "the drop target window did not appear");
+    std::thread::sleep(Duration::from_millis(500));
+    let xdo = |args: &[&str]| {
+        let ok = Command::new("xdotool")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "xdotool {args:?}");
+    };
+    let (xs, ys) = (x.to_string(), y.to_string());
+    xdo(&[
+        "mousemove",
+        &xs,
+        &ys,
+        "sleep",
+        "0.2",
+        "mousedown",
+        "1",
+        "sleep",
+        "0.2",
+    ]);
+    // Past the few pixels that make a press a drag; then the system's drag takes the pointer.
+    for dx in [4, 8, 12, 20] {
+        xdo(&["mousemove", &(x + dx).to_string(), &ys, "sleep", "0.05"]);
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    for (tx, ty) in [
+        (700, 300),
+        (900, 220),
+        (1050, 170),
+        (1100, 160),
+        (1110, 170),
+    ] {
+        xdo(&[
+            "mousemove",
+            &tx.to_string(),
+            &ty.to_string(),
+            "sleep",
+            "0.15",
+        ]);
+    }
+    app.shot("40-dragging-out").await;
+    xdo(&["sleep", "0.3", "mouseup", "1"]);
+
+    let out = target.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = std::io::BufReader::new(out).lines().next();
+        let _ = tx.send(line.and_then(Result::ok));
+    });
+    let said = rx.recv_timeout(Duration::from_secs(60));
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(
+        said.ok().flatten().as_deref(),
+        Some("dropped 2"),
+        "the drop target got both"
+    );
+    for (key, body) in &files {
+        let got = std::fs::read(dest.path().join(key)).unwrap_or_else(|_| panic!("{key}"));
+        assert!(&got == body, "{key} differs");
+    }
+    // They came through the transfer queue.
+    app.wait_for(
+        Locator::XPath(
+            "//li[@data-key='docs/sub/b%20c.txt'][@data-direction='download'][@data-state='done']",
+        ),
+        20,
+    )
+    .await;
+    // Nothing was uploaded back: the drag passed over the window on its way out.
+    let listed = client
+        .list_objects_v2()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.key_count(), Some(3), "{:?}", listed.contents());
+    app.shot("41-dragged-out").await;
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+    let _ = keychain.delete("sandbox-owner");
+}
