@@ -114,7 +114,7 @@ impl Services {
     /// uploads stay on the server, noted, and the next start offers to resume or discard them.
     pub fn stop_uploads(&self, limit: Duration) {
         lock(&self.uploads).values().for_each(|b| b.pause_all());
-        self.resuming.pause.store(true, Ordering::Relaxed);
+        self.resuming.pause.set();
         let started = Instant::now();
         while self.unfinished.in_flight_here() > 0 && started.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(50));

@@ -1,7 +1,6 @@
 //! The upload engine against the real RGW: permissions, multipart, cancel, odd names.
 
 use std::io::Write;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use spacedock::core::s3;
@@ -222,7 +221,7 @@ async fn cancelling_a_multipart_upload_leaves_nothing_behind() {
         Arc::new(move |e| {
             // Cancel as soon as the first part is in.
             if e.bytes > 0 {
-                trigger.store(true, Ordering::Relaxed);
+                trigger.set();
             }
         }),
     )

@@ -302,8 +302,11 @@ pub async fn download_file(
     if result.is_err() {
         let _ = tokio::fs::remove_file(&partial).await;
     }
-    if let Some(n) = noting {
-        n.record.remove(&partial.to_string_lossy());
+    // Only a file of several ranges was noted: the rest leave the record untouched (each
+    // change of it is a flushed write).
+    let id = partial.to_string_lossy();
+    if let Some(n) = noting.filter(|n| n.record.is_here(&id)) {
+        n.record.remove(&id);
     }
     result
 }

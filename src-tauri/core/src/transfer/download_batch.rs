@@ -5,12 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::cancel::Flag;
 use super::download::{self, DownloadPlan, DownloadSummary};
 use super::{Cancel, Conflict, Problem, Target, TransferEvent};
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ pub struct DownloadBatch {
     dest: PathBuf,
     plan: DownloadPlan,
     cancels: HashMap<u32, Cancel>,
-    all: Arc<AtomicBool>,
+    all: Arc<Flag>,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
     running: bool,
@@ -120,7 +120,7 @@ pub async fn start(
         let b = downloads
             .get_mut(&batch)
             .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
-        b.all.store(false, Ordering::Relaxed);
+        b.all.clear();
         b.running = true;
         let conflict = *b.conflict.get_or_insert(conflict);
         let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
@@ -179,8 +179,8 @@ pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
         return;
     };
     match id.and_then(|id| b.cancels.get(&id)) {
-        Some(c) => c.file.store(true, Ordering::Relaxed),
-        None if id.is_none() => b.all.store(true, Ordering::Relaxed),
+        Some(c) => c.file.set(),
+        None if id.is_none() => b.all.set(),
         None => {}
     }
 }

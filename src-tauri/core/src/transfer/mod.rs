@@ -1,5 +1,6 @@
 //! Transfers: uploads and downloads, planned, run with progress per file, limited, resumed.
 
+pub mod cancel;
 pub mod download;
 pub mod download_batch;
 pub mod limits;
@@ -18,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use ts_rs::TS;
 
+pub use cancel::Cancel;
 pub use plan::{plan, Plan, PlannedFile, Problem};
-pub use upload::{upload_file, Cancel, FileAcl, Settings, Target};
+pub use upload::{upload_file, FileAcl, Settings, Target};
 
 use super::error::{Error, ErrorKind};
 

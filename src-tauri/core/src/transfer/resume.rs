@@ -19,7 +19,8 @@ use super::local::{is_partial, keep_both_path};
 use super::unfinished::{
     abort_one, Noted, PartialDownload, PartialDownloads, UnfinishedUpload, UploadSource,
 };
-use super::upload::{self, Cancel, Settings, Target};
+use super::upload::{self, Settings, Target};
+use super::Cancel;
 use super::{ranged, PlannedFile};
 use crate::connection::active::Active;
 use crate::error::{Error, Result};

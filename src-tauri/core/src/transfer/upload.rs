@@ -2,9 +2,8 @@
 //! parallel, all bounded by one budget of requests in flight. A failed or cancelled upload
 //! leaves no object and no multipart upload behind.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
@@ -12,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use ts_rs::TS;
 
+use super::cancel::Cancel;
 use super::pace::Pace;
 use super::plan::PlannedFile;
 use super::unfinished::{abort_one, Unfinished, UnfinishedUpload, UploadSource};
@@ -88,31 +88,6 @@ impl Target {
             space: space.to_string(),
             unfinished: None,
             pace: Pace::default(),
-        }
-    }
-}
-
-/// Cancellation of one file, and of everything; or a pause (at quit), which stops the same way
-/// but keeps a multipart upload on the server, noted, to be resumed at the next start.
-#[derive(Clone, Default)]
-pub struct Cancel {
-    pub file: Arc<AtomicBool>,
-    pub all: Arc<AtomicBool>,
-    pub pause: Arc<AtomicBool>,
-}
-
-impl Cancel {
-    pub fn is_set(&self) -> bool {
-        self.file.load(Ordering::Relaxed) || self.all.load(Ordering::Relaxed) || self.is_paused()
-    }
-
-    fn is_paused(&self) -> bool {
-        self.pause.load(Ordering::Relaxed)
-    }
-
-    pub(super) async fn wait(&self) {
-        while !self.is_set() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -3,9 +3,9 @@
 //! Empty folders are made as folder markers; a batch with nothing left to retry is freed.
 //! The page holds only ids: paths, clients and cancel switches stay here.
 
+use super::cancel::Flag;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -27,8 +27,8 @@ pub struct UploadBatch {
     existing: HashSet<String>,
     empty_folders: Vec<String>,
     cancels: HashMap<u32, Cancel>,
-    all: Arc<AtomicBool>,
-    pause: Arc<AtomicBool>,
+    all: Arc<Flag>,
+    pause: Arc<Flag>,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
 }
@@ -36,12 +36,12 @@ pub struct UploadBatch {
 impl UploadBatch {
     /// Stops every file of the batch; their multipart uploads are aborted.
     pub fn cancel_all(&self) {
-        self.all.store(true, Ordering::Relaxed);
+        self.all.set();
     }
 
     /// Stops every file of the batch (at quit); their multipart uploads stay, to be resumed.
     pub fn pause_all(&self) {
-        self.pause.store(true, Ordering::Relaxed);
+        self.pause.set();
     }
 }
 
@@ -141,7 +141,7 @@ struct Run {
 /// fresh cancel switch. A retry keeps the batch's first choice: a Skip or Keep both batch never
 /// overwrites.
 fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> Run {
-    b.all.store(false, Ordering::Relaxed);
+    b.all.clear();
     let conflict = *b.conflict.get_or_insert(conflict);
     let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
     let mut run = Run {
@@ -279,7 +279,7 @@ pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
     match id {
         Some(id) => {
             if let Some(c) = b.cancels.get(&id) {
-                c.file.store(true, Ordering::Relaxed);
+                c.file.set();
             }
         }
         None => b.cancel_all(),

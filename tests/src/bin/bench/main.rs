@@ -327,6 +327,8 @@ async fn main() {
     tools::engine_upload(&loopback, &space, &warm).await;
     drop_space(&loopback, &space).await;
 
+    // BENCH_CELLS picks the cells whose label holds it (e.g. "down", "WAN up"); all by default.
+    let only = std::env::var("BENCH_CELLS").unwrap_or_default();
     let mut cells = Vec::new();
     for (name, link) in [("loopback", &loopback), ("WAN", &wan)] {
         for up in [true, false] {
@@ -335,15 +337,25 @@ async fn main() {
                 (Data::Small, &small, "2,000 × 64 KiB"),
             ] {
                 let label = format!("{name} {} {what}", if up { "up" } else { "down" });
+                if !label.contains(&only) {
+                    continue;
+                }
                 cells.push(run_cell(&programs, link, up, data, local, &work, label).await);
             }
         }
     }
-    eprintln!("listing {LISTING_COUNT} files:");
-    let (first_page, whole, listed) = bench_listing(&loopback).await;
+    let listing = match only.is_empty() || "listing".contains(&only) {
+        true => {
+            eprintln!("listing {LISTING_COUNT} files:");
+            Some(bench_listing(&loopback).await)
+        }
+        false => None,
+    };
     let _ = proxy.kill();
     let _ = proxy.wait();
     print_cells(&cells);
-    println!("Listing {listed} files: first page after {first_page:.3} s (target < 1 s), whole listing {whole:.1} s");
+    if let Some((first_page, whole, listed)) = listing {
+        println!("Listing {listed} files: first page after {first_page:.3} s (target < 1 s), whole listing {whole:.1} s");
+    }
     sb.stop();
 }
