@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+use crate::core::transfer::local::path_inside;
+
 /// The staging folders of drags, under the app's cache; emptied at each start.
 pub const STAGING: &str = "drag-out";
 
@@ -85,12 +87,13 @@ mod gtk_drag {
 #[cfg(target_os = "linux")]
 pub use gtk_drag::start;
 
-/// Where each dragged key lands in `staging`: a file by its name, a folder by its own name.
+/// Where each dragged key lands in `staging`: a file by its name, a folder by its own name. A
+/// name that would lead out of the staging folder (`..`, for one) is left out, as the download
+/// leaves it out.
 pub fn dragged_paths(staging: &std::path::Path, keys: &[String]) -> Vec<PathBuf> {
     keys.iter()
         .filter_map(|k| k.trim_end_matches('/').rsplit('/').next())
-        .filter(|name| !name.is_empty())
-        .map(|name| staging.join(name))
+        .filter_map(|name| path_inside(staging, name).ok())
         .collect()
 }
 
@@ -111,5 +114,12 @@ mod tests {
             .map(PathBuf::from)
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_name_that_leads_out_of_the_staging_folder_is_never_handed_over() {
+        let keys = ["x/..".to_string(), "..".into(), "a/./".into(), "ok.txt".into()];
+        let got = dragged_paths(std::path::Path::new("/s"), &keys);
+        assert_eq!(got, [PathBuf::from("/s/ok.txt")]);
     }
 }
