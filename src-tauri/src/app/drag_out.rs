@@ -118,7 +118,12 @@ mod tests {
 
     #[test]
     fn a_name_that_leads_out_of_the_staging_folder_is_never_handed_over() {
-        let keys = ["x/..".to_string(), "..".into(), "a/./".into(), "ok.txt".into()];
+        let keys = [
+            "x/..".to_string(),
+            "..".into(),
+            "a/./".into(),
+            "ok.txt".into(),
+        ];
         let got = dragged_paths(std::path::Path::new("/s"), &keys);
         assert_eq!(got, [PathBuf::from("/s/ok.txt")]);
     }

@@ -91,6 +91,30 @@ pub fn choose_folder_in_dialog(title: &str, folder: &std::path::Path) {
     }
 }
 
+/// Runs xdotool as the X pointer and keyboard; the test fails if it does.
+pub fn xdo(args: &[&str]) {
+    let ok = Command::new("xdotool")
+        .args(args)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "xdotool {args:?}");
+}
+
+/// Waits up to 10 s for a window titled exactly `title` (a helper script's GTK window).
+pub fn wait_for_window(title: &str) {
+    let shown = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        Command::new("xdotool")
+            .args(["search", "--name", &format!("^{title}$")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    assert!(shown, "the {title} window did not appear");
+    std::thread::sleep(Duration::from_millis(500));
+}
+
 /// A real OS file drop: a GTK drag source and xdotool moving the X pointer, so the app gets the
 /// same XDND drop a file manager would send.
 pub fn drop_onto_window(paths: &[&std::path::Path]) {
@@ -101,24 +125,7 @@ pub fn drop_onto_window(paths: &[&std::path::Path]) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("python3 with GTK (python3-gi)");
-    let shown = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        Command::new("xdotool")
-            .args(["search", "--name", "^dragsrc$"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    });
-    assert!(shown, "the drag source window did not appear");
-    std::thread::sleep(Duration::from_millis(500));
-    let xdo = |args: &[&str]| {
-        let ok = Command::new("xdotool")
-            .args(args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "xdotool {args:?}");
-    };
+    wait_for_window("dragsrc");
     xdo(&[
         "mousemove",
         "1050",

@@ -4,22 +4,13 @@
 
 use std::io::BufRead;
 
+use super::desktop::{wait_for_window, xdo};
 use super::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn files_and_folders_dragged_out_arrive_whole() {
-    let home = Home::new();
-    let app = App::launch(&home, &["--sandbox"]).await;
-    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let (home, app, client, space) = harness::on_sandbox_with_space("drag-out").await;
     let keychain = Keychain::new(IDENTIFIER);
-    let (_, client) = harness::sandbox_owner(&app, &home).await;
-    let space = format!("drag-out-{}", std::process::id());
-    client
-        .create_bucket()
-        .bucket(&space)
-        .send()
-        .await
-        .expect("create");
     let photo: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 253) as u8).collect();
     let files: [(&str, Vec<u8>); 3] = [
         ("photo one ü.jpg", photo),
@@ -67,24 +58,7 @@ async fn files_and_folders_dragged_out_arrive_whole() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 with GTK (python3-gi)");
-    let shown = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        Command::new("xdotool")
-            .args(["search", "--name", "^droptarget$"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    });
-    assert!(shown, "the drop target window did not appear");
-    std::thread::sleep(Duration::from_millis(500));
-    let xdo = |args: &[&str]| {
-        let ok = Command::new("xdotool")
-            .args(args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "xdotool {args:?}");
-    };
+    wait_for_window("droptarget");
     let (xs, ys) = (x.to_string(), y.to_string());
     xdo(&[
         "mousemove",

@@ -4,18 +4,8 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() {
-    let home = Home::new();
-    let app = App::launch(&home, &["--sandbox"]).await;
-    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let (home, app, _, space) = harness::on_sandbox_with_space("drop").await;
     let keychain = Keychain::new(IDENTIFIER);
-    let (_, client) = harness::sandbox_owner(&app, &home).await;
-    let space = format!("drop-{}", std::process::id());
-    client
-        .create_bucket()
-        .bucket(&space)
-        .send()
-        .await
-        .expect("create");
     app.click(Locator::Id("refresh-spaces")).await;
     app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
         .await;

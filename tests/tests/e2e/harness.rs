@@ -343,3 +343,20 @@ pub async fn sandbox_owner(app: &App, home: &Home) -> (String, aws_sdk_s3::Clien
         spacedock::core::s3::client(&endpoint, &access_key, &secret),
     )
 }
+
+/// A first run on the sandbox (the Spaces list, empty), with a Space `PREFIX-<pid>` then made
+/// behind the app's back: the home, the app, the owner's client and the Space's name.
+pub async fn on_sandbox_with_space(prefix: &str) -> (Home, App, aws_sdk_s3::Client, String) {
+    let home = Home::new();
+    let app = App::launch(&home, &["--sandbox"]).await;
+    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let (_, client) = sandbox_owner(&app, &home).await;
+    let space = format!("{prefix}-{}", std::process::id());
+    client
+        .create_bucket()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("create");
+    (home, app, client, space)
+}

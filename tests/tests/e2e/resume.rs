@@ -38,18 +38,8 @@ async fn resume_in_window(app: &App, key: &str, shot: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_app_resumes_its_download_and_its_upload() {
-    let home = Home::new();
-    let app = App::launch(&home, &["--sandbox"]).await;
-    app.wait_for(Locator::Id("spaces-empty"), 180).await;
+    let (home, app, client, space) = harness::on_sandbox_with_space("resume").await;
     let keychain = Keychain::new(IDENTIFIER);
-    let (_, client) = harness::sandbox_owner(&app, &home).await;
-    let space = format!("resume-{}", std::process::id());
-    client
-        .create_bucket()
-        .bucket(&space)
-        .send()
-        .await
-        .expect("create");
     let movie: Vec<u8> = (0..200u32 << 20)
         .map(|i| (i % 241) as u8 ^ (i >> 20) as u8)
         .collect();

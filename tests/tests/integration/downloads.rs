@@ -200,7 +200,6 @@ async fn a_file_replaced_while_it_downloads_is_never_a_mix() {
 /// its retry keeps the batch's first choice (Keep both), and a finished batch is freed.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
-    use spacedock::core::connection::service as connections;
     use spacedock::core::settings::TransferLimits;
     use spacedock::core::transfer::{download_batch, limits, local};
     use spacedock::core::ErrorKind;
@@ -224,15 +223,7 @@ async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
             .expect("put small");
     }
     let root = tempfile::tempdir().expect("tempdir");
-    let s = super::services::services(root.path());
-    let owner = super::services::draft(
-        &sb.endpoint.url,
-        "Owner",
-        &sb.owner_access_key,
-        &sb.owner_secret,
-    );
-    let saved = connections::save_connection(&s, &owner).expect("save");
-    connections::connect(&s, &saved.id).await.expect("connect");
+    let s = super::services::connected(&sb, root.path(), &sb.endpoint.url).await;
     // Slow enough to cancel the big file half way.
     let slow = TransferLimits {
         download_limit: Some(20_000_000),

@@ -5,14 +5,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use spacedock::core::connection::service as connections;
 use spacedock::core::settings::TransferLimits;
 use spacedock::core::transfer::{download_batch, limits, upload_batch};
 use spacedock::core::transfer::{Conflict, FileAcl, FileState, TransferEvent};
 use spacedock::core::ErrorKind;
 use spacedock_tests::{new_space, sandbox};
 
-use super::services::{draft, services};
+use super::services::{connected, services};
 
 const RATE: u64 = 2_000_000;
 
@@ -49,20 +48,12 @@ async fn limits_are_checked_kept_and_obeyed() {
     drop(s);
 
     // The next start reads them back and applies them.
-    let s = services(root.path());
+    let s = connected(&sb, root.path(), &sb.endpoint.url).await;
     assert_eq!(limits::get(&s), chosen);
     assert_eq!(
         (s.pace_up.rate(), s.pace_down.rate()),
         (Some(RATE), Some(RATE))
     );
-    let owner = draft(
-        &sb.endpoint.url,
-        "Owner",
-        &sb.owner_access_key,
-        &sb.owner_secret,
-    );
-    let saved = connections::save_connection(&s, &owner).expect("save");
-    connections::connect(&s, &saved.id).await.expect("connect");
     let space = new_space(&sb, "limits").await;
 
     let local = root.path().join("six");

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use spacedock::core::connection::service as connections;
 use spacedock::core::services::Services;
 use spacedock::core::transfer::resume::{self, Direction, Interrupted};
 use spacedock::core::transfer::unfinished::{PartialDownloads, Unfinished, UnfinishedUpload};
@@ -19,7 +18,7 @@ use spacedock_tests::proxy::{counting_proxy, CountingProxy};
 use spacedock_tests::{new_space, owner_client, sandbox, SandboxInfo};
 
 use super::faults::{kill, multipart_uploads, victim};
-use super::services::{draft, services};
+use super::services::connected;
 
 const MIB: u64 = 1 << 20;
 
@@ -38,11 +37,7 @@ fn noise(len: u64, seed: u64) -> Vec<u8> {
 
 /// The app as it starts again: services on the same data folder, connected through `proxy`.
 async fn started_again(sb: &SandboxInfo, root: &Path, proxy: &CountingProxy) -> Services {
-    let s = services(root);
-    let owner = draft(&proxy.url, "Owner", &sb.owner_access_key, &sb.owner_secret);
-    let saved = connections::save_connection(&s, &owner).expect("save");
-    connections::connect(&s, &saved.id).await.expect("connect");
-    s
+    connected(sb, root, &proxy.url).await
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {

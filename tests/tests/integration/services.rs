@@ -45,6 +45,15 @@ pub(crate) fn draft(url: &str, name: &str, access_key: &str, secret: &Secret) ->
     }
 }
 
+/// Services on `root`, connected as the sandbox owner through `url` (the sandbox, or a proxy).
+pub(crate) async fn connected(sb: &SandboxInfo, root: &Path, url: &str) -> Services {
+    let s = services(root);
+    let owner = draft(url, "Owner", &sb.owner_access_key, &sb.owner_secret);
+    let saved = connections::save_connection(&s, &owner).expect("save");
+    connections::connect(&s, &saved.id).await.expect("connect");
+    s
+}
+
 /// Services with the sandbox owner's connection saved (not yet connected).
 fn saved_as_owner(
     sb: &SandboxInfo,

@@ -133,10 +133,9 @@ pub(super) async fn resume_into(
         .open(&noted.partial)
         .map_err(|e| disk_error(e, path))?;
     let file = Arc::new(file);
-    let range = |i: u64| noted.part_size.min(noted.size - i * noted.part_size);
     let count = noted.size.div_ceil(noted.part_size);
     let have: std::collections::HashSet<u64> = noted.done.iter().map(|i| *i as u64).collect();
-    let kept: u64 = have.iter().map(|i| range(*i)).sum();
+    let kept = noted.on_disk();
     let place = Place {
         client: &from.client,
         ctx,
@@ -154,7 +153,7 @@ pub(super) async fn resume_into(
     progress(kept);
     let written = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
     let missing: Vec<u64> = (0..count).filter(|i| !have.contains(i)).collect();
-    let want: u64 = missing.iter().map(|i| range(*i)).sum();
+    let want: u64 = missing.iter().map(|i| noted.range_len(*i)).sum();
     let fetched = place
         .fetch(Some(noted.etag.clone()), missing, PARTS_IN_FLIGHT, &written)
         .await?;

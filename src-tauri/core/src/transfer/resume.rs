@@ -107,10 +107,6 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
         if services.partials.is_here(&d.id()) || !reachable(&d.space, &d.endpoint) {
             continue;
         }
-        let range = |i: &u32| {
-            d.part_size
-                .min(d.size.saturating_sub(*i as u64 * d.part_size))
-        };
         found.push(Interrupted {
             id: d.id(),
             direction: Direction::Download,
@@ -118,7 +114,7 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
             key: d.key.clone(),
             path: d.path.to_string_lossy().to_string(),
             size: d.size,
-            done: Some(d.done.iter().map(range).sum()),
+            done: Some(d.on_disk()),
             blocked: None,
         });
     }

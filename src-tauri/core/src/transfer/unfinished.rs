@@ -61,6 +61,19 @@ pub struct PartialDownload {
     pub replace: bool,
 }
 
+impl PartialDownload {
+    /// The bytes of range `index` (the last may be shorter).
+    pub fn range_len(&self, index: u64) -> u64 {
+        self.part_size
+            .min(self.size.saturating_sub(index * self.part_size))
+    }
+
+    /// The bytes on disk: the ranges noted done.
+    pub fn on_disk(&self) -> u64 {
+        self.done.iter().map(|i| self.range_len(*i as u64)).sum()
+    }
+}
+
 /// An entry of a record, known by one id.
 pub trait Noted {
     fn id(&self) -> String;
