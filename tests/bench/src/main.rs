@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use spacedock::core::browse;
-use spacedock::core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
-use spacedock::core::destroy;
-use spacedock::core::s3;
-use spacedock::core::sandbox::{self, StartOptions};
+use spacedock_core::browse;
+use spacedock_core::connection::{Endpoint, SANDBOX_SIGNING_REGION};
+use spacedock_core::destroy;
+use spacedock_core::s3;
+use spacedock_core::sandbox::{self, StartOptions};
 use tools::{Cost, Data, Link, Programs, Tool, TOOLS};
 
 const RUNS: usize = 3;

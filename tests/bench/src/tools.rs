@@ -7,11 +7,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spacedock::core::connection::SANDBOX_SIGNING_REGION;
-use spacedock::core::secret::Secret;
-use spacedock::core::transfer::download;
-use spacedock::core::transfer::unfinished::PartialDownloads;
-use spacedock::core::transfer::{self, Cancel, Conflict, FileAcl, QueuedFile, Settings, Target};
+use spacedock_core::connection::SANDBOX_SIGNING_REGION;
+use spacedock_core::secret::Secret;
+use spacedock_core::transfer::download;
+use spacedock_core::transfer::unfinished::PartialDownloads;
+use spacedock_core::transfer::{self, Cancel, Conflict, FileAcl, QueuedFile, Settings, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
