@@ -1,13 +1,16 @@
 //! The one place an S3 client is built from a connection, and where S3 failures become [`Error`]s.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
 
 use super::connection::Endpoint;
 use super::error::Error;
@@ -34,6 +37,7 @@ pub fn client(endpoint: &Endpoint, access_key: &str, secret: &Secret) -> aws_sdk
         )
         // No overall operation timeout: a big part upload may rightly take minutes. A dead peer is
         // caught by the connect and read timeouts instead.
+        .interceptor(CountSlowDowns)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
@@ -42,6 +46,36 @@ pub fn client(endpoint: &Endpoint, access_key: &str, secret: &Secret) -> aws_sdk
         )
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// 503 Slow Down (and 429) answers seen by every client, the SDK's own retries included: the
+/// transfers read it to send fewer requests at once when the server is busy.
+static SLOW_DOWNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a server has asked this app to slow down since it started.
+pub fn slow_downs() -> u64 {
+    SLOW_DOWNS.load(Ordering::Relaxed)
+}
+
+#[derive(Debug)]
+struct CountSlowDowns;
+
+impl Intercept for CountSlowDowns {
+    fn name(&self) -> &'static str {
+        "CountSlowDowns"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if matches!(context.response().status().as_u16(), 503 | 429) {
+            SLOW_DOWNS.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 /// What an S3 call was doing, so a failure can be explained in its terms.

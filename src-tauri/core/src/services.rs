@@ -18,6 +18,7 @@ use crate::journal::Journal;
 use crate::keychain::Keychain;
 use crate::sandbox::Sandbox;
 use crate::settings::{Settings, Store};
+use crate::transfer::adapt::Link;
 use crate::transfer::download_batch::DownloadBatch;
 use crate::transfer::pace::Pace;
 use crate::transfer::unfinished::{PartialDownloads, Unfinished};
@@ -57,6 +58,9 @@ pub struct Services {
     /// The bandwidth limits, shared by every transfer of each direction.
     pub pace_up: Pace,
     pub pace_down: Pace,
+    /// What the link showed each way this session: it sizes the parts of big files.
+    pub link_up: Link,
+    pub link_down: Link,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: AtomicU64,
     /// Set to stop the Space destruction in progress.
@@ -90,6 +94,8 @@ impl Services {
             resuming: Cancel::default(),
             pace_up,
             pace_down,
+            link_up: Link::default(),
+            link_down: Link::default(),
             listing_generation: AtomicU64::new(0),
             cancel_destroy: Arc::default(),
             start_on_sandbox: setup.start_on_sandbox,

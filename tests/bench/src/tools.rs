@@ -269,6 +269,7 @@ pub async fn engine_upload(link: &Link, space: &str, local: &Path) -> Cost {
             space: space.to_string(),
             unfinished: None,
             pace: Default::default(),
+            link: Default::default(),
         };
         let queued = (0..).zip(plan.files).map(|(id, file)| QueuedFile {
             id,

@@ -40,6 +40,7 @@ async fn main() {
                 space: space.clone(),
                 unfinished: Some(Arc::new(Unfinished::new(record))),
                 pace: Pace::default(),
+                link: Default::default(),
             };
             let file = QueuedFile {
                 id: 0,
@@ -85,6 +86,7 @@ async fn main() {
                 space: space.clone(),
                 unfinished: None,
                 pace: Pace::default(),
+                link: Default::default(),
             };
             let to = (folder, dest);
             transfer::download::download_file(&from, key, to, &report, noting.as_ref(), None)

@@ -64,6 +64,7 @@ async fn a_download_killed_half_way_leaves_no_file_under_its_name() {
         space: space.clone(),
         unfinished: None,
         pace: Default::default(),
+        link: Default::default(),
     };
     let summary = transfer::upload_all(
         target,
@@ -141,6 +142,7 @@ async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
         space: space.clone(),
         unfinished: Some(record.clone()),
         pace: Default::default(),
+        link: Default::default(),
     };
     let queued = files
         .iter()

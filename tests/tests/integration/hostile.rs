@@ -70,6 +70,7 @@ async fn hostile_listings_are_refused_not_trusted() {
         space: "s".into(),
         unfinished: None,
         pace: Default::default(),
+        link: Default::default(),
     };
     // A name whose bytes don't split where the folder's name ends.
     let keys = vec!["üüü/x".to_string(), "docs/a.txt".to_string()];

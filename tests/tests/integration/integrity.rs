@@ -119,6 +119,7 @@ async fn a_changing_file_never_costs_the_version_already_there() {
         space: space.clone(),
         unfinished: None,
         pace: Default::default(),
+        link: Default::default(),
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("log.txt");

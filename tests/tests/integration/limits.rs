@@ -30,7 +30,7 @@ async fn limits_are_checked_kept_and_obeyed() {
             ..Default::default()
         },
         TransferLimits {
-            files_at_once: Some(65),
+            files_at_once: Some(limits::MOST_FILES + 1),
             ..Default::default()
         },
     ];

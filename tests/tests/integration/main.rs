@@ -2,6 +2,7 @@
 //! Run inside `dbus-run-session` with an unlocked gnome-keyring (the test command does this).
 
 mod browse;
+mod busy;
 mod connect;
 mod create;
 mod destroy;

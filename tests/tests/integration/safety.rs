@@ -236,6 +236,7 @@ async fn keep_both_never_replaces_an_earlier_copy() {
         space: space.clone(),
         unfinished: None,
         pace: Default::default(),
+        link: Default::default(),
     };
     put(&client, &space, "photos/a.jpg", b"first").await;
     for (n, body) in [(1, b"second"), (2, b"third!")] {

@@ -32,6 +32,7 @@ pub(crate) async fn new_space(sb: &SandboxInfo, prefix: &str) -> Target {
         space: name,
         unfinished: None,
         pace: Default::default(),
+        link: Default::default(),
     }
 }
 

@@ -10,11 +10,12 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::adapt::Window;
 use super::local::{keep_both_path, partial_path, path_inside};
 use super::plan::Problem;
 pub use super::ranged::Noting;
 use super::unfinished::PartialDownloads;
-use super::{Cancel, Conflict, FileState, Target, TransferEvent};
+use super::{Cancel, Conflict, FileState, Target, TransferEvent, SLOW_DOWN_TRIES};
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -136,9 +137,11 @@ pub struct DownloadSummary {
     pub problems: Vec<Problem>,
 }
 
-/// Files downloaded at once: far from the Space each file waits a round trip, so many small
-/// files need many in flight to keep the link busy (each is streamed to disk, never held).
-pub const FILES_IN_FLIGHT: usize = 64;
+/// The most files downloaded at once: far from the Space each file waits a round trip, so many
+/// small files need many in flight to keep the link busy (each is streamed to disk, never held).
+pub const FILES_IN_FLIGHT: usize = 128;
+/// Files in flight when a batch begins; the window grows from here while it helps.
+const STARTING_FILES: usize = 16;
 
 /// How a batch of downloads runs.
 #[derive(Clone, Copy)]
@@ -204,16 +207,25 @@ pub async fn run(
         reserved.insert(path.clone());
         jobs.push((file, path, exists && conflict == Conflict::Overwrite));
     }
-    let one = |(file, path, replace): (DownloadFile, PathBuf, bool)| async move {
-        let cancel = options
-            .cancels
-            .and_then(|c| c.get(&file.id).cloned())
-            .unwrap_or_default();
-        let id = file.id;
-        let event = |bytes, state| events(TransferEvent { id, bytes, state });
-        let result = match cancel.is_set() {
-            true => Err(Error::Cancelled("Nothing was downloaded.".into())),
-            false => {
+    // As many files at once as keeps the link busy, up to the most allowed: the window grows
+    // while more files move more bytes, and halves when the server asks to slow down.
+    let most = options.files_at_once.max(1);
+    let window = Window::new(STARTING_FILES.min(most), 1, most);
+    let one = |(file, path, replace): (DownloadFile, PathBuf, bool)| {
+        let window = window.clone();
+        async move {
+            let cancel = options
+                .cancels
+                .and_then(|c| c.get(&file.id).cloned())
+                .unwrap_or_default();
+            let id = file.id;
+            let event = |bytes, state| events(TransferEvent { id, bytes, state });
+            let mut tries = 0;
+            let result = loop {
+                if cancel.is_set() {
+                    break Err(Error::Cancelled("Nothing was downloaded.".into()));
+                }
+                let permit = window.acquire().await;
                 event(0, FileState::Running);
                 let report = |bytes| event(bytes, FileState::Running);
                 let noting = options.record.map(|record| Noting {
@@ -222,20 +234,39 @@ pub async fn run(
                     replace,
                 });
                 let to = (dest, path.as_path());
-                download_file(from, &file.key, to, &report, noting.as_ref(), Some(&cancel)).await
-            }
-        };
-        let state = match &result {
-            Ok(_) => FileState::Done,
-            Err(Error::Cancelled(_)) => FileState::Cancelled,
-            Err(e) => FileState::Failed {
-                kind: e.kind(),
-                message: e.to_string(),
-            },
-        };
-        let done = state == FileState::Done;
-        event(if done { file.size } else { 0 }, state);
-        (file.key, result)
+                let got =
+                    download_file(from, &file.key, to, &report, noting.as_ref(), Some(&cancel))
+                        .await;
+                let outcome = match got {
+                    // A big file came in ranges that told their own window how they went; its
+                    // whole time says nothing of one request's.
+                    Ok(size) if size > super::ranged::PART => Ok(size),
+                    got => {
+                        let size = *got.as_ref().unwrap_or(&0);
+                        permit.answer(got, size)
+                    }
+                };
+                match outcome {
+                    // Still busy after the SDK's own retries: again, once fewer are in flight.
+                    Err(Error::SlowDown) if tries < SLOW_DOWN_TRIES => {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(250 << tries)).await;
+                    }
+                    done => break done,
+                }
+            };
+            let state = match &result {
+                Ok(_) => FileState::Done,
+                Err(Error::Cancelled(_)) => FileState::Cancelled,
+                Err(e) => FileState::Failed {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                },
+            };
+            let done = state == FileState::Done;
+            event(if done { file.size } else { 0 }, state);
+            (file.key, result)
+        }
     };
     let mut results = futures_util::stream::iter(jobs.into_iter().map(one))
         .buffer_unordered(options.files_at_once.max(1));

@@ -94,6 +94,7 @@ pub async fn plan(
             space: space.to_string(),
             unfinished: None,
             pace: services.pace_down.clone(),
+            link: services.link_down.clone(),
         },
         dest,
         plan,

@@ -1,5 +1,6 @@
 //! Transfers: uploads and downloads, planned, run with progress per file, limited, resumed.
 
+pub mod adapt;
 pub mod cancel;
 pub mod download;
 pub mod download_batch;
@@ -16,7 +17,6 @@ pub mod upload_batch;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use ts_rs::TS;
 
 pub use cancel::Cancel;
@@ -83,6 +83,10 @@ pub struct Summary {
     pub cancelled: u32,
 }
 
+/// A file the server still refused with Slow Down after the SDK's retries is tried this many
+/// more times, each after a longer pause and with fewer requests in flight.
+pub(crate) const SLOW_DOWN_TRIES: u32 = 4;
+
 /// Uploads `files`, several at once, reporting every change to `events`. One file's failure
 /// never stops the others.
 pub async fn upload_all(
@@ -92,7 +96,11 @@ pub async fn upload_all(
     settings: Settings,
     events: Arc<dyn Fn(TransferEvent) + Send + Sync>,
 ) -> Summary {
-    let budget = Arc::new(Semaphore::new(settings.requests_in_flight));
+    let budget = adapt::Window::new(
+        settings.requests_in_flight / 4,
+        1,
+        settings.requests_in_flight,
+    );
     let mut summary = Summary::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut queue = files.into_iter().peekable();
@@ -141,21 +149,32 @@ pub async fn upload_all(
                         })
                     }
                 };
-                let state =
-                    match upload_file(&target, &file, acl, settings, &budget, &cancel, &report)
-                        .await
-                    {
-                        Ok(()) => FileState::Done,
-                        Err(Error::Cancelled(_)) => FileState::Cancelled,
-                        Err(e) if cancel.is_set() => {
-                            let _ = e;
-                            FileState::Cancelled
+                let mut tries = 0;
+                let uploaded = loop {
+                    let sent =
+                        upload_file(&target, &file, acl, settings, &budget, &cancel, &report).await;
+                    match sent {
+                        // Still busy after the SDK's own retries: again, once fewer are in flight.
+                        Err(Error::SlowDown) if tries < SLOW_DOWN_TRIES => {
+                            tries += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(250 << tries))
+                                .await;
                         }
-                        Err(e) => FileState::Failed {
-                            kind: e.kind(),
-                            message: e.to_string(),
-                        },
-                    };
+                        done => break done,
+                    }
+                };
+                let state = match uploaded {
+                    Ok(()) => FileState::Done,
+                    Err(Error::Cancelled(_)) => FileState::Cancelled,
+                    Err(e) if cancel.is_set() => {
+                        let _ = e;
+                        FileState::Cancelled
+                    }
+                    Err(e) => FileState::Failed {
+                        kind: e.kind(),
+                        message: e.to_string(),
+                    },
+                };
                 let bytes = if state == FileState::Done {
                     file.size
                 } else {

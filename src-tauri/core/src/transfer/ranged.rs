@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
+use super::adapt::{Link, Window};
 use super::download::disk_error;
 use super::pace::Pace;
 use super::unfinished::{PartialDownload, PartialDownloads};
@@ -15,10 +16,13 @@ use super::Target;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
-/// Ranges of this size go in parallel for one big file.
-const PART: u64 = 16 << 20;
-/// Ranged GETs in flight for one file: one TCP window each, so a far link needs several.
+/// Ranges of this size go in parallel for one big file, until the link has shown what suits it.
+pub(super) const PART: u64 = 16 << 20;
+/// Ranged GETs in flight for one file when it begins: one TCP window each, so a far link needs
+/// several; the window grows from here while more ranges move more bytes.
 const PARTS_IN_FLIGHT: usize = 8;
+/// The most ranged GETs in flight for one file.
+const MOST_PARTS_IN_FLIGHT: usize = 32;
 
 /// Where a download of several ranges is noted as it goes, so that after a quit or a crash it
 /// resumes with the ranges it lacks.
@@ -43,7 +47,9 @@ pub(super) async fn fetch_into(
     let (client, space) = (&from.client, from.space.as_str());
     let ctx = Context::space(&from.endpoint, space);
     let get = || client.get_object().bucket(space).key(key);
-    let first = match get().range(format!("bytes=0-{}", PART - 1)).send().await {
+    let part = from.link.part_size(PART);
+    let asked = std::time::Instant::now();
+    let first = match get().range(format!("bytes=0-{}", part - 1)).send().await {
         Ok(answer) => answer,
         // An empty object has no byte 0 to start a range at: it is fetched whole.
         Err(e) => match map_error(e, ctx) {
@@ -62,13 +68,14 @@ pub(super) async fn fetch_into(
             .ok_or_else(|| Error::BadAnswer(format!("a Content-Range of “{range}”")))?,
         None => first.content_length().unwrap_or(0).max(0) as u64,
     };
+    from.link.waited(asked.elapsed());
     let etag = first.e_tag().map(str::to_string);
     let file = std::fs::File::create(partial).map_err(|e| disk_error(e, path))?;
     file.set_len(size).map_err(|e| disk_error(e, path))?;
     let file = Arc::new(file);
     // Only a file of several ranges is worth resuming; one range is simply fetched again.
     let noted = match (noting, &etag) {
-        (Some(n), Some(etag)) if size > PART => {
+        (Some(n), Some(etag)) if size > part => {
             n.record.add(PartialDownload {
                 endpoint: ctx.endpoint.to_string(),
                 space: space.to_string(),
@@ -78,7 +85,7 @@ pub(super) async fn fetch_into(
                 dest: n.dest.to_path_buf(),
                 size,
                 etag: etag.clone(),
-                part_size: PART,
+                part_size: part,
                 done: Vec::new(),
                 replace: n.replace,
             });
@@ -92,12 +99,14 @@ pub(super) async fn fetch_into(
         space,
         key,
         pace: &from.pace,
+        link: &from.link,
         file: &file,
         size,
-        part: PART,
+        part,
         partial,
         path,
         noted,
+        landed: Default::default(),
     };
     let done = AtomicU64::new(0);
     let written = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
@@ -106,7 +115,7 @@ pub(super) async fn fetch_into(
         place.mark(0).await?;
         Ok(n)
     };
-    let rest = place.fetch(etag, 1..size.div_ceil(PART), PARTS_IN_FLIGHT - 1, &written);
+    let rest = place.fetch(etag, 1..size.div_ceil(part), &written);
     let (first, rest) = futures_util::future::try_join(head, rest).await?;
     let total = first + rest;
     if total != size {
@@ -142,12 +151,14 @@ pub(super) async fn resume_into(
         space: &noted.space,
         key: &noted.key,
         pace: &from.pace,
+        link: &from.link,
         file: &file,
         size: noted.size,
         part: noted.part_size,
         partial: &noted.partial,
         path,
         noted: Some(record),
+        landed: Default::default(),
     };
     let done = AtomicU64::new(kept);
     progress(kept);
@@ -155,7 +166,7 @@ pub(super) async fn resume_into(
     let missing: Vec<u64> = (0..count).filter(|i| !have.contains(i)).collect();
     let want: u64 = missing.iter().map(|i| noted.range_len(*i)).sum();
     let fetched = place
-        .fetch(Some(noted.etag.clone()), missing, PARTS_IN_FLIGHT, &written)
+        .fetch(Some(noted.etag.clone()), missing, &written)
         .await?;
     if fetched != want {
         return Err(Error::BadAnswer(format!(
@@ -173,6 +184,7 @@ struct Place<'a> {
     space: &'a str,
     key: &'a str,
     pace: &'a Pace,
+    link: &'a Link,
     file: &'a Arc<std::fs::File>,
     size: u64,
     /// The size of each range (the last may be shorter).
@@ -181,35 +193,65 @@ struct Place<'a> {
     path: &'a Path,
     /// Where each range on disk is noted, for a download that can be resumed.
     noted: Option<&'a PartialDownloads>,
+    /// Ranges written but not noted yet, and when the file was last flushed.
+    landed: std::sync::Mutex<Landed>,
 }
 
+struct Landed {
+    waiting: Vec<u32>,
+    flushed_at: std::time::Instant,
+}
+
+impl Default for Landed {
+    fn default() -> Self {
+        Landed {
+            waiting: Vec::new(),
+            flushed_at: std::time::Instant::now(),
+        }
+    }
+}
+
+/// Ranges on disk are noted together at most this often.
+const NOTE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Place<'_> {
-    /// Fetches the ranges `indices` of the version `etag`, `in_flight` at once, each written at
-    /// its place and noted once flushed. Returns the bytes written.
+    /// Fetches the ranges `indices` of the version `etag`, as many at once as the window allows,
+    /// each written at its place and noted once flushed. Returns the bytes written.
     async fn fetch(
         &self,
         etag: Option<String>,
         indices: impl IntoIterator<Item = u64>,
-        in_flight: usize,
         written: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64> {
+        let window = Window::new(PARTS_IN_FLIGHT, 1, MOST_PARTS_IN_FLIGHT);
         let ranges = indices.into_iter().map(|i| {
-            let etag = etag.clone();
+            let (etag, window) = (etag.clone(), window.clone());
             async move {
+                let permit = window.acquire().await;
+                let started = std::time::Instant::now();
                 let start = i * self.part;
                 let end = (start + self.part).min(self.size) - 1;
                 let range = self.client.get_object().bucket(self.space).key(self.key);
                 let range = range.range(format!("bytes={start}-{end}"));
                 let part = match range.set_if_match(etag).send().await {
                     Ok(part) => part,
-                    Err(e) => return Err(changed_on_server(map_error(e, self.ctx))),
+                    Err(e) => {
+                        let e = map_error(e, self.ctx);
+                        if matches!(e, Error::SlowDown) {
+                            permit.slowed();
+                        }
+                        return Err(changed_on_server(e));
+                    }
                 };
                 let n = self.write(part.body, start, written).await?;
+                // The window counts the whole range, its bytes included, not just the answer.
+                permit.moved(n);
+                self.link.moved(n, started.elapsed());
                 self.mark(i).await?;
                 Ok(n)
             }
         });
-        let mut parts = futures_util::stream::iter(ranges).buffer_unordered(in_flight.max(1));
+        let mut parts = futures_util::stream::iter(ranges).buffer_unordered(MOST_PARTS_IN_FLIGHT);
         let mut n = 0;
         while let Some(part) = parts.next().await {
             n += part?;
@@ -231,14 +273,26 @@ impl Place<'_> {
     }
 
     /// Notes range `index` as on disk: flushed first, so a power cut never leaves a range noted
-    /// that the disk doesn't hold.
+    /// that the disk doesn't hold. Ranges are noted together at most once a second (each flush
+    /// writes out the whole file's pending bytes); a crash loses at most that second of ranges,
+    /// which a resume fetches again.
     async fn mark(&self, index: u64) -> Result<()> {
         let Some(record) = self.noted else {
             return Ok(());
         };
+        let taken = {
+            let mut landed = self.landed.lock().unwrap_or_else(|e| e.into_inner());
+            landed.waiting.push(index as u32);
+            if landed.flushed_at.elapsed() < NOTE_EVERY {
+                return Ok(());
+            }
+            landed.flushed_at = std::time::Instant::now();
+            // Taken before the flush begins: every range taken was written before it.
+            std::mem::take(&mut landed.waiting)
+        };
         flush_data(self.file, self.path).await?;
         let id = self.partial.to_string_lossy();
-        record.update(&id, |e| e.done.push(index as u32));
+        record.update(&id, |e| e.done.extend(taken));
         Ok(())
     }
 }

@@ -11,7 +11,6 @@ use std::time::SystemTime;
 
 use aws_sdk_s3::types::CompletedPart;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use ts_rs::TS;
 
 use super::download::{self, disk_error, Noting};
@@ -137,9 +136,14 @@ pub async fn resume(
             space: u.space.clone(),
             unfinished: Some(services.unfinished.clone()),
             pace: services.pace_up.clone(),
+            link: services.link_up.clone(),
         };
         let settings = Settings::default();
-        let budget = Arc::new(Semaphore::new(settings.requests_in_flight));
+        let budget = super::adapt::Window::new(
+            settings.requests_in_flight / 4,
+            1,
+            settings.requests_in_flight,
+        );
         let cancel = services.resuming.clone();
         let done = resume_upload(&target, &u, settings, &budget, &cancel, progress).await;
         if let Ok(r) = &done {
@@ -159,6 +163,7 @@ pub async fn resume(
             space: d.space.clone(),
             unfinished: None,
             pace: services.pace_down.clone(),
+            link: services.link_down.clone(),
         };
         let done = resume_download(&from, &d, &services.partials, progress).await;
         if let Ok(r) = &done {
@@ -235,7 +240,7 @@ pub async fn resume_upload(
     target: &Target,
     noted: &UnfinishedUpload,
     settings: Settings,
-    budget: &Arc<Semaphore>,
+    budget: &Arc<super::adapt::Window>,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Resumed> {

@@ -8,9 +8,9 @@ use std::time::SystemTime;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use ts_rs::TS;
 
+use super::adapt::{Link, Window};
 use super::cancel::Cancel;
 use super::pace::Pace;
 use super::plan::PlannedFile;
@@ -77,6 +77,8 @@ pub struct Target {
     pub unfinished: Option<Arc<Unfinished>>,
     /// The bandwidth limit of this direction (none by default).
     pub pace: Pace,
+    /// What the link showed so far in this direction: it sizes the parts of big files.
+    pub link: Link,
 }
 
 impl Target {
@@ -88,6 +90,7 @@ impl Target {
             space: space.to_string(),
             unfinished: None,
             pace: Pace::default(),
+            link: Link::default(),
         }
     }
 }
@@ -130,7 +133,7 @@ pub async fn upload_file(
     file: &PlannedFile,
     acl: FileAcl,
     settings: Settings,
-    budget: &Arc<Semaphore>,
+    budget: &Arc<Window>,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<()> {
@@ -162,14 +165,11 @@ async fn upload_single(
     target: &Target,
     file: &PlannedFile,
     acl: FileAcl,
-    budget: &Arc<Semaphore>,
+    budget: &Arc<Window>,
     cancel: &Cancel,
     before: (u64, Option<SystemTime>),
 ) -> Result<()> {
-    let _permit = budget
-        .acquire()
-        .await
-        .map_err(|_| Error::Cancelled("The upload was stopped.".into()))?;
+    let permit = budget.acquire().await;
     if cancel.is_set() {
         return Err(Error::Cancelled("Nothing was uploaded.".into()));
     }
@@ -196,9 +196,9 @@ async fn upload_single(
         .disable_payload_signing()
         .send();
     tokio::select! {
-        result = send => { result.map_err(|e| map_error(e, ctx))?; }
+        result = send => permit.answer(result.map_err(|e| map_error(e, ctx)), file.size)?,
         _ = cancel.wait() => return Err(Error::Cancelled("Nothing was uploaded.".into())),
-    }
+    };
     Ok(())
 }
 
@@ -208,7 +208,7 @@ async fn upload_multipart(
     file: &PlannedFile,
     acl: FileAcl,
     settings: Settings,
-    budget: &Arc<Semaphore>,
+    budget: &Arc<Window>,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
     before: (u64, Option<SystemTime>),
@@ -216,6 +216,7 @@ async fn upload_multipart(
     let ctx = Context::space(&target.endpoint, &target.space);
     // x-amz-acl and the content type go on the create call: that is where S3 takes them for the
     // finished file (clients that leave them off land big files private).
+    let asked = std::time::Instant::now();
     let created = target
         .client
         .create_multipart_upload()
@@ -234,8 +235,10 @@ async fn upload_multipart(
         })?
         .to_string();
 
-    // At most 10,000 parts: grow the part size for very big files.
-    let part_size = settings.part_size.max(file.size.div_ceil(10_000));
+    target.link.waited(asked.elapsed());
+    // Parts sized to what the link showed; at most 10,000 of them, so very big files get bigger ones.
+    let part_size = target.link.part_size(settings.part_size);
+    let part_size = part_size.max(file.size.div_ceil(10_000));
     if let Some(record) = &target.unfinished {
         record.add(UnfinishedUpload {
             endpoint: target.endpoint.clone(),
@@ -334,7 +337,7 @@ pub(super) async fn upload_parts(
     target: &Target,
     file: &PlannedFile,
     settings: Settings,
-    budget: &Arc<Semaphore>,
+    budget: &Arc<Window>,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
     parts_of: Parts<'_>,
@@ -362,11 +365,7 @@ pub(super) async fn upload_parts(
     loop {
         // Keep as many parts in flight as the budget allows, reading each from disk only when sent.
         while let (Some(index), true) = (next, tasks.len() < settings.parts_in_flight) {
-            let permit = budget
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::Cancelled("The upload was stopped.".into()))?;
+            let permit = budget.acquire().await;
             let offset = index * part_size;
             let length = part_size.min(file.size - offset);
             let number =
@@ -377,8 +376,8 @@ pub(super) async fn upload_parts(
                 upload_id.to_string(),
                 cancel.clone(),
             );
+            let link = target.link.clone();
             tasks.spawn(async move {
-                let _permit = permit;
                 if cancel.is_set() {
                     return Err(Error::Cancelled("The upload was stopped.".into()));
                 }
@@ -395,10 +394,12 @@ pub(super) async fn upload_parts(
                     .customize()
                     .disable_payload_signing()
                     .send();
+                let started = std::time::Instant::now();
                 let out = tokio::select! {
-                    result = send => result.map_err(|e| map_error(e, ctx))?,
+                    result = send => permit.answer(result.map_err(|e| map_error(e, ctx)), length)?,
                     _ = cancel.wait() => return Err(Error::Cancelled("The upload was stopped.".into())),
                 };
+                link.moved(length, started.elapsed());
                 Ok((number, out.e_tag().unwrap_or_default().to_string(), length))
             });
             next = todo.next();

@@ -93,6 +93,7 @@ pub async fn plan(
         space: space.to_string(),
         unfinished: Some(services.unfinished.clone()),
         pace: services.pace_up.clone(),
+        link: services.link_up.clone(),
     };
     let under = prefix.to_string();
     let plan = tokio::task::spawn_blocking(move || super::plan(&paths, &under))
