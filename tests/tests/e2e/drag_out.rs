@@ -92,6 +92,17 @@ async fn files_and_folders_dragged_out_arrive_whole() {
         ]);
     }
     app.shot("40-dragging-out").await;
+    // The download began with the drag, before anything was dropped: the small files are in
+    // the staging folder already (the photo, at 1 MB/s, is still coming).
+    let staging = home.path().join(".cache/io.spacedock.app/drag-out");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !found_in(&staging, "b%20c.txt") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        found_in(&staging, "b%20c.txt"),
+        "nothing downloaded while the drag was held"
+    );
     xdo(&["sleep", "0.3", "mouseup", "1"]);
 
     let out = target.stdout.take().expect("stdout");
@@ -132,4 +143,18 @@ async fn files_and_folders_dragged_out_arrive_whole() {
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
     let _ = keychain.delete("sandbox-owner");
+}
+
+/// Whether a file named `name` is anywhere below `dir`.
+fn found_in(dir: &std::path::Path, name: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        match path.is_dir() {
+            true => found_in(&path, name),
+            false => e.file_name() == name,
+        }
+    })
 }

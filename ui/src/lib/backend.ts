@@ -289,8 +289,16 @@ export function cancelDownload(batch: number, id: number | null): Promise<void> 
 }
 
 /** Starts dragging files out of the window; the returned batch is to run through the queue. */
-export function dragOut(space: string, region: string | null, keys: string[]): Promise<PlannedDownload> {
-  return invoke('drag_out', { space, region, keys });
+/** Starts a drag out; its download runs at once, each file's progress going to `onEvent`. */
+export function dragOut(
+  space: string,
+  region: string | null,
+  keys: string[],
+  onEvent: (e: TransferEvent) => void,
+): Promise<PlannedDownload> {
+  const channel = new Channel<TransferEvent>();
+  channel.onmessage = onEvent;
+  return invoke('drag_out', { space, region, keys, onEvent: channel });
 }
 
 export function forgetDownload(batch: number): Promise<void> {

@@ -145,11 +145,16 @@ export class TransferQueue {
   /** Drags files and folders out of the window; they download through the queue meanwhile. */
   async dragOut(space: string, region: string | null, keys: string[]): Promise<void> {
     this.draggingOut = true;
-    const plan = await backend.dragOut(space, region, keys);
+    // The download starts with the drag, before the plan is back here: early events wait.
+    let batch: number | null = null;
+    const early: TransferEvent[] = [];
+    const onEvent = (e: TransferEvent) => (batch === null ? early.push(e) : this.apply(batch, e));
+    const plan = await backend.dragOut(space, region, keys, onEvent);
     this.staging.push(plan.dest);
     this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict: 'overwrite', onFinished: () => {} });
     this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
-    await this.run(plan.batch, null);
+    batch = plan.batch;
+    for (const e of early.splice(0)) this.apply(plan.batch, e);
   }
 
   isStaged(paths: string[]): boolean {

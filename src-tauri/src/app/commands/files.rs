@@ -96,7 +96,7 @@ pub async fn delete_files(
 }
 
 /// The system's folder dialog, opened where downloads usually go (else the home folder).
-async fn pick_folder<R: Runtime>(app: &AppHandle<R>) -> Result<Option<PathBuf>> {
+pub(super) async fn pick_folder<R: Runtime>(app: &AppHandle<R>) -> Result<Option<PathBuf>> {
     let mut dialog = app.dialog().file().set_title("Download to…");
     let paths = app.path();
     let start = [paths.download_dir(), paths.home_dir()]
@@ -150,8 +150,10 @@ pub fn cancel_download(state: State<'_, Services>, batch: u32, id: Option<u32>) 
     download_batch::cancel(&state, batch, id);
 }
 
-/// Starts dragging files and folders out of the window. They download through the queue (the
-/// page runs the returned batch) into a staging folder, and the drop gets them once on disk.
+/// Starts dragging files and folders out of the window. They download at once, through the
+/// queue (each file's progress goes to `on_event`), into a staging folder; the drop gets them
+/// once on disk. The download runs here, not from the page: while a drag holds the pointer the
+/// page may not get to ask for it.
 #[tauri::command]
 pub async fn drag_out<R: Runtime>(
     app: AppHandle<R>,
@@ -159,6 +161,7 @@ pub async fn drag_out<R: Runtime>(
     space: String,
     region: Option<String>,
     keys: Vec<String>,
+    on_event: Channel<TransferEvent>,
 ) -> Result<PlannedDownload> {
     let cache = app.path().app_cache_dir();
     let cache = cache.map_err(|e| AppError::Drag(format!("no cache folder ({e})")))?;
@@ -170,6 +173,16 @@ pub async fn drag_out<R: Runtime>(
     let plan = download_batch::plan(&state, &space, region, &keys, staging.clone()).await?;
     let paths = drag_out::dragged_paths(&staging, &keys);
     start_drag(&app, paths, plan.batch)?;
+    let (batch, app) = (plan.batch, app.clone());
+    tauri::async_runtime::spawn(async move {
+        let events = move |e| {
+            let _ = on_event.send(e);
+        };
+        // The staging folder is new: nothing there to overwrite. Each file's outcome goes out
+        // as its event; a batch that is gone was cancelled with its drag.
+        let services = app.state::<Services>();
+        let _ = download_batch::start(&services, batch, Conflict::Overwrite, None, &events).await;
+    });
     Ok(plan)
 }
 
