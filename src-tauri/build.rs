@@ -55,6 +55,14 @@ fn main() {
         "discard_transfer",
         "transfer_limits",
         "set_transfer_limits",
+        "versioning",
+        "set_versioning",
+        "file_versions",
+        "restore_version",
+        "delete_version",
+        "deleted_files",
+        "undelete_files",
+        "download_version",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -91,6 +91,14 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::transfers::discard_transfer,
             app::commands::transfers::transfer_limits,
             app::commands::transfers::set_transfer_limits,
+            app::commands::versions::versioning,
+            app::commands::versions::set_versioning,
+            app::commands::versions::file_versions,
+            app::commands::versions::restore_version,
+            app::commands::versions::delete_version,
+            app::commands::versions::deleted_files,
+            app::commands::versions::undelete_files,
+            app::commands::versions::download_version,
             app::commands::transfers::pick_upload_paths,
         ])
 }

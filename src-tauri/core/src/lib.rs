@@ -22,5 +22,6 @@ pub mod space;
 pub mod spaces;
 pub mod transfer;
 pub mod urls;
+pub mod versions;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};

@@ -10,6 +10,7 @@ mod first_run;
 mod harness;
 mod keys;
 mod resume;
+mod versions;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

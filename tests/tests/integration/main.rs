@@ -22,3 +22,4 @@ mod resume;
 mod safety;
 mod services;
 mod upload;
+mod versions;

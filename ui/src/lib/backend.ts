@@ -38,6 +38,9 @@ import type { Scope } from './bindings/Scope';
 import type { HeldKey } from './bindings/HeldKey';
 import type { UnfinishedUpload } from './bindings/UnfinishedUpload';
 import type { AbortSummary } from './bindings/AbortSummary';
+import type { Versioning } from './bindings/Versioning';
+import type { FileVersion } from './bindings/FileVersion';
+import type { DeletedFile } from './bindings/DeletedFile';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -256,6 +259,44 @@ export function setFileMetadata(space: string, region: string | null, key: strin
 
 export function deleteFiles(space: string, region: string | null, keys: string[]): Promise<number> {
   return invoke('delete_files', { space, region, keys });
+}
+
+export function versioning(space: string, region: string | null): Promise<Versioning> {
+  return invoke('versioning', { space, region });
+}
+
+/** Switches versioning on, or suspends it; returns what the server says now. */
+export function setVersioning(space: string, region: string | null, enabled: boolean): Promise<Versioning> {
+  return invoke('set_versioning', { space, region, enabled });
+}
+
+/** A file's versions and delete markers, newest first. */
+export function fileVersions(space: string, region: string | null, key: string): Promise<FileVersion[]> {
+  return invoke('file_versions', { space, region, key });
+}
+
+/** Copies a version over the current one; returns the versions after. */
+export function restoreVersion(space: string, region: string | null, key: string, versionId: string): Promise<FileVersion[]> {
+  return invoke('restore_version', { space, region, key, versionId });
+}
+
+/** Deletes one version for good; returns the versions after. */
+export function deleteVersion(space: string, region: string | null, key: string, versionId: string): Promise<FileVersion[]> {
+  return invoke('delete_version', { space, region, key, versionId });
+}
+
+/** Files of the folder whose latest version is a delete marker. */
+export function deletedFiles(space: string, region: string | null, prefix: string): Promise<DeletedFile[]> {
+  return invoke('deleted_files', { space, region, prefix });
+}
+
+export function undeleteFiles(space: string, region: string | null, keys: string[]): Promise<number> {
+  return invoke('undelete_files', { space, region, keys });
+}
+
+/** Asks for a folder and saves the version there; returns its path, or null if cancelled. */
+export function downloadVersion(space: string, region: string | null, key: string, versionId: string): Promise<string | null> {
+  return invoke('download_version', { space, region, key, versionId });
 }
 
 /** Asks which to do when files of the batch are already in the chosen folder; null stops. */

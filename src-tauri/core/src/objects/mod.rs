@@ -124,16 +124,38 @@ pub async fn grants(
     space: &str,
     key: &str,
 ) -> Result<Grants> {
+    grants_of(
+        client,
+        endpoint,
+        space,
+        key,
+        None,
+        "its metadata was not changed",
+    )
+    .await
+}
+
+/// Reads the grants of a file (or of one of its versions) before a copy that must keep them;
+/// `not_done` says, in a refusal, what was left undone.
+pub async fn grants_of(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+    version: Option<&str>,
+    not_done: &str,
+) -> Result<Grants> {
     let out = client
         .get_object_acl()
         .bucket(space)
         .key(key)
+        .set_version_id(version.map(str::to_string))
         .send()
         .await
         .map_err(|e| match map_error(e, Context::space(endpoint, space)) {
-            Error::AccessDenied(_) => Error::AccessDenied(
-                "This key may not read the file's permission, so its metadata was not changed: saving it would also reset who may read the file. Use a key with full access to this Space.".into(),
-            ),
+            Error::AccessDenied(_) => Error::AccessDenied(format!(
+                "This key may not read the file's permission, so {not_done}: the copy would also reset who may read the file. Use a key with full access to this Space."
+            )),
             other => other,
         })?;
     let mut lists: [Vec<String>; 4] = Default::default();
@@ -148,9 +170,9 @@ pub async fn grants(
                 format!("emailAddress=\"{email}\"")
             }
             _ => {
-                return Err(Error::InvalidInput(
-                    "The file's permission has a grant this app can't copy, so its metadata was not changed.".into(),
-                ))
+                return Err(Error::InvalidInput(format!(
+                    "The file's permission has a grant this app can't copy, so {not_done}."
+                )))
             }
         };
         let slot = match grant.permission() {
@@ -161,9 +183,9 @@ pub async fn grants(
             // WRITE means nothing on a file; S3 ignores it there.
             Some(Permission::Write) => continue,
             _ => {
-                return Err(Error::InvalidInput(
-                    "The file's permission has a grant this app can't copy, so its metadata was not changed.".into(),
-                ))
+                return Err(Error::InvalidInput(format!(
+                    "The file's permission has a grant this app can't copy, so {not_done}."
+                )))
             }
         };
         lists[slot].push(grantee);

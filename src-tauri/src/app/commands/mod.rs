@@ -6,3 +6,4 @@ pub mod files;
 pub mod keys;
 pub mod spaces;
 pub mod transfers;
+pub mod versions;

@@ -1,0 +1,100 @@
+//! Versions and undelete in the real window: versioning switched on in the Space's settings, an
+//! old version restored from the file's details, a deleted file shown and undeleted.
+
+use super::*;
+
+async fn body_of(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
+    let got = client
+        .get_object()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(got.body.collect().await.ok()?.to_vec())
+}
+
+async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
+    client
+        .put_object()
+        .bucket(space)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("put");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
+    let (home, app, client, space) = harness::on_sandbox_with_space("versions").await;
+    put(&client, &space, "notes.txt", b"one").await;
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+
+    // Settings: versioning is read from the server, then switched on there.
+    app.click(Locator::Id("tab-settings")).await;
+    app.wait_for(Locator::Css("#versioning-state[data-state='off']"), 20)
+        .await;
+    app.click(Locator::Id("versioning-enable")).await;
+    app.wait_for(Locator::Css("#versioning-state[data-state='enabled']"), 20)
+        .await;
+    app.shot("50-versioning-enabled").await;
+    let status = client.get_bucket_versioning().bucket(&space).send().await;
+    assert_eq!(
+        status.expect("versioning").status().map(|s| s.as_str()),
+        Some("Enabled")
+    );
+
+    // Two changes later, the file's details list three versions; the first is put back.
+    put(&client, &space, "notes.txt", b"two").await;
+    put(&client, &space, "notes.txt", b"three").await;
+    app.click(Locator::Id("tab-files")).await;
+    app.click(Locator::XPath("//div[@data-key='notes.txt']//button"))
+        .await;
+    app.wait_for(Locator::Css("#file-versions li:nth-child(3)"), 20)
+        .await;
+    scroll_into_view(&app, "#file-versions").await;
+    app.shot("51-file-versions").await;
+    app.click(Locator::Id("version-restore-2")).await;
+    app.wait_for(Locator::Id("versions-message"), 20).await;
+    app.wait_for(Locator::Css("#file-versions li:nth-child(4)"), 20)
+        .await;
+    assert_eq!(
+        body_of(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"one"[..])
+    );
+
+    // Deleted from the details panel, it is listed as deleted, and comes back.
+    app.click(Locator::Id("file-delete")).await;
+    app.click(Locator::Id("file-delete-confirm")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while body_of(&client, &space, "notes.txt").await.is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(body_of(&client, &space, "notes.txt").await, None, "deleted");
+    app.click(Locator::Id("show-deleted")).await;
+    let row = "#deleted-files tr[data-key='notes.txt'] button";
+    app.wait_for(Locator::Css(row), 20).await;
+    scroll_into_view(&app, "#deleted-files").await;
+    app.shot("52-deleted-files").await;
+    app.click(Locator::Css(row)).await;
+    app.wait_for(Locator::Id("deleted-message"), 20).await;
+    app.wait_for(Locator::Id("deleted-none"), 20).await;
+    app.wait_for(Locator::Css("[data-key='notes.txt']"), 20)
+        .await;
+    assert_eq!(
+        body_of(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"one"[..])
+    );
+    app.shot("53-undeleted").await;
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+}
+
+async fn scroll_into_view(app: &App, css: &str) {
+    let js = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
+    let css = serde_json::Value::String(css.to_string());
+    app.client.execute(js, vec![css]).await.expect("scroll");
+}
