@@ -36,6 +36,8 @@ fn main() {
         "cancel_download",
         "forget_download",
         "drag_out",
+        "folder_size",
+        "search_space",
         "list_keys",
         "set_api_token",
         "generate_key",

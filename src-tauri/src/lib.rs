@@ -73,6 +73,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::cancel_download,
             app::commands::files::forget_download,
             app::commands::files::drag_out,
+            app::commands::files::folder_size,
+            app::commands::files::search_space,
             app::commands::keys::list_keys,
             app::commands::keys::set_api_token,
             app::commands::keys::generate_key,

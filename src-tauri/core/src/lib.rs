@@ -15,6 +15,7 @@ pub mod objects;
 pub mod regions;
 pub mod s3;
 pub mod sandbox;
+pub mod search;
 pub mod secret;
 pub mod services;
 pub mod settings;

@@ -63,6 +63,8 @@ pub struct Services {
     pub link_down: Link,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: AtomicU64,
+    /// Bumped by each search of a whole Space; a search stops once a newer one began.
+    pub search_generation: AtomicU64,
     /// Set to stop the Space destruction in progress.
     pub cancel_destroy: Arc<AtomicBool>,
     pub start_on_sandbox: bool,
@@ -97,6 +99,7 @@ impl Services {
             link_up: Link::default(),
             link_down: Link::default(),
             listing_generation: AtomicU64::new(0),
+            search_generation: AtomicU64::new(0),
             cancel_destroy: Arc::default(),
             start_on_sandbox: setup.start_on_sandbox,
         }

@@ -109,7 +109,7 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
     app.shot("14-folder").await;
     app.type_into("file-filter", "BEACH").await;
     app.wait_for(
-        Locator::XPath("//p[@id='files-status'][starts-with(., '1 item')]"),
+        Locator::XPath("//*[@id='files-status'][starts-with(., '1 item')]"),
         10,
     )
     .await;

@@ -1,5 +1,6 @@
-//! Versions and undelete in the real window: versioning switched on in the Space's settings, an
-//! old version restored from the file's details, a deleted file shown and undeleted.
+//! A Space's life in the real window: versioning switched on in its settings, an old version
+//! restored from a file's details, a deleted file shown and undeleted, the Space's size counted,
+//! and a search of the whole Space that opens what it finds.
 
 use super::*;
 
@@ -89,6 +90,26 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         Some(&b"one"[..])
     );
     app.shot("53-undeleted").await;
+
+    // The Space's size, counted on request; a search of the whole Space opens what it finds.
+    put(&client, &space, "deep/er/Notes-2.TXT", b"12345").await;
+    app.click(Locator::Id("count-space-size")).await;
+    let size = app
+        .wait_for(Locator::Css("#space-size[data-done='true']"), 20)
+        .await;
+    let size = size.text().await.expect("size");
+    assert!(size.contains("2 files, 8 B"), "{size}");
+    app.type_into("file-filter", "notes").await;
+    app.click(Locator::Id("search-space")).await;
+    let found = "#space-search[data-done='true'] tr[data-key='deep/er/Notes-2.TXT'] button";
+    app.wait_for(Locator::Css(found), 20).await;
+    app.shot("54-search").await;
+    app.click(Locator::Css(found)).await;
+    let title = app.wait_for(Locator::Css("#file-details h2"), 20).await;
+    assert_eq!(title.text().await.expect("title"), "Notes-2.TXT");
+    app.wait_for(Locator::Css("[data-key='deep/er/Notes-2.TXT']"), 20)
+        .await;
+    app.shot("55-search-opened").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
 }

@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod resume;
 mod safety;
+mod search;
 mod services;
 mod upload;
 mod versions;

@@ -41,6 +41,8 @@ import type { AbortSummary } from './bindings/AbortSummary';
 import type { Versioning } from './bindings/Versioning';
 import type { FileVersion } from './bindings/FileVersion';
 import type { DeletedFile } from './bindings/DeletedFile';
+import type { FolderSize } from './bindings/FolderSize';
+import type { SearchPage } from './bindings/SearchPage';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -166,6 +168,30 @@ export function listFolder(
   const channel = new Channel<ListingPage>();
   channel.onmessage = onPage;
   return invoke('list_folder', { space, region, prefix, onPage: channel });
+}
+
+/** Counts the files and bytes below `prefix` ('' is the whole Space), with progress. */
+export function folderSize(
+  space: string,
+  region: string | null,
+  prefix: string,
+  onProgress: (size: FolderSize) => void,
+): Promise<FolderSize> {
+  const channel = new Channel<FolderSize>();
+  channel.onmessage = onProgress;
+  return invoke('folder_size', { space, region, prefix, onProgress: channel });
+}
+
+/** Searches the whole Space by file name; matches stream to `onPage`. A newer search stops it. */
+export function searchSpace(
+  space: string,
+  region: string | null,
+  needle: string,
+  onPage: (page: SearchPage) => void,
+): Promise<number> {
+  const channel = new Channel<SearchPage>();
+  channel.onmessage = onPage;
+  return invoke('search_space', { space, region, needle, onPage: channel });
 }
 
 export function createFolder(space: string, region: string | null, parent: string, name: string): Promise<string> {

@@ -12,6 +12,7 @@ use crate::app::error::{AppError, Result};
 use crate::core::browse::ListingPage;
 use crate::core::files::{self, FileView};
 use crate::core::objects::{FileDetails, Metadata};
+use crate::core::search::{self, FolderSize, SearchPage};
 use crate::core::services::Services;
 use crate::core::transfer::download::DownloadSummary;
 use crate::core::transfer::download_batch::{self, PlannedDownload};
@@ -223,4 +224,30 @@ fn start_drag<R: Runtime>(_: &AppHandle<R>, _: Vec<PathBuf>, _: u32) -> Result<(
 #[tauri::command]
 pub fn forget_download(state: State<'_, Services>, batch: u32) {
     download_batch::forget(&state, batch);
+}
+
+/// Counts the files and bytes below `prefix` (the whole Space for `""`), with progress.
+#[tauri::command]
+pub async fn folder_size(
+    state: State<'_, Services>,
+    space: String,
+    region: Option<String>,
+    prefix: String,
+    on_progress: Channel<FolderSize>,
+) -> Result<FolderSize> {
+    let progress = |p| on_progress.send(p).is_ok();
+    Ok(search::service::folder_size(&state, &space, region, &prefix, progress).await?)
+}
+
+/// Searches the whole Space by file name, the matches streaming to `on_page`.
+#[tauri::command]
+pub async fn search_space(
+    state: State<'_, Services>,
+    space: String,
+    region: Option<String>,
+    needle: String,
+    on_page: Channel<SearchPage>,
+) -> Result<u64> {
+    let page = |p| on_page.send(p).is_ok();
+    Ok(search::service::search(&state, &space, region, &needle, page).await?)
 }
