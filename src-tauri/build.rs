@@ -17,6 +17,8 @@ fn main() {
         "open_space_with_key",
         "set_file_listing",
         "cors_rules",
+        "lifecycle_rules",
+        "set_lifecycle_rules",
         "set_cors_rules",
         "space_is_empty",
         "destroy_space",

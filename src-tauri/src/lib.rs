@@ -94,6 +94,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::transfers::transfer_limits,
             app::commands::transfers::set_transfer_limits,
             app::commands::versions::versioning,
+            app::commands::versions::lifecycle_rules,
+            app::commands::versions::set_lifecycle_rules,
             app::commands::versions::set_versioning,
             app::commands::versions::file_versions,
             app::commands::versions::restore_version,

@@ -53,11 +53,19 @@ extern "C" fn stop_shared_sandbox() {
     }
 }
 
+/// How long a lifecycle "day" lasts in the shared sandbox.
+pub const LIFECYCLE_DAY_SECONDS: u32 = 4;
+
 /// Starts the shared sandbox on first use; it is stopped when the test process exits.
 pub fn sandbox() -> SandboxInfo {
     let slot = SANDBOX.get_or_init(|| {
         let started = std::time::Instant::now();
-        let sandbox = sandbox::start(&StartOptions::new(test_sandbox_dir()), |_| {})
+        let options = StartOptions {
+            // Lifecycle rules are tested with a "day" of a few seconds.
+            lifecycle_day_seconds: Some(LIFECYCLE_DAY_SECONDS),
+            ..StartOptions::new(test_sandbox_dir())
+        };
+        let sandbox = sandbox::start(&options, |_| {})
             .unwrap_or_else(|e| panic!("the test sandbox did not start: {e}"));
         eprintln!(
             "test sandbox up at {} in {:.1} s ({} start)",

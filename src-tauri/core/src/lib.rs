@@ -10,6 +10,7 @@ pub mod files;
 pub mod journal;
 pub mod keychain;
 pub mod keys;
+pub mod lifecycle;
 pub mod names;
 pub mod objects;
 pub mod regions;

@@ -302,6 +302,7 @@ async fn main() {
         root: work.join("sandbox"),
         store_bytes: 40 << 30,
         owner_access_key: None,
+        lifecycle_day_seconds: None,
     };
     let sb = sandbox::start(&options, |_| {}).expect("sandbox");
     let (access_key, secret) = (sb.owner().access_key.clone(), sb.owner().secret.clone());

@@ -1,4 +1,4 @@
-//! A Space's life in the real window: versioning switched on in its settings, an old version
+//! A Space's life in the real window: versioning and a lifecycle rule set in its settings, an old version
 //! restored from a file's details, a deleted file shown and undeleted, the Space's size counted,
 //! and a search of the whole Space that opens what it finds.
 
@@ -47,6 +47,32 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         status.expect("versioning").status().map(|s| s.as_str()),
         Some("Enabled")
     );
+
+    // A lifecycle rule: files under tmp/ go after 30 days; it is on the server as typed.
+    app.wait_for(Locator::Id("rules-none"), 20).await;
+    app.click(Locator::Id("rule-add")).await;
+    app.type_into("rule-prefix-0", "tmp/").await;
+    app.type_into("rule-expireDays-0", "30").await;
+    app.click(Locator::Id("rules-save")).await;
+    app.wait_for(Locator::Id("rules-saved"), 20).await;
+    let lc = client
+        .get_bucket_lifecycle_configuration()
+        .bucket(&space)
+        .send()
+        .await
+        .expect("lifecycle");
+    let rule = &lc.rules()[0];
+    assert_eq!(lc.rules().len(), 1);
+    assert_eq!(rule.filter().and_then(|f| f.prefix()), Some("tmp/"));
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(30));
+    assert_eq!(
+        rule.abort_incomplete_multipart_upload()
+            .and_then(|a| a.days_after_initiation()),
+        Some(7),
+        "a new rule aborts unfinished uploads after a week unless changed"
+    );
+    scroll_into_view(&app, "#rules-saved").await;
+    app.shot("50b-lifecycle-rule").await;
 
     // Two changes later, the file's details list three versions; the first is put back.
     put(&client, &space, "notes.txt", b"two").await;

@@ -45,6 +45,7 @@ async fn restart_keeps_data_and_never_joins_a_busy_port() {
         root: dir.path().to_path_buf(),
         store_bytes: 4 << 30,
         owner_access_key: None,
+        lifecycle_day_seconds: None,
     };
 
     // First start: creates the cluster and reports every step in order.

@@ -19,6 +19,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod resume;
+mod rules;
 mod safety;
 mod search;
 mod services;

@@ -42,6 +42,7 @@ import type { Versioning } from './bindings/Versioning';
 import type { FileVersion } from './bindings/FileVersion';
 import type { DeletedFile } from './bindings/DeletedFile';
 import type { FolderSize } from './bindings/FolderSize';
+import type { LifecycleRule } from './bindings/LifecycleRule';
 import type { SearchPage } from './bindings/SearchPage';
 
 export function appInfo(): Promise<AppInfo> {
@@ -285,6 +286,15 @@ export function setFileMetadata(space: string, region: string | null, key: strin
 
 export function deleteFiles(space: string, region: string | null, keys: string[]): Promise<number> {
   return invoke('delete_files', { space, region, keys });
+}
+
+export function lifecycleRules(space: string, region: string | null): Promise<LifecycleRule[]> {
+  return invoke('lifecycle_rules', { space, region });
+}
+
+/** Replaces the Space's lifecycle rules; returns them as the server has them now. */
+export function setLifecycleRules(space: string, region: string | null, rules: LifecycleRule[]): Promise<LifecycleRule[]> {
+  return invoke('set_lifecycle_rules', { space, region, rules });
 }
 
 export function versioning(space: string, region: string | null): Promise<Versioning> {

@@ -93,6 +93,8 @@ pub struct ConfInput<'a> {
     pub mon_port: u16,
     pub rgw_port: u16,
     pub store_bytes: u64,
+    /// A lifecycle "day" in seconds, for tests; none keeps real days.
+    pub lifecycle_day_seconds: Option<u32>,
 }
 
 /// A one-host cluster: pool size 1, all on 127.0.0.1, every daemon and tool authenticated with
@@ -104,6 +106,12 @@ pub fn render(input: &ConfInput<'_>) -> String {
     let rgw = input.rgw_port;
     let fsid = input.fsid;
     let bytes = input.store_bytes;
+    // Tests of lifecycle rules: a day lasts seconds, and rules may run at any hour. In [global],
+    // so that `radosgw-admin lc process` counts days as the gateway does.
+    let lifecycle = input
+        .lifecycle_day_seconds
+        .map(|s| format!("rgw lc debug interval = {s}\nrgw lifecycle work time = 00:00-23:59\n"))
+        .unwrap_or_default();
     format!(
         r#"# Written by Spacedock at every start of the local sandbox; edits are overwritten.
 [global]
@@ -144,7 +152,7 @@ osd memory target = 1073741824
 mon osd full ratio = .97
 mon osd backfillfull ratio = .96
 mon osd nearfull ratio = .95
-
+{lifecycle}
 [mon]
 keyring = {d}/mon/$cluster-$id/keyring
 
@@ -222,7 +230,12 @@ mod tests {
             mon_port: 40000,
             rgw_port: 7480,
             store_bytes: 1 << 30,
+            lifecycle_day_seconds: None,
         });
+        assert!(
+            !text.contains("rgw lc debug interval"),
+            "real days for people"
+        );
         assert!(text.contains("mon host = [v2:127.0.0.1:40001,v1:127.0.0.1:40000]"));
         assert!(text.contains("rgw frontends = beast endpoint=127.0.0.1:7480"));
         assert!(text.contains("mon data = /data/sandbox/mon/$cluster-$id"));

@@ -96,6 +96,8 @@ pub struct StartOptions {
     /// The owner's access key the app saved for the sandbox connection: kept, whatever other
     /// keys the owner has (else the one noted in the cluster's facts).
     pub owner_access_key: Option<String>,
+    /// For tests of lifecycle rules: a lifecycle "day" lasts this many seconds (else a day).
+    pub lifecycle_day_seconds: Option<u32>,
 }
 
 impl StartOptions {
@@ -104,6 +106,7 @@ impl StartOptions {
             root: root.into(),
             store_bytes: 20 << 30,
             owner_access_key: None,
+            lifecycle_day_seconds: None,
         }
     }
 }

@@ -94,6 +94,7 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
             mon_port: sandbox_ports.mon,
             rgw_port: sandbox_ports.rgw,
             store_bytes: opts.store_bytes,
+            lifecycle_day_seconds: opts.lifecycle_day_seconds,
         }),
     )
     .context(|| SANDBOX_FILES.into())?;

@@ -1,4 +1,5 @@
-//! Commands of versions and undelete. Each adapts one call of [`crate::core::versions::service`].
+//! Commands of versions, undelete and lifecycle rules: what keeps or removes a Space's files
+//! over time. Each adapts one call of a domain service.
 
 use std::path::PathBuf;
 
@@ -6,6 +7,7 @@ use tauri::{AppHandle, Runtime, State};
 
 use super::files::pick_folder;
 use crate::app::error::Result;
+use crate::core::lifecycle::{self, LifecycleRule};
 use crate::core::services::Services;
 use crate::core::versions::{service, DeletedFile, FileVersion, Versioning};
 
@@ -95,4 +97,24 @@ pub async fn download_version<R: Runtime>(
     };
     let saved = service::download_version(&state, &space, region, &key, &version_id, &folder);
     Ok(Some(saved.await?))
+}
+
+#[tauri::command]
+pub async fn lifecycle_rules(
+    state: State<'_, Services>,
+    space: String,
+    region: Option<String>,
+) -> Result<Vec<LifecycleRule>> {
+    Ok(lifecycle::service::rules(&state, &space, region).await?)
+}
+
+/// Replaces the Space's lifecycle rules (checked first); returns them as the server has them.
+#[tauri::command]
+pub async fn set_lifecycle_rules(
+    state: State<'_, Services>,
+    space: String,
+    region: Option<String>,
+    rules: Vec<LifecycleRule>,
+) -> Result<Vec<LifecycleRule>> {
+    Ok(lifecycle::service::set_rules(&state, &space, region, &rules).await?)
 }
