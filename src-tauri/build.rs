@@ -2,6 +2,8 @@ fn main() {
     // Each command listed here is denied until a capability allows it.
     let commands = &[
         "app_info",
+        "about",
+        "check_requirements",
         "start_sandbox",
         "test_connection",
         "save_connection",

@@ -39,6 +39,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         })
         .invoke_handler(tauri::generate_handler![
             app::commands::connections::app_info,
+            app::commands::connections::about,
+            app::commands::connections::check_requirements,
             app::commands::connections::start_sandbox,
             app::commands::connections::test_connection,
             app::commands::connections::save_connection,

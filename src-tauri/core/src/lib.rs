@@ -1,6 +1,7 @@
 //! The domain: everything Spacedock does, with no window and no `tauri` import, so it is tested
 //! from plain Rust.
 
+pub mod about;
 pub mod browse;
 pub mod connection;
 pub mod destroy;

@@ -1,6 +1,7 @@
 //! Dragging out of the window: rows of the file browser are dragged (a real X pointer, held and
 //! moved) onto a GTK drop target that copies what it gets as a file manager does; the files come
-//! through the transfer queue and arrive byte for byte, odd names and folders included.
+//! through the transfer queue and arrive byte for byte, odd names and folders included. (On the
+//! way, the Settings page's About and Check requirements are looked at too.)
 
 use std::io::BufRead;
 
@@ -33,6 +34,19 @@ async fn files_and_folders_dragged_out_arrive_whole() {
     app.type_into("download-rate", "1").await;
     app.click(Locator::Id("save-settings")).await;
     app.wait_for(Locator::Id("settings-saved"), 10).await;
+    // On the same page: About and Check requirements, on this computer.
+    let version = app.text(Locator::Id("about-version")).await;
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    app.click(Locator::Id("check-requirements")).await;
+    for name in ["Keychain", "Ceph", "WebKitGTK"] {
+        let found = format!("#requirements li[data-name='{name}'][data-ok='true']");
+        app.wait_for(Locator::Css(&found), 20).await;
+    }
+    let webkit = app
+        .text(Locator::Css("#requirements li[data-name='WebKitGTK']"))
+        .await;
+    assert!(webkit.contains("2."), "a WebKitGTK version: {webkit}");
+    app.shot("39-about").await;
     app.click(Locator::Css("nav a[href='#spaces']")).await;
     app.click(Locator::Id("refresh-spaces")).await;
     app.click(Locator::XPath(&format!("//td//button[.='{space}']")))

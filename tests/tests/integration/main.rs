@@ -1,6 +1,7 @@
 //! Integration tests against the real Ceph RGW sandbox and the real Secret Service keychain.
 //! Run inside `dbus-run-session` with an unlocked gnome-keyring (the test command does this).
 
+mod about;
 mod browse;
 mod busy;
 mod connect;

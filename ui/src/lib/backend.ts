@@ -42,11 +42,22 @@ import type { Versioning } from './bindings/Versioning';
 import type { FileVersion } from './bindings/FileVersion';
 import type { DeletedFile } from './bindings/DeletedFile';
 import type { FolderSize } from './bindings/FolderSize';
+import type { About } from './bindings/About';
+import type { Requirement } from './bindings/Requirement';
 import type { LifecycleRule } from './bindings/LifecycleRule';
 import type { SearchPage } from './bindings/SearchPage';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
+}
+
+export function about(): Promise<About> {
+  return invoke('about');
+}
+
+/** What the app needs from this computer (keychain, Ceph, WebKit), and whether it has it. */
+export function checkRequirements(): Promise<Requirement[]> {
+  return invoke('check_requirements');
 }
 
 /** Starts the local sandbox (or reuses it) and connects; each step is reported to `onProgress`. */

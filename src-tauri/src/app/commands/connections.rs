@@ -1,10 +1,11 @@
-//! Commands of the first screen: the sandbox, saved connections, the Spaces list.
-//! Each adapts one call of [`crate::core::connection::service`].
+//! Commands of the first screen (the sandbox, saved connections, the Spaces list) and of About.
+//! Each adapts one call of [`crate::core::connection::service`] or [`crate::core::about`].
 
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::app::error::Result;
+use crate::core::about::{self, About, Requirement};
 use crate::core::connection::active::Session;
 use crate::core::connection::service::{self as connections, AppInfo, TestResult};
 use crate::core::connection::{ConnectionDraft, ConnectionProfile};
@@ -64,4 +65,47 @@ pub async fn delete_connection(state: State<'_, Services>, id: String) -> Result
 #[tauri::command]
 pub async fn list_spaces(state: State<'_, Services>) -> Result<Vec<SpaceSummary>> {
     Ok(connections::list_spaces(&state).await?)
+}
+
+/// Version, licence and where the app keeps its files.
+#[tauri::command]
+pub fn about(state: State<'_, Services>) -> About {
+    about::about(&state)
+}
+
+/// What the app needs from this computer, and whether it has it: the keychain, Ceph for the
+/// sandbox, and the WebKit the window runs on.
+#[tauri::command]
+pub fn check_requirements(state: State<'_, Services>) -> Vec<Requirement> {
+    let mut found = about::check(&state);
+    found.push(webkit());
+    found
+}
+
+#[cfg(target_os = "linux")]
+fn webkit() -> Requirement {
+    // SAFETY: plain getters of the linked library's version numbers; no arguments, no state.
+    let (major, minor, micro) = unsafe {
+        (
+            webkit2gtk_sys::webkit_get_major_version(),
+            webkit2gtk_sys::webkit_get_minor_version(),
+            webkit2gtk_sys::webkit_get_micro_version(),
+        )
+    };
+    Requirement {
+        name: "WebKitGTK".into(),
+        ok: true,
+        detail: format!("{major}.{minor}.{micro}, the web engine the window runs on."),
+        needed_for: "the window".into(),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn webkit() -> Requirement {
+    Requirement {
+        name: "Web view".into(),
+        ok: true,
+        detail: "The system's own web view.".into(),
+        needed_for: "the window".into(),
+    }
 }
