@@ -31,6 +31,7 @@ fn main() {
         "list_folder",
         "create_folder",
         "file_details",
+        "preview_file",
         "set_file_acl",
         "share_link",
         "set_file_metadata",

@@ -66,6 +66,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::list_folder,
             app::commands::files::create_folder,
             app::commands::files::file_details,
+            app::commands::files::preview_file,
             app::commands::files::set_file_acl,
             app::commands::files::share_link,
             app::commands::files::set_file_metadata,

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod names;
 pub mod objects;
+pub mod preview;
 pub mod regions;
 pub mod s3;
 pub mod sandbox;

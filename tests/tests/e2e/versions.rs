@@ -1,6 +1,6 @@
 //! A Space's life in the real window: versioning and a lifecycle rule set in its settings, an old version
 //! restored from a file's details, a deleted file shown and undeleted, the Space's size counted,
-//! and a search of the whole Space that opens what it finds.
+//! a search of the whole Space that opens what it finds, and a file's preview.
 
 use super::*;
 
@@ -84,6 +84,12 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         .await;
     scroll_into_view(&app, "#file-versions").await;
     app.shot("51-file-versions").await;
+    // Its preview: the text, fetched through the app.
+    app.click(Locator::Id("file-preview-open")).await;
+    let text = app
+        .text(Locator::Css("#file-preview[data-kind='text'] pre"))
+        .await;
+    assert_eq!(text, "three");
     app.click(Locator::Id("version-restore-2")).await;
     app.wait_for(Locator::Id("versions-message"), 20).await;
     app.wait_for(Locator::Css("#file-versions li:nth-child(4)"), 20)
@@ -136,6 +142,10 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
     app.wait_for(Locator::Css("[data-key='deep/er/Notes-2.TXT']"), 20)
         .await;
     app.shot("55-search-opened").await;
+    app.click(Locator::Id("file-preview-open")).await;
+    let text = app.text(Locator::Css("#file-preview pre")).await;
+    assert_eq!(text, "12345");
+    app.shot("56-preview").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
 }

@@ -43,6 +43,7 @@ import type { FileVersion } from './bindings/FileVersion';
 import type { DeletedFile } from './bindings/DeletedFile';
 import type { FolderSize } from './bindings/FolderSize';
 import type { About } from './bindings/About';
+import type { Preview } from './bindings/Preview';
 import type { Requirement } from './bindings/Requirement';
 import type { LifecycleRule } from './bindings/LifecycleRule';
 import type { SearchPage } from './bindings/SearchPage';
@@ -277,6 +278,11 @@ export async function onFileDrop(handler: (e: DropState) => void): Promise<() =>
 }
 
 // --- One file ---
+
+/** A file's preview (image, text, JSON, CSV), up to a size limit. */
+export function previewFile(space: string, region: string | null, key: string): Promise<Preview> {
+  return invoke('preview_file', { space, region, key });
+}
 
 export function fileDetails(space: string, region: string | null, key: string): Promise<FileView> {
   return invoke('file_details', { space, region, key });

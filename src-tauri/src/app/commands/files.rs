@@ -12,6 +12,7 @@ use crate::app::error::{AppError, Result};
 use crate::core::browse::ListingPage;
 use crate::core::files::{self, FileView};
 use crate::core::objects::{FileDetails, Metadata};
+use crate::core::preview::{self, Preview};
 use crate::core::search::{self, FolderSize, SearchPage};
 use crate::core::services::Services;
 use crate::core::transfer::download::DownloadSummary;
@@ -40,6 +41,17 @@ pub async fn create_folder(
     name: String,
 ) -> Result<String> {
     Ok(files::create_folder(&state, &space, region, &parent, &name).await?)
+}
+
+/// A file's preview (an image, text, JSON or CSV), up to a size limit.
+#[tauri::command]
+pub async fn preview_file(
+    state: State<'_, Services>,
+    space: String,
+    region: Option<String>,
+    key: String,
+) -> Result<Preview> {
+    Ok(preview::preview_in(&state, &space, region, &key).await?)
 }
 
 #[tauri::command]
