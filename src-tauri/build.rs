@@ -3,6 +3,7 @@ fn main() {
     let commands = &[
         "app_info",
         "about",
+        "first_screen",
         "check_requirements",
         "start_sandbox",
         "test_connection",

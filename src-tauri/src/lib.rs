@@ -40,6 +40,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .invoke_handler(tauri::generate_handler![
             app::commands::connections::app_info,
             app::commands::connections::about,
+            app::commands::connections::first_screen,
             app::commands::connections::check_requirements,
             app::commands::connections::start_sandbox,
             app::commands::connections::test_connection,
@@ -135,7 +136,15 @@ fn quit_on_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
 #[cfg(not(unix))]
 fn quit_on_signals<R: Runtime>(_handle: tauri::AppHandle<R>) {}
 
+/// When `run` began: the start-up report counts from here (the footprint command also times the
+/// whole process from outside).
+pub fn started() -> std::time::Instant {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
 pub fn run() {
+    started();
     let app = builder(tauri::Builder::default())
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -52,6 +52,11 @@ export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
 }
 
+/** The first usable screen is painted (the app reports its start-up time when asked to). */
+export function firstScreen(screen: string): Promise<void> {
+  return invoke('first_screen', { screen });
+}
+
 export function about(): Promise<About> {
   return invoke('about');
 }

@@ -109,3 +109,20 @@ fn webkit() -> Requirement {
         needed_for: "the window".into(),
     }
 }
+
+/// The page painted its first usable screen. With `SPACEDOCK_STARTUP_REPORT` set (the footprint
+/// command sets it), the time since the app started is printed once, for the figures.
+#[tauri::command]
+pub fn first_screen(screen: String) {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("SPACEDOCK_STARTUP_REPORT").is_none() {
+        return;
+    }
+    TOLD.call_once(|| {
+        let since = crate::started().elapsed();
+        println!(
+            "first screen ({screen}) painted, {} ms after the app began",
+            since.as_millis()
+        );
+    });
+}
