@@ -383,7 +383,9 @@ async fn quitting_during_an_upload_keeps_it_to_resume() {
     let space = new_space(&sb, "resume-quit").await;
     let root = tempfile::tempdir().expect("tempdir");
     let file = root.path().join("video.bin");
-    let size = 120 * MIB;
+    // Six 32 MiB parts and a 1 MiB last one, all in flight at once through the paced proxy:
+    // the small one is stored long before the others, so the quit lands with parts to go.
+    let size = 6 * 32 * MIB + MIB;
     std::fs::write(&file, noise(size, 19)).expect("file");
     let s = Arc::new(started_again(&sb, root.path(), &proxy).await);
     let plan = upload_batch::plan(&s, &space, None, "", vec![file.clone()])
