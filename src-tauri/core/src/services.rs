@@ -19,6 +19,7 @@ use crate::keychain::Keychain;
 use crate::sandbox::Sandbox;
 use crate::settings::{Settings, Store};
 use crate::transfer::adapt::Link;
+use crate::transfer::copy_batch::CopyBatch;
 use crate::transfer::download_batch::DownloadBatch;
 use crate::transfer::pace::Pace;
 use crate::transfer::unfinished::{PartialDownloads, Unfinished};
@@ -48,6 +49,8 @@ pub struct Services {
     pub uploads: Mutex<HashMap<u32, UploadBatch>>,
     /// Downloads planned and waiting for the user's choice, by batch id.
     pub downloads: Mutex<HashMap<u32, DownloadBatch>>,
+    /// Copies and moves planned or kept to try again, by batch id.
+    pub copies: Mutex<HashMap<u32, CopyBatch>>,
     next_batch: AtomicU32,
     /// Multipart uploads in flight, noted on disk so that a quit or a crash can be resumed.
     pub unfinished: Arc<Unfinished>,
@@ -86,6 +89,7 @@ impl Services {
             active: RwLock::new(None),
             uploads: Mutex::default(),
             downloads: Mutex::default(),
+            copies: Mutex::default(),
             next_batch: AtomicU32::new(0),
             unfinished: Arc::new(Unfinished::new(
                 setup.data_dir.join("unfinished-uploads.json"),

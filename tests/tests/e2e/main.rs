@@ -9,6 +9,7 @@ mod files;
 mod first_run;
 mod harness;
 mod keys;
+mod moves;
 mod resume;
 mod versions;
 

@@ -19,6 +19,7 @@ mod keychain;
 mod keys;
 mod lifecycle;
 mod limits;
+mod moves;
 mod preview;
 mod resume;
 mod rules;

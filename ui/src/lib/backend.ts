@@ -38,6 +38,10 @@ import type { Scope } from './bindings/Scope';
 import type { HeldKey } from './bindings/HeldKey';
 import type { UnfinishedUpload } from './bindings/UnfinishedUpload';
 import type { AbortSummary } from './bindings/AbortSummary';
+import type { CopyMode } from './bindings/CopyMode';
+import type { CopyRequest } from './bindings/CopyRequest';
+import type { CopySummary } from './bindings/CopySummary';
+import type { PlannedCopy } from './bindings/PlannedCopy';
 import type { Versioning } from './bindings/Versioning';
 import type { FileVersion } from './bindings/FileVersion';
 import type { DeletedFile } from './bindings/DeletedFile';
@@ -270,14 +274,16 @@ export function pickUploadPaths(folder: boolean): Promise<string[]> {
   return invoke('pick_upload_paths', { folder });
 }
 
-export type DropState = { type: 'over' } | { type: 'drop'; paths: string[] } | { type: 'leave' };
+/** A drop says where it landed (in CSS pixels of the page), so a drop onto a folder can move. */
+export type DropState = { type: 'over'; x: number; y: number } | { type: 'drop'; paths: string[]; x: number; y: number } | { type: 'leave' };
 
 /** Files dragged from the desktop onto the window: the OS gives paths, never the bytes. */
 export async function onFileDrop(handler: (e: DropState) => void): Promise<() => void> {
   return getCurrentWebview().onDragDropEvent((event) => {
     const p = event.payload;
-    if (p.type === 'enter' || p.type === 'over') handler({ type: 'over' });
-    else if (p.type === 'drop') handler({ type: 'drop', paths: p.paths });
+    const scale = window.devicePixelRatio || 1;
+    if (p.type === 'enter' || p.type === 'over') handler({ type: 'over', x: p.position.x / scale, y: p.position.y / scale });
+    else if (p.type === 'drop') handler({ type: 'drop', paths: p.paths, x: p.position.x / scale, y: p.position.y / scale });
     else handler({ type: 'leave' });
   });
 }
@@ -387,7 +393,6 @@ export function cancelDownload(batch: number, id: number | null): Promise<void> 
   return invoke('cancel_download', { batch, id });
 }
 
-/** Starts dragging files out of the window; the returned batch is to run through the queue. */
 /** Starts a drag out; its download runs at once, each file's progress going to `onEvent`. */
 export function dragOut(
   space: string,
@@ -402,6 +407,53 @@ export function dragOut(
 
 export function forgetDownload(batch: number): Promise<void> {
   return invoke('forget_download', { batch });
+}
+
+// --- Copies, moves and renames on the server ---
+
+/** Plans copying, moving or renaming files and folders; their bytes stay on the server. */
+export function planCopy(ask: CopyRequest): Promise<PlannedCopy> {
+  return invoke('plan_copy', { ask });
+}
+
+export function startCopy(
+  batch: number,
+  conflict: Conflict,
+  ids: number[] | null,
+  onEvent: (e: TransferEvent) => void,
+): Promise<CopySummary> {
+  const channel = new Channel<TransferEvent>();
+  channel.onmessage = onEvent;
+  return invoke('start_copy', { batch, conflict, ids, onEvent: channel });
+}
+
+export function cancelCopy(batch: number, id: number | null): Promise<void> {
+  return invoke('cancel_copy', { batch, id });
+}
+
+export function forgetCopy(batch: number): Promise<void> {
+  return invoke('forget_copy', { batch });
+}
+
+export interface CopyResult {
+  mode: CopyMode;
+  summary: CopySummary;
+  /** Nothing was done: the user stopped at the question about names already taken. */
+  stopped: boolean;
+}
+
+/** One line about a finished copy, move or rename, for the page. */
+export function copySentence(r: CopyResult): string {
+  const { done, skipped, cancelled, problems } = r.summary;
+  const verb = r.mode === 'move' ? 'Moved' : 'Copied';
+  const not = r.mode === 'move' ? 'Not moved' : 'Not copied';
+  if (r.stopped) return `${not}: nothing was changed.`;
+  const parts = [`${verb} ${done} ${done === 1 ? 'file' : 'files'}.`];
+  if (skipped) parts.push(`${skipped} skipped: the name was taken.`);
+  if (cancelled) parts.push(`${cancelled} cancelled.`);
+  const why = (m: string) => m.replace(/^Not (moved|copied): /, '');
+  if (problems.length) parts.push(`${not}: ${problems.map((p) => `${p.path} (${why(p.message)})`).join('; ')}`);
+  return parts.join(' ');
 }
 
 /** One line about a finished download, for the page. */

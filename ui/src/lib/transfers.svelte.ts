@@ -5,10 +5,12 @@ import type { FileAcl } from './bindings/FileAcl';
 import type { FileState } from './bindings/FileState';
 import type { TransferEvent } from './bindings/TransferEvent';
 import type { DownloadSummary } from './bindings/DownloadSummary';
+import type { CopyRequest } from './bindings/CopyRequest';
 
 export type ItemState = FileState['state'];
 
-export type Direction = 'upload' | 'download';
+/** Copies and moves run on the server: their bytes never pass through this computer. */
+export type Direction = 'upload' | 'download' | 'copy' | 'move';
 
 export interface Item {
   batch: number;
@@ -16,6 +18,8 @@ export interface Item {
   direction: Direction;
   space: string;
   key: string;
+  /** Where a copy or move puts the file. */
+  to?: string;
   size: number;
   bytes: number;
   state: ItemState;
@@ -137,6 +141,28 @@ export class TransferQueue {
     return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 
+  /**
+   * Plans a copy, move or rename on the server, asks about names already taken, then runs it
+   * through the queue.
+   */
+  async copy(ask: CopyRequest, askTaken: backend.AskDownloadConflict, onFinished: () => void): Promise<backend.CopyResult> {
+    const plan = await backend.planCopy(ask);
+    let conflict: Conflict = 'overwrite';
+    if (plan.existingCount > 0) {
+      const answer = await askTaken(plan.existingCount, plan.existing);
+      if (!answer) {
+        await backend.forgetCopy(plan.batch);
+        return { mode: ask.mode, stopped: true, summary: { done: 0, skipped: 0, cancelled: 0, problems: plan.problems, renamed: [] } };
+      }
+      conflict = answer;
+    }
+    const problems = plan.problems.map((p) => ({ path: p.path, message: p.message }));
+    this.batches.set(plan.batch, { direction: ask.mode, acl: 'private', conflict, onFinished });
+    this.enqueue(plan.batch, ask.mode, ask.toSpace, plan.files, problems);
+    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [] };
+    return { mode: ask.mode, stopped: false, summary: { renamed: [], ...summary, problems: [...plan.problems, ...summary.problems] } };
+  }
+
   /** Set while files dragged out of the window may pass over it. */
   draggingOut = $state(false);
   /** Staging folders of drags out: dropped back onto the window, they are not an upload. */
@@ -151,10 +177,28 @@ export class TransferQueue {
     const onEvent = (e: TransferEvent) => (batch === null ? early.push(e) : this.apply(batch, e));
     const plan = await backend.dragOut(space, region, keys, onEvent);
     this.staging.push(plan.dest);
+    this.dragged = { space, region, keys, batch: plan.batch, dest: plan.dest };
     this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict: 'overwrite', onFinished: () => {} });
     this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
     batch = plan.batch;
     for (const e of early.splice(0)) this.apply(plan.batch, e);
+  }
+
+  /** The last drag out, until it is dropped. */
+  private dragged: { space: string; region: string | null; keys: string[]; batch: number; dest: string } | null = null;
+
+  /**
+   * Files dragged out and dropped back onto the window: their download to the staging folder is
+   * stopped and its rows go. Returns what was dragged (to move it if dropped onto a folder).
+   */
+  droppedBack(paths: string[]): { space: string; region: string | null; keys: string[] } | null {
+    const d = this.dragged;
+    if (!d || !paths.some((p) => p === d.dest || p.startsWith(`${d.dest}/`))) return null;
+    this.dragged = null;
+    backend.cancelDownload(d.batch, null).catch(() => {});
+    this.items = this.items.filter((i) => i.batch !== d.batch);
+    this.index = new Map(this.items.map((i) => [`${i.batch}:${i.id}`, i]));
+    return { space: d.space, region: d.region, keys: d.keys };
   }
 
   isStaged(paths: string[]): boolean {
@@ -166,27 +210,35 @@ export class TransferQueue {
     batch: number,
     direction: Direction,
     space: string,
-    files: { id: number; key: string; size: number }[],
+    files: { id: number; key: string; size: number; to?: string }[],
     problems: { path: string; message: string }[],
   ) {
     for (const p of problems) {
       this.items.push({ batch, id: this.problemIds--, direction, space, key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
     }
     for (const f of files) {
-      this.items.push({ batch, id: f.id, direction, space, key: f.key, size: f.size, bytes: 0, state: 'queued', message: null });
+      this.items.push({ batch, id: f.id, direction, space, key: f.key, to: f.to, size: f.size, bytes: 0, state: 'queued', message: null });
       // Index the reactive proxy, so later updates reach the UI.
       this.index.set(`${batch}:${f.id}`, this.items[this.items.length - 1]);
     }
   }
 
-  /** Runs a batch (or, with `ids`, those files again); a download's summary is returned. */
+  /** Runs a batch (or, with `ids`, those files again); a download's or copy's summary is returned. */
   private async run(batch: number, ids: number[] | null): Promise<DownloadSummary | null> {
     const b = this.batches.get(batch);
     if (!b) return null;
     const onEvent = (e: TransferEvent) => this.apply(batch, e);
     let downloaded: DownloadSummary | null = null;
     try {
-      if (b.direction === 'download') {
+      if (b.direction === 'copy' || b.direction === 'move') {
+        const copied = await backend.startCopy(batch, b.conflict, ids, onEvent);
+        // Keep both gave some files a numbered name: the rows say where they went.
+        for (const [id, to] of copied.renamed) {
+          const item = this.index.get(`${batch}:${id}`);
+          if (item) item.to = to;
+        }
+        downloaded = copied;
+      } else if (b.direction === 'download') {
         // Failed files are told through their events, with why.
         downloaded = await backend.startDownload(batch, b.conflict, ids, onEvent);
       } else {
@@ -209,8 +261,9 @@ export class TransferQueue {
   }
 
   private cancelIn(batch: number, id: number | null) {
-    const download = this.batches.get(batch)?.direction === 'download';
-    return download ? backend.cancelDownload(batch, id) : backend.cancelUpload(batch, id);
+    const direction = this.batches.get(batch)?.direction;
+    if (direction === 'copy' || direction === 'move') return backend.cancelCopy(batch, id);
+    return direction === 'download' ? backend.cancelDownload(batch, id) : backend.cancelUpload(batch, id);
   }
 
   cancel(item: Item) {

@@ -2,6 +2,8 @@
 
 pub mod adapt;
 pub mod cancel;
+pub mod copy;
+pub mod copy_batch;
 pub mod download;
 pub mod download_batch;
 pub mod limits;

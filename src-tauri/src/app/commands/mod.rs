@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod files;
 pub mod keys;
+pub mod moves;
 pub mod spaces;
 pub mod transfers;
 pub mod versions;
