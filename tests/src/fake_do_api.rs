@@ -1,7 +1,9 @@
-//! A FAKE of DigitalOcean's API v2 `/v2/spaces/keys`, built from its documented request and
-//! response shapes. It is the only fake in these tests: the real API can't be reached from here.
-//! Tokens: `good-token` may do everything, `no-scope` lacks the spaces_key scopes (403),
-//! `rate-limited` always gets 429; any other token is refused (401).
+//! A FAKE of DigitalOcean's API v2 — `/v2/spaces/keys`, `/v2/cdn/endpoints` (with its cache
+//! purge) and `/v2/certificates` — built from its documented request and response shapes. It is
+//! the only fake in these tests: the real API can't be reached from here.
+//! Tokens: `good-token` may do everything, `no-scope` lacks the scopes (403), `rate-limited`
+//! always gets 429; any other token is refused (401). A purge of more than 50 paths within 20
+//! seconds gets 429, as the real CDN's limit.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -12,6 +14,26 @@ use serde_json::{json, Value};
 pub struct FakeDigitalOceanApi {
     pub base: String,
     keys: Arc<Mutex<Vec<Value>>>,
+    cdn: Arc<Mutex<Cdn>>,
+}
+
+/// The CDN side: endpoints, and every purge asked for (its endpoint id, its paths, when).
+#[derive(Default)]
+pub struct Cdn {
+    pub endpoints: Vec<Value>,
+    pub purges: Vec<(String, Vec<String>, std::time::Instant)>,
+}
+
+/// The account's certificates: one custom, one Let's Encrypt.
+pub fn certificates() -> Value {
+    json!([
+        { "id": "892071a0-bb95-49bc-8021-3afd67a210bf", "name": "web-cert-01", "not_after": "2027-02-22T00:00:00Z",
+          "sha1_fingerprint": "dfcc9f57d86bf58e321c2c6c31c7a971be244ac7", "created_at": "2026-02-08T16:02:37Z",
+          "dns_names": ["static.example.com"], "state": "verified", "type": "custom" },
+        { "id": "ba9b9c18-6c59-46c2-99df-70da170a42ba", "name": "le-cert-01", "not_after": "2027-01-01T00:00:00Z",
+          "sha1_fingerprint": "479c82b5c63cb6d3e6fac4624d58a33b267e166c", "created_at": "2026-10-01T16:02:37Z",
+          "dns_names": ["www.example.com"], "state": "verified", "type": "lets_encrypt" }
+    ])
 }
 
 impl FakeDigitalOceanApi {
@@ -19,15 +41,27 @@ impl FakeDigitalOceanApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let keys = Arc::new(Mutex::new(Vec::new()));
-        let state = keys.clone();
+        let cdn = Arc::new(Mutex::new(Cdn::default()));
+        let (state, cdn_state) = (keys.clone(), cdn.clone());
         let own = base.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (state, own) = (state.clone(), own.clone());
-                std::thread::spawn(move || serve(stream, &state, &own));
+                let (state, cdn, own) = (state.clone(), cdn_state.clone(), own.clone());
+                std::thread::spawn(move || serve(stream, &state, &cdn, &own));
             }
         });
-        FakeDigitalOceanApi { base, keys }
+        FakeDigitalOceanApi { base, keys, cdn }
+    }
+
+    /// The CDN endpoints the fake holds now.
+    pub fn endpoints(&self) -> Vec<Value> {
+        self.cdn.lock().expect("cdn").endpoints.clone()
+    }
+
+    /// The paths of every purge so far, oldest first.
+    pub fn purges(&self) -> Vec<Vec<String>> {
+        let cdn = self.cdn.lock().expect("cdn");
+        cdn.purges.iter().map(|(_, p, _)| p.clone()).collect()
     }
 
     /// The keys the fake holds now, secrets left out.
@@ -36,7 +70,7 @@ impl FakeDigitalOceanApi {
     }
 }
 
-fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, base: &str) {
+fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, cdn: &Mutex<Cdn>, base: &str) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -62,7 +96,15 @@ fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, base: &str) {
     let mut body = vec![0u8; length];
     let _ = reader.read_exact(&mut body);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (status, answer) = route(&method, &target, &auth, &body, keys, base);
+    let (status, answer) =
+        if target.starts_with("/v2/cdn/") || target.starts_with("/v2/certificates") {
+            match authorized(&auth) {
+                Some(refused) => refused,
+                None => cdn_route(&method, &target, &body, cdn),
+            }
+        } else {
+            route(&method, &target, &auth, &body, keys, base)
+        };
     let text = if answer.is_null() {
         String::new()
     } else {
@@ -78,6 +120,173 @@ fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, base: &str) {
 
 fn error(status: u16, id: &str, message: &str) -> (u16, Value) {
     (status, json!({ "id": id, "message": message }))
+}
+
+/// The token's answer when it may not go on.
+fn authorized(auth: &str) -> Option<(u16, Value)> {
+    match auth {
+        "Bearer good-token" => None,
+        "Bearer no-scope" => Some(error(
+            403,
+            "forbidden",
+            "You are not authorized to perform this operation",
+        )),
+        "Bearer rate-limited" => Some(error(429, "too_many_requests", "API Rate limit exceeded.")),
+        _ => Some(error(401, "unauthorized", "Unable to authenticate you")),
+    }
+}
+
+const TTLS: [u64; 5] = [60, 600, 3600, 86400, 604800];
+
+/// Checks an endpoint's settings as the API does: 422 with its message when wrong.
+fn cdn_settings(body: &Value, into: &mut Value) -> Result<(), (u16, Value)> {
+    if let Some(ttl) = body.get("ttl") {
+        match ttl.as_u64().filter(|t| TTLS.contains(t)) {
+            Some(t) => into["ttl"] = json!(t),
+            None => {
+                return Err(error(
+                    422,
+                    "unprocessable_entity",
+                    "ttl must be one of 60, 600, 3600, 86400, 604800",
+                ))
+            }
+        }
+    }
+    let domain = body
+        .get("custom_domain")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let certificate = body
+        .get("certificate_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !domain.is_empty() {
+        let known = certificates()
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|c| c["id"] == certificate);
+        if !known {
+            return Err(error(
+                422,
+                "unprocessable_entity",
+                "certificate_id must be a certificate of this account when custom_domain is set",
+            ));
+        }
+    }
+    into["custom_domain"] = json!(domain);
+    into["certificate_id"] = json!(certificate);
+    Ok(())
+}
+
+fn cdn_route(method: &str, target: &str, body: &Value, cdn: &Mutex<Cdn>) -> (u16, Value) {
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let mut cdn = cdn.lock().expect("cdn");
+    let missing = || {
+        error(
+            404,
+            "not_found",
+            "The resource you requested could not be found.",
+        )
+    };
+    let rest = path.strip_prefix("/v2/cdn/endpoints").unwrap_or("");
+    match (method, path) {
+        ("GET", "/v2/certificates") => {
+            let all = certificates();
+            let total = all.as_array().map_or(0, Vec::len);
+            (
+                200,
+                json!({ "certificates": all, "links": {}, "meta": { "total": total } }),
+            )
+        }
+        ("GET", "/v2/cdn/endpoints") => (
+            200,
+            json!({ "endpoints": cdn.endpoints, "links": {}, "meta": { "total": cdn.endpoints.len() } }),
+        ),
+        ("POST", "/v2/cdn/endpoints") => {
+            let origin = body
+                .get("origin")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(space_host) = origin.strip_suffix(".digitaloceanspaces.com") else {
+                return error(
+                    422,
+                    "unprocessable_entity",
+                    "origin must be a Spaces origin",
+                );
+            };
+            if cdn.endpoints.iter().any(|e| e["origin"] == origin) {
+                return error(
+                    422,
+                    "unprocessable_entity",
+                    "an endpoint for this origin already exists",
+                );
+            }
+            let n = cdn.endpoints.len() + 1;
+            let mut endpoint = json!({
+                "id": format!("19f06b6a-3ace-4315-b086-{n:012}"),
+                "origin": origin,
+                "endpoint": format!("{space_host}.cdn.digitaloceanspaces.com"),
+                "created_at": "2026-11-28T12:00:00Z",
+                "ttl": 3600,
+            });
+            if let Err(refused) = cdn_settings(body, &mut endpoint) {
+                return refused;
+            }
+            cdn.endpoints.push(endpoint.clone());
+            (201, json!({ "endpoint": endpoint }))
+        }
+        ("PUT", _) if rest.starts_with('/') => {
+            let id = &rest[1..];
+            let Some(endpoint) = cdn.endpoints.iter_mut().find(|e| e["id"] == id) else {
+                return missing();
+            };
+            let mut changed = endpoint.clone();
+            if let Err(refused) = cdn_settings(body, &mut changed) {
+                return refused;
+            }
+            *endpoint = changed.clone();
+            (200, json!({ "endpoint": changed }))
+        }
+        ("DELETE", _) if rest.ends_with("/cache") => {
+            let id = &rest[1..rest.len() - "/cache".len()];
+            if !cdn.endpoints.iter().any(|e| e["id"] == id) {
+                return missing();
+            }
+            let files: Vec<String> = body
+                .get("files")
+                .and_then(Value::as_array)
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if files.is_empty() {
+                return error(422, "unprocessable_entity", "files is required");
+            }
+            let recent: usize = (cdn.purges.iter())
+                .filter(|(_, _, at)| at.elapsed() < std::time::Duration::from_secs(20))
+                .map(|(_, p, _)| p.len())
+                .sum();
+            if recent + files.len() > 50 {
+                return error(429, "too_many_requests", "API Rate limit exceeded.");
+            }
+            cdn.purges
+                .push((id.to_string(), files, std::time::Instant::now()));
+            (204, Value::Null)
+        }
+        ("DELETE", _) if rest.starts_with('/') => {
+            let before = cdn.endpoints.len();
+            cdn.endpoints.retain(|e| e["id"] != rest[1..]);
+            if cdn.endpoints.len() == before {
+                missing()
+            } else {
+                (204, Value::Null)
+            }
+        }
+        _ => error(404, "not_found", "no such route"),
+    }
 }
 
 fn route(

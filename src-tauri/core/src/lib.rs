@@ -3,6 +3,7 @@
 
 pub mod about;
 pub mod browse;
+pub mod cdn;
 pub mod connection;
 pub mod destroy;
 pub mod disk;

@@ -2,6 +2,7 @@
 //! under Xvfb, with the real sandbox and the real keychain. Screenshots go to the folder the
 //! README names (`$SPACEDOCK_SCREENSHOTS`, by default `<target>/screenshots`).
 
+mod cdn;
 mod create;
 mod desktop;
 mod drag_out;

@@ -4,6 +4,7 @@
 mod about;
 mod browse;
 mod busy;
+mod cdn;
 mod connect;
 mod create;
 mod destroy;

@@ -39,6 +39,9 @@ import type { HeldKey } from './bindings/HeldKey';
 import type { UnfinishedUpload } from './bindings/UnfinishedUpload';
 import type { AbortSummary } from './bindings/AbortSummary';
 import type { CopyMode } from './bindings/CopyMode';
+import type { CdnEndpoint } from './bindings/CdnEndpoint';
+import type { CdnSettings } from './bindings/CdnSettings';
+import type { CdnState } from './bindings/CdnState';
 import type { CopyRequest } from './bindings/CopyRequest';
 import type { CopySummary } from './bindings/CopySummary';
 import type { PlannedCopy } from './bindings/PlannedCopy';
@@ -407,6 +410,30 @@ export function dragOut(
 
 export function forgetDownload(batch: number): Promise<void> {
   return invoke('forget_download', { batch });
+}
+
+// --- DigitalOcean's CDN ---
+
+/** Whether the Space's CDN is on, its settings, and the certificates a custom subdomain may use. */
+export function cdnState(space: string, region: string | null): Promise<CdnState> {
+  return invoke('cdn_state', { space, region });
+}
+
+export function enableCdn(space: string, region: string | null, settings: CdnSettings): Promise<CdnEndpoint> {
+  return invoke('enable_cdn', { space, region, settings });
+}
+
+export function updateCdn(space: string, region: string | null, id: string, settings: CdnSettings): Promise<CdnEndpoint> {
+  return invoke('update_cdn', { space, region, id, settings });
+}
+
+export function disableCdn(space: string, region: string | null, id: string): Promise<void> {
+  return invoke('disable_cdn', { space, region, id });
+}
+
+/** Purges files and folders ("" is everything) from the edge cache; returns the paths purged. */
+export function purgeCdn(space: string, region: string | null, id: string, keys: string[]): Promise<string[]> {
+  return invoke('purge_cdn', { space, region, id, keys });
 }
 
 // --- Copies, moves and renames on the server ---

@@ -141,10 +141,21 @@ impl Provider {
                             .join(", ")
                     )));
                 }
-                Ok(Endpoint {
-                    url: format!("https://{region}.digitaloceanspaces.com"),
-                    signing_region: region.clone(),
-                    path_style: false,
+                // SPACEDOCK_DIGITALOCEAN_SPACES reaches every region through one address (a
+                // proxy, or a stand-in on this computer), with the Space in the path.
+                let through =
+                    crate::keys::digitalocean::address_from("SPACEDOCK_DIGITALOCEAN_SPACES")?;
+                Ok(match through {
+                    Some(url) => Endpoint {
+                        url,
+                        signing_region: region.clone(),
+                        path_style: true,
+                    },
+                    None => Endpoint {
+                        url: format!("https://{region}.digitaloceanspaces.com"),
+                        signing_region: region.clone(),
+                        path_style: false,
+                    },
                 })
             }
             Provider::Custom {

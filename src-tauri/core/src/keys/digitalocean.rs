@@ -15,15 +15,20 @@ pub const API_BASE: &str = "https://api.digitalocean.com";
 /// proxy, or a stand-in server on this computer). The token goes there, so plain http is
 /// accepted for this computer only.
 pub fn api_base() -> Result<String> {
-    match std::env::var("SPACEDOCK_DIGITALOCEAN_API") {
-        Ok(raw) if !raw.trim().is_empty() => check_api_base(&raw),
-        _ => Ok(API_BASE.to_string()),
+    Ok(address_from("SPACEDOCK_DIGITALOCEAN_API")?.unwrap_or_else(|| API_BASE.to_string()))
+}
+
+/// An address given in the environment variable `var`, checked: https, or http to this computer
+/// only (what goes there is signed or carries a token).
+pub(crate) fn address_from(var: &str) -> Result<Option<String>> {
+    match std::env::var(var) {
+        Ok(raw) if !raw.trim().is_empty() => check_address(var, &raw).map(Some),
+        _ => Ok(None),
     }
 }
 
-fn check_api_base(raw: &str) -> Result<String> {
-    let bad =
-        |why: &str| Error::InvalidInput(format!("SPACEDOCK_DIGITALOCEAN_API is “{raw}”: {why}"));
+fn check_address(var: &str, raw: &str) -> Result<String> {
+    let bad = |why: &str| Error::InvalidInput(format!("{var} is “{raw}”: {why}"));
     let url = url::Url::parse(raw.trim()).map_err(|_| bad("not a URL."))?;
     let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
         || match url.host() {
@@ -34,7 +39,7 @@ fn check_api_base(raw: &str) -> Result<String> {
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
-        "http" => return Err(bad("plain http is accepted for this computer only, so the API token is never sent in the clear.")),
+        "http" => return Err(bad("plain http is accepted for this computer only, so nothing secret is sent in the clear.")),
         _ => return Err(bad("use an https address.")),
     }
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
@@ -43,6 +48,14 @@ fn check_api_base(raw: &str) -> Result<String> {
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// What a refusal of a call means, in words about what was asked.
+pub(crate) struct About {
+    /// 403: the token lacks the scopes.
+    pub denied: &'static str,
+    /// 404: the thing is not there.
+    pub missing: &'static str,
 }
 
 pub struct DoApi {
@@ -146,7 +159,7 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Most pages of keys followed: 100 keys a page, far beyond any account's keys.
+/// Most pages of a list followed: 100 items a page, far beyond any account's keys or endpoints.
 const MAX_PAGES: usize = 1000;
 
 impl DoApi {
@@ -158,7 +171,27 @@ impl DoApi {
         }
     }
 
+    /// The API's address, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn call(&self, method: reqwest::Method, url: &str, body: Option<Value>) -> Result<Value> {
+        let about = About {
+            denied: "This API token may not manage Spaces keys: give it the spaces_key scopes (create_credentials, read, update, delete).",
+            missing: "DigitalOcean has no such key (it may have been deleted already).",
+        };
+        self.call_about(method, url, body, &about).await
+    }
+
+    /// One call of the API, its refusals said in words about what was asked.
+    pub(crate) async fn call_about(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+        about: &About,
+    ) -> Result<Value> {
         let mut request = self
             .http
             .request(method, url)
@@ -188,20 +221,40 @@ impl DoApi {
         match status {
             200..=299 => Ok(parsed),
             401 => Err(Error::ApiTokenRefused),
-            403 => Err(Error::AccessDenied(
-                "This API token may not manage Spaces keys: give it the spaces_key scopes (create_credentials, read, update, delete).".into(),
-            )),
-            404 => Err(Error::Gone("DigitalOcean has no such key (it may have been deleted already).".into())),
-            422 => Err(Error::InvalidInput(format!("DigitalOcean refused the request: {message}"))),
+            403 => Err(Error::AccessDenied(about.denied.into())),
+            404 => Err(Error::Gone(about.missing.into())),
+            422 => Err(Error::InvalidInput(format!(
+                "DigitalOcean refused the request: {message}"
+            ))),
             429 => Err(Error::SlowDown),
-            _ => Err(Error::Server { code: format!("HTTP {status}"), message }),
+            _ => Err(Error::Server {
+                code: format!("HTTP {status}"),
+                message,
+            }),
         }
     }
 
     /// Every key of the account, page by page.
     pub async fn list(&self) -> Result<Vec<AccessKey>> {
-        let mut keys = Vec::new();
-        let mut next = Some(format!("{}/v2/spaces/keys?page=1&per_page=100", self.base));
+        let keys = self.list_all("/v2/spaces/keys", "keys", None).await?;
+        let list: Vec<ApiKey> =
+            serde_json::from_value(Value::Array(keys)).map_err(|e| Error::Server {
+                code: "BadAnswer".into(),
+                message: e.to_string(),
+            })?;
+        Ok(list.iter().map(to_key).collect())
+    }
+
+    /// Every item of a list the API gives page by page (`field` of each page), following its
+    /// next links. With `about`, refusals are said in its words.
+    pub(crate) async fn list_all(
+        &self,
+        path: &str,
+        field: &str,
+        about: Option<&About>,
+    ) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut next = Some(format!("{}{path}?page=1&per_page=100", self.base));
         let mut seen = std::collections::HashSet::new();
         let origin = url::Url::parse(&self.base)
             .map_err(|_| Error::InvalidInput("The API address is not a URL.".into()))?
@@ -212,29 +265,33 @@ impl DoApi {
                 .map_err(|_| Error::BadAnswer(format!("the next page is “{url}”, not a URL")))?;
             if parsed.origin() != origin {
                 return Err(Error::BadAnswer(format!(
-                    "the next page of keys is at another address ({}); the token was not sent there",
+                    "the next page of {field} is at another address ({}); the token was not sent there",
                     parsed.origin().ascii_serialization()
                 )));
             }
             if !seen.insert(url.clone()) || seen.len() > MAX_PAGES {
-                return Err(Error::BadAnswer(
-                    "the pages of keys lead back to a page already read".into(),
-                ));
+                return Err(Error::BadAnswer(format!(
+                    "the pages of {field} lead back to a page already read"
+                )));
             }
-            let page = self.call(reqwest::Method::GET, &url, None).await?;
-            let list: Vec<ApiKey> =
-                serde_json::from_value(page.get("keys").cloned().unwrap_or(Value::Array(vec![])))
-                    .map_err(|e| Error::Server {
-                    code: "BadAnswer".into(),
-                    message: e.to_string(),
-                })?;
-            keys.extend(list.iter().map(to_key));
+            let page = match about {
+                Some(about) => {
+                    self.call_about(reqwest::Method::GET, &url, None, about)
+                        .await?
+                }
+                None => self.call(reqwest::Method::GET, &url, None).await?,
+            };
+            match page.get(field) {
+                Some(Value::Array(list)) => items.extend(list.iter().cloned()),
+                None | Some(Value::Null) => {}
+                Some(_) => return Err(Error::BadAnswer(format!("“{field}” is not a list"))),
+            }
             next = page
                 .pointer("/links/pages/next")
                 .and_then(Value::as_str)
                 .map(str::to_string);
         }
-        Ok(keys)
+        Ok(items)
     }
 
     /// Creates a key; the secret is in this answer only.
@@ -372,18 +429,20 @@ mod tests {
     #[test]
     fn another_api_address_must_keep_the_token_safe() {
         assert_eq!(
-            check_api_base("http://127.0.0.1:8080/").ok().as_deref(),
+            check_address("SPACEDOCK_DIGITALOCEAN_API", "http://127.0.0.1:8080/")
+                .ok()
+                .as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert!(check_api_base("http://localhost:1").is_ok());
-        assert!(check_api_base("https://proxy.example.com").is_ok());
+        assert!(check_address("SPACEDOCK_DIGITALOCEAN_API", "http://localhost:1").is_ok());
+        assert!(check_address("SPACEDOCK_DIGITALOCEAN_API", "https://proxy.example.com").is_ok());
         for bad in [
             "http://proxy.example.com",
             "ftp://127.0.0.1",
             "not a url",
             "https://user:pw@proxy.example.com",
         ] {
-            let err = check_api_base(bad).expect_err(bad);
+            let err = check_address("SPACEDOCK_DIGITALOCEAN_API", bad).expect_err(bad);
             assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput);
         }
     }

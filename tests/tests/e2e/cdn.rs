@@ -1,0 +1,122 @@
+//! DigitalOcean's CDN in the real window, against the named FAKE of its API (the real one can't
+//! be reached from here). The DigitalOcean connection reaches its Spaces through one address
+//! (SPACEDOCK_DIGITALOCEAN_SPACES), here the test sandbox, so the Space's page really opens.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
+    let fake = spacedock_tests::fake_do_api::FakeDigitalOceanApi::start();
+    let sb = spacedock_tests::sandbox();
+    let space = spacedock_tests::new_space(&sb, "cdn-e2e").await;
+    let client = spacedock_tests::owner_client(&sb);
+    for key in ["img/hero.png", "index.html"] {
+        client
+            .put_object()
+            .bucket(&space)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"content"))
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+            .send()
+            .await
+            .expect("put");
+    }
+    let home = Home::new();
+    let keychain = Keychain::new(IDENTIFIER);
+    let id = format!("do-cdn-{}", std::process::id());
+    std::fs::create_dir_all(home.app_data()).expect("data dir");
+    std::fs::write(
+        home.store_path(),
+        serde_json::json!({ "connections": [{
+            "id": id, "name": "DigitalOcean nyc3", "provider": { "type": "digitalOcean", "region": "nyc3" },
+            "accessKey": sb.owner_access_key, "space": null, "spaceKeys": {}
+        }]})
+        .to_string(),
+    )
+    .expect("store");
+    keychain
+        .set(&format!("connection:{id}"), &sb.owner_secret)
+        .expect("keychain");
+    // A token that has expired: the CDN panel says so and asks for a new one.
+    keychain
+        .set(
+            "digitalocean-token",
+            &spacedock::core::secret::Secret::new("expired"),
+        )
+        .expect("keychain");
+
+    let env = [
+        ("SPACEDOCK_DIGITALOCEAN_API", fake.base.as_str()),
+        ("SPACEDOCK_DIGITALOCEAN_SPACES", sb.endpoint.url.as_str()),
+    ];
+    let app = App::launch_with_env(&home, &[], &env).await;
+    app.click(Locator::Css(&format!("[data-testid='connect-{id}']")))
+        .await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    app.wait_for(Locator::Css("[data-key='img/']"), 30).await;
+    // Off: no CDN address is offered.
+    assert!(app.client.find(Locator::Id("url-cdn")).await.is_err());
+
+    app.click(Locator::Id("tab-settings")).await;
+    app.wait_for(Locator::Id("cdn-token"), 30).await;
+    let said = app.text(Locator::Id("cdn-panel")).await;
+    assert!(said.contains("refused the API token"), "{said}");
+    app.type_into("cdn-token", "good-token").await;
+    app.click(Locator::XPath(
+        "//div[@id='cdn-panel']//button[.='Save token']",
+    ))
+    .await;
+    app.wait_for(Locator::Css("#cdn-state[data-state='off']"), 30)
+        .await;
+    // A custom subdomain without a certificate is refused before anything is sent.
+    app.click(Locator::Id("cdn-custom")).await;
+    app.type_into("cdn-domain", "static.example.com").await;
+    app.click(Locator::Id("cdn-on")).await;
+    let refused = app.text(Locator::Id("cdn-error")).await;
+    assert!(refused.contains("needs a certificate"), "{refused}");
+    assert!(fake.endpoints().is_empty());
+    app.click(Locator::Id("cdn-custom")).await;
+    let ttl = app.wait_for(Locator::Id("cdn-ttl"), 10).await;
+    ttl.select_by_label("1 day").await.expect("choose a TTL");
+    app.click(Locator::Id("cdn-on")).await;
+    app.wait_for(Locator::Css("#cdn-state[data-state='on']"), 30)
+        .await;
+    let held = fake.endpoints();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        held[0]["origin"],
+        serde_json::json!(format!("{space}.nyc3.digitaloceanspaces.com"))
+    );
+    assert_eq!(held[0]["ttl"], serde_json::json!(86_400));
+    let ttl = app.wait_for(Locator::Id("cdn-ttl"), 10).await;
+    ttl.select_by_label("10 minutes")
+        .await
+        .expect("choose a TTL");
+    app.click(Locator::Id("cdn-save")).await;
+    app.wait_for(Locator::Id("cdn-said"), 30).await;
+    assert_eq!(fake.endpoints()[0]["ttl"], serde_json::json!(600));
+    app.shot("60-cdn-on").await;
+
+    // On: the CDN's address is offered, and the selection is purged from its cache.
+    let cdn = app.text(Locator::Css("#url-cdn")).await;
+    assert!(
+        cdn.contains(&format!("https://{space}.nyc3.cdn.digitaloceanspaces.com")),
+        "{cdn}"
+    );
+    app.click(Locator::Id("tab-files")).await;
+    for key in ["img/", "index.html"] {
+        app.click(Locator::Css(&format!(
+            "[data-key='{key}'] input[type='checkbox']"
+        )))
+        .await;
+    }
+    app.click(Locator::Id("bulk-purge")).await;
+    let said = app.text(Locator::Id("bulk-message")).await;
+    assert!(said.starts_with("Purged from the CDN’s cache"), "{said}");
+    assert_eq!(fake.purges(), [vec!["img/*", "index.html"]]);
+    app.shot("61-cdn-purged").await;
+    app.quit().await;
+    let _ = keychain.delete("digitalocean-token");
+    let _ = keychain.delete(&format!("connection:{id}"));
+}
