@@ -1,6 +1,7 @@
 //! A file's preview, fetched through the app (the page's content policy admits no remote
-//! origin): images as a data URL, plain text, JSON laid out, CSV as rows. Up to a size limit,
-//! past which the page says so and offers the download instead.
+//! origin): images and PDFs as data URLs (a PDF shown by WebKit's own viewer), plain text, JSON
+//! laid out, CSV as rows. Up to a size limit, past which the page says so and offers the
+//! download instead.
 
 use base64::Engine;
 use serde::Serialize;
@@ -9,7 +10,7 @@ use ts_rs::TS;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
-/// Images up to this size are shown.
+/// Images and PDFs up to this size are shown.
 pub const IMAGE_LIMIT: u64 = 10 << 20;
 /// Text up to this size is shown.
 pub const TEXT_LIMIT: u64 = 1 << 20;
@@ -27,6 +28,10 @@ pub enum Preview {
     Image {
         data_url: String,
     },
+    /// A PDF as a data URL, for WebKit's own PDF viewer in a frame.
+    Pdf {
+        data_url: String,
+    },
     /// Plain text, or JSON laid out with indents.
     Text {
         text: String,
@@ -40,7 +45,7 @@ pub enum Preview {
         size: u64,
         limit: u64,
     },
-    /// Nothing this app can show (a PDF, an archive, …).
+    /// Nothing this app can show (an archive, a video, …).
     Unsupported {
         content_type: String,
     },
@@ -49,6 +54,7 @@ pub enum Preview {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Image,
+    Pdf,
     Json,
     Csv,
     Text,
@@ -66,6 +72,7 @@ fn kind_of(content_type: &str, key: &str) -> Option<Kind> {
         match t {
             "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/bmp"
             | "image/svg+xml" => Some(Kind::Image),
+            "application/pdf" => Some(Kind::Pdf),
             "application/json" => Some(Kind::Json),
             "text/csv" => Some(Kind::Csv),
             t if t.starts_with("text/") => Some(Kind::Text),
@@ -131,7 +138,7 @@ pub async fn preview(
         return Ok(Preview::Unsupported { content_type });
     };
     let limit = match kind {
-        Kind::Image => IMAGE_LIMIT,
+        Kind::Image | Kind::Pdf => IMAGE_LIMIT,
         _ => TEXT_LIMIT,
     };
     if size > limit {
@@ -194,6 +201,12 @@ pub async fn preview(
                 data_url: format!("data:{mime};base64,{data}"),
             }
         }
+        Kind::Pdf => Preview::Pdf {
+            data_url: format!(
+                "data:application/pdf;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            ),
+        },
         Kind::Json => {
             let text = String::from_utf8_lossy(&bytes).to_string();
             // Laid out when it parses; as it is when it doesn't.
@@ -257,7 +270,8 @@ mod tests {
         assert_eq!(kind_of("text/plain; charset=utf-8", "x"), Some(Kind::Text));
         assert_eq!(kind_of("", "data.json"), Some(Kind::Json));
         assert_eq!(kind_of("", "table.csv"), Some(Kind::Csv));
-        assert_eq!(kind_of("application/pdf", "doc.pdf"), None);
+        assert_eq!(kind_of("application/pdf", "doc.pdf"), Some(Kind::Pdf));
+        assert_eq!(kind_of("", "scan.PDF"), Some(Kind::Pdf));
         assert_eq!(kind_of("application/octet-stream", "archive.zip"), None);
     }
 }

@@ -26,6 +26,55 @@ async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
         .expect("put");
 }
 
+/// Of a PNG's pixels: how many are dark (text, icons), and what share of its lower half is not
+/// white (a viewer laid out over the whole frame fills it with its grey; one cramped into a
+/// corner leaves it white).
+fn pixels_of(png_bytes: &[u8]) -> (usize, f64) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buffer = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut buffer).expect("its pixels");
+    let samples = info.color_type.samples();
+    assert!(samples >= 3, "an RGB screenshot");
+    let sum = |p: &[u8]| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
+    let pixels: Vec<&[u8]> = buffer[..info.buffer_size()].chunks(samples).collect();
+    let dark = pixels.iter().filter(|p| sum(p) < 300).count();
+    let lower = &pixels[pixels.len() / 2..];
+    let filled = lower.iter().filter(|p| sum(p) < 720).count() as f64 / lower.len().max(1) as f64;
+    (dark, filled)
+}
+
+/// A one-page PDF saying `words`, with its cross-reference table where readers look for it.
+fn one_page_pdf(words: &str) -> Vec<u8> {
+    let text = format!("BT /F1 24 Tf 30 90 Td ({words}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
+    }
+    let xref = pdf.len();
+    pdf.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
+    for o in offsets {
+        pdf.push_str(&format!("{o:010} 00000 n \n"));
+    }
+    pdf.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    pdf.into_bytes()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
     let (home, app, client, space) = harness::on_sandbox_with_space("versions").await;
@@ -131,6 +180,14 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         .await;
     let size = size.text().await.expect("size");
     assert!(size.contains("2 files, 8 B"), "{size}");
+    // Put after the count, found when the search opens its folder.
+    put(
+        &client,
+        &space,
+        "deep/er/report.pdf",
+        &one_page_pdf("Quarterly report"),
+    )
+    .await;
     app.type_into("file-filter", "notes").await;
     app.click(Locator::Id("search-space")).await;
     let found = "#space-search[data-done='true'] tr[data-key='deep/er/Notes-2.TXT'] button";
@@ -146,6 +203,50 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
     let text = app.text(Locator::Css("#file-preview pre")).await;
     assert_eq!(text, "12345");
     app.shot("56-preview").await;
+
+    // A PDF, shown by WebKit's own viewer from the bytes the app fetched.
+    let filter = app.wait_for(Locator::Id("file-filter"), 5).await;
+    // Backspaced away as a person would (the filter follows what is typed).
+    let backspaces = "\u{E003}".repeat("notes".len());
+    filter
+        .send_keys(&backspaces)
+        .await
+        .expect("clear the filter");
+    app.click(Locator::Css("[data-key='deep/er/report.pdf'] button.file"))
+        .await;
+    app.click(Locator::Id("file-preview-open")).await;
+    let frame = app
+        .wait_for(
+            Locator::Css("#file-preview[data-kind='pdf'] iframe#file-preview-pdf"),
+            20,
+        )
+        .await;
+    let src = frame.attr("src").await.expect("src").unwrap_or_default();
+    assert!(
+        src.starts_with("data:application/pdf;base64,"),
+        "from the app's own bytes"
+    );
+    scroll_into_view(&app, "#file-preview").await;
+    // Drawn over the whole frame, not blank: the viewer's toolbar and the page's words are dark
+    // pixels, and its grey fills the frame's lower half.
+    let (mut dark, mut filled) = (0, 0.0);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let pixels = frame.screenshot().await.expect("the frame's pixels");
+        (dark, filled) = pixels_of(&pixels);
+        if dark > 500 && filled > 0.5 {
+            break;
+        }
+    }
+    assert!(
+        dark > 500,
+        "the PDF's frame stayed blank ({dark} dark pixels)"
+    );
+    assert!(
+        filled > 0.5,
+        "the viewer did not fill its frame ({filled:.2} of the lower half)"
+    );
+    app.shot("56b-preview-pdf").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
 }

@@ -19,7 +19,7 @@ async fn put_typed(client: &aws_sdk_s3::Client, space: &str, key: &str, body: Ve
 }
 
 #[tokio::test]
-async fn previews_show_images_text_json_and_csv_and_say_what_they_cannot() {
+async fn previews_show_images_pdfs_text_json_and_csv_and_say_what_they_cannot() {
     let sb = sandbox();
     let client = owner_client(&sb);
     let url = sb.endpoint.url.as_str();
@@ -71,6 +71,14 @@ async fn previews_show_images_text_json_and_csv_and_say_what_they_cannot() {
         "application/pdf",
     )
     .await;
+    put_typed(
+        &client,
+        &space,
+        "backup.zip",
+        b"PK\x03\x04".to_vec(),
+        "application/zip",
+    )
+    .await;
 
     let show = |key: &'static str| {
         let (client, space) = (client.clone(), space.clone());
@@ -119,10 +127,17 @@ async fn previews_show_images_text_json_and_csv_and_say_what_they_cannot() {
             limit: TEXT_LIMIT
         }
     );
+    // A PDF as a data URL of its bytes, for WebKit's own viewer.
+    let Preview::Pdf { data_url } = show("doc.pdf").await else {
+        panic!("a PDF is previewed as one")
+    };
+    let data = data_url.strip_prefix("data:application/pdf;base64,");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data.expect("a PDF data URL"));
+    assert_eq!(bytes.expect("base64"), b"%PDF-1.4");
     assert_eq!(
-        show("doc.pdf").await,
+        show("backup.zip").await,
         Preview::Unsupported {
-            content_type: "application/pdf".into()
+            content_type: "application/zip".into()
         }
     );
 }
