@@ -310,3 +310,17 @@ pub fn files_holding(root: &Path, needle: &str, skip: &[PathBuf]) -> (Vec<PathBu
     }
     (found, scanned)
 }
+
+/// `len` bytes that differ from part to part (a xorshift stream from `seed`), so a part put in
+/// the wrong place would show.
+pub fn noise(len: u64, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -201,15 +201,13 @@ pub async fn restore(
         crate::urls::encode_key(key),
         crate::urls::encode_key(version_id)
     );
-    client
+    let copy = client
         .copy_object()
         .bucket(space)
         .key(key)
-        .copy_source(source)
-        .set_grant_full_control(grants.full_control)
-        .set_grant_read(grants.read)
-        .set_grant_read_acp(grants.read_acp)
-        .set_grant_write_acp(grants.write_acp)
+        .copy_source(source);
+    grants
+        .on_copy(copy)
         .send()
         .await
         .map_err(|e| map_error(e, ctx))?;

@@ -101,6 +101,34 @@ pub fn xdo(args: &[&str]) {
     assert!(ok, "xdotool {args:?}");
 }
 
+/// Presses on a row of the file browser at (`x`, `y`) and moves past the few pixels that make a
+/// press a drag; then the system's drag holds the pointer.
+pub fn start_dragging_row(x: i32, y: i32) {
+    let (xs, ys) = (x.to_string(), y.to_string());
+    xdo(&[
+        "mousemove",
+        &xs,
+        &ys,
+        "sleep",
+        "0.2",
+        "mousedown",
+        "1",
+        "sleep",
+        "0.2",
+    ]);
+    for dx in [4, 8, 12, 20] {
+        xdo(&["mousemove", &(x + dx).to_string(), &ys, "sleep", "0.05"]);
+    }
+    std::thread::sleep(Duration::from_millis(800));
+}
+
+/// Moves the held pointer through `points`, as a hand would.
+pub fn drag_through(points: &[(i32, i32)]) {
+    for (x, y) in points {
+        xdo(&["mousemove", &x.to_string(), &y.to_string(), "sleep", "0.15"]);
+    }
+}
+
 /// Waits up to 10 s for a window titled exactly `title` (a helper script's GTK window).
 pub fn wait_for_window(title: &str) {
     let shown = (0..100).any(|_| {

@@ -5,7 +5,7 @@
 
 use std::io::BufRead;
 
-use super::desktop::{wait_for_window, xdo};
+use super::desktop::{drag_through, start_dragging_row, wait_for_window, xdo};
 use super::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -73,38 +73,14 @@ async fn files_and_folders_dragged_out_arrive_whole() {
         .spawn()
         .expect("python3 with GTK (python3-gi)");
     wait_for_window("droptarget");
-    let (xs, ys) = (x.to_string(), y.to_string());
-    xdo(&[
-        "mousemove",
-        &xs,
-        &ys,
-        "sleep",
-        "0.2",
-        "mousedown",
-        "1",
-        "sleep",
-        "0.2",
-    ]);
-    // Past the few pixels that make a press a drag; then the system's drag takes the pointer.
-    for dx in [4, 8, 12, 20] {
-        xdo(&["mousemove", &(x + dx).to_string(), &ys, "sleep", "0.05"]);
-    }
-    std::thread::sleep(Duration::from_millis(800));
-    for (tx, ty) in [
+    start_dragging_row(x, y);
+    drag_through(&[
         (700, 300),
         (900, 220),
         (1050, 170),
         (1100, 160),
         (1110, 170),
-    ] {
-        xdo(&[
-            "mousemove",
-            &tx.to_string(),
-            &ty.to_string(),
-            "sleep",
-            "0.15",
-        ]);
-    }
+    ]);
     app.shot("40-dragging-out").await;
     // The download began with the drag, before anything was dropped: the small files are in
     // the staging folder already (the photo, at 1 MB/s, is still coming).

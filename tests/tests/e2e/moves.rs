@@ -2,7 +2,7 @@
 //! a new folder, a copy onto a name that is taken (Keep both), and a file dragged onto a folder's
 //! row, each checked on the server.
 
-use super::desktop::xdo;
+use super::desktop::{drag_through, start_dragging_row, xdo};
 use super::*;
 
 async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8], public: bool) {
@@ -19,17 +19,6 @@ async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8], p
         .send()
         .await
         .expect("put");
-}
-
-async fn body_of(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
-    let got = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(got.body.collect().await.ok()?.to_vec())
 }
 
 async fn is_public(client: &aws_sdk_s3::Client, space: &str, key: &str) -> bool {
@@ -72,9 +61,14 @@ async fn files_are_renamed_moved_copied_and_dragged_into_a_folder() {
         .await;
     let said = app.text(Locator::Id("bulk-message")).await;
     assert_eq!(said, "Moved 1 file.");
-    assert_eq!(body_of(&client, &space, "report.txt").await, None);
     assert_eq!(
-        body_of(&client, &space, "final.txt").await.as_deref(),
+        spacedock_tests::fetch(&client, &space, "report.txt").await,
+        None
+    );
+    assert_eq!(
+        spacedock_tests::fetch(&client, &space, "final.txt")
+            .await
+            .as_deref(),
         Some(&b"the report"[..])
     );
     assert!(
@@ -96,12 +90,15 @@ async fn files_are_renamed_moved_copied_and_dragged_into_a_folder() {
     )
     .await;
     assert_eq!(
-        body_of(&client, &space, "archive/2026/docs/sub/b.txt")
+        spacedock_tests::fetch(&client, &space, "archive/2026/docs/sub/b.txt")
             .await
             .as_deref(),
         Some(&b"beta"[..])
     );
-    assert_eq!(body_of(&client, &space, "docs/a.txt").await, None);
+    assert_eq!(
+        spacedock_tests::fetch(&client, &space, "docs/a.txt").await,
+        None
+    );
     app.shot("58-moved").await;
 
     // Copy onto a name that is taken: asked, and Keep both keeps both.
@@ -117,7 +114,7 @@ async fn files_are_renamed_moved_copied_and_dragged_into_a_folder() {
     app.wait_for(Locator::Id("bulk-message"), 30).await;
     let mut copied = None;
     for _ in 0..100 {
-        copied = body_of(&client, &space, "inbox/final (1).txt").await;
+        copied = spacedock_tests::fetch(&client, &space, "inbox/final (1).txt").await;
         if copied.is_some() {
             break;
         }
@@ -133,12 +130,16 @@ async fn files_are_renamed_moved_copied_and_dragged_into_a_folder() {
     )
     .await;
     assert_eq!(
-        body_of(&client, &space, "inbox/final.txt").await.as_deref(),
+        spacedock_tests::fetch(&client, &space, "inbox/final.txt")
+            .await
+            .as_deref(),
         Some(&b"older"[..]),
         "the file that was there is untouched"
     );
     assert_eq!(
-        body_of(&client, &space, "final.txt").await.as_deref(),
+        spacedock_tests::fetch(&client, &space, "final.txt")
+            .await
+            .as_deref(),
         Some(&b"the report"[..]),
         "a copy leaves the original"
     );
@@ -153,40 +154,24 @@ async fn files_are_renamed_moved_copied_and_dragged_into_a_folder() {
     let centre = |(x, y, w, h): (f64, f64, f64, f64)| ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
     let (x, y) = centre(from.rectangle().await.expect("row"));
     let (tx, ty) = centre(onto.rectangle().await.expect("row"));
-    let (xs, ys) = (x.to_string(), y.to_string());
-    xdo(&[
-        "mousemove",
-        &xs,
-        &ys,
-        "sleep",
-        "0.2",
-        "mousedown",
-        "1",
-        "sleep",
-        "0.2",
-    ]);
-    for dx in [4, 8, 12, 20] {
-        xdo(&["mousemove", &(x + dx).to_string(), &ys, "sleep", "0.05"]);
-    }
-    std::thread::sleep(Duration::from_millis(800));
-    for step in 1..=5 {
-        let (sx, sy) = (x + (tx - x) * step / 5, y + (ty - y) * step / 5);
-        xdo(&[
-            "mousemove",
-            &sx.to_string(),
-            &sy.to_string(),
-            "sleep",
-            "0.15",
-        ]);
-    }
+    start_dragging_row(x, y);
+    let steps: Vec<(i32, i32)> = (1..=5)
+        .map(|step| (x + (tx - x) * step / 5, y + (ty - y) * step / 5))
+        .collect();
+    drag_through(&steps);
     xdo(&["sleep", "0.3", "mouseup", "1"]);
     app.wait_for(Locator::Id("moved-note"), 30).await;
     assert_eq!(app.text(Locator::Id("moved-note")).await, "Moved 1 file.");
     assert_eq!(
-        body_of(&client, &space, "inbox/photo.jpg").await.as_deref(),
+        spacedock_tests::fetch(&client, &space, "inbox/photo.jpg")
+            .await
+            .as_deref(),
         Some(&b"a photo"[..])
     );
-    assert_eq!(body_of(&client, &space, "photo.jpg").await, None);
+    assert_eq!(
+        spacedock_tests::fetch(&client, &space, "photo.jpg").await,
+        None
+    );
     assert!(is_public(&client, &space, "inbox/photo.jpg").await);
     app.shot("59-dragged-into-folder").await;
     app.quit().await;

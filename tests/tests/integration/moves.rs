@@ -17,7 +17,7 @@ use spacedock::core::objects::{self, Grants};
 use spacedock::core::transfer::copy::{self, Between, CopyMode, CopySettings};
 use spacedock::core::transfer::copy_batch::{self, CopyRequest};
 use spacedock::core::transfer::{Conflict, FileAcl, FileState, TransferEvent};
-use spacedock_tests::{fetch, new_space, owner_client, sandbox};
+use spacedock_tests::{fetch, new_space, noise, owner_client, sandbox};
 
 fn ask(space: &str, keys: &[&str], to_space: &str, folder: &str, mode: CopyMode) -> CopyRequest {
     CopyRequest {
@@ -322,18 +322,6 @@ async fn renames_copies_to_another_space_and_names_already_taken() {
         Some(&b"newer"[..])
     );
     assert_eq!(fetch(&client, &space, "papers/deep/d.txt").await, None);
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

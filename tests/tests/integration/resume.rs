@@ -15,25 +15,12 @@ use spacedock::core::transfer::unfinished::{PartialDownloads, Unfinished, Unfini
 use spacedock::core::transfer::upload_batch;
 use spacedock::core::transfer::{local, Conflict, FileAcl};
 use spacedock_tests::proxy::{counting_proxy, CountingProxy};
-use spacedock_tests::{new_space, owner_client, sandbox, SandboxInfo};
+use spacedock_tests::{new_space, noise, owner_client, sandbox, SandboxInfo};
 
 use super::faults::{kill, multipart_uploads, victim};
 use super::services::connected;
 
 const MIB: u64 = 1 << 20;
-
-/// Bytes that differ from part to part, so a part put in the wrong place would show.
-fn noise(len: u64, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// The app as it starts again: services on the same data folder, connected through `proxy`.
 async fn started_again(sb: &SandboxInfo, root: &Path, proxy: &CountingProxy) -> Services {

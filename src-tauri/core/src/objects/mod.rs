@@ -116,6 +116,32 @@ pub struct Grants {
     pub write_acp: Option<String>,
 }
 
+impl Grants {
+    /// A copy of the file (onto itself, or to a new key) granted exactly this.
+    pub fn on_copy(
+        self,
+        copy: aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder,
+    ) -> aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder {
+        copy.set_grant_full_control(self.full_control)
+            .set_grant_read(self.read)
+            .set_grant_read_acp(self.read_acp)
+            .set_grant_write_acp(self.write_acp)
+    }
+
+    /// A multipart upload (a copy in parts) granted exactly this when completed.
+    pub fn on_upload(
+        self,
+        upload: aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    ) -> aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder
+    {
+        upload
+            .set_grant_full_control(self.full_control)
+            .set_grant_read(self.read)
+            .set_grant_read_acp(self.read_acp)
+            .set_grant_write_acp(self.write_acp)
+    }
+}
+
 /// Reads a file's grants. A key that may not read them gets a sentence saying why nothing is
 /// changed, rather than a guess that could make a public file private.
 pub async fn grants(
@@ -308,11 +334,8 @@ pub async fn set_metadata(
         .set_content_type(clean(&metadata.content_type))
         .set_cache_control(clean(&metadata.cache_control))
         .set_content_disposition(clean(&metadata.content_disposition))
-        .set_content_encoding(clean(&metadata.content_encoding))
-        .set_grant_full_control(grants.full_control)
-        .set_grant_read(grants.read)
-        .set_grant_read_acp(grants.read_acp)
-        .set_grant_write_acp(grants.write_acp);
+        .set_content_encoding(clean(&metadata.content_encoding));
+    copy = grants.on_copy(copy);
     for (name, value) in &metadata.custom {
         copy = copy.metadata(name.to_lowercase(), value);
     }

@@ -1,6 +1,7 @@
 //! Stopping transfers: one file, a whole batch, or everything at quit (a pause, which keeps what
 //! can be resumed). A transfer waits on its switches without polling: setting one wakes it.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -68,6 +69,50 @@ impl Cancel {
             _ = self.pause.wait() => {}
         }
     }
+}
+
+/// A batch's switches in the queue: one for each file that ran, and one for all of it.
+#[derive(Default)]
+pub struct Switches {
+    files: HashMap<u32, Cancel>,
+    all: Arc<Flag>,
+}
+
+impl Switches {
+    /// A run (or a run again) of `ids`: the batch's switch is off again and each of these files
+    /// gets a fresh one. Returns every file's switch.
+    pub fn arm(&mut self, ids: impl IntoIterator<Item = u32>) -> HashMap<u32, Cancel> {
+        self.all.clear();
+        for id in ids {
+            let cancel = Cancel {
+                all: self.all.clone(),
+                ..Cancel::default()
+            };
+            self.files.insert(id, cancel);
+        }
+        self.files.clone()
+    }
+
+    /// Cancels one file, or (without `id`) the whole batch.
+    pub fn cancel(&self, id: Option<u32>) {
+        match id {
+            Some(id) => {
+                if let Some(c) = self.files.get(&id) {
+                    c.file.set();
+                }
+            }
+            None => self.all.set(),
+        }
+    }
+}
+
+/// The files a run takes: all of them, or with `ids` only those (a retry).
+pub fn chosen<T: Clone>(files: &[T], ids: Option<Vec<u32>>, id_of: impl Fn(&T) -> u32) -> Vec<T> {
+    let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
+    (files.iter())
+        .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&id_of(f))))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -389,18 +389,6 @@ fn fail(
     });
 }
 
-/// Sets a request's grant headers.
-macro_rules! with_grants {
-    ($request:expr, $grants:expr) => {{
-        let g: Grants = $grants;
-        $request
-            .set_grant_full_control(g.full_control)
-            .set_grant_read(g.read)
-            .set_grant_read_acp(g.read_acp)
-            .set_grant_write_acp(g.write_acp)
-    }};
-}
-
 /// Copies one file: one request up to the single-copy limit, parts beyond it.
 async fn copy_file(
     b: &Between,
@@ -432,7 +420,8 @@ async fn copy_file(
             copy = copy.copy_source_if_match(&f.etag);
         }
         let etag = f.etag.clone();
-        with_grants!(copy, grants)
+        grants
+            .on_copy(copy)
             .customize()
             .mutate_request(move |r| same_version_for_rgw(r, &etag))
             .send()
@@ -476,7 +465,8 @@ async fn copy_in_parts(
         .set_content_encoding(head.content_encoding().map(str::to_string))
         .set_content_language(head.content_language().map(str::to_string))
         .set_metadata(head.metadata().cloned());
-    let created = with_grants!(create, grants)
+    let created = grants
+        .on_upload(create)
         .send()
         .await
         .map_err(|e| map_error(e, to_ctx))?;

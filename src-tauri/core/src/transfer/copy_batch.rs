@@ -3,15 +3,14 @@
 //! user's choice about them, each file with its progress and its cancel switch. A batch with
 //! failed or cancelled files stays, so they can be tried again.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::cancel::Flag;
+use super::cancel::{chosen, Switches};
 use super::copy::{self, Between, CopyMode, CopyPlan, CopySettings, CopySummary};
-use super::{Cancel, Conflict, Problem, Target, TransferEvent};
+use super::{Conflict, Problem, Target, TransferEvent};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::services::{lock, Services};
@@ -39,8 +38,7 @@ pub struct CopyBatch {
     mode: CopyMode,
     plan: CopyPlan,
     existing: HashSet<String>,
-    cancels: HashMap<u32, Cancel>,
-    all: Arc<Flag>,
+    switches: Switches,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
     running: bool,
@@ -118,8 +116,7 @@ pub async fn plan(services: &Services, ask: CopyRequest) -> Result<PlannedCopy> 
         mode: ask.mode,
         plan,
         existing,
-        cancels: HashMap::new(),
-        all: Arc::default(),
+        switches: Switches::default(),
         conflict: None,
         running: false,
     };
@@ -141,21 +138,10 @@ pub async fn start(
         let b = copies
             .get_mut(&batch)
             .ok_or_else(|| Error::Gone("That copy is no longer in the queue.".into()))?;
-        b.all.clear();
         b.running = true;
         let conflict = *b.conflict.get_or_insert(conflict);
-        let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
-        let files: Vec<_> = (b.plan.files.iter())
-            .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&f.id)))
-            .cloned()
-            .collect();
-        for f in &files {
-            let cancel = Cancel {
-                all: b.all.clone(),
-                ..Cancel::default()
-            };
-            b.cancels.insert(f.id, cancel);
-        }
+        let files = chosen(&b.plan.files, ids, |f| f.id);
+        let cancels = b.switches.arm(files.iter().map(|f| f.id));
         let plan = CopyPlan {
             files,
             problems: Vec::new(),
@@ -165,7 +151,7 @@ pub async fn start(
             b.mode,
             plan,
             b.existing.clone(),
-            b.cancels.clone(),
+            cancels,
             conflict,
         )
     };
@@ -206,14 +192,8 @@ pub async fn start(
 /// Cancels one file of a copy, or (without `id`) all of it. Copies already stored stay (and a
 /// move removes their originals).
 pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
-    let copies = lock(&services.copies);
-    let Some(b) = copies.get(&batch) else {
-        return;
-    };
-    match id.and_then(|id| b.cancels.get(&id)) {
-        Some(c) => c.file.set(),
-        None if id.is_none() => b.all.set(),
-        None => {}
+    if let Some(b) = lock(&services.copies).get(&batch) {
+        b.switches.cancel(id);
     }
 }
 

@@ -3,16 +3,14 @@
 //! with the user's choice about them, each file with its progress and its cancel switch. A
 //! batch with failed or cancelled files stays, so they can be tried again.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::cancel::Flag;
+use super::cancel::{chosen, Switches};
 use super::download::{self, DownloadPlan, DownloadSummary};
-use super::{Cancel, Conflict, Problem, Target, TransferEvent};
+use super::{Conflict, Problem, Target, TransferEvent};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::services::{lock, Services};
@@ -22,8 +20,7 @@ pub struct DownloadBatch {
     from: Target,
     dest: PathBuf,
     plan: DownloadPlan,
-    cancels: HashMap<u32, Cancel>,
-    all: Arc<Flag>,
+    switches: Switches,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
     running: bool,
@@ -98,8 +95,7 @@ pub async fn plan(
         },
         dest,
         plan,
-        cancels: HashMap::new(),
-        all: Arc::default(),
+        switches: Switches::default(),
         conflict: None,
         running: false,
     };
@@ -121,32 +117,15 @@ pub async fn start(
         let b = downloads
             .get_mut(&batch)
             .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
-        b.all.clear();
         b.running = true;
         let conflict = *b.conflict.get_or_insert(conflict);
-        let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
-        let files: Vec<_> = (b.plan.files.iter())
-            .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&f.id)))
-            .cloned()
-            .collect();
-        for f in &files {
-            let cancel = Cancel {
-                all: b.all.clone(),
-                ..Cancel::default()
-            };
-            b.cancels.insert(f.id, cancel);
-        }
+        let files = chosen(&b.plan.files, ids, |f| f.id);
+        let cancels = b.switches.arm(files.iter().map(|f| f.id));
         let plan = DownloadPlan {
             files,
             problems: Vec::new(),
         };
-        (
-            b.from.clone(),
-            b.dest.clone(),
-            plan,
-            b.cancels.clone(),
-            conflict,
-        )
+        (b.from.clone(), b.dest.clone(), plan, cancels, conflict)
     };
     let options = download::Options {
         record: Some(&services.partials),
@@ -175,14 +154,8 @@ pub async fn start(
 
 /// Cancels one file of a download batch, or (without `id`) all of it; partial files go.
 pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
-    let downloads = lock(&services.downloads);
-    let Some(b) = downloads.get(&batch) else {
-        return;
-    };
-    match id.and_then(|id| b.cancels.get(&id)) {
-        Some(c) => c.file.set(),
-        None if id.is_none() => b.all.set(),
-        None => {}
+    if let Some(b) = lock(&services.downloads).get(&batch) {
+        b.switches.cancel(id);
     }
 }
 
