@@ -56,10 +56,56 @@ extern "C" fn stop_shared_sandbox() {
 /// How long a lifecycle "day" lasts in the shared sandbox.
 pub const LIFECYCLE_DAY_SECONDS: u32 = 4;
 
+/// A test sandbox whose OSD has taken more disk than this is started anew. Runs leave data behind
+/// (versions kept, Spaces of failed tests, garbage not yet collected), BlueStore never gives disk
+/// back to its 20 GiB file, and near full the OSD stops taking writes ("full status failsafe").
+const START_ANEW_ABOVE: u64 = 12 << 30;
+
+/// Disk blocks taken by everything under `dir`.
+fn disk_used(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_used(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Removes a test sandbox that has filled its disk, unless a running test process holds it.
+fn start_anew_when_full(root: &Path) {
+    let used = disk_used(&root.join("osd"));
+    if used <= START_ANEW_ABOVE {
+        return;
+    }
+    let Ok(lock) = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("sandbox.lock"))
+    else {
+        return;
+    };
+    if lock.try_lock().is_ok() {
+        eprintln!(
+            "the test sandbox's OSD holds {:.1} GiB; starting a new, empty sandbox",
+            used as f64 / (1u64 << 30) as f64
+        );
+        std::fs::remove_dir_all(root)
+            .unwrap_or_else(|e| panic!("removing the full test sandbox {}: {e}", root.display()));
+    }
+}
+
 /// Starts the shared sandbox on first use; it is stopped when the test process exits.
 pub fn sandbox() -> SandboxInfo {
     let slot = SANDBOX.get_or_init(|| {
         let started = std::time::Instant::now();
+        start_anew_when_full(&test_sandbox_dir());
         let options = StartOptions {
             // Lifecycle rules are tested with a "day" of a few seconds.
             lifecycle_day_seconds: Some(LIFECYCLE_DAY_SECONDS),
