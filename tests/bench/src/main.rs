@@ -299,10 +299,8 @@ async fn main() {
     std::fs::write(&warm, vec![1u8; 64 << 20]).expect("warm-up file");
 
     let options = StartOptions {
-        root: work.join("sandbox"),
         store_bytes: 40 << 30,
-        owner_access_key: None,
-        lifecycle_day_seconds: None,
+        ..StartOptions::new(work.join("sandbox"))
     };
     let sb = sandbox::start(&options, |_| {}).expect("sandbox");
     let (access_key, secret) = (sb.owner().access_key.clone(), sb.owner().secret.clone());

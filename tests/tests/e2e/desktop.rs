@@ -101,9 +101,8 @@ pub fn xdo(args: &[&str]) {
     assert!(ok, "xdotool {args:?}");
 }
 
-/// Presses on a row of the file browser at (`x`, `y`) and moves past the few pixels that make a
-/// press a drag; then the system's drag holds the pointer.
-pub fn start_dragging_row(x: i32, y: i32) {
+/// Moves the X pointer to (`x`, `y`) and holds the left button down there.
+fn press_at(x: i32, y: i32) {
     let (xs, ys) = (x.to_string(), y.to_string());
     xdo(&[
         "mousemove",
@@ -116,6 +115,13 @@ pub fn start_dragging_row(x: i32, y: i32) {
         "sleep",
         "0.2",
     ]);
+}
+
+/// Presses on a row of the file browser at (`x`, `y`) and moves past the few pixels that make a
+/// press a drag; then the system's drag holds the pointer.
+pub fn start_dragging_row(x: i32, y: i32) {
+    press_at(x, y);
+    let ys = y.to_string();
     for dx in [4, 8, 12, 20] {
         xdo(&["mousemove", &(x + dx).to_string(), &ys, "sleep", "0.05"]);
     }
@@ -154,17 +160,7 @@ pub fn drop_onto_window(paths: &[&std::path::Path]) {
         .spawn()
         .expect("python3 with GTK (python3-gi)");
     wait_for_window("dragsrc");
-    xdo(&[
-        "mousemove",
-        "1050",
-        "160",
-        "sleep",
-        "0.2",
-        "mousedown",
-        "1",
-        "sleep",
-        "0.2",
-    ]);
+    press_at(1050, 160);
     for x in ["1040", "1020", "1000", "950", "900", "800", "700", "600"] {
         xdo(&["mousemove", x, "520", "sleep", "0.05"]);
     }

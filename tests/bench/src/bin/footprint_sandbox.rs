@@ -26,10 +26,8 @@ async fn main() {
         _ => panic!("usage: footprint_sandbox HOME WORK"),
     };
     let options = StartOptions {
-        root: work.join("sandbox"),
         store_bytes: 8 << 30,
-        owner_access_key: None,
-        lifecycle_day_seconds: None,
+        ..StartOptions::new(work.join("sandbox"))
     };
     let sb = sandbox::start(&options, |_| {}).expect("sandbox");
     let (access_key, secret) = (sb.owner().access_key.clone(), sb.owner().secret.clone());
