@@ -77,11 +77,12 @@ fn disk_used(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Removes a test sandbox that has filled its disk, unless a running test process holds it.
-fn start_anew_when_full(root: &Path) {
+/// Removes a test sandbox whose OSD has taken more than `limit` bytes of disk, unless a running
+/// test process holds it. True when it was removed.
+pub fn start_anew_when_full(root: &Path, limit: u64) -> bool {
     let used = disk_used(&root.join("osd"));
-    if used <= START_ANEW_ABOVE {
-        return;
+    if used <= limit {
+        return false;
     }
     let Ok(lock) = std::fs::File::options()
         .create(true)
@@ -89,9 +90,10 @@ fn start_anew_when_full(root: &Path) {
         .write(true)
         .open(root.join("sandbox.lock"))
     else {
-        return;
+        return false;
     };
-    if lock.try_lock().is_ok() {
+    let free = lock.try_lock().is_ok();
+    if free {
         eprintln!(
             "the test sandbox's OSD holds {:.1} GiB; starting a new, empty sandbox",
             used as f64 / (1u64 << 30) as f64
@@ -99,13 +101,14 @@ fn start_anew_when_full(root: &Path) {
         std::fs::remove_dir_all(root)
             .unwrap_or_else(|e| panic!("removing the full test sandbox {}: {e}", root.display()));
     }
+    free
 }
 
 /// Starts the shared sandbox on first use; it is stopped when the test process exits.
 pub fn sandbox() -> SandboxInfo {
     let slot = SANDBOX.get_or_init(|| {
         let started = std::time::Instant::now();
-        start_anew_when_full(&test_sandbox_dir());
+        start_anew_when_full(&test_sandbox_dir(), START_ANEW_ABOVE);
         let options = StartOptions {
             // Lifecycle rules are tested with a "day" of a few seconds.
             lifecycle_day_seconds: Some(LIFECYCLE_DAY_SECONDS),

@@ -14,6 +14,7 @@ mod faults;
 mod files;
 mod guarded_keys;
 mod hostile;
+mod housekeeping;
 mod integrity;
 mod ipc;
 mod keychain;

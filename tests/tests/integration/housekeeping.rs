@@ -1,0 +1,42 @@
+//! The test sandboxes kept between runs: one that has filled its disk is started anew, and one
+//! that a running test holds is never touched.
+
+use std::fs::File;
+use std::path::Path;
+
+use spacedock_tests::start_anew_when_full;
+
+/// A sandbox folder whose OSD holds `bytes` of real (not sparse) data, and a file beside it.
+fn sandbox_with(bytes: usize) -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(root.path().join("osd/ceph-0")).expect("osd folder");
+    std::fs::write(root.path().join("osd/ceph-0/block"), vec![7u8; bytes]).expect("block");
+    std::fs::write(root.path().join("ceph.conf"), "[global]\n").expect("conf");
+    root
+}
+
+fn lock_of(root: &Path) -> File {
+    let lock = File::create(root.join("sandbox.lock")).expect("lock file");
+    lock.try_lock().expect("the lock is free");
+    lock
+}
+
+#[test]
+fn a_full_test_sandbox_is_started_anew_unless_a_test_holds_it() {
+    // Under the limit: kept, whole.
+    let small = sandbox_with(256 << 10);
+    assert!(!start_anew_when_full(small.path(), 1 << 20));
+    assert!(small.path().join("osd/ceph-0/block").exists());
+
+    // Over the limit while a running test holds its lock: kept, whole.
+    let held = sandbox_with(2 << 20);
+    let lock = lock_of(held.path());
+    assert!(!start_anew_when_full(held.path(), 1 << 20));
+    assert!(held.path().join("osd/ceph-0/block").exists());
+    assert!(held.path().join("ceph.conf").exists());
+
+    // Over the limit and free: removed, so the next start makes a new, empty cluster.
+    drop(lock);
+    assert!(start_anew_when_full(held.path(), 1 << 20));
+    assert!(!held.path().exists());
+}
