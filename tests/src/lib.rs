@@ -77,11 +77,23 @@ fn disk_used(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Written into a sandbox the tests made themselves. Only such a folder is ever removed, so a
+/// `SPACEDOCK_TEST_SANDBOX` pointed at the app's own sandbox (a user's files) is never deleted.
+pub const MADE_BY_THE_TESTS: &str = "made-by-spacedock-tests";
+
 /// Removes a test sandbox whose OSD has taken more than `limit` bytes of disk, unless a running
-/// test process holds it. True when it was removed.
+/// test process holds it or the tests did not make it. True when it was removed.
 pub fn start_anew_when_full(root: &Path, limit: u64) -> bool {
     let used = disk_used(&root.join("osd"));
     if used <= limit {
+        return false;
+    }
+    if !root.join(MADE_BY_THE_TESTS).exists() {
+        eprintln!(
+            "the sandbox in {} holds {:.1} GiB but the tests did not make it: left as it is",
+            root.display(),
+            used as f64 / (1u64 << 30) as f64
+        );
         return false;
     }
     let Ok(lock) = std::fs::File::options()
@@ -116,6 +128,13 @@ pub fn sandbox() -> SandboxInfo {
         };
         let sandbox = sandbox::start(&options, |_| {})
             .unwrap_or_else(|e| panic!("the test sandbox did not start: {e}"));
+        if sandbox.first_start() {
+            std::fs::write(
+                sandbox.root().join(MADE_BY_THE_TESTS),
+                "Made by Spacedock's tests: removed and made anew when its OSD fills.\n",
+            )
+            .expect("marking the test sandbox");
+        }
         eprintln!(
             "test sandbox up at {} in {:.1} s ({} start)",
             sandbox.endpoint_url(),
