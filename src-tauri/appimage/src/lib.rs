@@ -1,0 +1,462 @@
+//! The runtime at the head of Spacedock's AppImage (the AppImage "type 2" layout: an ELF program
+//! with a SquashFS image appended). It finds the image right after its own ELF bytes, unpacks it
+//! once into the user's cache and hands over to the image's `AppRun`.
+//!
+//! `make-appimage` records the image's SHA-256 in the runtime's `.spacedock_digest` section. The
+//! image is checked against it before it is unpacked (SquashFS has no checksums of its own, so a
+//! damaged download would otherwise run), and it names the unpacking, so a new version never runs
+//! an old one.
+//!
+//! It unpacks instead of mounting through FUSE: FUSE needs a setuid helper and a kernel module that
+//! containers and locked-down desktops often lack, and the app is small enough (about 30 MB) to
+//! unpack in well under a second, once per version.
+
+use std::ffi::OsStr;
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use backhand::{FilesystemReader, InnerNode};
+use sha2::{Digest, Sha256};
+
+/// What can go wrong, in words for the person who started the AppImage.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("{0} is not a 64-bit little-endian ELF program, so it is not an AppImage this runtime can read")]
+    NotAnElf(PathBuf),
+    #[error(
+        "{0} carries no SquashFS image after its program: it is the bare runtime, not an AppImage"
+    )]
+    NoImage(PathBuf),
+    #[error("{0} carries no digest of its image: it was not made by make-appimage")]
+    NoDigest(PathBuf),
+    #[error("the AppImage is damaged (its SquashFS image can't be read: {0}); download it again")]
+    Damaged(String),
+    #[error("the AppImage holds a path that would land outside its folder: {0}")]
+    UnsafePath(PathBuf),
+    #[error("the AppImage has no AppRun at its top, so there is nothing to start")]
+    NoAppRun,
+    #[error("no folder for the unpacked app: neither XDG_CACHE_HOME nor HOME is set")]
+    NoCacheFolder,
+}
+
+pub type Result<T> = std::result::Result<T, RuntimeError>;
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
+    let what = what.into();
+    move |source| RuntimeError::Io { what, source }
+}
+
+/// SquashFS's magic, "hsqs" (little-endian).
+const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
+
+/// The runtime's section that `make-appimage` fills with the SHA-256 of the image it appends.
+pub const DIGEST_SECTION: &str = ".spacedock_digest";
+
+/// What the runtime needs of an ELF program: where it ends, and where its digest section is.
+struct Elf {
+    end: u64,
+    /// (name, file offset, size) of each section with bytes in the file
+    sections: Vec<(String, u64, u64)>,
+}
+
+fn u16_at(b: &[u8], at: usize) -> u64 {
+    u16::from_le_bytes([b[at], b[at + 1]]) as u64
+}
+fn u32_at(b: &[u8], at: usize) -> u64 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as u64
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+fn read_elf(path: &Path) -> Result<Elf> {
+    let mut file = File::open(path).map_err(io_err(format!("can't open {}", path.display())))?;
+    let not_elf = |_| RuntimeError::NotAnElf(path.to_owned());
+    let mut header = [0u8; 64];
+    file.read_exact(&mut header).map_err(not_elf)?;
+    // Magic, 64-bit class (2), little-endian data (1).
+    if &header[..4] != b"\x7fELF" || header[4] != 2 || header[5] != 1 {
+        return Err(RuntimeError::NotAnElf(path.to_owned()));
+    }
+    let (phoff, shoff) = (u64_at(&header, 0x20), u64_at(&header, 0x28));
+    let (phentsize, phnum) = (u16_at(&header, 0x36), u16_at(&header, 0x38));
+    let (shentsize, shnum, shstrndx) = (
+        u16_at(&header, 0x3A),
+        u16_at(&header, 0x3C),
+        u16_at(&header, 0x3E),
+    );
+    if (phnum > 0 && phentsize < 0x38) || (shnum > 0 && shentsize < 0x40) {
+        return Err(RuntimeError::NotAnElf(path.to_owned()));
+    }
+    let mut end = (phoff + phentsize * phnum).max(shoff + shentsize * shnum);
+    let mut read_at = |offset: u64, len: u64| -> Result<Vec<u8>> {
+        file.seek(SeekFrom::Start(offset)).map_err(not_elf)?;
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact(&mut bytes).map_err(not_elf)?;
+        Ok(bytes)
+    };
+    let program_headers = read_at(phoff, phentsize * phnum)?;
+    for ph in program_headers.chunks(phentsize.max(1) as usize) {
+        end = end.max(u64_at(ph, 0x08) + u64_at(ph, 0x20)); // p_offset + p_filesz
+    }
+    const SHT_NOBITS: u64 = 8; // .bss: takes memory, not file bytes
+    let section_headers = read_at(shoff, shentsize * shnum)?;
+    let raw: Vec<(u64, u64, u64)> = section_headers
+        .chunks(shentsize.max(1) as usize)
+        .filter(|sh| u32_at(sh, 4) != SHT_NOBITS)
+        .map(|sh| (u32_at(sh, 0), u64_at(sh, 0x18), u64_at(sh, 0x20))) // name, offset, size
+        .collect();
+    for &(_, offset, size) in &raw {
+        end = end.max(offset + size);
+    }
+    // Section names live in the section named by e_shstrndx.
+    let names = match section_headers
+        .chunks(shentsize.max(1) as usize)
+        .nth(shstrndx as usize)
+    {
+        Some(sh) if shnum > 0 => read_at(u64_at(sh, 0x18), u64_at(sh, 0x20))?,
+        _ => Vec::new(),
+    };
+    let name_at = |at: u64| -> String {
+        let tail = names.get(at as usize..).unwrap_or_default();
+        let len = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+        String::from_utf8_lossy(&tail[..len]).into_owned()
+    };
+    let sections = raw
+        .into_iter()
+        .map(|(name, offset, size)| (name_at(name), offset, size))
+        .collect();
+    Ok(Elf { end, sections })
+}
+
+/// Where the ELF program ends, so where the image begins: the furthest of the section header
+/// table, the program header table, and every segment and section that has bytes in the file.
+pub fn elf_size(path: &Path) -> Result<u64> {
+    Ok(read_elf(path)?.end)
+}
+
+/// The offset of the SquashFS image inside the AppImage at `path`, checked by its magic.
+pub fn image_offset(path: &Path) -> Result<u64> {
+    let offset = elf_size(path)?;
+    let mut file = File::open(path).map_err(io_err(format!("can't open {}", path.display())))?;
+    let mut magic = [0u8; 4];
+    let found = file.seek(SeekFrom::Start(offset)).is_ok() && file.read_exact(&mut magic).is_ok();
+    if !found || &magic != SQUASHFS_MAGIC {
+        return Err(RuntimeError::NoImage(path.to_owned()));
+    }
+    Ok(offset)
+}
+
+/// The SHA-256 `make-appimage` wrote into the runtime for the image it appended.
+pub fn recorded_digest(path: &Path) -> Result<[u8; 32]> {
+    let elf = read_elf(path)?;
+    let no_digest = || RuntimeError::NoDigest(path.to_owned());
+    let &(_, offset, size) = elf
+        .sections
+        .iter()
+        .find(|(name, _, _)| name == DIGEST_SECTION)
+        .ok_or_else(no_digest)?;
+    if size != 32 {
+        return Err(no_digest());
+    }
+    let mut file = File::open(path).map_err(io_err(format!("can't open {}", path.display())))?;
+    let mut digest = [0u8; 32];
+    file.seek(SeekFrom::Start(offset))
+        .map_err(io_err(format!("can't read {}", path.display())))?;
+    file.read_exact(&mut digest)
+        .map_err(io_err(format!("can't read {}", path.display())))?;
+    if digest == [0u8; 32] {
+        return Err(no_digest()); // the bare runtime, or an image made without make-appimage
+    }
+    Ok(digest)
+}
+
+/// The SHA-256 of everything from `offset` to the end of the file: the image as it is now.
+pub fn image_digest(path: &Path, offset: u64) -> Result<[u8; 32]> {
+    let what = || format!("can't read {}", path.display());
+    let mut file = File::open(path).map_err(io_err(what()))?;
+    file.seek(SeekFrom::Start(offset)).map_err(io_err(what()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io_err(what()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Checks the image against the digest recorded when it was made.
+pub fn check_image(image: &Path, offset: u64) -> Result<()> {
+    if image_digest(image, offset)? != recorded_digest(image)? {
+        return Err(RuntimeError::Damaged(
+            "its contents differ from the digest it was made with".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The name of an image's unpacking: the first 8 bytes of its digest, in hex.
+pub fn unpacking_name(image: &Path) -> Result<String> {
+    Ok(hex(&recorded_digest(image)?[..8]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A path from the image as a relative path, refusing anything that could climb out of the folder
+/// it is unpacked into ("..", or a root inside the path).
+pub fn relative_inside(path: &Path) -> Result<PathBuf> {
+    let mut relative = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(name) => relative.push(name),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(RuntimeError::UnsafePath(path.to_owned()))
+            }
+        }
+    }
+    Ok(relative)
+}
+
+/// Unpacks the image that starts at `offset` in `image` into `dest` (which must exist): folders,
+/// files with their permission bits, and symbolic links. Symbolic links are made last, so no file
+/// is ever written through one. Devices, pipes and sockets are not unpacked (an app has none).
+pub fn extract(image: &Path, offset: u64, dest: &Path) -> Result<()> {
+    let file = File::open(image).map_err(io_err(format!("can't open {}", image.display())))?;
+    let filesystem = FilesystemReader::from_reader_with_offset(BufReader::new(file), offset)
+        .map_err(|e| RuntimeError::Damaged(e.to_string()))?;
+    let mut links = Vec::new();
+    for node in filesystem.files() {
+        let relative = relative_inside(&node.fullpath)?;
+        if relative.as_os_str().is_empty() {
+            continue; // the root: `dest` itself
+        }
+        let target = dest.join(&relative);
+        let mode = u32::from(node.header.permissions) & 0o777;
+        let made = |what: &str| io_err(format!("can't {what} {}", target.display()));
+        match &node.inner {
+            InnerNode::Dir(_) => {
+                DirBuilder::new()
+                    .recursive(true)
+                    .create(&target)
+                    .map_err(made("make"))?;
+            }
+            InnerNode::File(entry) => {
+                if let Some(parent) = target.parent() {
+                    DirBuilder::new()
+                        .recursive(true)
+                        .create(parent)
+                        .map_err(made("make the folder of"))?;
+                }
+                let mut out = File::create(&target).map_err(made("write"))?;
+                let written = io::copy(&mut filesystem.file(entry).reader(), &mut out)
+                    .map_err(|e| RuntimeError::Damaged(format!("{}: {e}", relative.display())))?;
+                if written != entry.file_len() as u64 {
+                    return Err(RuntimeError::Damaged(format!(
+                        "{} is short",
+                        relative.display()
+                    )));
+                }
+                // Owner can always read its own unpacking; the rest keeps the image's bits.
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode | 0o400))
+                    .map_err(made("set the permissions of"))?;
+            }
+            InnerNode::Symlink(link) => links.push((target, link.link.clone())),
+            _ => {}
+        }
+    }
+    for (target, link) in links {
+        std::os::unix::fs::symlink(&link, &target)
+            .map_err(io_err(format!("can't link {}", target.display())))?;
+    }
+    Ok(())
+}
+
+/// The folder that holds unpacked images: `$XDG_CACHE_HOME/spacedock/appimage`, or under
+/// `~/.cache`.
+pub fn cache_root(xdg_cache_home: Option<&OsStr>, home: Option<&OsStr>) -> Result<PathBuf> {
+    let base = match (xdg_cache_home.map(Path::new), home) {
+        (Some(xdg), _) if xdg.is_absolute() => xdg.to_owned(),
+        (_, Some(home)) if !home.is_empty() => Path::new(home).join(".cache"),
+        _ => return Err(RuntimeError::NoCacheFolder),
+    };
+    Ok(base.join("spacedock").join("appimage"))
+}
+
+/// The unpacked image's folder under `root`, unpacking it first when this image has not been
+/// unpacked before. The unpacking is made in a private folder and renamed into place, so a
+/// folder under its final name is always whole, and two starts at once can't mix their files.
+/// Other versions' unpackings are removed once this one is in place.
+pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
+    // Private: other users of the machine have no business in a user's app files.
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(io_err(format!("can't make {}", root.display())))?;
+    // The recorded digest names the unpacking, so a start after the first reads no more than
+    // the ELF headers; the image itself is checked against it before the first unpacking.
+    let key = unpacking_name(image)?;
+    let dir = root.join(&key);
+    if dir.join("AppRun").symlink_metadata().is_ok() {
+        return Ok(dir);
+    }
+    check_image(image, offset)?;
+    let partial = root.join(format!(".{key}.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&partial);
+    DirBuilder::new()
+        .mode(0o755)
+        .create(&partial)
+        .map_err(io_err(format!("can't make {}", partial.display())))?;
+    let outcome = extract(image, offset, &partial).and_then(|()| {
+        if partial.join("AppRun").symlink_metadata().is_err() {
+            return Err(RuntimeError::NoAppRun);
+        }
+        // A folder under the final name without its AppRun is left from a removal cut short.
+        let _ = fs::remove_dir_all(&dir);
+        match fs::rename(&partial, &dir) {
+            Ok(()) => Ok(()),
+            // Another start of the same image put its unpacking there first: use that one.
+            Err(_) if dir.join("AppRun").symlink_metadata().is_ok() => Ok(()),
+            Err(e) => Err(io_err(format!("can't move the app into {}", dir.display()))(e)),
+        }
+    });
+    let _ = fs::remove_dir_all(&partial);
+    outcome?;
+    remove_others(root, &key);
+    Ok(dir)
+}
+
+/// Removes other versions' unpackings, and partial ones whose process is gone. Best effort: a
+/// folder that can't be removed now is tried again at the next start.
+fn remove_others(root: &Path, key: &str) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_key = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let stale = if let Some(partial) = name.strip_prefix('.') {
+            // ".KEY.PID": stale when that process no longer runs.
+            match partial.split_once('.') {
+                Some((k, pid)) if is_key(k) && pid.bytes().all(|b| b.is_ascii_digit()) => {
+                    !Path::new("/proc").join(pid).exists()
+                }
+                _ => false,
+            }
+        } else {
+            is_key(&name) && name != key
+        };
+        if stale {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_ends_where_its_file_ends() {
+        // A test binary keeps its section headers at its very end.
+        let me = std::env::current_exe().expect("own path");
+        let size = fs::metadata(&me).expect("own size").len();
+        assert_eq!(elf_size(&me).expect("an ELF"), size);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_program_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = dir.path().join("notes.txt");
+        fs::write(
+            &text,
+            "hsqs, but not an ELF program at all, just some words in a file",
+        )
+        .expect("write");
+        assert!(matches!(elf_size(&text), Err(RuntimeError::NotAnElf(_))));
+        let short = dir.path().join("short");
+        fs::write(&short, b"\x7fELF").expect("write");
+        assert!(matches!(elf_size(&short), Err(RuntimeError::NotAnElf(_))));
+    }
+
+    #[test]
+    fn the_bare_runtime_is_not_an_appimage() {
+        let me = std::env::current_exe().expect("own path");
+        assert!(matches!(image_offset(&me), Err(RuntimeError::NoImage(_))));
+    }
+
+    #[test]
+    fn paths_from_the_image_stay_inside() {
+        assert_eq!(
+            relative_inside(Path::new("/usr/bin/app")).expect("fine"),
+            Path::new("usr/bin/app")
+        );
+        assert_eq!(
+            relative_inside(Path::new("/")).expect("fine"),
+            Path::new("")
+        );
+        for hostile in ["/usr/../../etc/passwd", "../x", "/a/.."] {
+            assert!(
+                matches!(
+                    relative_inside(Path::new(hostile)),
+                    Err(RuntimeError::UnsafePath(_))
+                ),
+                "{hostile} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cache_follows_xdg_then_home() {
+        let root = |xdg: Option<&str>, home: Option<&str>| {
+            cache_root(xdg.map(OsStr::new), home.map(OsStr::new))
+        };
+        assert_eq!(
+            root(Some("/x/cache"), Some("/home/a")).expect("xdg"),
+            Path::new("/x/cache/spacedock/appimage")
+        );
+        // A relative XDG_CACHE_HOME is invalid by the spec, so it is ignored.
+        assert_eq!(
+            root(Some("rel"), Some("/home/a")).expect("home"),
+            Path::new("/home/a/.cache/spacedock/appimage")
+        );
+        assert!(matches!(root(None, None), Err(RuntimeError::NoCacheFolder)));
+        assert!(matches!(
+            root(Some(""), Some("")),
+            Err(RuntimeError::NoCacheFolder)
+        ));
+    }
+
+    #[test]
+    fn only_other_versions_and_abandoned_partials_are_removed() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let mine = "0123456789abcdef";
+        let other = "fedcba9876543210";
+        let alive = format!(".{other}.{}", std::process::id());
+        let gone = format!(".{other}.4294967295"); // no such process
+        for name in [mine, other, alive.as_str(), gone.as_str(), "keep-me"] {
+            fs::create_dir(root.path().join(name)).expect("dir");
+        }
+        remove_others(root.path(), mine);
+        let mut left: Vec<String> = fs::read_dir(root.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = vec![alive, mine.to_owned(), "keep-me".to_owned()];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
+}

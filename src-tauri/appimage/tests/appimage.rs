@@ -1,0 +1,319 @@
+//! The AppImage runtime as a user meets it: real images made by `make-appimage` (mksquashfs) from
+//! a small AppDir, started as programs.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use spacedock_appimage::{image_digest, recorded_digest, unpacking_name};
+
+const RUNTIME: &str = env!("CARGO_BIN_EXE_appimage-runtime");
+const MAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/make-appimage");
+
+/// Bytes that don't compress, so the image holds several full data blocks and a tail.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// An AppDir whose AppRun reports how it was started.
+fn appdir(root: &Path, data: &[u8]) -> PathBuf {
+    let dir = root.join("AppDir");
+    fs::create_dir_all(dir.join("usr/bin")).expect("usr/bin");
+    fs::create_dir_all(dir.join("usr/share/empty")).expect("empty folder");
+    fs::write(
+        dir.join("AppRun"),
+        "#!/bin/sh\nfor a in \"$@\"; do printf 'arg:[%s]\\n' \"$a\"; done\n\
+         printf 'APPIMAGE=%s\\nAPPDIR=%s\\nARGV0=%s\\nOWD=%s\\npid=%s\\n' \
+         \"$APPIMAGE\" \"$APPDIR\" \"$ARGV0\" \"$OWD\" \"$$\"\n",
+    )
+    .expect("AppRun");
+    fs::write(dir.join("usr/bin/tool"), "#!/bin/sh\necho tool\n").expect("tool");
+    fs::write(dir.join("usr/share/readme"), "read me\n").expect("readme");
+    fs::write(dir.join("usr/share/data.bin"), data).expect("data");
+    for (path, mode) in [
+        ("AppRun", 0o755),
+        ("usr/bin/tool", 0o755),
+        ("usr/share/readme", 0o644),
+    ] {
+        fs::set_permissions(dir.join(path), fs::Permissions::from_mode(mode)).expect("mode");
+    }
+    std::os::unix::fs::symlink("usr/share/data.bin", dir.join("data-link")).expect("link");
+    dir
+}
+
+fn make(appdir: &Path, out: &Path) {
+    let status = Command::new(MAKE)
+        .arg(RUNTIME)
+        .arg(appdir)
+        .arg(out)
+        .status()
+        .expect("make-appimage");
+    assert!(status.success(), "make-appimage failed");
+}
+
+/// Starts the AppImage with a cache of its own; returns its output and its process id.
+fn start(image: &Path, cache: &Path, cwd: &Path, args: &[&str]) -> (Output, u32) {
+    let child = Command::new(image)
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the AppImage");
+    let pid = child.id();
+    (child.wait_with_output().expect("its output"), pid)
+}
+
+fn field(out: &Output, name: &str) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .to_owned()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_appimage_starts_its_apprun_in_its_own_process_with_its_arguments_and_paths() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = noise(3 * 1024 * 1024 + 12_345, 7);
+    let image = tmp.path().join("Test.AppImage");
+    make(&appdir(tmp.path(), &data), &image);
+
+    let bytes = fs::read(&image).expect("image");
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    assert_eq!(&bytes[8..11], b"AI\x02", "the AppImage type-2 magic");
+    let runtime_len = fs::metadata(RUNTIME).expect("runtime").len();
+    let (offset, _) = start(
+        &image,
+        &tmp.path().join("c"),
+        tmp.path(),
+        &["--appimage-offset"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&offset.stdout).trim(),
+        runtime_len.to_string()
+    );
+    assert_eq!(
+        &bytes[runtime_len as usize..runtime_len as usize + 4],
+        b"hsqs"
+    );
+    // The digest recorded in the runtime is the image's own.
+    let recorded = recorded_digest(&image).expect("a recorded digest");
+    assert_eq!(recorded, image_digest(&image, runtime_len).expect("digest"));
+    assert!(
+        recorded_digest(Path::new(RUNTIME)).is_err(),
+        "the bare runtime records none"
+    );
+
+    let cache = tmp.path().join("cache");
+    let cwd = tmp.path().join("where-i-was");
+    fs::create_dir(&cwd).expect("cwd");
+    let (out, pid) = start(&image, &cache, &cwd, &["one", "two words", ""]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("arg:[one]\narg:[two words]\narg:[]\n"),
+        "{text}"
+    );
+    // exec, not a child: whoever started the AppImage is talking to the app itself.
+    assert_eq!(field(&out, "pid"), pid.to_string());
+    assert_eq!(field(&out, "APPIMAGE"), image.to_string_lossy());
+    assert_eq!(field(&out, "OWD"), cwd.to_string_lossy());
+    assert_eq!(field(&out, "ARGV0"), image.to_string_lossy());
+
+    let root = cache.join("spacedock/appimage");
+    assert_eq!(
+        fs::metadata(&root).expect("cache").permissions().mode() & 0o777,
+        0o700
+    );
+    let appdir = PathBuf::from(field(&out, "APPDIR"));
+    assert_eq!(appdir.parent(), Some(root.as_path()));
+    assert_eq!(
+        appdir.file_name().expect("name").to_string_lossy(),
+        unpacking_name(&image).expect("name")
+    );
+    assert_eq!(
+        fs::read(appdir.join("usr/share/data.bin")).expect("data"),
+        data,
+        "byte for byte"
+    );
+    assert_eq!(
+        fs::read_to_string(appdir.join("usr/share/readme")).expect("readme"),
+        "read me\n"
+    );
+    let mode = |p: &str| fs::metadata(appdir.join(p)).expect(p).permissions().mode() & 0o777;
+    assert_eq!(mode("usr/bin/tool"), 0o755);
+    assert_eq!(mode("usr/share/readme"), 0o644);
+    assert!(appdir.join("usr/share/empty").is_dir());
+    assert_eq!(
+        fs::read_link(appdir.join("data-link")).expect("link"),
+        Path::new("usr/share/data.bin")
+    );
+    let tool = Command::new(appdir.join("usr/bin/tool"))
+        .output()
+        .expect("tool runs");
+    assert_eq!(String::from_utf8_lossy(&tool.stdout), "tool\n");
+    // Only the unpacking is left: no partial folder.
+    assert_eq!(entries(&root).len(), 1);
+}
+
+#[test]
+fn a_second_start_reuses_the_unpacking_and_a_new_version_replaces_it() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let first = tmp.path().join("v1.AppImage");
+    make(&appdir(&tmp.path().join("1"), &noise(200_000, 1)), &first);
+    let (out, _) = start(&first, &cache, tmp.path(), &[]);
+    let appdir = PathBuf::from(field(&out, "APPDIR"));
+    // Anything written into the unpacking survives a second start: it was not unpacked again.
+    fs::write(appdir.join("left-by-test"), "x").expect("mark");
+    let (again, _) = start(&first, &cache, tmp.path(), &[]);
+    assert_eq!(PathBuf::from(field(&again, "APPDIR")), appdir);
+    assert!(
+        appdir.join("left-by-test").exists(),
+        "the second start unpacked again"
+    );
+
+    let second = tmp.path().join("v2.AppImage");
+    make(&appdir_named(tmp.path(), "2", &noise(200_000, 2)), &second);
+    let (newer, _) = start(&second, &cache, tmp.path(), &[]);
+    let new_dir = PathBuf::from(field(&newer, "APPDIR"));
+    assert_ne!(new_dir, appdir, "a new version gets its own unpacking");
+    assert_eq!(
+        fs::read(new_dir.join("usr/share/data.bin")).expect("data"),
+        noise(200_000, 2)
+    );
+    assert!(!appdir.exists(), "the old version's unpacking is removed");
+    assert_eq!(entries(&cache.join("spacedock/appimage")).len(), 1);
+}
+
+fn appdir_named(root: &Path, name: &str, data: &[u8]) -> PathBuf {
+    appdir(&root.join(name), data)
+}
+
+#[test]
+fn a_damaged_appimage_says_so_and_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let good = tmp.path().join("good.AppImage");
+    make(&appdir(tmp.path(), &noise(1024 * 1024, 3)), &good);
+    let bytes = fs::read(&good).expect("image");
+    let offset = fs::metadata(RUNTIME).expect("runtime").len() as usize;
+
+    // Cut short (the tables at the end are gone: more than the 4 KiB of padding mksquashfs adds),
+    // and hurt in the middle (file data garbled).
+    let mut garbled = bytes.clone();
+    garbled[offset + 4096..offset + 300_000].fill(0x5a);
+    for (name, damaged) in [
+        ("short", bytes[..bytes.len() - 8192].to_vec()),
+        ("garbled", garbled),
+    ] {
+        let image = tmp.path().join(format!("{name}.AppImage"));
+        fs::write(&image, damaged).expect("write");
+        fs::set_permissions(&image, fs::Permissions::from_mode(0o755)).expect("mode");
+        let cache = tmp.path().join(format!("cache-{name}"));
+        let (out, _) = start(&image, &cache, tmp.path(), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(127), "{name}: {stderr}");
+        assert!(stderr.contains("damaged"), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}: AppRun must not start");
+        assert_eq!(
+            entries(&cache.join("spacedock/appimage")),
+            Vec::<String>::new(),
+            "{name}: left a partial unpacking"
+        );
+        let cwd = tmp.path().join(format!("extract-{name}"));
+        fs::create_dir(&cwd).expect("cwd");
+        let (extract, _) = start(&image, &cache, &cwd, &["--appimage-extract"]);
+        assert_eq!(extract.status.code(), Some(127), "{name}");
+        assert!(
+            String::from_utf8_lossy(&extract.stderr).contains("damaged"),
+            "{name}"
+        );
+        assert_eq!(
+            entries(&cwd),
+            Vec::<String>::new(),
+            "{name}: --appimage-extract left files"
+        );
+    }
+}
+
+#[test]
+fn the_bare_runtime_and_unknown_options_are_refused_in_words() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (bare, _) = start(Path::new(RUNTIME), &tmp.path().join("c"), tmp.path(), &[]);
+    assert_eq!(bare.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("not an AppImage"));
+
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), b"x"), &image);
+    let (mount, _) = start(
+        &image,
+        &tmp.path().join("c"),
+        tmp.path(),
+        &["--appimage-mount"],
+    );
+    assert_eq!(mount.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&mount.stderr).contains("--appimage-mount is not something"));
+    let (help, _) = start(
+        &image,
+        &tmp.path().join("c"),
+        tmp.path(),
+        &["--appimage-help"],
+    );
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--appimage-extract"));
+}
+
+#[test]
+fn extract_unpacks_into_squashfs_root_and_never_over_an_existing_folder() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = noise(500_000, 5);
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), &data), &image);
+    let cwd = tmp.path().join("here");
+    fs::create_dir(&cwd).expect("cwd");
+    let (out, _) = start(&image, &tmp.path().join("c"), &cwd, &["--appimage-extract"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read(cwd.join("squashfs-root/usr/share/data.bin")).expect("data"),
+        data
+    );
+    assert!(cwd.join("squashfs-root/AppRun").is_file());
+
+    fs::write(cwd.join("squashfs-root/mine"), "keep").expect("mine");
+    let (again, _) = start(&image, &tmp.path().join("c"), &cwd, &["--appimage-extract"]);
+    assert_eq!(again.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("move an old one away"));
+    assert_eq!(
+        fs::read_to_string(cwd.join("squashfs-root/mine")).expect("kept"),
+        "keep"
+    );
+}
