@@ -3,6 +3,7 @@
 
 use std::env;
 use std::ffi::OsString;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -20,10 +21,15 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Spacedock AppImage: {e}");
+            let _ = writeln!(std::io::stderr(), "Spacedock AppImage: {e}");
             ExitCode::from(127)
         }
     }
+}
+
+/// One line to stdout. A reader that went away early (`| head`) is not an error worth a panic.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 fn run() -> Result<(), RuntimeError> {
@@ -40,11 +46,11 @@ fn run() -> Result<(), RuntimeError> {
     let first = args.first().and_then(|a| a.to_str()).unwrap_or("");
     match first {
         "--appimage-help" => {
-            println!("{HELP}");
+            say(HELP);
             return Ok(());
         }
         "--appimage-offset" => {
-            println!("{}", image_offset(&image)?);
+            say(&image_offset(&image)?.to_string());
             return Ok(());
         }
         "--appimage-extract" => {
@@ -57,7 +63,7 @@ fn run() -> Result<(), RuntimeError> {
                 source,
             })?;
             extract(&image, offset, dest)?;
-            println!("squashfs-root");
+            say("squashfs-root");
             return Ok(());
         }
         "--appimage-extract-and-run" => {
