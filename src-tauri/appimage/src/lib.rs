@@ -323,8 +323,11 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
         if partial.join("AppRun").symlink_metadata().is_err() {
             return Err(RuntimeError::NoAppRun);
         }
-        // A folder under the final name without its AppRun is left from a removal cut short.
-        let _ = fs::remove_dir_all(&dir);
+        // A folder under the final name without its AppRun is left from a removal cut short;
+        // one with its AppRun was just put there by another start, and is kept.
+        if dir.exists() && dir.join("AppRun").symlink_metadata().is_err() {
+            let _ = fs::remove_dir_all(&dir);
+        }
         match fs::rename(&partial, &dir) {
             Ok(()) => Ok(()),
             // Another start of the same image put its unpacking there first: use that one.

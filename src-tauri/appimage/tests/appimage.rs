@@ -212,6 +212,44 @@ fn a_second_start_reuses_the_unpacking_and_a_new_version_replaces_it() {
     assert_eq!(entries(&cache.join("spacedock/appimage")).len(), 1);
 }
 
+#[test]
+fn starts_at_once_share_one_whole_unpacking() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let data = noise(2 * 1024 * 1024, 9);
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), &data), &image);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(&image)
+                .env("XDG_CACHE_HOME", &cache)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect();
+    let dirs: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().expect("output");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            field(&out, "APPDIR")
+        })
+        .collect();
+    assert!(dirs.iter().all(|d| d == &dirs[0]), "{dirs:?}");
+    assert_eq!(
+        fs::read(Path::new(&dirs[0]).join("usr/share/data.bin")).expect("data"),
+        data
+    );
+    // One whole unpacking, no partial one left behind.
+    assert_eq!(entries(&cache.join("spacedock/appimage")).len(), 1);
+}
+
 fn appdir_named(root: &Path, name: &str, data: &[u8]) -> PathBuf {
     appdir(&root.join(name), data)
 }
