@@ -178,7 +178,7 @@ impl Sandbox {
                     .unwrap_or_default();
                     return Err(Error::Sandbox(format!(
                         "While waiting for {what}, the {name} daemon stopped ({status}): {}. Logs are in {}.",
-                        process::last_lines(&log, 2),
+                        process::failure_words(&log, 2),
                         self.layout.log_dir().display()
                     )));
                 }

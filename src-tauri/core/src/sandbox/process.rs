@@ -153,14 +153,36 @@ pub fn run_tool(program: &str, args: &[&str], deadline: Duration) -> Result<Stri
         Err(Error::Sandbox(format!(
             "{program} {} failed: {}",
             args.first().copied().unwrap_or_default(),
-            last_lines(&err, 3)
+            failure_words(&err, 3)
         )))
     }
 }
 
-pub fn last_lines(text: &str, n: usize) -> String {
+fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// What a Ceph program's output says of why it failed: its last `n` lines; but when it crashed,
+/// Ceph ends with a backtrace, and the line that says why (a failed assert, a RocksDB or other
+/// error) comes before it, so that line and the signal are given instead.
+pub fn failure_words(text: &str, n: usize) -> String {
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let Some(signal) = lines().find(|l| l.contains("Caught signal")) else {
+        return last_lines(text, n);
+    };
+    let causes = [
+        "ceph_assert",
+        "ceph_abort",
+        "rocksdb:",
+        "what():",
+        "error",
+        "Error",
+    ];
+    match lines().find(|l| causes.iter().any(|c| l.contains(c))) {
+        Some(cause) => format!("it crashed ({}): {cause}", signal.trim_matches('*').trim()),
+        None => format!("it crashed ({})", signal.trim_matches('*').trim()),
+    }
 }
 
 /// True when nothing accepts connections on 127.0.0.1:port and we may bind it.
@@ -273,4 +295,55 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
         .chain(["/usr/bin".into(), "/usr/sbin".into()])
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape of a Ceph tool's crash: the reason, then a long backtrace.
+    const CRASH: &str = "2026-11-29T06:10:01.123+0000 7f3 -1 rocksdb: IO error: While lock file: store.db/LOCK: Resource temporarily unavailable
+/build/ceph/src/mon/MonitorDBStore.h: In function 'int MonitorDBStore::open(std::ostream&)'
+/build/ceph/src/mon/MonitorDBStore.h: 355: ceph_abort_msg(\"failed to open the store\")
+ ceph version 16.2.11 (3cf40e2dca667f68c6ce3ff5cd94f01e711af894) pacific (stable)
+ 1: (ceph::__ceph_abort(char const*, int, char const*, std::string const&)+0xd7) [0x7fa63bd0a4e2]
+*** Caught signal (Aborted) **
+ in thread 7fa63b3c9540 thread_name:ceph-mon
+ 6: /lib/x86_64-linux-gnu/libc.so.6(+0x891f5) [0x7fa63baa71f5]
+ 7: /lib/x86_64-linux-gnu/libc.so.6(+0x1098ec) [0x7fa63bb278ec]
+ NOTE: a copy of the executable, or `objdump -rdS <executable>` is needed to interpret this.
+";
+
+    #[test]
+    fn a_crash_is_told_by_its_reason_not_the_end_of_its_backtrace() {
+        let words = failure_words(CRASH, 3);
+        assert!(
+            words.starts_with("it crashed (Caught signal (Aborted)): "),
+            "{words}"
+        );
+        assert!(
+            words.contains("rocksdb: IO error: While lock file"),
+            "{words}"
+        );
+        assert!(!words.contains("objdump"), "{words}");
+    }
+
+    #[test]
+    fn a_crash_without_a_reason_still_says_it_crashed() {
+        let text =
+            "*** Caught signal (Segmentation fault) **\n in thread 7f thread_name:ceph-mon\n";
+        assert_eq!(
+            failure_words(text, 3),
+            "it crashed (Caught signal (Segmentation fault))"
+        );
+    }
+
+    #[test]
+    fn a_plain_failure_keeps_its_last_lines() {
+        let text = "first\n\nsecond\nthird\nerror: the monitor address is in use\n";
+        assert_eq!(
+            failure_words(text, 2),
+            "third | error: the monitor address is in use"
+        );
+    }
 }
