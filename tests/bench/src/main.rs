@@ -291,7 +291,7 @@ async fn main() {
         rclone: var("BENCH_RCLONE").unwrap_or_else(|| "rclone".into()),
         s5cmd: var("BENCH_S5CMD").expect("BENCH_S5CMD: path of s5cmd"),
     };
-    let work = var("BENCH_DIR").unwrap_or_else(|| "/var/tmp/spacedock-bench".into());
+    let work = var("BENCH_DIR").expect("BENCH_DIR: the work folder .ci/bench sets");
     std::fs::create_dir_all(&work).expect("bench dir");
     eprintln!("preparing data in {}…", work.display());
     let (big, small) = make_data(&work);
