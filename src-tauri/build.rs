@@ -79,7 +79,7 @@ fn main() {
         "delete_version",
         "deleted_files",
         "undelete_files",
-        "download_version",
+        "plan_version_download",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

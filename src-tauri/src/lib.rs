@@ -115,7 +115,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::versions::delete_version,
             app::commands::versions::deleted_files,
             app::commands::versions::undelete_files,
-            app::commands::versions::download_version,
+            app::commands::versions::plan_version_download,
             app::commands::transfers::pick_upload_paths,
         ])
 }
@@ -164,7 +164,7 @@ pub fn run() {
         // Quitting stops the sandbox's daemons (each gets a grace period, then KILL).
         if let RunEvent::Exit = event {
             if let Some(state) = handle.try_state::<Services>() {
-                state.stop_uploads(std::time::Duration::from_secs(5));
+                state.stop_transfers(std::time::Duration::from_secs(5));
                 state.stop_sandbox();
             }
         }

@@ -1,9 +1,10 @@
 //! A FAKE of DigitalOcean's API v2 — `/v2/spaces/keys`, `/v2/cdn/endpoints` (with its cache
 //! purge) and `/v2/certificates` — built from its documented request and response shapes. It is
 //! the only fake in these tests: the real API can't be reached from here.
-//! Tokens: `good-token` may do everything, `no-scope` lacks the scopes (403), `rate-limited`
-//! always gets 429; any other token is refused (401). A purge of more than 50 paths within 20
-//! seconds gets 429, as the real CDN's limit.
+//! Tokens: `good-token` may do everything in one account (team), `other-team-token` in another
+//! (each sees and changes only its own account's keys), `no-scope` lacks the scopes (403),
+//! `rate-limited` always gets 429; any other token is refused (401). A purge of more than 50
+//! paths within 20 seconds gets 429, as the real CDN's limit.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -64,9 +65,29 @@ impl FakeDigitalOceanApi {
         cdn.purges.iter().map(|(_, p, _)| p.clone()).collect()
     }
 
-    /// The keys the fake holds now, secrets left out.
+    /// The keys the fake holds now, of every account.
     pub fn keys(&self) -> Vec<Value> {
         self.keys.lock().expect("keys").clone()
+    }
+
+    /// A key the account of `token` holds already (made in its Control Panel, say).
+    pub fn add_key(&self, token: &str, access_key: &str, name: &str) {
+        self.keys.lock().expect("keys").push(json!({
+            "name": name,
+            "access_key": access_key,
+            "secret_key": format!("secret-of-{access_key}"),
+            "grants": [{ "bucket": "", "permission": "fullaccess" }],
+            "created_at": "2026-11-01T12:00:00Z",
+            "account": account_of(token),
+        }));
+    }
+}
+
+/// The account (team) a token acts for.
+fn account_of(token: &str) -> &'static str {
+    match token {
+        "other-team-token" => "team-b",
+        _ => "team-a",
     }
 }
 
@@ -298,7 +319,7 @@ fn route(
     base: &str,
 ) -> (u16, Value) {
     match auth {
-        "Bearer good-token" => {}
+        "Bearer good-token" | "Bearer other-team-token" => {}
         "Bearer no-scope" => {
             return error(
                 403,
@@ -312,14 +333,39 @@ fn route(
         _ => return error(401, "unauthorized", "Unable to authenticate you"),
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut keys = keys.lock().expect("keys");
+    let account = account_of(auth.trim_start_matches("Bearer "));
+    let mut all = keys.lock().expect("keys");
+    // A token sees its own account's keys only.
+    let mut keys: Vec<Value> = all
+        .iter()
+        .filter(|k| k["account"] == account)
+        .cloned()
+        .collect();
     let public = |k: &Value| {
         let mut k = k.clone();
         if let Some(o) = k.as_object_mut() {
             o.remove("secret_key");
+            o.remove("account");
         }
         k
     };
+    let answer = keys_route(method, path, query, body, &mut keys, base, account, &public);
+    all.retain(|k| k["account"] != account);
+    all.extend(keys);
+    answer
+}
+
+#[allow(clippy::too_many_arguments)]
+fn keys_route(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &Value,
+    keys: &mut Vec<Value>,
+    base: &str,
+    account: &str,
+    public: &dyn Fn(&Value) -> Value,
+) -> (u16, Value) {
     match (method, path.strip_prefix("/v2/spaces/keys")) {
         ("GET", Some("")) => {
             let arg = |name: &str| {
@@ -356,12 +402,14 @@ fn route(
             let n = keys.len() + 1;
             let key = json!({
                 "name": name,
-                "access_key": format!("DO00FAKE{n:012}"),
+                "access_key": format!("DO00FAKE{}{n:011}", if account == "team-b" { 'B' } else { 'A' }),
                 "secret_key": format!("fake-secret-{n}-{}", uuid_like(n)),
                 "grants": grants,
                 "created_at": "2026-11-27T12:00:00Z",
             });
-            keys.push(key.clone());
+            let mut stored = key.clone();
+            stored["account"] = json!(account);
+            keys.push(stored);
             (201, json!({ "key": key }))
         }
         ("GET", Some(rest)) if rest.starts_with('/') => {

@@ -6,7 +6,57 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-type Answer = dyn Fn(&str) -> (u16, String) + Send + Sync;
+type Answer = dyn Fn(&Request) -> Reply + Send + Sync;
+
+/// A request as the server got it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        (self.headers.iter())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the query has `name` (with or without a value).
+    pub fn has_query(&self, name: &str) -> bool {
+        let query = self.target.split_once('?').map_or("", |(_, q)| q);
+        query
+            .split('&')
+            .any(|p| p == name || p.starts_with(&format!("{name}=")))
+    }
+}
+
+/// An answer: status, headers and body.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
 
 pub struct HostileServer {
     pub base: String,
@@ -16,6 +66,14 @@ pub struct HostileServer {
 impl HostileServer {
     /// `answer` gets the request target (path and query) and returns the status and body.
     pub fn start(answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> Self {
+        HostileServer::start_with(move |r| {
+            let (status, body) = answer(&r.target);
+            Reply::new(status, body)
+        })
+    }
+
+    /// `answer` gets the whole request and returns the whole answer.
+    pub fn start_with(answer: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -43,15 +101,18 @@ fn serve(stream: std::net::TcpStream, seen: &Mutex<Vec<String>>, answer: &Answer
             return;
         }
         let mut length = 0usize;
+        let mut headers = Vec::new();
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
                 break;
             }
             if let Some((name, value)) = header.split_once(':') {
-                if name.trim().eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
+                let (name, value) = (name.trim().to_lowercase(), value.trim().to_string());
+                if name == "content-length" {
+                    length = value.parse().unwrap_or(0);
                 }
+                headers.push((name, value));
             }
         }
         let mut body = vec![0; length];
@@ -59,18 +120,34 @@ fn serve(stream: std::net::TcpStream, seen: &Mutex<Vec<String>>, answer: &Answer
         if let Ok(mut s) = seen.lock() {
             s.push(line.trim().to_string());
         }
-        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let (status, text) = answer(&target);
-        let kind = if text.trim_start().starts_with('<') {
+        let mut words = line.split_whitespace();
+        let request = Request {
+            method: words.next().unwrap_or("GET").to_string(),
+            target: words.next().unwrap_or("/").to_string(),
+            headers,
+            body,
+        };
+        let reply = answer(&request);
+        let kind = if reply.body.trim_start().starts_with('<') {
             "application/xml"
         } else {
             "application/json"
         };
         let mut out = stream.try_clone().expect("clone");
+        let extra: String = (reply.headers.iter())
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect();
+        // A HEAD answer has no body, but says how long the body would be.
+        let text = if request.method == "HEAD" {
+            ""
+        } else {
+            reply.body.as_str()
+        };
         let _ = write!(
             out,
-            "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
+            "HTTP/1.1 {} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n{extra}\r\n{text}",
+            reply.status,
+            reply.body.len(),
         );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod fake_do_api;
 pub mod hostile;
+pub mod hostile_s3;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

@@ -69,31 +69,19 @@ pub async fn list_folder(
 ) -> Result<u64> {
     check_prefix(prefix)?;
     let ctx = Context::space(endpoint, space);
-    let mut token: Option<String> = None;
     let mut total = 0u64;
-    loop {
-        let out = client
-            .list_objects_v2()
-            .bucket(space)
-            .prefix(prefix)
-            .delimiter("/")
-            .max_keys(page_size)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| map_error(e, ctx))?;
-        // The server's KeyCount is not trusted for sizing: the entries are counted as they come.
-        let mut entries = Vec::new();
-        let outside = |key: &str| {
-            Error::BadAnswer(format!(
-                "asked for the folder “{prefix}”, it listed “{key}”"
-            ))
-        };
-        for p in out.common_prefixes() {
-            if let Some(key) = p.prefix() {
-                if !key.starts_with(prefix) || key.len() <= prefix.len() {
-                    return Err(outside(key));
-                }
+    let listing = crate::listing::each_page;
+    listing(
+        client,
+        ctx,
+        space,
+        prefix,
+        Some("/"),
+        Some(page_size),
+        |page| {
+            // The server's KeyCount is not trusted for sizing: the entries are counted as they come.
+            let mut entries = Vec::new();
+            for key in page.folders.iter().filter_map(|p| p.prefix()) {
                 entries.push(Entry {
                     kind: EntryKind::Folder,
                     key: key.to_string(),
@@ -102,49 +90,36 @@ pub async fn list_folder(
                     modified: None,
                 });
             }
-        }
-        for o in out.contents() {
-            let Some(key) = o.key() else { continue };
-            // The folder's own marker object is the folder itself, not a file in it.
-            if key == prefix {
-                continue;
+            for o in page.objects {
+                let Some(key) = o.key() else { continue };
+                // The folder's own marker object is the folder itself, not a file in it.
+                if key == prefix {
+                    continue;
+                }
+                entries.push(Entry {
+                    kind: if key.ends_with('/') {
+                        EntryKind::Folder
+                    } else {
+                        EntryKind::File
+                    },
+                    key: key.to_string(),
+                    name: last_segment(key),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o
+                        .last_modified()
+                        .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                });
             }
-            if !key.starts_with(prefix) {
-                return Err(outside(key));
-            }
-            entries.push(Entry {
-                kind: if key.ends_with('/') {
-                    EntryKind::Folder
-                } else {
-                    EntryKind::File
-                },
-                key: key.to_string(),
-                name: last_segment(key),
-                size: o.size().unwrap_or(0).max(0) as u64,
-                modified: o
-                    .last_modified()
-                    .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
-            });
-        }
-        total += entries.len() as u64;
-        let next = out.next_continuation_token().map(str::to_string);
-        // A server that hands back the same token would keep us listing forever.
-        if next.is_some() && next == token {
-            return Err(Error::BadAnswer(
-                "it gave the same continuation token twice".into(),
-            ));
-        }
-        token = next;
-        let done = !out.is_truncated().unwrap_or(false) || token.is_none();
-        let keep_going = on_page(ListingPage {
-            prefix: prefix.to_string(),
-            entries,
-            done,
-        });
-        if done || !keep_going {
-            return Ok(total);
-        }
-    }
+            total += entries.len() as u64;
+            on_page(ListingPage {
+                prefix: prefix.to_string(),
+                entries,
+                done: page.last,
+            })
+        },
+    )
+    .await?;
+    Ok(total)
 }
 
 /// Creates a folder: a zero-byte key ending in `/`.

@@ -10,8 +10,7 @@ use ts_rs::TS;
 use crate::connection::Provider;
 use crate::error::{Error, Result};
 use crate::keys::admin::encode;
-use crate::keys::digitalocean::{api_base, About, DoApi};
-use crate::keys::manager::DO_TOKEN_ACCOUNT;
+use crate::keys::digitalocean::{About, DoApi};
 use crate::services::Services;
 
 /// The cache lifetimes the API takes, in seconds: 1 minute, 10 minutes, 1 hour, 1 day, 1 week.
@@ -116,13 +115,23 @@ fn checked(s: &CdnSettings) -> Result<Value> {
 }
 
 /// The paths a purge names: a file's key, a folder as everything below it, "" as everything.
+/// A name with spaces or other characters a URL writes encoded is purged in both forms, as
+/// written and as a URL has it: the edge keys its cache by the request's path, and a file left
+/// cached after a delete stays public until its lifetime ends.
 pub fn purge_paths(keys: &[String]) -> Result<Vec<String>> {
     let mut paths: Vec<String> = keys
         .iter()
-        .map(|k| match k.as_str() {
-            "" => "*".to_string(),
-            folder if folder.ends_with('/') => format!("{folder}*"),
-            file => file.to_string(),
+        .flat_map(|k| {
+            let path = match k.as_str() {
+                "" => "*".to_string(),
+                folder if folder.ends_with('/') => format!("{folder}*"),
+                file => file.to_string(),
+            };
+            let encoded = match path.strip_suffix('*') {
+                Some(folder) => format!("{}*", crate::urls::encode_key(folder)),
+                None => crate::urls::encode_key(&path),
+            };
+            std::iter::once(path).chain(Some(encoded))
         })
         .collect();
     paths.sort();
@@ -135,7 +144,7 @@ pub fn purge_paths(keys: &[String]) -> Result<Vec<String>> {
             "Select the files to purge, or purge everything.".into(),
         )),
         n if n > MOST_PURGED => Err(Error::InvalidInput(format!(
-            "The CDN purges at most {MOST_PURGED} paths at a time ({n} selected): select fewer, a folder, or purge everything."
+            "The CDN purges at most {MOST_PURGED} paths at a time ({n} with names in both their written and URL forms): select fewer, a folder, or purge everything."
         ))),
         _ => Ok(paths),
     }
@@ -282,15 +291,9 @@ pub async fn of(services: &Services, space: &str, region: Option<String>) -> Res
         ));
     }
     crate::names::validate_existing(space)?;
-    let region = active.region_or_own(region);
-    let token = services
-        .keychain
-        .get(DO_TOKEN_ACCOUNT)?
-        .ok_or(Error::ApiTokenNeeded)?;
-    Ok((
-        Cdn::new(DoApi::new(&api_base()?, &token)),
-        origin(space, &region),
-    ))
+    let region = active.region_or_own(region)?;
+    let api = crate::keys::manager::api_of(services, &active).await?;
+    Ok((Cdn::new(api), origin(space, &region)))
 }
 
 #[cfg(test)]
@@ -350,5 +353,20 @@ mod tests {
             .expect_err("too many")
             .to_string()
             .contains("at most 50"));
+    }
+
+    #[test]
+    fn names_a_url_writes_encoded_are_purged_in_both_forms() {
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            purge_paths(&keys(&["docs/my file.pdf", "é/", "plain.css"])).expect("paths"),
+            [
+                "%C3%A9/*",
+                "docs/my file.pdf",
+                "docs/my%20file.pdf",
+                "plain.css",
+                "é/*"
+            ]
+        );
     }
 }

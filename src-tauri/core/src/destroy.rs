@@ -62,7 +62,9 @@ pub async fn destroy(
         return Err(Error::SpaceNotEmpty(name.to_string()));
     }
     let mut deleted = 0u64;
-    let mut last_page: Vec<(String, Option<String>)> = Vec::new();
+    // Every file (and version) deleted so far: one listed again means the deletion had no effect
+    // (or the server lists in a circle), and the destruction stops rather than go on for ever.
+    let mut gone: std::collections::HashSet<(String, Option<String>)> = Default::default();
     if delete_files {
         // Versions and delete markers too: a versioned Space is not empty until they are gone.
         loop {
@@ -94,15 +96,11 @@ pub async fn destroy(
             if ids.is_empty() {
                 break;
             }
-            // Each round must delete what it listed; the same page twice means it did not.
-            if ids == last_page {
-                return Err(Error::Server {
-                    code: "DeleteHadNoEffect".into(),
-                    message: format!(
-                        "the server accepted the deletion of {} files in “{name}” but still lists them",
-                        ids.len()
-                    ),
-                });
+            // Each round must delete what it listed; a file listed again means it did not.
+            if ids.iter().any(|id| gone.contains(id)) {
+                return Err(Error::BadAnswer(format!(
+                    "the server accepted the deletion of files in “{name}” but lists them again; the Space and what is left in it remain"
+                )));
             }
             let objects = ids
                 .iter()
@@ -120,7 +118,7 @@ pub async fn destroy(
             let batch = objects.len() as u64;
             super::objects::delete_batch(client, name, ctx, objects).await?;
             deleted += batch;
-            last_page = ids;
+            gone.extend(ids);
             progress(DestroyProgress {
                 phase: DestroyPhase::DeletingFiles,
                 deleted,

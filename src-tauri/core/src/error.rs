@@ -95,6 +95,9 @@ errors! {
         /// DigitalOcean refused the personal access token (401): wrong, expired or revoked.
         #[error("DigitalOcean refused the API token: it is wrong, expired or revoked. Paste a new personal access token.")]
         ApiTokenRefused,
+        /// A personal access token of another account (or team) than the connection's key.
+        #[error("{0}")]
+        ApiTokenOtherAccount(String),
         /// A Space with a bucket policy of its own can't also hold limited keys' statements.
         #[error("The Space “{0}” has a bucket policy of its own. A Space can't have both its own policy and keys limited to it: remove that policy first.")]
         SpaceHasPolicy(String),
@@ -107,6 +110,10 @@ errors! {
         /// A key that belongs to another account.
         #[error("That key is not one of this account's keys, so it can't be revoked here.")]
         NotOwnKey,
+        /// An act that would destroy a version of a file for good (versioning is suspended):
+        /// done only once the user says so.
+        #[error("{0}")]
+        ReplacesForGood(String),
         /// The user cancelled a long operation.
         #[error("Cancelled. {0}")]
         Cancelled(String),

@@ -32,7 +32,7 @@ pub async fn target(
     region: Option<String>,
 ) -> Result<SpaceTarget> {
     let active = services.active().await?;
-    let region = active.region_or_own(region);
+    let region = active.region_or_own(region)?;
     let (client, endpoint) = active.client_for_space(space, &region)?;
     Ok(SpaceTarget {
         client,

@@ -12,7 +12,9 @@ pub mod files;
 pub mod journal;
 pub mod keychain;
 pub mod keys;
+
 pub mod lifecycle;
+pub mod listing;
 pub mod names;
 pub mod objects;
 pub mod preview;

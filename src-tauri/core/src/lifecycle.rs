@@ -1,12 +1,21 @@
 //! A Space's lifecycle rules: by prefix, expire files after some days, expire old versions after
 //! some days, abort unfinished multipart uploads after some days. Read from the server, checked
-//! before they are sent, and read back after. Rules with parts this app can't show (tag filters,
-//! which DigitalOcean doesn't support, or transitions) are never overwritten unseen.
+//! before they are sent, and read back after (what the server did not keep is said). Rules are
+//! saved whole, so a Space whose rules have any part this app can't show (a size or tag filter,
+//! a count of old versions to keep, transitions, a date, or anything newer than this app) is
+//! refused for editing, with the reason: nothing is ever dropped unseen. The raw answer is read
+//! for that, since the SDK itself drops what it does not know.
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
     LifecycleExpiration, LifecycleRuleFilter, NoncurrentVersionExpiration,
 };
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -89,18 +98,22 @@ pub fn check(rules: &[LifecycleRule]) -> Result<()> {
     Ok(())
 }
 
-/// The Space's rules as the server has them (none is an empty list).
+/// The Space's rules as the server has them (none is an empty list), or, when any part of them
+/// can't be shown here, a refusal that says which.
 pub async fn rules(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     space: &str,
 ) -> Result<Vec<LifecycleRule>> {
-    let out = match client
+    let raw = RawBody::default();
+    let asked = client
         .get_bucket_lifecycle_configuration()
         .bucket(space)
+        .customize()
+        .interceptor(raw.clone())
         .send()
-        .await
-    {
+        .await;
+    let out = match asked {
         Ok(out) => out,
         Err(e) => {
             return match map_error(e, Context::space(endpoint, space)) {
@@ -111,7 +124,115 @@ pub async fn rules(
             }
         }
     };
+    match raw.take() {
+        Some(xml) => only_what_is_shown(&xml)?,
+        None => {
+            return Err(Error::Internal(
+                "the lifecycle rules' answer could not be read whole".into(),
+            ))
+        }
+    }
     out.rules().iter().map(from_s3).collect()
+}
+
+/// The body of an answer, kept as the server sent it.
+#[derive(Debug, Clone, Default)]
+struct RawBody(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl RawBody {
+    fn take(&self) -> Option<Vec<u8>> {
+        crate::services::lock(&self.0).take()
+    }
+}
+
+impl Intercept for RawBody {
+    fn name(&self) -> &'static str {
+        "RawBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *crate::services::lock(&self.0) = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// Each part of a rule that the editor shows (by its path below `Rule`); anything else in the
+/// configuration makes it one this app can't edit.
+const SHOWN: [&str; 8] = [
+    "ID",
+    "Prefix",
+    "Status",
+    "Filter",
+    "Filter/Prefix",
+    "Expiration/Days",
+    "NoncurrentVersionExpiration/NoncurrentDays",
+    "AbortIncompleteMultipartUpload/DaysAfterInitiation",
+];
+
+/// Refuses a configuration with anything the editor does not show, naming it.
+fn only_what_is_shown(xml: &[u8]) -> Result<()> {
+    let text = std::str::from_utf8(xml)
+        .map_err(|_| Error::BadAnswer("lifecycle rules that are not UTF-8 text".into()))?;
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| Error::BadAnswer(format!("lifecycle rules that are not XML ({e})")))?;
+    let cannot = |id: &str, what: String| {
+        Error::InvalidInput(format!(
+            "This Space has a lifecycle rule{} with {what}, which this app can't show; so that it is never lost unseen, the rules can't be edited here. Change them with a tool that shows them all.",
+            match id {
+                "" => String::new(),
+                id => format!(" (“{id}”)"),
+            }
+        ))
+    };
+    for top in doc.root_element().children().filter(|n| n.is_element()) {
+        if top.tag_name().name() != "Rule" {
+            return Err(cannot("", words(top.tag_name().name())));
+        }
+        let id = (top.children())
+            .find(|n| n.tag_name().name() == "ID")
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        for part in top.descendants().filter(|n| n.is_element() && *n != top) {
+            let path: Vec<&str> = part
+                .ancestors()
+                .take_while(|a| *a != top)
+                .map(|a| a.tag_name().name())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let path = path.join("/");
+            let container = matches!(
+                path.as_str(),
+                "Expiration" | "NoncurrentVersionExpiration" | "AbortIncompleteMultipartUpload"
+            );
+            if !container && !SHOWN.contains(&path.as_str()) {
+                return Err(cannot(id, words(&path)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A part of a rule in the user's words.
+fn words(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    match last {
+        "ObjectSizeGreaterThan" | "ObjectSizeLessThan" => "a filter by file size".into(),
+        "Tag" | "And" => "a tag filter".into(),
+        "NewerNoncurrentVersions" => "a number of old versions to keep".into(),
+        "ExpiredObjectDeleteMarker" => "the removal of leftover delete markers".into(),
+        "Transition" | "NoncurrentVersionTransition" => "storage-class transitions".into(),
+        "Date" => "an expiry date".into(),
+        other => format!("a setting named “{other}”"),
+    }
 }
 
 fn days(d: Option<i32>) -> Option<u32> {
@@ -125,15 +246,31 @@ fn from_s3(r: &aws_sdk_s3::types::LifecycleRule) -> Result<LifecycleRule> {
             "This Space has a lifecycle rule (“{id}”) with {what}, which this app can't show; so that it is never lost unseen, the rules can't be edited here."
         ))
     };
+    // The same refusals as the raw answer's, for what the SDK read of it.
     let filter = r.filter();
     if filter.is_some_and(|f| f.tag().is_some() || f.and().is_some()) {
         return Err(cannot("a tag filter"));
+    }
+    let sized = |f: &LifecycleRuleFilter| {
+        f.object_size_greater_than().is_some() || f.object_size_less_than().is_some()
+    };
+    if filter.is_some_and(sized) {
+        return Err(cannot("a filter by file size"));
     }
     if !r.transitions().is_empty() || !r.noncurrent_version_transitions().is_empty() {
         return Err(cannot("storage-class transitions"));
     }
     if r.expiration().is_some_and(|e| e.date().is_some()) {
         return Err(cannot("an expiry date"));
+    }
+    if r.expiration()
+        .is_some_and(|e| e.expired_object_delete_marker().is_some())
+    {
+        return Err(cannot("the removal of leftover delete markers"));
+    }
+    let kept = r.noncurrent_version_expiration();
+    if kept.is_some_and(|e| e.newer_noncurrent_versions().is_some()) {
+        return Err(cannot("a number of old versions to keep"));
     }
     #[allow(deprecated)] // older servers send the prefix on the rule itself
     let prefix = filter
@@ -185,16 +322,35 @@ fn to_s3(r: &LifecycleRule) -> Result<aws_sdk_s3::types::LifecycleRule> {
         .map_err(|e| Error::Internal(format!("a lifecycle rule can't be built: {e}")))
 }
 
-/// Replaces the Space's rules with `rules` (none removes them), after checking them, and reads
-/// them back from the server.
+/// The rules as saved, and what of them the server did not keep as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SavedRules {
+    pub rules: Vec<LifecycleRule>,
+    /// Each difference between what was sent and what the server now has, in words.
+    pub not_kept: Vec<String>,
+}
+
+/// Replaces the Space's rules with `rules` (none removes them), after checking them, if the
+/// server still has the rules the user was shown (`shown`) and nothing this app can't show;
+/// then reads them back and says what the server did not keep.
 pub async fn set_rules(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     space: &str,
+    shown: &[LifecycleRule],
     rules: &[LifecycleRule],
-) -> Result<Vec<LifecycleRule>> {
+) -> Result<SavedRules> {
     check(rules)?;
     let ctx = Context::space(endpoint, space);
+    // Written whole: what is there now must be what the editor showed, all of it.
+    let now = self::rules(client, endpoint, space).await?;
+    if now != shown {
+        return Err(Error::FileChanged(
+            "The lifecycle rules changed on the server since they were shown, so they were not saved. Read them again, then make the change.".into(),
+        ));
+    }
     if rules.is_empty() {
         client
             .delete_bucket_lifecycle()
@@ -203,9 +359,9 @@ pub async fn set_rules(
             .await
             .map_err(|e| map_error(e, ctx))?;
     } else {
-        let rules = rules.iter().map(to_s3).collect::<Result<Vec<_>>>()?;
+        let sent = rules.iter().map(to_s3).collect::<Result<Vec<_>>>()?;
         let config = BucketLifecycleConfiguration::builder()
-            .set_rules(Some(rules))
+            .set_rules(Some(sent))
             .build()
             .map_err(|e| Error::Internal(format!("lifecycle rules can't be built: {e}")))?;
         client
@@ -216,12 +372,71 @@ pub async fn set_rules(
             .await
             .map_err(|e| map_error(e, ctx))?;
     }
-    self::rules(client, endpoint, space).await
+    let back = self::rules(client, endpoint, space).await?;
+    Ok(SavedRules {
+        not_kept: not_kept(rules, &back),
+        rules: back,
+    })
+}
+
+/// What of `sent` the server does not have as sent, in words.
+fn not_kept(sent: &[LifecycleRule], back: &[LifecycleRule]) -> Vec<String> {
+    let mut said = Vec::new();
+    for rule in sent {
+        let id = rule.id.trim();
+        let Some(kept) = back.iter().find(|r| r.id == id) else {
+            said.push(format!("The rule “{id}” is not on the server."));
+            continue;
+        };
+        let mut differs = |what: &str, a: String, b: String| {
+            if a != b {
+                said.push(format!(
+                    "The rule “{id}”: {what} was sent as {a}, and the server has {b}."
+                ));
+            }
+        };
+        let days = |d: Option<u32>| d.map_or("none".to_string(), |d| format!("{d} days"));
+        differs(
+            "its prefix",
+            format!("“{}”", rule.prefix),
+            format!("“{}”", kept.prefix),
+        );
+        differs(
+            "on or off",
+            rule.enabled.to_string(),
+            kept.enabled.to_string(),
+        );
+        differs(
+            "deleting files",
+            days(rule.expire_days),
+            days(kept.expire_days),
+        );
+        differs(
+            "deleting old versions",
+            days(rule.expire_old_versions_days),
+            days(kept.expire_old_versions_days),
+        );
+        differs(
+            "aborting unfinished uploads",
+            days(rule.abort_uploads_days),
+            days(kept.abort_uploads_days),
+        );
+    }
+    for extra in back
+        .iter()
+        .filter(|b| !sent.iter().any(|r| r.id.trim() == b.id))
+    {
+        said.push(format!(
+            "The server has a rule “{}” that was not sent.",
+            extra.id
+        ));
+    }
+    said
 }
 
 /// The same on the active connection, with the key remembered for the Space.
 pub mod service {
-    use super::LifecycleRule;
+    use super::{LifecycleRule, SavedRules};
     use crate::error::Result;
     use crate::files::target;
     use crate::services::Services;
@@ -239,13 +454,16 @@ pub mod service {
         services: &Services,
         space: &str,
         region: Option<String>,
+        shown: &[LifecycleRule],
         rules: &[LifecycleRule],
-    ) -> Result<Vec<LifecycleRule>> {
+    ) -> Result<SavedRules> {
         let t = target(services, space, region).await?;
-        let now = super::set_rules(&t.client, &t.endpoint, space, rules).await?;
-        services
-            .journal
-            .write(format!("lifecycle rules of “{space}”: {} now", now.len()));
+        let now = super::set_rules(&t.client, &t.endpoint, space, shown, rules).await?;
+        services.journal.write(format!(
+            "lifecycle rules of “{space}”: {} now, {} not kept as sent",
+            now.rules.len(),
+            now.not_kept.len()
+        ));
         Ok(now)
     }
 }
@@ -293,6 +511,50 @@ mod tests {
         }
         let many: Vec<_> = (0..=MOST_RULES).map(|i| rule(&i.to_string())).collect();
         assert!(refused(&many).contains("at most 1000"));
+    }
+
+    #[test]
+    fn any_part_the_editor_does_not_show_refuses_editing_and_says_which() {
+        let rule = |inner: &str| {
+            format!(
+                "<LifecycleConfiguration><Rule><ID>big</ID><Status>Enabled</Status>{inner}</Rule></LifecycleConfiguration>"
+            )
+        };
+        let shown = rule("<Filter><Prefix>tmp/</Prefix></Filter><Expiration><Days>30</Days></Expiration><NoncurrentVersionExpiration><NoncurrentDays>3</NoncurrentDays></NoncurrentVersionExpiration><AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload>");
+        assert!(only_what_is_shown(shown.as_bytes()).is_ok());
+        for (inner, said) in [
+            ("<Filter><ObjectSizeGreaterThan>1073741824</ObjectSizeGreaterThan></Filter><Expiration><Days>30</Days></Expiration>", "file size"),
+            ("<Filter><And><Prefix>a/</Prefix><ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>", "tag filter"),
+            ("<NoncurrentVersionExpiration><NoncurrentDays>30</NoncurrentDays><NewerNoncurrentVersions>3</NewerNoncurrentVersions></NoncurrentVersionExpiration>", "old versions to keep"),
+            ("<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>", "delete markers"),
+            ("<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>", "transitions"),
+            ("<Expiration><Date>2030-01-01T00:00:00Z</Date></Expiration>", "expiry date"),
+            ("<SomethingNew>1</SomethingNew>", "“SomethingNew”"),
+        ] {
+            let e = only_what_is_shown(rule(inner).as_bytes()).expect_err(inner);
+            assert!(e.to_string().contains(said), "{inner}: {e}");
+            assert!(e.to_string().contains("“big”"), "{e}");
+        }
+        let top = "<LifecycleConfiguration><TransitionDefaultMinimumObjectSize>all_storage_classes_128K</TransitionDefaultMinimumObjectSize></LifecycleConfiguration>";
+        assert!(only_what_is_shown(top.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn what_the_server_did_not_keep_is_said() {
+        let sent = LifecycleRule {
+            expire_old_versions_days: Some(30),
+            ..rule("versions")
+        };
+        let back = LifecycleRule {
+            expire_old_versions_days: None,
+            ..rule("versions")
+        };
+        let said = not_kept(std::slice::from_ref(&sent), &[back]);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("old versions"), "{said:?}");
+        let same = std::slice::from_ref(&sent);
+        assert!(not_kept(same, same).is_empty());
+        assert!(not_kept(&[sent], &[])[0].contains("not on the server"));
     }
 
     #[test]

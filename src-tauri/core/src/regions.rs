@@ -42,6 +42,23 @@ pub fn find(slug: &str) -> Option<&'static Region> {
     REGIONS.iter().find(|r| r.slug == slug)
 }
 
+/// A region's name as a page or a server gives it: lower-case letters, digits and dashes, as
+/// every S3 service names its regions. Anything else (a dot, a slash, a colon) could make an
+/// endpoint's host of it, and is refused.
+pub fn check_name(region: &str) -> crate::error::Result<&str> {
+    let fine = !region.is_empty()
+        && region.len() <= 32
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && (region.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    match fine {
+        true => Ok(region),
+        false => Err(crate::error::Error::InvalidInput(format!(
+            "“{region}” is not a region's name (lower-case letters, digits and dashes)."
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +72,24 @@ mod tests {
         assert!(find("nyc3").is_some());
         assert!(find("nyc1").is_none(), "Spaces is not offered in nyc1");
         assert!(!find("blr1").map(|r| r.cold_storage).unwrap_or(true));
+    }
+
+    #[test]
+    fn a_region_is_a_name_never_a_host() {
+        for good in ["nyc3", "us-east-1", "local", "eu-central-003"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "evil.example/x",
+            "evil.example",
+            "nyc3:443",
+            "",
+            "-a",
+            "NYC3",
+            "a b",
+            "a@b",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

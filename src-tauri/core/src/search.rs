@@ -7,7 +7,7 @@ use ts_rs::TS;
 
 use crate::browse::{check_prefix, Entry, EntryKind};
 use crate::error::{Error, Result};
-use crate::s3::{map_error, Context};
+use crate::s3::Context;
 
 /// Keys asked for per page of the listing.
 const PAGE: i32 = 1000;
@@ -33,42 +33,10 @@ async fn each_page(
 ) -> Result<bool> {
     check_prefix(prefix)?;
     let ctx = Context::space(endpoint, space);
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
-            .list_objects_v2()
-            .bucket(space)
-            .prefix(prefix)
-            .max_keys(PAGE)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| map_error(e, ctx))?;
-        if let Some(k) = out
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .find(|k| !k.starts_with(prefix))
-        {
-            return Err(Error::BadAnswer(format!(
-                "asked for what is below “{prefix}”, it listed “{k}”"
-            )));
-        }
-        if !page(out.contents()) {
-            return Ok(false);
-        }
-        let next = out.next_continuation_token().map(str::to_string);
-        if !out.is_truncated().unwrap_or(false) || next.is_none() {
-            return Ok(true);
-        }
-        // A server that hands back the same token would keep this listing for ever.
-        if next == token {
-            return Err(Error::BadAnswer(
-                "it gave the same continuation token twice".into(),
-            ));
-        }
-        token = next;
-    }
+    crate::listing::each_page(client, ctx, space, prefix, None, Some(PAGE), |p| {
+        page(p.objects)
+    })
+    .await
 }
 
 /// A folder's marker object (a zero-byte key ending in `/`) is not a file.

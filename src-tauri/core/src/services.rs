@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,10 @@ use crate::keychain::Keychain;
 use crate::sandbox::Sandbox;
 use crate::settings::{Settings, Store};
 use crate::transfer::adapt::Link;
+use crate::transfer::cancel::Flag;
 use crate::transfer::copy_batch::CopyBatch;
 use crate::transfer::download_batch::DownloadBatch;
+use crate::transfer::local::LocalClaims;
 use crate::transfer::pace::Pace;
 use crate::transfer::unfinished::{PartialDownloads, Unfinished};
 use crate::transfer::upload_batch::UploadBatch;
@@ -58,6 +60,14 @@ pub struct Services {
     pub partials: Arc<PartialDownloads>,
     /// Paused at quit: the transfers being resumed.
     pub resuming: Cancel,
+    /// Set at quit: every download and copy stops starting files, and stops the ones it can.
+    pub quitting: Arc<Flag>,
+    /// Download and copy batches running now.
+    running: Arc<AtomicUsize>,
+    /// The local paths every running download writes to.
+    pub claims: LocalClaims,
+    /// Connections whose DigitalOcean token was seen, this run, to list the connection's key.
+    pub tokens_checked: Mutex<std::collections::HashSet<String>>,
     /// The bandwidth limits, shared by every transfer of each direction.
     pub pace_up: Pace,
     pub pace_down: Pace,
@@ -98,6 +108,10 @@ impl Services {
                 setup.data_dir.join("partial-downloads.json"),
             )),
             resuming: Cancel::default(),
+            quitting: Arc::default(),
+            running: Arc::default(),
+            claims: LocalClaims::default(),
+            tokens_checked: Mutex::default(),
             pace_up,
             pace_down,
             link_up: Link::default(),
@@ -123,13 +137,28 @@ impl Services {
         self.next_batch.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// At quit: pauses every upload, and waits up to `limit` for them to stop. Their multipart
-    /// uploads stay on the server, noted, and the next start offers to resume or discard them.
-    pub fn stop_uploads(&self, limit: Duration) {
+    /// Counts a download or copy batch as running until the guard is dropped.
+    pub fn running(&self) -> Running {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        Running(self.running.clone())
+    }
+
+    /// At quit: pauses every transfer, and waits up to `limit` for them to stop. Multipart
+    /// uploads and big downloads stay noted, and the next start offers to resume or discard
+    /// them; a small download's partial file is removed; a copy or move finishes the files it
+    /// began (a move removes their originals), so no file is left in two places, and starts no
+    /// more.
+    pub fn stop_transfers(&self, limit: Duration) {
         lock(&self.uploads).values().for_each(|b| b.pause_all());
         self.resuming.pause.set();
+        self.quitting.set();
         let started = Instant::now();
-        while self.unfinished.in_flight_here() > 0 && started.elapsed() < limit {
+        let busy = || {
+            self.unfinished.in_flight_here() > 0
+                || self.partials.in_flight_here() > 0
+                || self.running.load(Ordering::SeqCst) > 0
+        };
+        while busy() && started.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -142,6 +171,15 @@ impl Services {
             sandbox.stop();
             self.journal.write("local sandbox stopped");
         }
+    }
+}
+
+/// A running download or copy batch, counted until dropped.
+pub struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -87,7 +87,11 @@ pub async fn list(
         .filter_map(|b| {
             Some(SpaceSummary {
                 name: b.name()?.to_string(),
-                region: b.bucket_region().unwrap_or(region).to_string(),
+                // A region the server names is used only if it is a region's name.
+                region: (b.bucket_region())
+                    .and_then(|r| crate::regions::check_name(r).ok())
+                    .unwrap_or(region)
+                    .to_string(),
                 created: b
                     .creation_date()
                     .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),

@@ -2,9 +2,6 @@
 //! old version back, deleting one version for good, and the files whose latest version is a
 //! delete marker, brought back by removing the marker.
 
-use std::path::Path;
-
-use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -12,8 +9,6 @@ use ts_rs::TS;
 use crate::error::{Error, Result};
 use crate::objects::grants_of;
 use crate::s3::{map_error, Context};
-use crate::transfer::download::disk_error;
-use crate::transfer::local::partial_path;
 
 /// A Space's versioning, as the server says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -83,85 +78,65 @@ pub struct FileVersion {
     pub deleted: bool,
 }
 
-/// Every page of versions and delete markers under `prefix` (with `delimiter`, not below it).
-async fn version_pages(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-) -> Result<Vec<ListObjectVersionsOutput>> {
-    let ctx = Context::space(endpoint, space);
-    let mut pages = Vec::new();
-    let mut markers: (Option<String>, Option<String>) = (None, None);
-    loop {
-        let page = client
-            .list_object_versions()
-            .bucket(space)
-            .prefix(prefix)
-            .set_delimiter(delimiter.map(str::to_string))
-            .set_key_marker(markers.0.clone())
-            .set_version_id_marker(markers.1.clone())
-            .send()
-            .await
-            .map_err(|e| map_error(e, ctx))?;
-        let next = (
-            page.next_key_marker().map(str::to_string),
-            page.next_version_id_marker().map(str::to_string),
-        );
-        let more = page.is_truncated() == Some(true);
-        pages.push(page);
-        if !more {
-            return Ok(pages);
-        }
-        // A server that hands back the same place again would keep this going for ever.
-        if next.0.is_none() || next == markers {
-            return Err(Error::BadAnswer(
-                "a listing of versions that does not move on".into(),
-            ));
-        }
-        markers = next;
-    }
-}
-
 fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
-/// A file's versions and delete markers, newest first.
+/// Versions of one file held at most: more is refused, not kept in memory without bound.
+const MOST_VERSIONS: usize = 100_000;
+
+/// A file's versions and delete markers, newest first. They are listed by the file's key as a
+/// prefix, so longer keys (“a.txt.bak”, or a folder “logs/” beside a file “logs”) come too; S3
+/// lists in key order, so the listing stops at the first key past this one, however many
+/// follow.
 pub async fn file_versions(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     space: &str,
     key: &str,
 ) -> Result<Vec<FileVersion>> {
+    let ctx = Context::space(endpoint, space);
     let mut all = Vec::new();
-    for page in version_pages(client, endpoint, space, key, None).await? {
-        // The prefix also matches longer keys ("a.txt" and "a.txt.bak"): only this one counts.
-        for v in page.versions().iter().filter(|v| v.key() == Some(key)) {
-            all.push(FileVersion {
-                version_id: v.version_id().unwrap_or("null").to_string(),
-                modified: date(v.last_modified()),
-                size: v.size().unwrap_or(0).max(0) as u64,
-                etag: v.e_tag().map(str::to_string),
-                current: v.is_latest().unwrap_or(false),
-                deleted: false,
-            });
+    let mut past = false;
+    let mut too_many = false;
+    let listed = crate::listing::each_version_page(client, ctx, space, key, None, |page| {
+        // Only this one counts: the prefix also matches longer keys.
+        for v in page.versions() {
+            match v.key() {
+                Some(k) if k == key => all.push(FileVersion {
+                    version_id: v.version_id().unwrap_or("null").to_string(),
+                    modified: date(v.last_modified()),
+                    size: v.size().unwrap_or(0).max(0) as u64,
+                    etag: v.e_tag().map(str::to_string),
+                    current: v.is_latest().unwrap_or(false),
+                    deleted: false,
+                }),
+                Some(_) => past = true,
+                None => {}
+            }
         }
-        for m in page
-            .delete_markers()
-            .iter()
-            .filter(|m| m.key() == Some(key))
-        {
-            all.push(FileVersion {
-                version_id: m.version_id().unwrap_or("null").to_string(),
-                modified: date(m.last_modified()),
-                size: 0,
-                etag: None,
-                current: m.is_latest().unwrap_or(false),
-                deleted: true,
-            });
+        for m in page.delete_markers() {
+            match m.key() {
+                Some(k) if k == key => all.push(FileVersion {
+                    version_id: m.version_id().unwrap_or("null").to_string(),
+                    modified: date(m.last_modified()),
+                    size: 0,
+                    etag: None,
+                    current: m.is_latest().unwrap_or(false),
+                    deleted: true,
+                }),
+                Some(_) => past = true,
+                None => {}
+            }
         }
+        too_many = all.len() > MOST_VERSIONS;
+        !past && !too_many
+    });
+    listed.await?;
+    if too_many {
+        return Err(Error::InvalidInput(format!(
+            "“{key}” has more than {MOST_VERSIONS} versions, more than this app shows. Remove old ones with a lifecycle rule."
+        )));
     }
     // Newest first; the current one leads a tie of dates (versions a second apart).
     all.sort_by(|a, b| (b.current, &b.modified).cmp(&(a.current, &a.modified)));
@@ -170,16 +145,32 @@ pub async fn file_versions(
 
 const NOT_RESTORED: &str = "the version was not restored";
 
-/// Puts an old version back: copies it over the current one, which becomes a version of its
-/// own. The file keeps the permission it has now (or, if it reads as deleted, the one that
-/// version had).
+/// What a restore did with the version it replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Replaced {
+    /// Kept as a version of its own (versioning is on).
+    Kept,
+    /// Replaced for good, as the user agreed (versioning is suspended).
+    ForGood,
+    /// Nothing was there to replace (the file read as deleted).
+    Nothing,
+}
+
+/// Puts an old version back: copies it over the current one. With versioning on, the one it
+/// replaces becomes a version of its own. With versioning suspended the copy is the file's
+/// “null” version, which replaces the one there for good: that is done only when `for_good`
+/// names that version's ETag (the user was asked), and only if it is still that version. The
+/// file keeps the permission it has now (or, if it reads as deleted, the one that version had).
 pub async fn restore(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     space: &str,
     key: &str,
     version_id: &str,
-) -> Result<()> {
+    for_good: Option<&str>,
+) -> Result<Replaced> {
     let ctx = Context::space(endpoint, space);
     let versions = file_versions(client, endpoint, space, key).await?;
     let chosen = versions
@@ -192,10 +183,40 @@ pub async fn restore(
         ));
     }
     let live = versions.iter().find(|v| v.current && !v.deleted);
+    // Without versioning on, the copy is written as the “null” version: one there now (current
+    // or not) is replaced for good.
+    let on = versioning(client, endpoint, space).await? == Versioning::Enabled;
+    let lost = (!on)
+        .then(|| {
+            versions
+                .iter()
+                .find(|v| v.version_id == "null" && !v.deleted)
+        })
+        .flatten()
+        .filter(|v| v.version_id != version_id);
+    if let Some(lost) = lost {
+        let etag = lost.etag.clone().unwrap_or_default();
+        if for_good != Some(etag.as_str()) {
+            return Err(Error::ReplacesForGood(format!(
+                "Versioning is suspended in this Space, so restoring this version replaces the version of {} of “{key}” for good: it is not kept. Restore anyway?",
+                lost.modified.as_deref().unwrap_or("unknown date")
+            )));
+        }
+    }
     let grants = match live {
         Some(_) => grants_of(client, endpoint, space, key, None, NOT_RESTORED).await?,
         None => grants_of(client, endpoint, space, key, Some(version_id), NOT_RESTORED).await?,
     };
+    if let Some(lost) = lost {
+        // Agreed for that version: if another came in since, it is not replaced unasked.
+        let now = file_versions(client, endpoint, space, key).await?;
+        let same = now.iter().find(|v| v.version_id == "null" && !v.deleted);
+        if same.map(|v| &v.etag) != Some(&lost.etag) {
+            return Err(Error::FileChanged(format!(
+                "“{key}” changed since you agreed to replace it, so nothing was restored. Look at its versions again."
+            )));
+        }
+    }
     let source = format!(
         "{space}/{}?versionId={}",
         crate::urls::encode_key(key),
@@ -211,7 +232,20 @@ pub async fn restore(
         .send()
         .await
         .map_err(|e| map_error(e, ctx))?;
-    Ok(())
+    Ok(match (lost, live) {
+        (Some(_), _) => Replaced::ForGood,
+        (None, Some(_)) => Replaced::Kept,
+        (None, None) => Replaced::Nothing,
+    })
+}
+
+/// A file's versions after a restore, and what became of the version it replaced.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Restored {
+    pub versions: Vec<FileVersion>,
+    pub replaced: Replaced,
 }
 
 /// Deletes one version (or delete marker) for good; the others stay.
@@ -255,7 +289,9 @@ pub async fn deleted_files(
 ) -> Result<Vec<DeletedFile>> {
     let mut markers: std::collections::BTreeMap<String, Option<String>> = Default::default();
     let mut sizes: std::collections::HashMap<String, (Option<String>, u64)> = Default::default();
-    for page in version_pages(client, endpoint, space, prefix, Some("/")).await? {
+    let ctx = Context::space(endpoint, space);
+    let listing = crate::listing::each_version_page;
+    listing(client, ctx, space, prefix, Some("/"), |page| {
         for m in page.delete_markers() {
             if let (Some(k), Some(true)) = (m.key(), m.is_latest()) {
                 markers.insert(k.to_string(), date(m.last_modified()));
@@ -270,7 +306,9 @@ pub async fn deleted_files(
                 sizes.insert(k.to_string(), (modified, size));
             }
         }
-    }
+        true
+    })
+    .await?;
     Ok(markers
         .into_iter()
         .filter(|(k, _)| !k.ends_with('/'))
@@ -313,65 +351,12 @@ pub async fn undelete(
     }
 }
 
-/// Saves one version of a file to `path`, through a temporary file renamed into place when
-/// complete and on disk. Returns its size.
-pub async fn download_version(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
-    key: &str,
-    version_id: &str,
-    path: &Path,
-) -> Result<u64> {
-    use tokio::io::AsyncWriteExt;
-    let ctx = Context::space(endpoint, space);
-    let mut body = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .version_id(version_id)
-        .send()
-        .await
-        .map_err(|e| map_error(e, ctx))?
-        .body;
-    let partial = partial_path(path);
-    let written = async {
-        let mut file = tokio::fs::File::create(&partial)
-            .await
-            .map_err(|e| disk_error(e, path))?;
-        let mut n = 0u64;
-        while let Some(chunk) = body.try_next().await.map_err(|e| Error::Unreachable {
-            endpoint: endpoint.to_string(),
-            reason: e.to_string(),
-            source: Some(Box::new(e)),
-        })? {
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| disk_error(e, path))?;
-            n += chunk.len() as u64;
-        }
-        file.sync_all().await.map_err(|e| disk_error(e, path))?;
-        tokio::fs::rename(&partial, path)
-            .await
-            .map_err(|e| disk_error(e, path))?;
-        Ok(n)
-    }
-    .await;
-    if written.is_err() {
-        let _ = tokio::fs::remove_file(&partial).await;
-    }
-    written
-}
-
 /// The same calls on the active connection, each with the key remembered for the Space.
 pub mod service {
-    use std::path::{Path, PathBuf};
-
-    use super::{DeletedFile, FileVersion, Versioning};
-    use crate::error::{Error, Result};
+    use super::{DeletedFile, FileVersion, Restored, Versioning};
+    use crate::error::Result;
     use crate::files::target;
     use crate::services::Services;
-    use crate::transfer::local::{keep_both_path, path_inside};
 
     pub async fn versioning(
         services: &Services,
@@ -406,19 +391,24 @@ pub mod service {
         super::file_versions(&t.client, &t.endpoint, space, key).await
     }
 
+    /// Puts an old version back; `for_good`: the ETag of the version the user agreed to
+    /// replace for good (versioning suspended).
     pub async fn restore(
         services: &Services,
         space: &str,
         region: Option<String>,
         key: &str,
         version_id: &str,
-    ) -> Result<Vec<FileVersion>> {
+        for_good: Option<&str>,
+    ) -> Result<Restored> {
         let t = target(services, space, region).await?;
-        super::restore(&t.client, &t.endpoint, space, key, version_id).await?;
+        let replaced =
+            super::restore(&t.client, &t.endpoint, space, key, version_id, for_good).await?;
         services.journal.write(format!(
-            "restored a version of “{key}” in “{space}” over the current one"
+            "restored a version of “{key}” in “{space}” over the current one ({replaced:?})"
         ));
-        super::file_versions(&t.client, &t.endpoint, space, key).await
+        let versions = super::file_versions(&t.client, &t.endpoint, space, key).await?;
+        Ok(Restored { versions, replaced })
     }
 
     /// Deletes one version for good; the page asks for the file's name to be typed first.
@@ -464,24 +454,5 @@ pub mod service {
             .journal
             .write(format!("undeleted {back} files in “{space}”"));
         Ok(back)
-    }
-
-    /// Saves one version into `folder` under the file's name, or a numbered name beside a file
-    /// already there (nothing on disk is replaced). Returns where it went.
-    pub async fn download_version(
-        services: &Services,
-        space: &str,
-        region: Option<String>,
-        key: &str,
-        version_id: &str,
-        folder: &Path,
-    ) -> Result<PathBuf> {
-        let name = key.rsplit('/').next().unwrap_or(key);
-        let path = path_inside(folder, name)
-            .map_err(|why| Error::InvalidInput(format!("“{key}” can't be saved: {why}.")))?;
-        let path = keep_both_path(&path, |p| p.symlink_metadata().is_ok());
-        let t = target(services, space, region).await?;
-        super::download_version(&t.client, &t.endpoint, space, key, version_id, &path).await?;
-        Ok(path)
     }
 }

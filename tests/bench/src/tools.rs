@@ -275,6 +275,7 @@ pub async fn engine_upload(link: &Link, space: &str, local: &Path) -> Cost {
             id,
             file,
             cancel: Cancel::default(),
+            expect: Default::default(),
         });
         let events = Arc::new(|_| {});
         let summary = transfer::upload_all(

@@ -50,6 +50,7 @@ async fn main() {
                     size,
                 },
                 cancel: Cancel::default(),
+                expect: Default::default(),
             };
             // Small parts, few at a time: the upload lasts long enough to be killed half way.
             let settings = Settings {
@@ -78,7 +79,7 @@ async fn main() {
             let noting = record.as_ref().map(|record| Noting {
                 record,
                 dest: folder,
-                replace: false,
+                replace: None,
             });
             let from = Target {
                 client,

@@ -62,6 +62,7 @@ async fn a_busy_server_slows_the_downloads_and_every_file_still_arrives() {
             .map(|i| DownloadFile {
                 id: i as u32,
                 key: format!("f/{i}.txt"),
+                version: None,
                 path: dest.path().join(format!("{i}.txt")),
                 size: 0,
             })
@@ -112,6 +113,7 @@ async fn a_busy_server_slows_the_uploads_and_every_file_still_goes() {
                     path,
                 },
                 cancel: Default::default(),
+                expect: Default::default(),
             }
         })
         .collect();

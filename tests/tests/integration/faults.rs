@@ -76,6 +76,7 @@ async fn a_download_killed_half_way_leaves_no_file_under_its_name() {
                 size: 256 << 20,
             },
             cancel: Cancel::default(),
+            expect: Default::default(),
         }],
         FileAcl::Private,
         Settings::default(),
@@ -155,6 +156,7 @@ async fn a_gateway_stopped_for_ten_seconds_loses_nothing() {
                 size: *size,
             },
             cancel: Cancel::default(),
+            expect: Default::default(),
         })
         .collect();
     let rgw = gateway_pid();

@@ -217,6 +217,7 @@ fn queued(path: &Path, key: &str, size: u64) -> transfer::QueuedFile {
             size,
         },
         cancel: transfer::Cancel::default(),
+        expect: Default::default(),
     }
 }
 

@@ -19,6 +19,7 @@ mod integrity;
 mod ipc;
 mod keychain;
 mod keys;
+mod kit;
 mod lifecycle;
 mod limits;
 mod moves;

@@ -342,12 +342,7 @@ async fn a_file_over_the_single_copy_limit_is_copied_in_parts_and_a_failed_one_l
         .send()
         .await
         .expect("put");
-    let b = Between {
-        client: client.clone(),
-        endpoint: url.to_string(),
-        from: space.clone(),
-        to: space.clone(),
-    };
+    let b = Between::new(&client, url, &space, &space);
     // Parts of 5 MiB above 8 MiB: the same path as over 5 GiB, at a size a test can hold.
     let settings = CopySettings {
         files_at_once: 4,

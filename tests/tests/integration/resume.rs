@@ -337,6 +337,7 @@ async fn discard_leaves_no_multipart_upload_and_no_partial_file() {
             key: "stale.bin".into(),
             upload_id: stale.upload_id().expect("id").to_string(),
             source: None,
+            expect: Default::default(),
         },
     );
     assert_eq!(multipart_uploads(&client, &space).await, 2);
@@ -408,7 +409,7 @@ async fn quitting_during_an_upload_keeps_it_to_resume() {
     }
     // What the app does when it quits.
     let quitting = s.clone();
-    tokio::task::spawn_blocking(move || quitting.stop_uploads(Duration::from_secs(5)))
+    tokio::task::spawn_blocking(move || quitting.stop_transfers(Duration::from_secs(5)))
         .await
         .expect("stopped");
     let summary = running.await.expect("joined").expect("ran");

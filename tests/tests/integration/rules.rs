@@ -34,8 +34,11 @@ async fn a_rule_removes_the_files_it_names_and_keeps_the_others() {
         expire_old_versions_days: None,
         abort_uploads_days: Some(3),
     };
-    let back = lifecycle::set_rules(&client, url, &space, std::slice::from_ref(&rule)).await;
-    assert_eq!(back.expect("set"), vec![rule.clone()], "read back as sent");
+    let rules = std::slice::from_ref(&rule);
+    let back = lifecycle::set_rules(&client, url, &space, &[], rules).await;
+    let back = back.expect("set");
+    assert_eq!(back.rules, vec![rule.clone()], "read back as sent");
+    assert!(back.not_kept.is_empty(), "{:?}", back.not_kept);
 
     for key in ["tmp/a.txt", "tmp/b/c.txt", "keep/tmp/d.txt", "top.txt"] {
         put(&client, &space, key, b"x").await;
@@ -57,8 +60,8 @@ async fn a_rule_removes_the_files_it_names_and_keeps_the_others() {
     );
 
     // No rules: the configuration is removed.
-    let cleared = lifecycle::set_rules(&client, url, &space, &[]).await;
-    assert!(cleared.expect("cleared").is_empty());
+    let cleared = lifecycle::set_rules(&client, url, &space, rules, &[]).await;
+    assert!(cleared.expect("cleared").rules.is_empty());
 }
 
 #[tokio::test]
@@ -75,7 +78,7 @@ async fn rules_are_checked_before_sending_and_foreign_ones_never_overwritten() {
         expire_old_versions_days: None,
         abort_uploads_days: None,
     };
-    let refused = lifecycle::set_rules(&client, url, &space, &[idle]).await;
+    let refused = lifecycle::set_rules(&client, url, &space, &[], &[idle]).await;
     assert_eq!(
         refused.expect_err("does nothing").kind(),
         ErrorKind::InvalidInput

@@ -240,7 +240,7 @@ async fn keep_both_never_replaces_an_earlier_copy() {
     };
     put(&client, &space, "photos/a.jpg", b"first").await;
     for (n, body) in [(1, b"second"), (2, b"third!")] {
-        let key = transfer::free_key(&target, "photos/a.jpg", &HashSet::new())
+        let key = transfer::free_key(&target, "photos/a.jpg", &Default::default())
             .await
             .expect("free key");
         assert_eq!(key, format!("photos/a ({n}).jpg"));
@@ -259,7 +259,7 @@ async fn keep_both_never_replaces_an_earlier_copy() {
         Some(&b"third!"[..])
     );
     // A name taken by the batch itself is not handed out again.
-    let taken = HashSet::from(["photos/a (3).jpg".to_string()]);
+    let taken = std::sync::Mutex::new(HashSet::from(["photos/a (3).jpg".to_string()]));
     assert_eq!(
         transfer::free_key(&target, "photos/a.jpg", &taken)
             .await

@@ -337,6 +337,7 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
             key: "left/b.bin".into(),
             upload_id: ids[1].clone(),
             source: None,
+            expect: Default::default(),
         });
 
     let found = unfinished::list(&s, &space, None).await.expect("list");

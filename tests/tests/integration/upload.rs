@@ -68,6 +68,7 @@ pub(crate) async fn run(
             id: i as u32,
             file,
             cancel: Cancel::default(),
+            expect: Default::default(),
         })
         .collect();
     let summary = transfer::upload_all(
@@ -213,6 +214,7 @@ async fn cancelling_a_multipart_upload_leaves_nothing_behind() {
         id: 7,
         file: plan.files[0].clone(),
         cancel,
+        expect: Default::default(),
     }];
     let summary = transfer::upload_all(
         target.clone(),

@@ -5,10 +5,14 @@ use std::sync::atomic::AtomicBool;
 
 use crate::safety::put;
 use spacedock::core::destroy;
+use spacedock::core::error::ErrorKind;
 use spacedock::core::objects;
+use spacedock::core::transfer::download::{self, DownloadFile};
+use spacedock::core::transfer::local::LocalClaims;
 use spacedock::core::transfer::FileAcl;
+use spacedock::core::transfer::{Conflict, Target};
 use spacedock::core::urls;
-use spacedock::core::versions::{self, Versioning};
+use spacedock::core::versions::{self, Replaced, Versioning};
 use spacedock_tests::{anonymous_get, fetch, new_space, owner_client, sandbox, SandboxInfo};
 
 async fn versioned_space(sb: &SandboxInfo, prefix: &str) -> String {
@@ -33,8 +37,9 @@ async fn restoring_the_first_version_brings_its_bytes_back_with_the_files_permis
     let client = owner_client(&sb);
     let url = sb.endpoint.url.as_str();
     let space = versioned_space(&sb, "ver-restore").await;
+    // Sizes tell the versions apart: three written in one second have one date.
     put(&client, &space, "notes.txt", b"one").await;
-    put(&client, &space, "notes.txt", b"two").await;
+    put(&client, &space, "notes.txt", b"two!").await;
     put(&client, &space, "notes.txt", b"three").await;
     // A longer key under the same prefix is another file, not a version of this one.
     put(&client, &space, "notes.txt.bak", b"other").await;
@@ -46,12 +51,20 @@ async fn restoring_the_first_version_brings_its_bytes_back_with_the_files_permis
     assert_eq!(listed.len(), 3, "{listed:?}");
     assert!(listed[0].current && !listed[0].deleted);
     assert_eq!(listed.iter().filter(|v| v.current).count(), 1);
-    assert_eq!((listed[0].size, listed[2].size), (5, 3), "newest first");
+    assert_eq!(listed[0].size, 5, "the current one first");
+    let sized = |n: u64| {
+        let v = listed
+            .iter()
+            .find(|v| v.size == n)
+            .expect("a version of that size");
+        v.version_id.clone()
+    };
 
-    let first = listed[2].version_id.clone();
-    versions::restore(&client, url, &space, "notes.txt", &first)
+    let first = sized(3);
+    let replaced = versions::restore(&client, url, &space, "notes.txt", &first, None)
         .await
         .expect("restore");
+    assert_eq!(replaced, Replaced::Kept);
     assert_eq!(
         fetch(&client, &space, "notes.txt").await.as_deref(),
         Some(&b"one"[..])
@@ -66,16 +79,108 @@ async fn restoring_the_first_version_brings_its_bytes_back_with_the_files_permis
     let file = urls::file_url(&origin(&sb, &space), "notes.txt");
     assert_eq!(anonymous_get(&file), (200, "one".to_string()));
 
-    // A version saved to disk holds that version's bytes.
+    // A version saved to disk holds that version's bytes; two versions saved into one folder
+    // at once both stay, under two names.
     let dest = tempfile::tempdir().expect("tempdir");
-    let second = listed[1].version_id.clone();
-    let saved = dest.path().join("notes.txt");
-    let n = versions::download_version(&client, url, &space, "notes.txt", &second, &saved)
+    let (second, third) = (sized(4), sized(5));
+    let target = Target::plain(&client, url, &space);
+    let claims = LocalClaims::default();
+    let mut plan = download::plan_version(&client, url, &space, "notes.txt", &second, dest.path())
         .await
-        .expect("download a version");
+        .expect("plan a version");
+    let other = download::plan_version(&client, url, &space, "notes.txt", &third, dest.path())
+        .await
+        .expect("plan another version");
+    plan.files
+        .extend(other.files.into_iter().map(|f| DownloadFile { id: 1, ..f }));
+    let options = download::Options {
+        claims: Some(&claims),
+        ..Default::default()
+    };
+    let summary = download::run(
+        &target,
+        dest.path(),
+        plan,
+        Conflict::KeepBoth,
+        &|_| {},
+        options,
+    )
+    .await;
+    assert_eq!(summary.done, 2, "{:?}", summary.problems);
+    let two = std::fs::read(dest.path().join("notes.txt")).expect("saved");
+    let three = std::fs::read(dest.path().join("notes (1).txt")).expect("saved beside");
+    assert_eq!((two, three), (b"two!".to_vec(), b"three".to_vec()));
+}
+
+// F4: with versioning suspended a restore writes the “null” version, which replaces the one
+// there for good: it is asked about first, and done only for that version.
+#[tokio::test]
+async fn a_restore_that_would_replace_a_version_for_good_asks_first() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let url = sb.endpoint.url.as_str();
+    let space = versioned_space(&sb, "ver-suspended").await;
+    // Sizes tell the versions apart: those written in one second have one date.
+    put(&client, &space, "notes.txt", b"v1").await;
+    put(&client, &space, "notes.txt", b"v22").await;
+    let suspended = versions::set_versioning(&client, url, &space, false).await;
+    assert_eq!(suspended.expect("suspend"), Versioning::Suspended);
+    put(&client, &space, "notes.txt", b"v333").await;
+    let listed = versions::file_versions(&client, url, &space, "notes.txt")
+        .await
+        .expect("versions");
+    let first = listed.iter().find(|v| v.size == 2).expect("v1");
+    let null = &listed[0];
+    assert_eq!((null.version_id.as_str(), null.current), ("null", true));
+    let asked = versions::restore(&client, url, &space, "notes.txt", &first.version_id, None).await;
+    let asked = asked.expect_err("asked first");
+    assert_eq!(asked.kind(), ErrorKind::ReplacesForGood, "{asked}");
     assert_eq!(
-        (n, std::fs::read(&saved).expect("saved")),
-        (3, b"two".to_vec())
+        fetch(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"v333"[..]),
+        "nothing replaced before the answer"
+    );
+    // Agreed for v3; then v4 comes in: v4 is not replaced unasked.
+    let etag = null.etag.clone().expect("etag");
+    put(&client, &space, "notes.txt", b"v4444").await;
+    let changed = versions::restore(
+        &client,
+        url,
+        &space,
+        "notes.txt",
+        &first.version_id,
+        Some(&etag),
+    )
+    .await;
+    assert!(matches!(
+        changed.expect_err("changed").kind(),
+        ErrorKind::ReplacesForGood | ErrorKind::FileChanged
+    ));
+    assert_eq!(
+        fetch(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"v4444"[..])
+    );
+    let now = versions::file_versions(&client, url, &space, "notes.txt")
+        .await
+        .expect("versions");
+    let null_now = now
+        .iter()
+        .find(|v| v.version_id == "null")
+        .expect("the null version");
+    let etag = null_now.etag.clone().expect("etag");
+    let done = versions::restore(
+        &client,
+        url,
+        &space,
+        "notes.txt",
+        &first.version_id,
+        Some(&etag),
+    )
+    .await;
+    assert_eq!(done.expect("agreed"), Replaced::ForGood);
+    assert_eq!(
+        fetch(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"v1"[..])
     );
 }
 
@@ -149,7 +254,7 @@ async fn one_version_deleted_for_good_and_the_others_kept() {
     let listed = versions::file_versions(&client, url, &space, "f.bin").await;
     let marker = listed.expect("versions")[0].clone();
     assert!(marker.deleted && marker.current);
-    let refused = versions::restore(&client, url, &space, "f.bin", &marker.version_id).await;
+    let refused = versions::restore(&client, url, &space, "f.bin", &marker.version_id, None).await;
     assert!(refused.is_err(), "a delete marker has nothing to restore");
 
     // Suspended keeps the versions there are.

@@ -20,6 +20,8 @@ import type { ListingPage } from './bindings/ListingPage';
 import type { Conflict } from './bindings/Conflict';
 import type { DownloadSummary } from './bindings/DownloadSummary';
 import type { PlannedDownload } from './bindings/PlannedDownload';
+import type { SavedRules } from './bindings/SavedRules';
+import type { Restored } from './bindings/Restored';
 import type { FileAcl } from './bindings/FileAcl';
 import type { TransferEvent } from './bindings/TransferEvent';
 import type { UploadPlan } from './bindings/UploadPlan';
@@ -324,8 +326,9 @@ export function lifecycleRules(space: string, region: string | null): Promise<Li
 }
 
 /** Replaces the Space's lifecycle rules; returns them as the server has them now. */
-export function setLifecycleRules(space: string, region: string | null, rules: LifecycleRule[]): Promise<LifecycleRule[]> {
-  return invoke('set_lifecycle_rules', { space, region, rules });
+/** Saves the rules whole, if the server still has the rules `shown`; says what it did not keep. */
+export function setLifecycleRules(space: string, region: string | null, shown: LifecycleRule[], rules: LifecycleRule[]): Promise<SavedRules> {
+  return invoke('set_lifecycle_rules', { space, region, shown, rules });
 }
 
 export function versioning(space: string, region: string | null): Promise<Versioning> {
@@ -343,8 +346,12 @@ export function fileVersions(space: string, region: string | null, key: string):
 }
 
 /** Copies a version over the current one; returns the versions after. */
-export function restoreVersion(space: string, region: string | null, key: string, versionId: string): Promise<FileVersion[]> {
-  return invoke('restore_version', { space, region, key, versionId });
+/**
+ * Puts an old version back. With versioning suspended the version it would replace for good is
+ * replaced only when `forGood` names its ETag: the first call fails with kind `replacesForGood`.
+ */
+export function restoreVersion(space: string, region: string | null, key: string, versionId: string, forGood: string | null = null): Promise<Restored> {
+  return invoke('restore_version', { space, region, key, versionId, forGood });
 }
 
 /** Deletes one version for good; returns the versions after. */
@@ -361,9 +368,9 @@ export function undeleteFiles(space: string, region: string | null, keys: string
   return invoke('undelete_files', { space, region, keys });
 }
 
-/** Asks for a folder and saves the version there; returns its path, or null if cancelled. */
-export function downloadVersion(space: string, region: string | null, key: string, versionId: string): Promise<string | null> {
-  return invoke('download_version', { space, region, key, versionId });
+/** Asks for a folder and plans saving the version there, through the queue; null if cancelled. */
+export function planVersionDownload(space: string, region: string | null, key: string, versionId: string): Promise<PlannedDownload | null> {
+  return invoke('plan_version_download', { space, region, key, versionId });
 }
 
 /** Asks which to do when files of the batch are already in the chosen folder; null stops. */
@@ -480,6 +487,7 @@ export function copySentence(r: CopyResult): string {
   if (cancelled) parts.push(`${cancelled} cancelled.`);
   const why = (m: string) => m.replace(/^Not (moved|copied): /, '');
   if (problems.length) parts.push(`${not}: ${problems.map((p) => `${p.path} (${why(p.message)})`).join('; ')}`);
+  for (const n of r.summary.notes ?? []) parts.push(`${n.path}: ${n.message}`);
   return parts.join(' ');
 }
 
@@ -491,6 +499,7 @@ export function downloadSentence(r: DownloadResult): string {
   if (skipped) parts.push(`${skipped} skipped: already there.`);
   if (cancelled) parts.push(`${cancelled} cancelled.`);
   if (problems.length) parts.push(`Not downloaded: ${problems.map((p) => `${p.path} (${p.message.replace(/^Not downloaded: /, '')})`).join('; ')}`);
+  for (const n of r.summary.notes ?? []) parts.push(`${n.path}: ${n.message}`);
   return parts.join(' ');
 }
 

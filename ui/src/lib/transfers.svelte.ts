@@ -131,13 +131,26 @@ export class TransferQueue {
       const answer = await ask(plan.existingCount, plan.existing);
       if (!answer) {
         await backend.forgetDownload(plan.batch);
-        return { dest: plan.dest, stopped: true, summary: { done: 0, skipped: 0, cancelled: 0, problems: plan.problems } };
+        return { dest: plan.dest, stopped: true, summary: { done: 0, skipped: 0, cancelled: 0, problems: plan.problems, notes: [] } };
       }
       conflict = answer;
     }
     this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict, onFinished: () => {} });
     this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
-    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [] };
+    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [], notes: [] };
+    return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
+  }
+
+  /**
+   * Asks where to save one version of a file, then saves it through the queue, beside (never
+   * over) a file of that name. Null if the folder dialog was cancelled.
+   */
+  async downloadVersion(space: string, region: string | null, key: string, versionId: string): Promise<backend.DownloadResult | null> {
+    const plan = await backend.planVersionDownload(space, region, key, versionId);
+    if (!plan) return null;
+    this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict: 'keepBoth', onFinished: () => {} });
+    this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
+    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [], notes: [] };
     return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 
@@ -152,14 +165,14 @@ export class TransferQueue {
       const answer = await askTaken(plan.existingCount, plan.existing);
       if (!answer) {
         await backend.forgetCopy(plan.batch);
-        return { mode: ask.mode, stopped: true, summary: { done: 0, skipped: 0, cancelled: 0, problems: plan.problems, renamed: [] } };
+        return { mode: ask.mode, stopped: true, summary: { done: 0, skipped: 0, cancelled: 0, problems: plan.problems, renamed: [], notes: [] } };
       }
       conflict = answer;
     }
     const problems = plan.problems.map((p) => ({ path: p.path, message: p.message }));
     this.batches.set(plan.batch, { direction: ask.mode, acl: 'private', conflict, onFinished });
     this.enqueue(plan.batch, ask.mode, ask.toSpace, plan.files, problems);
-    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [] };
+    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [], notes: [] };
     return { mode: ask.mode, stopped: false, summary: { renamed: [], ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 

@@ -53,9 +53,13 @@ impl Active {
         ))
     }
 
-    /// The region a Space is in, as far as this connection knows: the page's, else its own.
-    pub fn region_or_own(&self, region: Option<String>) -> String {
-        region.unwrap_or_else(|| self.profile.provider.region_label())
+    /// The region a Space is in, as far as this connection knows: the page's, else its own. A
+    /// region is a name, never a host or a path: one that could be is refused.
+    pub fn region_or_own(&self, region: Option<String>) -> Result<String> {
+        match region.filter(|r| !r.is_empty()) {
+            Some(r) => crate::regions::check_name(&r).map(str::to_string),
+            None => Ok(self.profile.provider.region_label()),
+        }
     }
 
     /// The key remembered for `space`, else the connection's own key.

@@ -12,8 +12,15 @@ use crate::secret::Secret;
 use crate::services::{lock, Services};
 use crate::spaces;
 
-/// The keychain account of the DigitalOcean personal access token.
-pub const DO_TOKEN_ACCOUNT: &str = "digitalocean-token";
+/// The keychain account of a DigitalOcean connection's personal access token: a token is of one
+/// account (or team), so each connection keeps its own, never one for every connection.
+pub fn token_account(profile_id: &str) -> String {
+    format!("digitalocean-token:{profile_id}")
+}
+
+/// Where older versions kept one token for every DigitalOcean connection: it is moved to the
+/// connection whose key it lists, and used for no other.
+pub const OLD_TOKEN_ACCOUNT: &str = "digitalocean-token";
 
 pub enum Manager {
     Rgw(Admin),
@@ -21,14 +28,10 @@ pub enum Manager {
 }
 
 impl Manager {
-    pub fn of(services: &Services, active: &Active) -> Result<Manager> {
+    pub async fn of(services: &Services, active: &Active) -> Result<Manager> {
         match active.profile.provider {
             Provider::DigitalOcean { .. } => {
-                let token = services
-                    .keychain
-                    .get(DO_TOKEN_ACCOUNT)?
-                    .ok_or(Error::ApiTokenNeeded)?;
-                Ok(Manager::DigitalOcean(DoApi::new(&api_base()?, &token)))
+                Ok(Manager::DigitalOcean(api_of(services, active).await?))
             }
             _ => Ok(Manager::Rgw(admin_of(services, active)?)),
         }
@@ -64,6 +67,68 @@ impl Manager {
             Manager::DigitalOcean(api) => api.delete(access_key).await,
         }
     }
+}
+
+/// DigitalOcean's API with the active connection's own token: one of the account its key is of
+/// (the token lists that key; checked once a run, and before a token is kept).
+pub async fn api_of(services: &Services, active: &Active) -> Result<DoApi> {
+    let id = &active.profile.id;
+    let own = services.keychain.get(&token_account(id))?;
+    let token = match own {
+        Some(token) => token,
+        None => {
+            // A token kept by an older version, for every connection: this connection's only
+            // if it lists this connection's key; then it moves here.
+            let old = services.keychain.get(OLD_TOKEN_ACCOUNT)?;
+            let Some(old) = old else {
+                return Err(Error::ApiTokenNeeded);
+            };
+            let api = DoApi::new(&api_base()?, &old);
+            match lists_own_key(&api, active).await {
+                Ok(()) => {
+                    services.keychain.set(&token_account(id), &old)?;
+                    services.keychain.delete(OLD_TOKEN_ACCOUNT)?;
+                    lock(&services.tokens_checked).insert(id.clone());
+                    return Ok(api);
+                }
+                Err(Error::ApiTokenOtherAccount(_)) => return Err(Error::ApiTokenNeeded),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let api = DoApi::new(&api_base()?, &token);
+    if !lock(&services.tokens_checked).contains(id) {
+        lists_own_key(&api, active).await?;
+        lock(&services.tokens_checked).insert(id.clone());
+    }
+    Ok(api)
+}
+
+/// Keeps a personal access token for the active DigitalOcean connection, once it is shown to be
+/// of the account the connection's key is of.
+pub async fn keep_token(services: &Services, active: &Active, token: &Secret) -> Result<()> {
+    if !matches!(active.profile.provider, Provider::DigitalOcean { .. }) {
+        return Err(Error::InvalidInput(
+            "An API token is for a DigitalOcean connection; this one is not.".into(),
+        ));
+    }
+    lists_own_key(&DoApi::new(&api_base()?, token), active).await?;
+    let id = &active.profile.id;
+    services.keychain.set(&token_account(id), token)?;
+    lock(&services.tokens_checked).insert(id.clone());
+    Ok(())
+}
+
+/// Whether the token's account holds the connection's key: else the token is another account's
+/// (or team's), whose keys it would list, make and revoke in this connection's name.
+async fn lists_own_key(api: &DoApi, active: &Active) -> Result<()> {
+    let own = &active.profile.access_key;
+    if api.list().await?.iter().any(|k| &k.access_key == own) {
+        return Ok(());
+    }
+    Err(Error::ApiTokenOtherAccount(format!(
+        "This token is of another DigitalOcean account or team than this connection's key ({own}): its keys don't include it. Paste a token of the account the key belongs to."
+    )))
 }
 
 /// The Admin Ops API. On the sandbox it is signed with the key manager's own key, which is never

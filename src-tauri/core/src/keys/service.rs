@@ -5,7 +5,7 @@
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::manager::{space_names, Manager, DO_TOKEN_ACCOUNT};
+use super::manager::{keep_token, space_names, Manager};
 use super::{AccessKey, Permission, Scope};
 use crate::connection::active::{Active, Session};
 use crate::connection::{check_access_key, key_account, service, ConnectionProfile, SpaceKey};
@@ -81,7 +81,7 @@ pub fn secret_of(services: &Services, access_key: &str) -> Result<Secret> {
 
 pub async fn list(services: &Services) -> Result<KeysPage> {
     let active = services.active().await?;
-    let manager = Manager::of(services, &active)?;
+    let manager = Manager::of(services, &active).await?;
     // DigitalOcean's keys live behind its API, not the Spaces endpoint: the keys still show
     // when the Spaces can't be listed, with the reason.
     let (spaces, spaces_problem) = match (space_names(&active).await, &manager) {
@@ -129,19 +129,22 @@ pub async fn list(services: &Services) -> Result<KeysPage> {
     })
 }
 
-/// Keeps a DigitalOcean personal access token in the keychain, for managing its keys.
-pub fn set_api_token(services: &Services, token: &Secret) -> Result<()> {
+/// Keeps a DigitalOcean personal access token in the keychain for the active connection (and
+/// only it), once it is shown to be of the account the connection's key is of.
+pub async fn set_api_token(services: &Services, token: &Secret) -> Result<()> {
     if token.is_empty() {
         return Err(Error::InvalidInput(
             "Paste the personal access token.".into(),
         ));
     }
-    services.keychain.set(DO_TOKEN_ACCOUNT, token)
+    let active = services.active().await?;
+    keep_token(services, &active, token).await
 }
 
 pub async fn generate(services: &Services, name: &str, scope: &Scope) -> Result<GeneratedKey> {
     let active = services.active().await?;
-    let (mut key, secret) = Manager::of(services, &active)?
+    let (mut key, secret) = Manager::of(services, &active)
+        .await?
         .generate(&active, name, scope)
         .await?;
     if key.created.is_none() {
@@ -186,7 +189,7 @@ pub async fn add_existing(
     let name = match name.trim() {
         "" => {
             let active = services.active().await?;
-            match Manager::of(services, &active) {
+            match Manager::of(services, &active).await {
                 Ok(Manager::DigitalOcean(api)) => api.get(access_key).await?.name,
                 _ => return Err(Error::InvalidInput("Give the key a name.".into())),
             }
@@ -204,7 +207,7 @@ pub async fn rename(services: &Services, access_key: &str, name: &str) -> Result
     }
     // DigitalOcean keeps key names itself; RGW keys get theirs from the settings.
     let active = services.active().await?;
-    if let Manager::DigitalOcean(api) = Manager::of(services, &active)? {
+    if let Manager::DigitalOcean(api) = Manager::of(services, &active).await? {
         api.rename(access_key, name).await?;
     }
     services.settings.set_key_name(access_key, Some(name))
@@ -229,7 +232,8 @@ pub async fn revoke(services: &Services, access_key: &str) -> Result<()> {
     if access_key == active.profile.access_key {
         return Err(Error::KeyInUse);
     }
-    Manager::of(services, &active)?
+    Manager::of(services, &active)
+        .await?
         .revoke(&active, access_key)
         .await?;
     services.keychain.delete(&key_account(access_key))?;
@@ -311,14 +315,18 @@ pub async fn test(
     })
 }
 
+/// Writes a small file under a name of its own and removes exactly it: never a file of the
+/// user's (a new name each time, written only where nothing is), and on a versioned Space no
+/// version or delete marker is left behind (it is removed by its version id).
 async fn write_and_delete(client: &aws_sdk_s3::Client, space: &str) -> bool {
-    let key = ".spacedock-key-test";
+    let key = format!(".spacedock-key-test-{}", uuid::Uuid::new_v4().simple());
     let body = aws_sdk_s3::primitives::ByteStream::from_static(b"ok");
-    let put = client.put_object().bucket(space).key(key).body(body);
-    if put.send().await.is_err() {
+    let put = client.put_object().bucket(space).key(&key).body(body);
+    let Ok(written) = put.if_none_match("*").send().await else {
         return false;
-    }
-    let delete = client.delete_object().bucket(space).key(key);
+    };
+    let delete = client.delete_object().bucket(space).key(&key);
+    let delete = delete.set_version_id(written.version_id().map(str::to_string));
     delete.send().await.is_ok()
 }
 

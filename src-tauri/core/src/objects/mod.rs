@@ -171,6 +171,157 @@ pub async fn grants_of(
     version: Option<&str>,
     not_done: &str,
 ) -> Result<Grants> {
+    acl_of(client, endpoint, space, key, version, not_done)
+        .await
+        .map(|acl| acl.exact())
+}
+
+/// Who may do what with a file, as its ACL says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectAcl {
+    /// The canonical id of the file's owner.
+    pub owner: Option<String>,
+    pub grants: Vec<OneGrant>,
+}
+
+/// One grant of a file's ACL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneGrant {
+    pub grantee: Grantee,
+    pub permission: Permission,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    /// A user of the service, by canonical id (and the name it shows, if any).
+    User {
+        id: String,
+        name: Option<String>,
+    },
+    Email(String),
+    /// Everyone, every signed-in user, the log writer: by the group's URI.
+    Group(String),
+}
+
+impl Grantee {
+    /// The grantee as a grant header names it.
+    fn header(&self) -> String {
+        match self {
+            Grantee::User { id, .. } => format!("id=\"{id}\""),
+            Grantee::Email(e) => format!("emailAddress=\"{e}\""),
+            Grantee::Group(uri) => format!("uri=\"{uri}\""),
+        }
+    }
+
+    fn is_group(&self, name: &str) -> bool {
+        matches!(self, Grantee::Group(uri) if uri.ends_with(&format!("/global/{name}")))
+    }
+
+    /// In words, for a note about a grant.
+    fn words(&self) -> String {
+        match self {
+            Grantee::User { id, name } => match name {
+                Some(n) if !n.is_empty() && n != id => format!("the user “{n}” ({id})"),
+                _ => format!("the user “{id}”"),
+            },
+            Grantee::Email(e) => format!("“{e}”"),
+            Grantee::Group(uri) => match uri.rsplit('/').next() {
+                Some("AllUsers") => "everyone".into(),
+                Some("AuthenticatedUsers") => "every signed-in user".into(),
+                Some(g) => format!("the group “{g}”"),
+                None => format!("the group “{uri}”"),
+            },
+        }
+    }
+}
+
+fn permission_words(p: &Permission) -> &'static str {
+    match p {
+        Permission::FullControl => "full control",
+        Permission::Read => "read",
+        Permission::ReadAcp => "reading the permission",
+        Permission::WriteAcp => "changing the permission",
+        _ => "write",
+    }
+}
+
+impl ObjectAcl {
+    /// The same grants, for a copy within the same Space.
+    pub fn exact(&self) -> Grants {
+        let mut lists: [Vec<String>; 4] = Default::default();
+        for g in &self.grants {
+            let slot = match g.permission {
+                Permission::FullControl => 0,
+                Permission::Read => 1,
+                Permission::ReadAcp => 2,
+                Permission::WriteAcp => 3,
+                _ => continue,
+            };
+            lists[slot].push(g.grantee.header());
+        }
+        let joined = |v: &Vec<String>| (!v.is_empty()).then(|| v.join(", "));
+        Grants {
+            full_control: joined(&lists[0]),
+            read: joined(&lists[1]),
+            read_acp: joined(&lists[2]),
+            write_acp: joined(&lists[3]),
+        }
+    }
+
+    /// What a copy into another Space keeps: only what means the same there. Grants to users
+    /// (a key limited to the first Space, say) would let them into the other Space, so they stay
+    /// behind: the copy belongs to `copier` (who makes it) and is Public, readable by signed-in
+    /// users, or Private, as the original was. Returns that and, in words, each grant left out.
+    pub fn for_another_space(&self, copier: Option<&str>) -> (ObjectCannedAcl, Vec<String>) {
+        let readable = |group: &str| {
+            self.grants.iter().any(|g| {
+                g.grantee.is_group(group)
+                    && matches!(g.permission, Permission::Read | Permission::FullControl)
+            })
+        };
+        let canned = if readable("AllUsers") {
+            ObjectCannedAcl::PublicRead
+        } else if readable("AuthenticatedUsers") {
+            ObjectCannedAcl::AuthenticatedRead
+        } else {
+            ObjectCannedAcl::Private
+        };
+        let kept = |g: &OneGrant| match &g.grantee {
+            // The copier owns the copy, with full control.
+            Grantee::User { id, .. } => copier == Some(id.as_str()),
+            Grantee::Group(_) => {
+                let group = if g.grantee.is_group("AllUsers") {
+                    canned == ObjectCannedAcl::PublicRead
+                } else {
+                    g.grantee.is_group("AuthenticatedUsers") && canned != ObjectCannedAcl::Private
+                };
+                group && g.permission == Permission::Read
+            }
+            Grantee::Email(_) => false,
+        };
+        let left = (self.grants.iter())
+            .filter(|g| !kept(g))
+            .map(|g| {
+                format!(
+                    "{} for {}",
+                    permission_words(&g.permission),
+                    g.grantee.words()
+                )
+            })
+            .collect();
+        (canned, left)
+    }
+}
+
+/// Reads a file's ACL (or one version's); `not_done` says, in a refusal, what was left undone.
+pub async fn acl_of(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+    version: Option<&str>,
+    not_done: &str,
+) -> Result<ObjectAcl> {
     let out = client
         .get_object_acl()
         .bucket(space)
@@ -184,45 +335,45 @@ pub async fn grants_of(
             )),
             other => other,
         })?;
-    let mut lists: [Vec<String>; 4] = Default::default();
+    let cannot = || {
+        Error::InvalidInput(format!(
+            "The file's permission has a grant this app can't copy, so {not_done}."
+        ))
+    };
+    let mut acl = ObjectAcl {
+        owner: out.owner().and_then(|o| o.id()).map(str::to_string),
+        grants: Vec::new(),
+    };
     for grant in out.grants() {
         let who = grant.grantee().ok_or_else(|| {
             Error::BadAnswer("a grant of the file's permission names nobody".into())
         })?;
         let grantee = match (who.r#type(), who.id(), who.uri(), who.email_address()) {
-            (Type::CanonicalUser, Some(id), _, _) => format!("id=\"{id}\""),
-            (Type::Group, _, Some(uri), _) => format!("uri=\"{uri}\""),
-            (Type::AmazonCustomerByEmail, _, _, Some(email)) => {
-                format!("emailAddress=\"{email}\"")
-            }
-            _ => {
-                return Err(Error::InvalidInput(format!(
-                    "The file's permission has a grant this app can't copy, so {not_done}."
-                )))
-            }
+            (Type::CanonicalUser, Some(id), _, _) => Grantee::User {
+                id: id.to_string(),
+                name: who.display_name().map(str::to_string),
+            },
+            (Type::Group, _, Some(uri), _) => Grantee::Group(uri.to_string()),
+            (Type::AmazonCustomerByEmail, _, _, Some(email)) => Grantee::Email(email.to_string()),
+            _ => return Err(cannot()),
         };
-        let slot = match grant.permission() {
-            Some(Permission::FullControl) => 0,
-            Some(Permission::Read) => 1,
-            Some(Permission::ReadAcp) => 2,
-            Some(Permission::WriteAcp) => 3,
+        let permission = match grant.permission() {
+            Some(
+                p @ (Permission::FullControl
+                | Permission::Read
+                | Permission::ReadAcp
+                | Permission::WriteAcp),
+            ) => p.clone(),
             // WRITE means nothing on a file; S3 ignores it there.
             Some(Permission::Write) => continue,
-            _ => {
-                return Err(Error::InvalidInput(format!(
-                    "The file's permission has a grant this app can't copy, so {not_done}."
-                )))
-            }
+            _ => return Err(cannot()),
         };
-        lists[slot].push(grantee);
+        acl.grants.push(OneGrant {
+            grantee,
+            permission,
+        });
     }
-    let joined = |v: &Vec<String>| (!v.is_empty()).then(|| v.join(", "));
-    Ok(Grants {
-        full_control: joined(&lists[0]),
-        read: joined(&lists[1]),
-        read_acp: joined(&lists[2]),
-        write_acp: joined(&lists[3]),
-    })
+    Ok(acl)
 }
 
 /// Sets the permission of each file; returns the keys that failed with why. Folders are skipped
@@ -355,25 +506,17 @@ pub async fn delete(
     let c = Context::space(endpoint, space);
     let mut all: Vec<String> = Vec::new();
     for key in keys {
-        if key.ends_with('/') {
-            let mut pages = client
-                .list_objects_v2()
-                .bucket(space)
-                .prefix(key)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| map_error(e, c))?;
-                all.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_string)),
-                );
-            }
-            all.push(key.clone());
-        } else {
-            all.push(key.clone());
+        if key.is_empty() || key == "/" {
+            return Err(Error::InvalidInput(
+                "Pick the files and folders to delete, not the whole Space.".into(),
+            ));
         }
+        if key.ends_with('/') {
+            // Below the folder only: a server that lists anything else deletes nothing.
+            let below = crate::listing::keys_below(client, c, space, key).await?;
+            all.extend(below.iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        all.push(key.clone());
     }
     all.sort();
     all.dedup();

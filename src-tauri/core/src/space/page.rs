@@ -151,7 +151,7 @@ pub async fn create(
 pub async fn open(services: &Services, name: &str, region: Option<String>) -> Result<SpaceDetails> {
     let active = services.active().await?;
     names::validate_existing(name)?;
-    let region = active.region_or_own(region);
+    let region = active.region_or_own(region)?;
     details(services, &active, name, &region).await
 }
 
@@ -165,7 +165,7 @@ pub async fn open_with_key(
 ) -> Result<SpaceDetails> {
     names::validate_existing(name)?;
     let mut active = services.active().await?;
-    let region = active.region_or_own(region);
+    let region = active.region_or_own(region)?;
     let own = active.profile.access_key.clone();
     let chosen = access_key.filter(|k| *k != own);
     let remembered = |access_key: &str| SpaceKey {

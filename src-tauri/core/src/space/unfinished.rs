@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::files;
 use crate::s3::{map_error, Context};
 use crate::services::Services;
@@ -62,6 +62,7 @@ pub async fn list(
         .collect();
     let mut found = Vec::new();
     let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    let mut seen = std::collections::HashSet::new();
     loop {
         let page = t
             .client
@@ -87,17 +88,18 @@ pub async fn list(
                 resumable: ours.iter().any(|(o, resumable)| o == id && *resumable),
             });
         }
-        let next = (page.next_key_marker(), page.next_upload_id_marker());
         if page.is_truncated() != Some(true) {
             break;
         }
-        let next = (next.0.map(str::to_string), next.1.map(str::to_string));
-        // A server that hands back the same place would have the app ask forever.
-        if next == (key_marker.clone(), id_marker.clone()) || next.0.is_none() {
-            return Err(Error::BadAnswer(
-                "a listing of unfinished uploads that does not move on".into(),
-            ));
-        }
+        // A server that hands back a place it gave before would have the app ask for ever.
+        let next = page.next_key_marker().map(|k| {
+            (
+                k.to_string(),
+                page.next_upload_id_marker().map(str::to_string),
+            )
+        });
+        let next = crate::listing::next_place(next, &mut seen, "place to go on from")?;
+        let next = (Some(next.0), next.1);
         (key_marker, id_marker) = next;
     }
     for upload in found.iter_mut().take(SIZED_AT_MOST) {

@@ -80,12 +80,17 @@ pub struct Switches {
 
 impl Switches {
     /// A run (or a run again) of `ids`: the batch's switch is off again and each of these files
-    /// gets a fresh one. Returns every file's switch.
-    pub fn arm(&mut self, ids: impl IntoIterator<Item = u32>) -> HashMap<u32, Cancel> {
+    /// gets a fresh one, which `pause` (the app's quit) also stops. Returns every file's switch.
+    pub fn arm(
+        &mut self,
+        ids: impl IntoIterator<Item = u32>,
+        pause: &Arc<Flag>,
+    ) -> HashMap<u32, Cancel> {
         self.all.clear();
         for id in ids {
             let cancel = Cancel {
                 all: self.all.clone(),
+                pause: pause.clone(),
                 ..Cancel::default()
             };
             self.files.insert(id, cancel);

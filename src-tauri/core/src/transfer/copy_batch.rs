@@ -3,7 +3,7 @@
 //! user's choice about them, each file with its progress and its cancel switch. A batch with
 //! failed or cancelled files stays, so they can be tried again.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -37,7 +37,8 @@ pub struct CopyBatch {
     between: Between,
     mode: CopyMode,
     plan: CopyPlan,
-    existing: HashSet<String>,
+    /// New keys taken at the plan, with their ETag then.
+    existing: HashMap<String, String>,
     switches: Switches,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
@@ -73,10 +74,8 @@ pub struct PlannedCopy {
 pub async fn plan(services: &Services, ask: CopyRequest) -> Result<PlannedCopy> {
     let t = files::target(services, &ask.space, ask.region.clone()).await?;
     let between = Between {
-        client: t.client,
-        endpoint: t.endpoint,
-        from: ask.space.clone(),
-        to: ask.to_space.clone(),
+        unfinished: Some(services.unfinished.clone()),
+        ..Between::new(&t.client, &t.endpoint, &ask.space, &ask.to_space)
     };
     let mut plan = copy::plan(
         &between,
@@ -93,7 +92,7 @@ pub async fn plan(services: &Services, ask: CopyRequest) -> Result<PlannedCopy> 
     };
     let to = Target::plain(&between.client, &between.endpoint, &between.to);
     let existing = super::existing_keys(&to, &dests, &under).await?;
-    let mut taken: Vec<String> = existing.iter().cloned().collect();
+    let mut taken: Vec<String> = existing.keys().cloned().collect();
     taken.sort();
     let batch = services.next_batch();
     let answer = PlannedCopy {
@@ -141,7 +140,9 @@ pub async fn start(
         b.running = true;
         let conflict = *b.conflict.get_or_insert(conflict);
         let files = chosen(&b.plan.files, ids, |f| f.id);
-        let cancels = b.switches.arm(files.iter().map(|f| f.id));
+        let cancels = b
+            .switches
+            .arm(files.iter().map(|f| f.id), &services.quitting);
         let plan = CopyPlan {
             files,
             problems: Vec::new(),
@@ -157,6 +158,7 @@ pub async fn start(
     };
     let count = plan.files.len();
     let settings = CopySettings::default();
+    let _running = services.running();
     let summary = copy::run(
         &between,
         plan,
@@ -185,6 +187,15 @@ pub async fn start(
         copies.remove(&batch);
     } else if let Some(b) = copies.get_mut(&batch) {
         b.running = false;
+        // A retry goes on from where this run left each file: under the name it was given,
+        // and, for a copy stored whose original stayed, only removing the original.
+        let renamed: HashMap<u32, &String> = summary.renamed.iter().map(|(i, k)| (*i, k)).collect();
+        for f in b.plan.files.iter_mut() {
+            if let Some(to) = renamed.get(&f.id) {
+                f.to = (*to).clone();
+            }
+            f.copied |= summary.copied.contains(&f.id);
+        }
     }
     Ok(summary)
 }

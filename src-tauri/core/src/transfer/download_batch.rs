@@ -60,7 +60,34 @@ pub async fn plan(
     dest: PathBuf,
 ) -> Result<PlannedDownload> {
     let t = files::target(services, space, region).await?;
-    let mut plan = download::plan(&t.client, &t.endpoint, space, keys, &dest).await?;
+    let plan = download::plan(&t.client, &t.endpoint, space, keys, &dest).await?;
+    Ok(queue(services, t, space, dest, plan))
+}
+
+/// Plans saving one version of a file into `dest`, under the file's name (run it with Keep
+/// both: nothing on disk is replaced).
+pub async fn plan_version(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+    key: &str,
+    version_id: &str,
+    dest: PathBuf,
+) -> Result<PlannedDownload> {
+    let t = files::target(services, space, region).await?;
+    let plan =
+        download::plan_version(&t.client, &t.endpoint, space, key, version_id, &dest).await?;
+    Ok(queue(services, t, space, dest, plan))
+}
+
+/// Puts a planned download in the queue, waiting for the user's choice about files there.
+fn queue(
+    services: &Services,
+    t: files::SpaceTarget,
+    space: &str,
+    dest: PathBuf,
+    mut plan: DownloadPlan,
+) -> PlannedDownload {
     let existing: Vec<String> = plan
         .existing()
         .iter()
@@ -100,7 +127,7 @@ pub async fn plan(
         running: false,
     };
     lock(&services.downloads).insert(batch, waiting);
-    Ok(answer)
+    answer
 }
 
 /// Runs a planned download (or, with `ids`, only those files again); files already in the
@@ -120,7 +147,9 @@ pub async fn start(
         b.running = true;
         let conflict = *b.conflict.get_or_insert(conflict);
         let files = chosen(&b.plan.files, ids, |f| f.id);
-        let cancels = b.switches.arm(files.iter().map(|f| f.id));
+        let cancels = b
+            .switches
+            .arm(files.iter().map(|f| f.id), &services.quitting);
         let plan = DownloadPlan {
             files,
             problems: Vec::new(),
@@ -131,8 +160,10 @@ pub async fn start(
         record: Some(&services.partials),
         files_at_once: super::limits::files_at_once(services),
         cancels: Some(&cancels),
+        claims: Some(&services.claims),
     };
     let count = plan.files.len();
+    let _running = services.running();
     let summary = download::run(&from, &dest, plan, conflict, events, options).await;
     services.journal.write(format!(
         "downloaded from “{}” to {}: {} of {count} done, {} skipped, {} cancelled, {} not downloaded",

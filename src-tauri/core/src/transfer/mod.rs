@@ -76,6 +76,22 @@ pub struct QueuedFile {
     pub id: u32,
     pub file: PlannedFile,
     pub cancel: Cancel,
+    /// What its key must hold when it is written: it replaces only what was planned.
+    pub expect: Expect,
+}
+
+/// What a key must hold for an upload to write it, as the plan saw it: anything that came or
+/// changed there since is never replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Expect {
+    /// No condition (a resume, or a caller that checked itself).
+    #[default]
+    Anything,
+    /// Nothing: the key was free.
+    Absent,
+    /// The version with this ETag: the user chose to replace it.
+    Etag(String),
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +143,12 @@ pub async fn upload_all(
             held += holds;
             let (target, budget, events) = (target.clone(), budget.clone(), events.clone());
             tasks.spawn(async move {
-                let QueuedFile { id, file, cancel } = item;
+                let QueuedFile {
+                    id,
+                    file,
+                    cancel,
+                    expect,
+                } = item;
                 if cancel.is_set() {
                     events(TransferEvent {
                         id,
@@ -153,8 +174,10 @@ pub async fn upload_all(
                 };
                 let mut tries = 0;
                 let uploaded = loop {
-                    let sent =
-                        upload_file(&target, &file, acl, settings, &budget, &cancel, &report).await;
+                    let sent = upload_file(
+                        &target, &file, &expect, acl, settings, &budget, &cancel, &report,
+                    )
+                    .await;
                     match sent {
                         // Still busy after the SDK's own retries: again, once fewer are in flight.
                         Err(Error::SlowDown) if tries < SLOW_DOWN_TRIES => {
@@ -199,9 +222,9 @@ pub async fn upload_all(
                 state
             }
             // A task that panicked: its bytes are gone with it.
-            Err(_) => FileState::Failed {
+            Err(e) => FileState::Failed {
                 kind: ErrorKind::Internal,
-                message: String::new(),
+                message: Error::Internal(format!("an upload stopped: {e}")).to_string(),
             },
         };
         match state {
@@ -213,14 +236,15 @@ pub async fn upload_all(
     summary
 }
 
-/// Keys among `keys` that already exist in the Space, found by listing under each dropped
-/// item's top-level path rather than asking once per file.
+/// Keys among `keys` that already exist in the Space, each with its ETag then (an overwrite
+/// replaces only that version), found by listing under each dropped item's top-level path
+/// rather than asking once per file.
 pub async fn existing_keys(
     target: &Target,
     keys: &[String],
     prefix: &str,
-) -> Result<std::collections::HashSet<String>, Error> {
-    use std::collections::{BTreeSet, HashSet};
+) -> Result<std::collections::HashMap<String, String>, Error> {
+    use std::collections::{BTreeSet, HashMap, HashSet};
     let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
     let roots: BTreeSet<String> = keys
         .iter()
@@ -233,53 +257,51 @@ pub async fn existing_keys(
         })
         .collect();
     let ctx = super::s3::Context::space(&target.endpoint, &target.space);
-    let mut found = HashSet::new();
+    let mut found = HashMap::new();
     for root in roots {
-        let mut pages = target
-            .client
-            .list_objects_v2()
-            .bucket(&target.space)
-            .prefix(&root)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| super::s3::map_error(e, ctx))?;
-            for o in page.contents() {
-                if let Some(k) = o.key().filter(|k| wanted.contains(k)) {
-                    found.insert(k.to_string());
-                }
+        let listed = crate::listing::keys_below(&target.client, ctx, &target.space, &root).await?;
+        for o in listed {
+            if let Some(k) = o.key().filter(|k| wanted.contains(k)) {
+                found.insert(k.to_string(), o.e_tag().unwrap_or_default().to_string());
             }
         }
     }
     Ok(found)
 }
 
+/// The ETag of `key` in the Space now, or None when there is no such file.
+pub async fn etag_now(target: &Target, key: &str) -> Result<Option<String>, Error> {
+    let head = (target.client.head_object())
+        .bucket(&target.space)
+        .key(key)
+        .send()
+        .await;
+    match head {
+        Ok(h) => Ok(Some(h.e_tag().unwrap_or_default().to_string())),
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
+        Err(e) => Err(super::s3::map_error(
+            e,
+            super::s3::Context::space(&target.endpoint, &target.space),
+        )),
+    }
+}
+
 /// A "keep both" name for `key` that is free on the server and not `taken` by this batch:
-/// "a.jpg" → "a (1).jpg", "a (2).jpg", … asking the server about each until one is free.
+/// "a.jpg" → "a (1).jpg", "a (2).jpg", … asking the server about each until one is free. The
+/// name is claimed in `taken` before the server is asked, so files of one batch looking at the
+/// same time never get the same one.
 pub async fn free_key(
     target: &Target,
     key: &str,
-    taken: &std::collections::HashSet<String>,
+    taken: &std::sync::Mutex<std::collections::HashSet<String>>,
 ) -> Result<String, Error> {
-    let ctx = super::s3::Context::space(&target.endpoint, &target.space);
     for n in 1..10_000 {
         let candidate = plan::keep_both_key(key, n);
-        if taken.contains(&candidate) {
+        if !crate::services::lock(taken).insert(candidate.clone()) {
             continue;
         }
-        match target
-            .client
-            .head_object()
-            .bucket(&target.space)
-            .key(&candidate)
-            .send()
-            .await
-        {
-            Ok(_) => continue,
-            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
-                return Ok(candidate)
-            }
-            Err(e) => return Err(super::s3::map_error(e, ctx)),
+        if etag_now(target, &candidate).await?.is_none() {
+            return Ok(candidate);
         }
     }
     Err(Error::InvalidInput(format!(

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use super::adapt::{Link, Window};
-use super::download::disk_error;
+use super::download::{disk_error, Fetch};
+use super::local::LocalStamp;
 use super::pace::Pace;
 use super::unfinished::{PartialDownload, PartialDownloads};
 use super::Target;
@@ -28,9 +29,10 @@ const MOST_PARTS_IN_FLIGHT: usize = 32;
 /// resumes with the ranges it lacks.
 pub struct Noting<'a> {
     pub record: &'a PartialDownloads,
-    /// The folder chosen for it, and whether the user chose to replace a file already there.
+    /// The folder chosen for it.
     pub dest: &'a Path,
-    pub replace: bool,
+    /// The file it was planned to replace (the user chose Overwrite), as it was then.
+    pub replace: Option<LocalStamp>,
 }
 
 /// Writes the object into `partial`: the first range says how big it is and which version it
@@ -38,7 +40,7 @@ pub struct Noting<'a> {
 /// written at its own place in a file sized up front. Complete and flushed to disk, or an error.
 pub(super) async fn fetch_into(
     from: &Target,
-    key: &str,
+    Fetch { key, version }: Fetch<'_>,
     partial: &Path,
     path: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
@@ -46,7 +48,10 @@ pub(super) async fn fetch_into(
 ) -> Result<u64> {
     let (client, space) = (&from.client, from.space.as_str());
     let ctx = Context::space(&from.endpoint, space);
-    let get = || client.get_object().bucket(space).key(key);
+    let get = || {
+        let get = client.get_object().bucket(space).key(key);
+        get.set_version_id(version.map(str::to_string))
+    };
     let part = from.link.part_size(PART);
     let asked = std::time::Instant::now();
     let first = match get().range(format!("bytes=0-{}", part - 1)).send().await {
@@ -80,6 +85,7 @@ pub(super) async fn fetch_into(
                 endpoint: ctx.endpoint.to_string(),
                 space: space.to_string(),
                 key: key.to_string(),
+                version: version.map(str::to_string),
                 path: path.to_path_buf(),
                 partial: partial.to_path_buf(),
                 dest: n.dest.to_path_buf(),
@@ -87,7 +93,8 @@ pub(super) async fn fetch_into(
                 etag: etag.clone(),
                 part_size: part,
                 done: Vec::new(),
-                replace: n.replace,
+                replace: n.replace.is_some(),
+                replaces: n.replace,
             });
             Some(n.record)
         }
@@ -98,6 +105,7 @@ pub(super) async fn fetch_into(
         ctx,
         space,
         key,
+        version,
         pace: &from.pace,
         link: &from.link,
         file: &file,
@@ -150,6 +158,7 @@ pub(super) async fn resume_into(
         ctx,
         space: &noted.space,
         key: &noted.key,
+        version: noted.version.as_deref(),
         pace: &from.pace,
         link: &from.link,
         file: &file,
@@ -183,6 +192,8 @@ struct Place<'a> {
     ctx: Context<'a>,
     space: &'a str,
     key: &'a str,
+    /// One version of the file, or (none) the current one, pinned by its ETag.
+    version: Option<&'a str>,
     pace: &'a Pace,
     link: &'a Link,
     file: &'a Arc<std::fs::File>,
@@ -232,6 +243,7 @@ impl Place<'_> {
                 let start = i * self.part;
                 let end = (start + self.part).min(self.size) - 1;
                 let range = self.client.get_object().bucket(self.space).key(self.key);
+                let range = range.set_version_id(self.version.map(str::to_string));
                 let range = range.range(format!("bytes={start}-{end}"));
                 let part = match range.set_if_match(etag).send().await {
                     Ok(part) => part,

@@ -5,7 +5,6 @@
 //! the upload began. A download resumes with the ranges its partial file lacks, asking for the
 //! version it began with; if that version is gone from the server, it starts over.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,7 +13,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::download::{self, disk_error, Noting};
-use super::local::{is_partial, keep_both_path};
+use super::local::is_partial;
 use super::unfinished::{
     abort_one, Noted, PartialDownload, PartialDownloads, UnfinishedUpload, UploadSource,
 };
@@ -265,7 +264,8 @@ pub async fn resume_upload(
         have,
     };
     let sent = upload::upload_parts(target, &file, settings, budget, cancel, progress, parts).await;
-    upload::finish(target, &file, cancel, &noted.upload_id, before, sent).await?;
+    let planned = (&file, &noted.expect);
+    upload::finish(target, planned, cancel, &noted.upload_id, before, sent).await?;
     progress(source.size);
     Ok(Resumed {
         kept,
@@ -348,16 +348,28 @@ pub async fn resume_download(
         Err(Error::FileChanged(_)) => {
             let _ = tokio::fs::remove_file(&noted.partial).await;
             record.remove(&id);
-            let path = free_path(noted);
             let noting = Noting {
                 record,
                 dest: &noted.dest,
-                replace: noted.replace,
+                replace: noted.replaces,
             };
-            let to = (noted.dest.as_path(), path.as_path());
-            let moved =
-                download::download_file(from, &noted.key, to, progress, Some(&noting), None)
-                    .await?;
+            let fetch = download::Fetch {
+                key: &noted.key,
+                version: noted.version.as_deref(),
+            };
+            let to = (noted.dest.as_path(), noted.path.as_path());
+            let claims = super::local::LocalClaims::default();
+            let (moved, _) = download::fetch_to(
+                from,
+                fetch,
+                to,
+                noted.replaces,
+                &claims,
+                progress,
+                Some(&noting),
+                None,
+            )
+            .await?;
             Ok(Resumed { kept: 0, moved })
         }
         Err(e) => {
@@ -367,21 +379,16 @@ pub async fn resume_download(
     }
 }
 
-/// Where the finished file goes: its own path, unless a file came there since and the user had
-/// not chosen to replace one (then a numbered name beside it).
-fn free_path(noted: &PartialDownload) -> std::path::PathBuf {
-    let taken = |p: &Path| p.symlink_metadata().is_ok();
-    match taken(&noted.path) && !noted.replace {
-        true => keep_both_path(&noted.path, taken),
-        false => noted.path.clone(),
-    }
-}
-
+/// Puts the finished file in its place: over the file the user chose to replace, if that is
+/// still what is there, or else where nothing is (beside a file that came there since).
 async fn put_in_place(noted: &PartialDownload) -> Result<()> {
-    let path = free_path(noted);
-    let parent = path.parent().unwrap_or(&noted.dest);
+    let parent = noted.path.parent().unwrap_or(&noted.dest);
     download::inside(parent, &noted.dest).await?;
-    tokio::fs::rename(&noted.partial, &path)
+    let (partial, path, replace) = (noted.partial.clone(), noted.path.clone(), noted.replaces);
+    let claims = super::local::LocalClaims::default();
+    tokio::task::spawn_blocking(move || super::local::place(&partial, &path, replace, &claims))
         .await
-        .map_err(|e| disk_error(e, &path))
+        .map_err(|e| Error::Internal(format!("putting the file in place stopped: {e}")))?
+        .map(|_| ())
+        .map_err(|e| disk_error(e, &noted.path))
 }

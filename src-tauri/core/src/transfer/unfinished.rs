@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::local::LocalStamp;
 use crate::disk::write_atomic;
 use crate::services::lock;
 
@@ -26,6 +27,9 @@ pub struct UnfinishedUpload {
     /// What it uploads, so it can be resumed (absent in records of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<UploadSource>,
+    /// What its key must hold when it completes (what the plan saw), kept for a resume.
+    #[serde(default)]
+    pub expect: super::Expect,
 }
 
 /// The local file a multipart upload reads, as it was when the upload began.
@@ -46,6 +50,9 @@ pub struct PartialDownload {
     pub endpoint: String,
     pub space: String,
     pub key: String,
+    /// One version of the file (none: the one current when it began, pinned by its ETag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Where the file goes when complete, and the temporary file it is written into.
     pub path: PathBuf,
     pub partial: PathBuf,
@@ -59,6 +66,10 @@ pub struct PartialDownload {
     pub done: Vec<u32>,
     /// The user chose to replace a file already at `path`.
     pub replace: bool,
+    /// That file as it was then: only it is replaced (absent in records of older versions,
+    /// which then replace nothing and land beside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<LocalStamp>,
 }
 
 impl PartialDownload {

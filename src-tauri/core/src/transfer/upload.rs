@@ -15,6 +15,7 @@ use super::cancel::Cancel;
 use super::pace::Pace;
 use super::plan::PlannedFile;
 use super::unfinished::{abort_one, Unfinished, UnfinishedUpload, UploadSource};
+use super::Expect;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
@@ -127,10 +128,12 @@ async fn body(file: &PlannedFile, offset: u64, length: u64) -> Result<ByteStream
 
 /// Uploads one file with its permission and content type. `progress` gets the bytes done so far.
 /// A file that changes while it uploads never replaces what was there: the change is noticed
-/// before the object is committed.
+/// before the object is committed. Nor does one whose key no longer holds what `expect` says.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload_file(
     target: &Target,
     file: &PlannedFile,
+    expect: &Expect,
     acl: FileAcl,
     settings: Settings,
     budget: &Arc<Window>,
@@ -144,12 +147,18 @@ pub async fn upload_file(
         ));
     }
     if file.size < settings.multipart_threshold {
-        upload_single(target, file, acl, budget, cancel, before).await?;
+        upload_single(target, file, expect, acl, budget, cancel, before).await?;
     } else {
-        upload_multipart(
-            target, file, acl, settings, budget, cancel, progress, before,
-        )
-        .await?;
+        let up = Multipart {
+            target,
+            file,
+            expect,
+            acl,
+            settings,
+            budget,
+            cancel,
+        };
+        upload_multipart(up, progress, before).await?;
     }
     progress(file.size);
     Ok(())
@@ -164,6 +173,7 @@ fn changed() -> Error {
 async fn upload_single(
     target: &Target,
     file: &PlannedFile,
+    expect: &Expect,
     acl: FileAcl,
     budget: &Arc<Window>,
     cancel: &Cancel,
@@ -178,41 +188,106 @@ async fn upload_single(
     let bytes = tokio::fs::read(&file.path)
         .await
         .map_err(|e| Error::local_file("The file can't be read", e))?;
+    let bytes = bytes::Bytes::from(bytes);
     if stamp(file)? != before || bytes.len() as u64 != file.size {
         return Err(changed());
     }
     let ctx = Context::space(&target.endpoint, &target.space);
-    let send = target
-        .client
-        .put_object()
-        .bucket(&target.space)
-        .key(&file.key)
-        .content_length(file.size as i64)
-        .content_type(content_type(&file.key))
-        .acl(acl.canned())
-        .body(ByteStream::from(bytes))
-        .customize()
-        // The body's hash is not signed: hashing every byte first costs a full extra read and CPU.
-        .disable_payload_signing()
-        .send();
-    tokio::select! {
-        result = send => permit.answer(result.map_err(|e| map_error(e, ctx)), file.size)?,
-        _ = cancel.wait() => return Err(Error::Cancelled("Nothing was uploaded.".into())),
-    };
-    Ok(())
+    // The ETag unquoted first: RGW compares it so; a server that wants it quoted, as S3 writes
+    // it, refuses that, and is asked again once a look shows nothing changed.
+    let mut quoted = false;
+    loop {
+        let put = target
+            .client
+            .put_object()
+            .bucket(&target.space)
+            .key(&file.key)
+            .content_length(file.size as i64)
+            .content_type(content_type(&file.key))
+            .acl(acl.canned())
+            .body(ByteStream::from(bytes.clone())); // a shared buffer: no copy
+        let put = match expect {
+            Expect::Anything => put,
+            Expect::Absent => put.if_none_match("*"),
+            Expect::Etag(e) if quoted => put.if_match(format!("\"{}\"", e.trim_matches('"'))),
+            Expect::Etag(e) => put.if_match(e.trim_matches('"')),
+        };
+        let send = put
+            .customize()
+            // The body's hash is not signed: hashing every byte first costs a full extra read and CPU.
+            .disable_payload_signing()
+            .send();
+        let sent = tokio::select! {
+            result = send => result.map_err(|e| map_error(e, ctx)),
+            _ = cancel.wait() => return Err(Error::Cancelled("Nothing was uploaded.".into())),
+        };
+        match sent {
+            Err(Error::Server { code, .. }) if code == "PreconditionFailed" => {
+                match (
+                    expect,
+                    quoted,
+                    still_as_planned(target, &file.key, expect).await?,
+                ) {
+                    (Expect::Etag(_), false, true) => quoted = true,
+                    _ => return Err(taken_since(&file.key, expect)),
+                }
+            }
+            sent => {
+                permit.answer(sent, file.size)?;
+                return Ok(());
+            }
+        }
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn upload_multipart(
-    target: &Target,
-    file: &PlannedFile,
+/// Whether `key` holds what the plan saw (nothing, or the version planned to be replaced).
+async fn still_as_planned(target: &Target, key: &str, expect: &Expect) -> Result<bool> {
+    let now = super::etag_now(target, key).await?;
+    Ok(match (expect, now) {
+        (Expect::Anything, _) => true,
+        (Expect::Absent, now) => now.is_none(),
+        (Expect::Etag(e), Some(now)) => now.trim_matches('"') == e.trim_matches('"'),
+        (Expect::Etag(_), None) => false,
+    })
+}
+
+/// An upload refused because its key no longer holds what the plan saw.
+fn taken_since(key: &str, expect: &Expect) -> Error {
+    Error::FileChanged(match expect {
+        Expect::Etag(_) => format!(
+            "“{key}” changed in the Space after the upload was planned, so it was not replaced. Upload the file again to choose what to do."
+        ),
+        _ => format!(
+            "A file named “{key}” came into the Space after the upload was planned, so it was not replaced. Upload the file again to choose what to do."
+        ),
+    })
+}
+
+/// One multipart upload's parts that don't change while it runs.
+struct Multipart<'a> {
+    target: &'a Target,
+    file: &'a PlannedFile,
+    expect: &'a Expect,
     acl: FileAcl,
     settings: Settings,
-    budget: &Arc<Window>,
-    cancel: &Cancel,
+    budget: &'a Arc<Window>,
+    cancel: &'a Cancel,
+}
+
+async fn upload_multipart(
+    up: Multipart<'_>,
     progress: &(dyn Fn(u64) + Send + Sync),
     before: (u64, Option<SystemTime>),
 ) -> Result<()> {
+    let Multipart {
+        target,
+        file,
+        expect,
+        acl,
+        settings,
+        budget,
+        cancel,
+    } = up;
     let ctx = Context::space(&target.endpoint, &target.space);
     // x-amz-acl and the content type go on the create call: that is where S3 takes them for the
     // finished file (clients that leave them off land big files private).
@@ -251,6 +326,7 @@ async fn upload_multipart(
                 modified: nanos(before.1),
                 part_size,
             }),
+            expect: expect.clone(),
         });
     }
     let parts = Parts {
@@ -259,7 +335,7 @@ async fn upload_multipart(
         have: Vec::new(),
     };
     let result = upload_parts(target, file, settings, budget, cancel, progress, parts).await;
-    finish(target, file, cancel, &upload_id, before, result).await
+    finish(target, (file, expect), cancel, &upload_id, before, result).await
 }
 
 /// Nanoseconds since 1970, as the record keeps a modification time.
@@ -269,10 +345,12 @@ pub(super) fn nanos(t: Option<SystemTime>) -> Option<u64> {
 }
 
 /// Completes a multipart upload whose parts are all sent, if the file is still as it was when
-/// it began; otherwise aborts it, unless it was paused (then it stays noted, to be resumed).
+/// it began and its key still holds what `expect` says (looked at right before; a server that
+/// honours it is also asked with `If-None-Match`); otherwise aborts it, unless it was paused
+/// (then it stays noted, to be resumed).
 pub(super) async fn finish(
     target: &Target,
-    file: &PlannedFile,
+    (file, expect): (&PlannedFile, &Expect),
     cancel: &Cancel,
     upload_id: &str,
     before: (u64, Option<SystemTime>),
@@ -290,13 +368,20 @@ pub(super) async fn finish(
     }
     // Every way out of here either completes or aborts: no `?` may skip the abort below.
     let unchanged = stamp(file).map(|now| now == before);
-    let result = match (result, unchanged) {
-        (Ok(parts), Ok(true)) if !cancel.is_set() => target
+    let as_planned = match (&result, &unchanged) {
+        (Ok(_), Ok(true)) => still_as_planned(target, &file.key, expect).await,
+        _ => Ok(true),
+    };
+    let result = match (result, unchanged, as_planned) {
+        (Ok(_), Ok(true), Ok(false)) => Err(taken_since(&file.key, expect)),
+        (Ok(_), Ok(true), Err(e)) => Err(e),
+        (Ok(parts), Ok(true), _) if !cancel.is_set() => target
             .client
             .complete_multipart_upload()
             .bucket(&target.space)
             .key(&file.key)
             .upload_id(&upload_id)
+            .set_if_none_match((*expect == Expect::Absent).then(|| "*".to_string()))
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
@@ -305,10 +390,15 @@ pub(super) async fn finish(
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| map_error(e, ctx)),
-        (Ok(_), _) if cancel.is_set() => Err(Error::Cancelled("The upload was stopped.".into())),
-        (Ok(_), Ok(_)) => Err(changed()),
-        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+            .map_err(|e| match map_error(e, ctx) {
+                Error::Server { code, .. } if code == "PreconditionFailed" => {
+                    taken_since(&file.key, expect)
+                }
+                other => other,
+            }),
+        (Ok(_), _, _) if cancel.is_set() => Err(Error::Cancelled("The upload was stopped.".into())),
+        (Ok(_), Ok(_), _) => Err(changed()),
+        (Ok(_), Err(e), _) | (Err(e), _, _) => Err(e),
     };
     // Never leave an orphaned multipart upload (it would be billed until it expires). One whose
     // abort didn't reach the server stays noted, and the next start offers to discard it.

@@ -12,8 +12,8 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::{
-    Cancel, Conflict, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings, Target,
-    TransferEvent,
+    Cancel, Conflict, Expect, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings,
+    Target, TransferEvent,
 };
 use crate::browse;
 use crate::error::{Error, Result};
@@ -24,7 +24,8 @@ use crate::services::{lock, Services};
 pub struct UploadBatch {
     target: Target,
     files: Vec<(u32, PlannedFile)>,
-    existing: HashSet<String>,
+    /// Keys taken in the Space when the batch was planned, with their ETag then.
+    existing: HashMap<String, String>,
     empty_folders: Vec<String>,
     cancels: HashMap<u32, Cancel>,
     all: Arc<Flag>,
@@ -107,7 +108,7 @@ pub async fn plan(
         id: *id,
         key: f.key.clone(),
         size: f.size,
-        exists: existing.contains(&f.key),
+        exists: existing.contains_key(&f.key),
     });
     let answer = UploadPlan {
         batch,
@@ -160,11 +161,17 @@ fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> R
         if wanted.as_ref().is_some_and(|w| !w.contains(id)) {
             continue;
         }
-        let exists = b.existing.contains(&file.key);
+        let taken = b.existing.get(&file.key);
+        let exists = taken.is_some();
         if exists && conflict == Conflict::Skip {
             run.skipped.push(*id);
             continue;
         }
+        // It replaces only the version the plan saw, or (a free key) nothing that came since.
+        let expect = match taken {
+            Some(etag) => Expect::Etag(etag.clone()),
+            None => Expect::Absent,
+        };
         let cancel = Cancel {
             file: Arc::default(),
             all: b.all.clone(),
@@ -175,6 +182,7 @@ fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> R
             id: *id,
             file: file.clone(),
             cancel,
+            expect,
         };
         run.queued.push((queued, exists));
     }
@@ -182,15 +190,18 @@ fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> R
 }
 
 /// Keep both: each file whose key is taken gets a name free on the server, not only in this
-/// batch.
-async fn keep_both_names(run: &mut Run) -> Result<()> {
-    let mut taken: HashSet<String> = run.queued.iter().map(|(q, _)| q.file.key.clone()).collect();
+/// batch, and written nowhere but there. Returns the new names, by id.
+async fn keep_both_names(run: &mut Run) -> Result<Vec<(u32, String)>> {
+    let taken: HashSet<String> = run.queued.iter().map(|(q, _)| q.file.key.clone()).collect();
+    let taken = std::sync::Mutex::new(taken);
+    let mut renamed = Vec::new();
     for (q, exists) in run.queued.iter_mut().filter(|(_, exists)| *exists) {
         q.file.key = super::free_key(&run.target, &q.file.key, &taken).await?;
-        taken.insert(q.file.key.clone());
+        q.expect = Expect::Absent;
         *exists = false;
+        renamed.push((q.id, q.file.key.clone()));
     }
-    Ok(())
+    Ok(renamed)
 }
 
 /// Makes the empty folders; one that can't be made is reported and the files go on.
@@ -237,7 +248,15 @@ pub async fn start(
         take_run(b, conflict, ids)
     };
     if run.conflict == Conflict::KeepBoth {
-        keep_both_names(&mut run).await?;
+        let renamed = keep_both_names(&mut run).await?;
+        // A retry uploads under the same new names, not yet another numbered one.
+        if let Some(b) = lock(&services.uploads).get_mut(&batch) {
+            for (id, key) in renamed {
+                if let Some((_, f)) = b.files.iter_mut().find(|(i, _)| *i == id) {
+                    f.key = key;
+                }
+            }
+        }
     }
     for id in &run.skipped {
         events(TransferEvent {

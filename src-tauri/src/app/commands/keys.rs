@@ -18,7 +18,7 @@ pub async fn list_keys(state: State<'_, Services>) -> Result<KeysPage> {
 /// Keeps a DigitalOcean personal access token in the keychain, for managing its keys.
 #[tauri::command]
 pub async fn set_api_token(state: State<'_, Services>, token: Secret) -> Result<()> {
-    Ok(keys::set_api_token(&state, &token)?)
+    Ok(keys::set_api_token(&state, &token).await?)
 }
 
 #[tauri::command]

@@ -1,15 +1,14 @@
 //! Commands of versions, undelete and lifecycle rules: what keeps or removes a Space's files
 //! over time. Each adapts one call of a domain service.
 
-use std::path::PathBuf;
-
 use tauri::{AppHandle, Runtime, State};
 
 use super::files::pick_folder;
 use crate::app::error::Result;
-use crate::core::lifecycle::{self, LifecycleRule};
+use crate::core::lifecycle::{self, LifecycleRule, SavedRules};
 use crate::core::services::Services;
-use crate::core::versions::{service, DeletedFile, FileVersion, Versioning};
+use crate::core::transfer::download_batch::{self, PlannedDownload};
+use crate::core::versions::{service, DeletedFile, FileVersion, Restored, Versioning};
 
 #[tauri::command]
 pub async fn versioning(
@@ -40,6 +39,8 @@ pub async fn file_versions(
     Ok(service::file_versions(&state, &space, region, &key).await?)
 }
 
+/// Puts an old version back. With versioning suspended, the version it would replace for good
+/// is replaced only when `for_good` names its ETag (the page asked first).
 #[tauri::command]
 pub async fn restore_version(
     state: State<'_, Services>,
@@ -47,8 +48,17 @@ pub async fn restore_version(
     region: Option<String>,
     key: String,
     version_id: String,
-) -> Result<Vec<FileVersion>> {
-    Ok(service::restore(&state, &space, region, &key, &version_id).await?)
+    for_good: Option<String>,
+) -> Result<Restored> {
+    let restored = service::restore(
+        &state,
+        &space,
+        region,
+        &key,
+        &version_id,
+        for_good.as_deref(),
+    );
+    Ok(restored.await?)
 }
 
 #[tauri::command]
@@ -82,21 +92,22 @@ pub async fn undelete_files(
     Ok(service::undelete(&state, &space, region, &keys).await?)
 }
 
-/// Asks for a folder, then saves the version there. None when the dialog was cancelled.
+/// Asks for a folder, then plans saving the version there, through the download queue (run it
+/// with Keep both). None when the dialog was cancelled.
 #[tauri::command]
-pub async fn download_version<R: Runtime>(
+pub async fn plan_version_download<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, Services>,
     space: String,
     region: Option<String>,
     key: String,
     version_id: String,
-) -> Result<Option<PathBuf>> {
+) -> Result<Option<PlannedDownload>> {
     let Some(folder) = pick_folder(&app).await? else {
         return Ok(None);
     };
-    let saved = service::download_version(&state, &space, region, &key, &version_id, &folder);
-    Ok(Some(saved.await?))
+    let planned = download_batch::plan_version(&state, &space, region, &key, &version_id, folder);
+    Ok(Some(planned.await?))
 }
 
 #[tauri::command]
@@ -108,13 +119,15 @@ pub async fn lifecycle_rules(
     Ok(lifecycle::service::rules(&state, &space, region).await?)
 }
 
-/// Replaces the Space's lifecycle rules (checked first); returns them as the server has them.
+/// Replaces the Space's lifecycle rules (checked first, and only if the server still has the
+/// rules `shown`); returns them as the server has them, with what it did not keep as sent.
 #[tauri::command]
 pub async fn set_lifecycle_rules(
     state: State<'_, Services>,
     space: String,
     region: Option<String>,
+    shown: Vec<LifecycleRule>,
     rules: Vec<LifecycleRule>,
-) -> Result<Vec<LifecycleRule>> {
-    Ok(lifecycle::service::set_rules(&state, &space, region, &rules).await?)
+) -> Result<SavedRules> {
+    Ok(lifecycle::service::set_rules(&state, &space, region, &shown, &rules).await?)
 }

@@ -16,4 +16,9 @@ problems: Array<Problem>,
 /**
  * Files given another new key than planned (Keep both): their id and that key.
  */
-renamed: Array<[number, string]>, };
+renamed: Array<[number, string]>, 
+/**
+ * Copied, with something the user should know: grants of the original that were not
+ * carried into another Space.
+ */
+notes: Array<Problem>, };

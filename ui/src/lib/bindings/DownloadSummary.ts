@@ -9,4 +9,8 @@ skipped: number, cancelled: number,
 /**
  * Files refused or failed, each with why.
  */
-problems: Array<Problem>, };
+problems: Array<Problem>, 
+/**
+ * Saved under another name than planned, beside a file or a download of the same name.
+ */
+notes: Array<Problem>, };

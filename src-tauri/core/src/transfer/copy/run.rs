@@ -1,0 +1,571 @@
+//! Running a planned copy or move. Each file, on its own and several at once: the new key is
+//! looked at right before the copy (a name taken or changed since the plan is not replaced),
+//! the copy is made of the planned version only, and a move removes the original right after,
+//! only if it is still that version. So the window in which a change can slip through is one
+//! request of one file, never a whole batch.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use futures_util::StreamExt;
+
+use super::{Between, CopyFile, CopyMode, CopyPlan, CopySettings, CopySummary};
+use crate::error::{Error, Result};
+use crate::objects::acl_of;
+use crate::s3::{map_error, Context};
+use crate::transfer::plan::Problem;
+use crate::transfer::unfinished::UnfinishedUpload;
+use crate::transfer::{etag_now, free_key, Cancel, Conflict, FileState, Target, TransferEvent};
+use crate::urls::encode_key;
+
+/// How one file of the batch ended.
+enum Outcome {
+    /// Copied (and, in a move, its original removed); with notes on grants left behind.
+    Done {
+        renamed: bool,
+        notes: Vec<String>,
+    },
+    Skipped,
+    Cancelled,
+    Failed(Error),
+    /// A move whose copy is stored (under a new name, with Keep both) but whose original stayed.
+    CopiedOnly {
+        error: Error,
+        renamed: bool,
+    },
+}
+
+/// What the files of one run share.
+struct Shared<'a> {
+    b: &'a Between,
+    target: Target,
+    mode: CopyMode,
+    conflict: Conflict,
+    /// New keys taken when the batch was planned, with their ETag then.
+    existing: &'a HashMap<String, String>,
+    /// New keys this batch uses, so Keep both never gives two files one name.
+    taken: Mutex<HashSet<String>>,
+    settings: CopySettings,
+    /// Who makes the copies, when they go to another Space (they belong to them).
+    copier: Option<String>,
+}
+
+/// Runs a planned batch: new keys taken at the plan (`existing`) or since are handled as
+/// `conflict` says; each file's progress goes to `events`. One file's failure never stops the
+/// others; a move cancelled half way still removes the originals of what was copied, so no
+/// file is left in two places.
+pub async fn run(
+    b: &Between,
+    plan: CopyPlan,
+    mode: CopyMode,
+    (conflict, existing): (Conflict, &HashMap<String, String>),
+    cancels: &HashMap<u32, Cancel>,
+    settings: CopySettings,
+    events: &(dyn Fn(TransferEvent) + Send + Sync),
+) -> CopySummary {
+    let mut summary = CopySummary {
+        problems: plan.problems,
+        ..CopySummary::default()
+    };
+    let shared = Shared {
+        b,
+        target: Target::plain(&b.client, &b.endpoint, &b.to),
+        mode,
+        conflict,
+        existing,
+        taken: Mutex::new(plan.files.iter().map(|f| f.to.clone()).collect()),
+        settings,
+        copier: match b.same_space() {
+            true => None,
+            false => copier(b).await,
+        },
+    };
+    let shared = &shared;
+    let one = |file: CopyFile| {
+        let cancel = cancels.get(&file.id).cloned().unwrap_or_default();
+        async move {
+            let mut file = file;
+            let outcome = one_file(shared, &mut file, &cancel, events).await;
+            (file, outcome)
+        }
+    };
+    let mut results = futures_util::stream::iter(plan.files.into_iter().map(one))
+        .buffer_unordered(settings.files_at_once.max(1));
+    while let Some((file, outcome)) = results.next().await {
+        let failed = |summary: &mut CopySummary, file: &CopyFile, e| {
+            failed_in(summary, events, mode, file, e)
+        };
+        let event = |bytes, state| {
+            events(TransferEvent {
+                id: file.id,
+                bytes,
+                state,
+            })
+        };
+        match outcome {
+            Outcome::Done { renamed, notes } => {
+                if renamed {
+                    summary.renamed.push((file.id, file.to.clone()));
+                }
+                summary.notes.extend(notes.into_iter().map(|n| Problem {
+                    path: file.from.clone(),
+                    message: n,
+                }));
+                event(file.size, FileState::Done);
+                summary.done += 1;
+            }
+            Outcome::Skipped => {
+                event(0, FileState::Skipped);
+                summary.skipped += 1;
+            }
+            Outcome::Cancelled => {
+                event(0, FileState::Cancelled);
+                summary.cancelled += 1;
+            }
+            Outcome::Failed(e) => failed(&mut summary, &file, e),
+            Outcome::CopiedOnly { error, renamed } => {
+                // Kept for a retry, which then only removes the original.
+                summary.copied.push(file.id);
+                if renamed {
+                    summary.renamed.push((file.id, file.to.clone()));
+                }
+                failed(&mut summary, &file, error)
+            }
+        }
+    }
+    summary
+}
+
+/// A file that failed: told to the page and kept in the summary.
+fn failed_in(
+    summary: &mut CopySummary,
+    events: &(dyn Fn(TransferEvent) + Send + Sync),
+    mode: CopyMode,
+    file: &CopyFile,
+    e: Error,
+) {
+    events(TransferEvent {
+        id: file.id,
+        bytes: 0,
+        state: FileState::Failed {
+            kind: e.kind(),
+            message: e.to_string(),
+        },
+    });
+    summary.problems.push(Problem {
+        path: file.from.clone(),
+        message: format!("{}: {e}", mode.not_done()),
+    });
+}
+
+async fn one_file(
+    s: &Shared<'_>,
+    file: &mut CopyFile,
+    cancel: &Cancel,
+    events: &(dyn Fn(TransferEvent) + Send + Sync),
+) -> Outcome {
+    if cancel.is_set() {
+        return Outcome::Cancelled;
+    }
+    let mut renamed = false;
+    let mut notes = Vec::new();
+    if !file.copied {
+        let planned_to = file.to.clone();
+        let copy = match settle(s, file).await {
+            Ok(Settled::Copy) => true,
+            Ok(Settled::Skip) => return Outcome::Skipped,
+            // A folder that is there already is merged into: its marker needs no copy.
+            Ok(Settled::FolderThere) => false,
+            Err(e) => return Outcome::Failed(e),
+        };
+        renamed = file.to != planned_to;
+        let id = file.id;
+        let progress = |bytes| {
+            events(TransferEvent {
+                id,
+                bytes,
+                state: FileState::Running,
+            })
+        };
+        progress(0);
+        if copy {
+            match copy_file(s, file, cancel, &progress).await {
+                Ok(left) => notes = left,
+                Err(Error::Cancelled(_)) => return Outcome::Cancelled,
+                Err(e) if cancel.is_set() => {
+                    let _ = e;
+                    return Outcome::Cancelled;
+                }
+                Err(e) => return Outcome::Failed(e),
+            }
+        }
+        file.copied = true;
+    }
+    if s.mode == CopyMode::Move {
+        if let Err(error) = remove_original(s.b, file).await {
+            return Outcome::CopiedOnly { error, renamed };
+        }
+    }
+    Outcome::Done { renamed, notes }
+}
+
+/// What to do with a file's new key, looked at right before the copy.
+enum Settled {
+    Copy,
+    Skip,
+    FolderThere,
+}
+
+/// Looks at the new key right before the copy. Free: copied. Taken as it was at the plan:
+/// replaced if the choice is Overwrite. Taken otherwise (changed since, or new): never
+/// replaced; Skip skips it, Keep both finds another free name, Overwrite reports it.
+async fn settle(s: &Shared<'_>, f: &mut CopyFile) -> Result<Settled> {
+    let now = etag_now(&s.target, &f.to).await?;
+    let Some(now) = now else {
+        return Ok(Settled::Copy);
+    };
+    // A folder that is there already takes the copied folder's files: nothing to rename.
+    if f.is_folder_marker() {
+        return Ok(Settled::FolderThere);
+    }
+    let planned = s.existing.get(&f.to);
+    match s.conflict {
+        Conflict::Skip => Ok(Settled::Skip),
+        Conflict::KeepBoth => {
+            f.to = free_key(&s.target, &f.to, &s.taken).await?;
+            Ok(Settled::Copy)
+        }
+        Conflict::Overwrite if planned == Some(&now) => Ok(Settled::Copy),
+        Conflict::Overwrite => Err(Error::FileChanged(match planned {
+            Some(_) => format!(
+                "“{}” changed after the copy was planned, so it was not replaced. Try again to see it.",
+                f.to
+            ),
+            None => format!(
+                "“{}” appeared after the copy was planned, so it was not replaced. Try again to see it.",
+                f.to
+            ),
+        })),
+    }
+}
+
+/// The canonical id of the key's user, which owns the copies it makes (None if the key may not
+/// list Spaces: then every grant to a user is left behind, and said so).
+async fn copier(b: &Between) -> Option<String> {
+    let out = b.client.list_buckets().send().await.ok()?;
+    out.owner().and_then(|o| o.id()).map(str::to_string)
+}
+
+/// Copies one file: one request up to the single-copy limit, parts beyond it. Returns notes on
+/// grants that were not carried into another Space.
+async fn copy_file(
+    s: &Shared<'_>,
+    f: &CopyFile,
+    cancel: &Cancel,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Vec<String>> {
+    let b = s.b;
+    let ctx = Context::space(&b.endpoint, &b.from);
+    // A copy is a new object, private unless told: the original's grants go with it (within
+    // a Space, exactly; into another, only what means the same there).
+    let acl = acl_of(
+        &b.client,
+        &b.endpoint,
+        &b.from,
+        &f.from,
+        None,
+        "it was not copied",
+    )
+    .await
+    .map_err(|e| changed(e, f))?;
+    let (permission, notes) = match b.same_space() {
+        true => (Permission::Exact(acl.exact()), Vec::new()),
+        false => {
+            let (canned, left) = acl.for_another_space(s.copier.as_deref());
+            let notes = match left.is_empty() {
+                true => Vec::new(),
+                false => vec![format!(
+                    "Copied without these grants of the original, which would reach into “{}”: {}.",
+                    b.to,
+                    left.join("; ")
+                )],
+            };
+            (Permission::Canned(canned), notes)
+        }
+    };
+    let source = format!("{}/{}", b.from, encode_key(&f.from));
+    if f.size <= s.settings.single_limit {
+        let copy = (b.client.copy_object())
+            .bucket(&b.to)
+            .key(&f.to)
+            .copy_source(&source)
+            .metadata_directive(MetadataDirective::Copy)
+            .set_copy_source_if_match((!f.etag.is_empty()).then(|| f.etag.clone()));
+        let copy = match permission {
+            Permission::Exact(grants) => grants.on_copy(copy),
+            Permission::Canned(canned) => copy.acl(canned),
+        };
+        let etag = f.etag.clone();
+        copy.customize()
+            .mutate_request(move |r| same_version_for_rgw(r, &etag))
+            .send()
+            .await
+            .map_err(|e| changed(map_error(e, ctx), f))?;
+        progress(f.size);
+        return Ok(notes);
+    }
+    copy_in_parts(s, f, &source, permission, cancel, progress).await?;
+    Ok(notes)
+}
+
+/// The permission a copy is made with.
+enum Permission {
+    Exact(crate::objects::Grants),
+    Canned(aws_sdk_s3::types::ObjectCannedAcl),
+}
+
+/// A file over the single-copy limit: a multipart upload whose parts are ranges copied on the
+/// server, aborted if any part fails or the copy is cancelled (no parts are left to be billed),
+/// and noted while it runs, so a quit or a crash leaves none unseen.
+async fn copy_in_parts(
+    s: &Shared<'_>,
+    f: &CopyFile,
+    source: &str,
+    permission: Permission,
+    cancel: &Cancel,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<()> {
+    let b = s.b;
+    let (from_ctx, to_ctx) = (
+        Context::space(&b.endpoint, &b.from),
+        Context::space(&b.endpoint, &b.to),
+    );
+    // The metadata a single copy would carry over by itself is set on the new upload. (Each
+    // part is of the planned version: if the file changed, they are refused and all aborted.)
+    let head = (b.client.head_object())
+        .bucket(&b.from)
+        .key(&f.from)
+        .send()
+        .await
+        .map_err(|e| changed(map_error(e, from_ctx), f))?;
+    let create = (b.client.create_multipart_upload())
+        .bucket(&b.to)
+        .key(&f.to)
+        .set_content_type(head.content_type().map(str::to_string))
+        .set_cache_control(head.cache_control().map(str::to_string))
+        .set_content_disposition(head.content_disposition().map(str::to_string))
+        .set_content_encoding(head.content_encoding().map(str::to_string))
+        .set_content_language(head.content_language().map(str::to_string))
+        .set_metadata(head.metadata().cloned());
+    let create = match permission {
+        Permission::Exact(grants) => grants.on_upload(create),
+        Permission::Canned(canned) => create.acl(canned),
+    };
+    let created = create.send().await.map_err(|e| map_error(e, to_ctx))?;
+    let upload_id = created
+        .upload_id()
+        .ok_or_else(|| Error::BadAnswer("a multipart copy began without an id".into()))?
+        .to_string();
+    if let Some(record) = &b.unfinished {
+        // Noted with no file to resume from: the next start aborts it if this one can't.
+        record.add(UnfinishedUpload {
+            endpoint: b.endpoint.clone(),
+            space: b.to.clone(),
+            key: f.to.clone(),
+            upload_id: upload_id.clone(),
+            source: None,
+            expect: Default::default(),
+        });
+    }
+    let parts = match copy_parts(s, f, source, &upload_id, cancel, progress).await {
+        Err(Error::Cancelled(why)) => Err(Error::Cancelled(why)),
+        // Not every server checks a part copy's condition: the file must still be the version
+        // planned once all its parts are copied, or they may be of two versions. (A part that
+        // failed because the file changed is told as that, too.)
+        result if unchanged(b, f).await => result,
+        _ => Err(changed(
+            Error::Server {
+                code: "PreconditionFailed".into(),
+                message: String::new(),
+            },
+            f,
+        )),
+    };
+    let completed = match parts {
+        Ok(parts) => {
+            let done = CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build();
+            (b.client.complete_multipart_upload())
+                .bucket(&b.to)
+                .key(&f.to)
+                .upload_id(&upload_id)
+                .multipart_upload(done)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| map_error(e, to_ctx))
+        }
+        Err(e) => Err(e),
+    };
+    let settled = match completed {
+        Ok(()) => true,
+        // An abort that did not take leaves it noted, for the next start to abort.
+        Err(_) => {
+            let abort = crate::transfer::unfinished::abort_one(&b.client, &b.to, &f.to, &upload_id);
+            abort.await.is_ok()
+        }
+    };
+    if let Some(record) = b.unfinished.as_ref() {
+        match settled {
+            true => record.remove(&upload_id),
+            false => record.release(&upload_id),
+        }
+    }
+    completed
+}
+
+/// Copies the parts of one file, four at once, each of the planned version.
+async fn copy_parts(
+    s: &Shared<'_>,
+    f: &CopyFile,
+    source: &str,
+    upload_id: &str,
+    cancel: &Cancel,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Vec<CompletedPart>> {
+    let b = s.b;
+    let mib = 1u64 << 20;
+    let part = s.settings.part_size.max(f.size.div_ceil(10_000));
+    let part = part.div_ceil(mib) * mib;
+    let count = f.size.div_ceil(part);
+    let ctx = Context::space(&b.endpoint, &b.to);
+    let one = |index: u64| async move {
+        if cancel.is_set() {
+            return Err(Error::Cancelled("The copy was stopped.".into()));
+        }
+        let start = index * part;
+        let end = (start + part).min(f.size) - 1;
+        let number =
+            i32::try_from(index + 1).map_err(|_| Error::Internal("too many parts".into()))?;
+        let copy = (b.client.upload_part_copy())
+            .bucket(&b.to)
+            .key(&f.to)
+            .upload_id(upload_id)
+            .part_number(number)
+            .copy_source(source)
+            .copy_source_range(format!("bytes={start}-{end}"))
+            .set_copy_source_if_match((!f.etag.is_empty()).then(|| f.etag.clone()));
+        let etag = f.etag.clone();
+        let copy = copy.customize().mutate_request(move |r| {
+            // Without a length RGW refuses a part copy (it has no body).
+            r.headers_mut().insert("content-length", "0");
+            same_version_for_rgw(r, &etag);
+        });
+        let out = tokio::select! {
+            out = copy.send() => out.map_err(|e| changed(map_error(e, ctx), f))?,
+            _ = cancel.wait() => return Err(Error::Cancelled("The copy was stopped.".into())),
+        };
+        let etag = out
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .ok_or_else(|| Error::BadAnswer("a copied part came back without its ETag".into()))?;
+        let done = CompletedPart::builder()
+            .part_number(number)
+            .e_tag(etag)
+            .build();
+        Ok((done, end + 1 - start))
+    };
+    let mut parts = Vec::with_capacity(count as usize);
+    let mut moved = 0;
+    let mut results = futures_util::stream::iter((0..count).map(one)).buffer_unordered(4);
+    while let Some(result) = results.next().await {
+        let (done, length) = result?;
+        moved += length;
+        progress(moved);
+        parts.push(done);
+    }
+    parts.sort_by_key(|p| p.part_number());
+    Ok(parts)
+}
+
+/// RGW reads a copy's condition from `x-amz-copy-if-match`, not S3's
+/// `x-amz-copy-source-if-match`: both are sent, so every server copies only the version planned.
+fn same_version_for_rgw(r: &mut aws_smithy_runtime_api::http::Request, etag: &str) {
+    if !etag.is_empty() {
+        r.headers_mut()
+            .insert("x-amz-copy-if-match", etag.to_string());
+    }
+}
+
+/// Whether the file is still the version the copy was planned from.
+async fn unchanged(b: &Between, f: &CopyFile) -> bool {
+    let head = (b.client.head_object()).bucket(&b.from).key(&f.from);
+    match head.send().await {
+        Ok(h) => f.etag.is_empty() || h.e_tag() == Some(f.etag.as_str()),
+        Err(_) => false,
+    }
+}
+
+/// A copy refused because the file is not the version planned says so.
+fn changed(e: Error, f: &CopyFile) -> Error {
+    match e {
+        Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(format!(
+            "“{}” changed after the copy was planned, so it was left as it is. Try again.",
+            f.from
+        )),
+        Error::Server { code, .. } if code == "NoSuchKey" => {
+            Error::Gone(format!("“{}” is no longer there.", f.from))
+        }
+        other => other,
+    }
+}
+
+/// Removes a moved file's original, right after its copy: only if it is still the version
+/// that was copied (looked at just before, and asked of the server with `If-Match` where it
+/// honours that). On a versioned Space the delete leaves a marker, so even a change in the last
+/// instant stays as a version.
+async fn remove_original(b: &Between, f: &CopyFile) -> Result<()> {
+    let ctx = Context::space(&b.endpoint, &b.from);
+    let from = Target::plain(&b.client, &b.endpoint, &b.from);
+    let kept = |why: String| {
+        Err(Error::FileChanged(format!(
+            "It was copied to “{}”, but {why}, so the original was left where it is.",
+            f.to
+        )))
+    };
+    match etag_now(&from, &f.from).await? {
+        // Gone already (removed by someone else): nothing is left in two places.
+        None => return Ok(()),
+        Some(_) if f.etag.is_empty() => {
+            return kept("the server gave no tag to tell its version by".into())
+        }
+        Some(now) if now != f.etag => {
+            return kept(format!(
+                "“{}” changed after it was copied (the copy holds the version from before)",
+                f.from
+            ))
+        }
+        Some(_) => {}
+    }
+    (b.client.delete_object())
+        .bucket(&b.from)
+        .key(&f.from)
+        .if_match(&f.etag)
+        .send()
+        .await
+        .map_err(|e| match map_error(e, ctx) {
+            Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(
+                format!(
+                    "It was copied to “{}”, but “{}” changed after it was copied, so the original was left where it is.",
+                    f.to, f.from
+                ),
+            ),
+            e => Error::FileChanged(format!(
+                "It was copied to “{}”, but the original could not be removed: {e}",
+                f.to
+            )),
+        })?;
+    Ok(())
+}
