@@ -50,6 +50,9 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
     move |source| RuntimeError::Io { what, source }
 }
 
+/// Every folder unpacked (the umask may take away more, never add).
+const FOLDER_MODE: u32 = 0o755;
+
 /// SquashFS's magic, "hsqs" (little-endian).
 const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
 
@@ -232,6 +235,9 @@ pub fn relative_inside(path: &Path) -> Result<PathBuf> {
 /// Unpacks the image that starts at `offset` in `image` into `dest` (which must exist): folders,
 /// files with their permission bits, and symbolic links. Symbolic links are made last, so no file
 /// is ever written through one. Devices, pipes and sockets are not unpacked (an app has none).
+///
+/// Nothing unpacked is writable by anyone but its owner, whatever the image or the umask says:
+/// the app is started from it, so another user who could write to it could change the app.
 pub fn extract(image: &Path, offset: u64, dest: &Path) -> Result<()> {
     let file = File::open(image).map_err(io_err(format!("can't open {}", image.display())))?;
     let filesystem = FilesystemReader::from_reader_with_offset(BufReader::new(file), offset)
@@ -249,6 +255,7 @@ pub fn extract(image: &Path, offset: u64, dest: &Path) -> Result<()> {
             InnerNode::Dir(_) => {
                 DirBuilder::new()
                     .recursive(true)
+                    .mode(FOLDER_MODE)
                     .create(&target)
                     .map_err(made("make"))?;
             }
@@ -256,6 +263,7 @@ pub fn extract(image: &Path, offset: u64, dest: &Path) -> Result<()> {
                 if let Some(parent) = target.parent() {
                     DirBuilder::new()
                         .recursive(true)
+                        .mode(FOLDER_MODE)
                         .create(parent)
                         .map_err(made("make the folder of"))?;
                 }
@@ -268,8 +276,9 @@ pub fn extract(image: &Path, offset: u64, dest: &Path) -> Result<()> {
                         relative.display()
                     )));
                 }
-                // Owner can always read its own unpacking; the rest keeps the image's bits.
-                fs::set_permissions(&target, fs::Permissions::from_mode(mode | 0o400))
+                // Owner can always read its own unpacking; the rest keeps the image's bits, but
+                // for writing by group and others.
+                fs::set_permissions(&target, fs::Permissions::from_mode((mode | 0o400) & !0o022))
                     .map_err(made("set the permissions of"))?;
             }
             InnerNode::Symlink(link) => links.push((target, link.link.clone())),
@@ -316,7 +325,7 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
     let partial = root.join(format!(".{key}.{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
     DirBuilder::new()
-        .mode(0o755)
+        .mode(FOLDER_MODE)
         .create(&partial)
         .map_err(io_err(format!("can't make {}", partial.display())))?;
     let outcome = extract(image, offset, &partial).and_then(|()| {

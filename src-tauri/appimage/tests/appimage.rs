@@ -355,3 +355,81 @@ fn extract_unpacks_into_squashfs_root_and_never_over_an_existing_folder() {
         "keep"
     );
 }
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Starts the AppImage with a cache of its own under a umask that lets everyone write.
+fn start_with_umask_0(image: &Path, cache: &Path) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("umask 0 && exec \"$0\"")
+        .arg(image)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("start the AppImage")
+}
+
+#[test]
+fn unpacked_files_and_folders_are_writable_by_their_owner_alone() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = appdir(tmp.path(), b"x");
+    fs::create_dir(dir.join("usr/lib")).expect("lib");
+    fs::write(dir.join("usr/lib/open.txt"), "anyone may write me").expect("open");
+    for (path, mode) in [
+        ("usr/lib/open.txt", 0o666),
+        ("usr/lib", 0o777),
+        ("AppRun", 0o777),
+    ] {
+        set_mode(&dir.join(path), mode);
+    }
+    let image = tmp.path().join("x.AppImage");
+    make(&dir, &image);
+
+    let cache = tmp.path().join("cache");
+    let out = start_with_umask_0(&image, &cache);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let appdir = PathBuf::from(field(&out, "APPDIR"));
+    for (path, expected) in [
+        ("", 0o755),
+        ("usr", 0o755),
+        ("usr/lib", 0o755),
+        ("usr/share/empty", 0o755),
+        ("usr/lib/open.txt", 0o644),
+        ("AppRun", 0o755),
+        ("usr/share/readme", 0o644),
+    ] {
+        assert_eq!(mode(&appdir.join(path)), expected, "{path}");
+    }
+    // And the next start takes it as it is.
+    fs::write(appdir.join("left-by-test"), "x").expect("mark");
+    let again = start_with_umask_0(&image, &cache);
+    assert_eq!(PathBuf::from(field(&again, "APPDIR")), appdir);
+    assert!(appdir.join("left-by-test").exists(), "unpacked again");
+
+    let cwd = tmp.path().join("here");
+    fs::create_dir(&cwd).expect("cwd");
+    let extract = Command::new("sh")
+        .arg("-c")
+        .arg("umask 0 && exec \"$0\" --appimage-extract")
+        .arg(&image)
+        .current_dir(&cwd)
+        .output()
+        .expect("extract");
+    assert!(extract.status.success());
+    assert_eq!(mode(&cwd.join("squashfs-root/usr/lib")), 0o755);
+    assert_eq!(mode(&cwd.join("squashfs-root/usr/lib/open.txt")), 0o644);
+}
