@@ -319,6 +319,8 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
     let key = unpacking_name(image)?;
     let dir = root.join(&key);
     if dir.join("AppRun").symlink_metadata().is_ok() {
+        // What earlier removals left is removed at any start, not only at a new version's first.
+        remove_others(root, &key);
         return Ok(dir);
     }
     check_image(image, offset)?;
@@ -332,10 +334,11 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
         if partial.join("AppRun").symlink_metadata().is_err() {
             return Err(RuntimeError::NoAppRun);
         }
-        // A folder under the final name without its AppRun is left from a removal cut short;
-        // one with its AppRun was just put there by another start, and is kept.
-        if dir.exists() && dir.join("AppRun").symlink_metadata().is_err() {
-            let _ = fs::remove_dir_all(&dir);
+        // A folder under the final name without its AppRun is not an unpacking (it is left by
+        // an older runtime's removal cut short); one with its AppRun was just put there by
+        // another start, and is kept.
+        if dir.symlink_metadata().is_ok() && dir.join("AppRun").symlink_metadata().is_err() {
+            discard(root, &dir);
         }
         match fs::rename(&partial, &dir) {
             Ok(()) => Ok(()),
@@ -350,8 +353,38 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Removes other versions' unpackings, and partial ones whose process is gone. Best effort: a
-/// folder that can't be removed now is tried again at the next start.
+/// What an unpacking is renamed to before it is removed: a start never takes it for one.
+const TRASH: &str = ".trash.";
+
+/// 16 hex digits no other start will pick: from the kernel's random numbers, or the clock when
+/// those can't be had (then `mkdir` or `rename` refusing a name that is taken still keeps two
+/// starts apart).
+fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into `bytes`.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), libc::GRND_NONBLOCK) };
+    if n != bytes.len() as isize {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes = (now.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    hex(&bytes)
+}
+
+/// Renames `path` in `root` to a `.trash.*` name, then removes it. Removing a folder takes many
+/// steps and can be cut short (a crash, a full disk, a file that can't go); renaming is one step,
+/// so no start ever finds part of an app under an unpacking's name. What is left under the trash
+/// name is removed at a later start.
+fn discard(root: &Path, path: &Path) {
+    let trash = root.join(format!("{TRASH}{}", random_hex()));
+    if fs::rename(path, &trash).is_ok() {
+        let _ = fs::remove_dir_all(&trash);
+    }
+}
+
+/// Removes other versions' unpackings, partial ones whose process is gone, and what removals cut
+/// short left. Best effort: a folder that can't be removed now is tried again at the next start.
 fn remove_others(root: &Path, key: &str) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
@@ -359,6 +392,15 @@ fn remove_others(root: &Path, key: &str) {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_key = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if name.starts_with(TRASH) {
+            // remove_dir_all removes a link itself, never what it leads to.
+            let _ = fs::remove_dir_all(entry.path());
+            continue;
+        }
+        if is_key(&name) && name != key {
+            discard(root, &entry.path());
+            continue;
+        }
         let stale = if let Some(partial) = name.strip_prefix('.') {
             // ".KEY.PID": stale when that process no longer runs.
             match partial.split_once('.') {
@@ -368,7 +410,7 @@ fn remove_others(root: &Path, key: &str) {
                 _ => false,
             }
         } else {
-            is_key(&name) && name != key
+            false
         };
         if stale {
             let _ = fs::remove_dir_all(entry.path());

@@ -2,7 +2,7 @@
 //! a small AppDir, started as programs.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -432,4 +432,136 @@ fn unpacked_files_and_folders_are_writable_by_their_owner_alone() {
     assert!(extract.status.success());
     assert_eq!(mode(&cwd.join("squashfs-root/usr/lib")), 0o755);
     assert_eq!(mode(&cwd.join("squashfs-root/usr/lib/open.txt")), 0o644);
+}
+
+/// Whether the tests run as root, who can give files to other users (and remove anything).
+fn as_root(tmp: &Path) -> bool {
+    fs::metadata(tmp).expect("temp dir").uid() == 0
+}
+
+/// Undoes what kept a folder's files from being removed, so the temporary folder can go even
+/// when a test fails half way.
+struct Pinned(PathBuf);
+
+impl Pinned {
+    /// Keeps the files in `dir` from being removed: `chattr +i` as root (who may remove anything
+    /// else), a read-only folder otherwise. None when `chattr` can't do it here.
+    fn new(tmp: &Path, dir: &Path) -> Option<Pinned> {
+        if as_root(tmp) {
+            let pinned = Command::new("chattr")
+                .arg("+i")
+                .arg(dir)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !pinned {
+                return None;
+            }
+        } else {
+            set_mode(dir, 0o555);
+        }
+        Some(Pinned(tmp.to_owned()))
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-R")
+            .arg("-i")
+            .arg(&self.0)
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+w")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_removal_cut_short_leaves_no_unpacking_under_its_name() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let root = cache.join("spacedock/appimage");
+    let first = tmp.path().join("v1.AppImage");
+    make(&appdir(&tmp.path().join("1"), &noise(200_000, 1)), &first);
+    let (out, _) = start(&first, &cache, tmp.path(), &[]);
+    let old = PathBuf::from(field(&out, "APPDIR"));
+    fs::write(old.join("left-by-test"), "x").expect("mark");
+
+    // The removal of the old version stops half way: some of its files can't be removed.
+    let Some(pinned) = Pinned::new(tmp.path(), &old.join("usr/share")) else {
+        eprintln!("note: chattr +i is not possible here; a removal cut short is not tested");
+        return;
+    };
+    let second = tmp.path().join("v2.AppImage");
+    make(&appdir_named(tmp.path(), "2", &noise(200_000, 2)), &second);
+    let (newer, _) = start(&second, &cache, tmp.path(), &[]);
+    assert!(newer.status.success());
+    assert!(
+        !old.exists(),
+        "what is left of the old unpacking is still under its name"
+    );
+    let left = entries(&root);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().any(|n| n.starts_with(".trash.")), "{left:?}");
+
+    // A later start removes what was left, and the old version unpacks whole again.
+    drop(pinned);
+    let (again, _) = start(&second, &cache, tmp.path(), &[]);
+    assert!(again.status.success());
+    assert_eq!(entries(&root).len(), 1, "{:?}", entries(&root));
+    let (old_again, _) = start(&first, &cache, tmp.path(), &[]);
+    assert_eq!(PathBuf::from(field(&old_again, "APPDIR")), old);
+    assert!(
+        !old.join("left-by-test").exists(),
+        "the old unpacking was used"
+    );
+    assert_eq!(
+        fs::read(old.join("usr/share/data.bin")).expect("data"),
+        noise(200_000, 1)
+    );
+}
+
+/// A program someone else put in place of the app: it must never run.
+const PLANTED: &str = "planted program ran";
+
+fn plant(path: &Path) {
+    fs::write(path, format!("#!/bin/sh\necho '{PLANTED}'\n")).expect("plant");
+    set_mode(path, 0o755);
+}
+
+#[test]
+fn leftovers_of_removals_are_removed_and_never_started() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), b"x"), &image);
+    let key = unpacking_name(&image).expect("key");
+    let cache = tmp.path().join("cache");
+    let root = cache.join("spacedock/appimage");
+    fs::create_dir_all(&root).expect("root");
+    set_mode(&root, 0o700);
+    let trash = root.join(format!(".trash.{key}"));
+    fs::create_dir_all(trash.join("usr/bin")).expect("trash");
+    plant(&trash.join("AppRun"));
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).expect("outside");
+    plant(&outside.join("AppRun"));
+    std::os::unix::fs::symlink(&outside, root.join(".trash.link")).expect("link");
+
+    let (out, _) = start(&image, &cache, tmp.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(PLANTED));
+    assert_eq!(PathBuf::from(field(&out, "APPDIR")), root.join(&key));
+    assert_eq!(entries(&root), vec![key]);
+    assert!(
+        outside.join("AppRun").exists(),
+        "a link was followed when removed"
+    );
 }
