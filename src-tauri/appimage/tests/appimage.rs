@@ -62,14 +62,25 @@ fn make(appdir: &Path, out: &Path) {
 
 /// Starts the AppImage with a cache of its own; returns its output and its process id.
 fn start(image: &Path, cache: &Path, cwd: &Path, args: &[&str]) -> (Output, u32) {
-    let child = Command::new(image)
-        .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the AppImage");
+    let mut tries = 0;
+    let child = loop {
+        let spawned = Command::new(image)
+            .args(args)
+            .current_dir(cwd)
+            .env("XDG_CACHE_HOME", cache)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            // An image this process has just written is "busy" while a child that another test
+            // is starting still has it open, between its fork and its exec.
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            spawned => break spawned.expect("start the AppImage"),
+        }
+    };
     let pid = child.id();
     (child.wait_with_output().expect("its output"), pid)
 }
