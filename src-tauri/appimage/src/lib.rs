@@ -14,7 +14,8 @@
 use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use backhand::{FilesystemReader, InnerNode};
@@ -41,6 +42,10 @@ pub enum RuntimeError {
     NoAppRun,
     #[error("no folder for the unpacked app: neither XDG_CACHE_HOME nor HOME is set")]
     NoCacheFolder,
+    #[error(
+        "other starts of the app kept changing {0} while this one unpacked it; start it again"
+    )]
+    Busy(PathBuf),
 }
 
 pub type Result<T> = std::result::Result<T, RuntimeError>;
@@ -303,11 +308,31 @@ pub fn cache_root(xdg_cache_home: Option<&OsStr>, home: Option<&OsStr>) -> Resul
     Ok(base.join("spacedock").join("appimage"))
 }
 
-/// The unpacked image's folder under `root`, unpacking it first when this image has not been
-/// unpacked before. The unpacking is made in a private folder and renamed into place, so a
+/// An unpacked image, ready to start. It holds a shared lock on its folder, and the program
+/// started from it inherits that lock (its descriptor is not closed on exec), so the lock lasts as
+/// long as the app runs: other versions' starts remove an unpacking only when they can lock it
+/// exclusively, so never one that is in use.
+#[derive(Debug)]
+pub struct Unpacking {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Unpacking {
+    /// The unpacking's folder (`APPDIR`), with the `AppRun` to start at its top.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// How many times a start tries again when other starts change the cache under it.
+const ROUNDS: usize = 4;
+
+/// The image unpacked under `root`, unpacking it first when this image has not been unpacked
+/// before. The unpacking is made in a partial folder of its own and renamed into place, so a
 /// folder under its final name is always whole, and two starts at once can't mix their files.
-/// Other versions' unpackings are removed once this one is in place.
-pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
+/// Other versions' unpackings are removed once this one is ready, unless they are in use.
+pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<Unpacking> {
     // Private: other users of the machine have no business in a user's app files.
     DirBuilder::new()
         .recursive(true)
@@ -318,39 +343,138 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<PathBuf> {
     // the ELF headers; the image itself is checked against it before the first unpacking.
     let key = unpacking_name(image)?;
     let dir = root.join(&key);
-    if dir.join("AppRun").symlink_metadata().is_ok() {
-        // What earlier removals left is removed at any start, not only at a new version's first.
-        remove_others(root, &key);
-        return Ok(dir);
-    }
-    check_image(image, offset)?;
-    let partial = root.join(format!(".{key}.{}", std::process::id()));
-    let _ = fs::remove_dir_all(&partial);
-    DirBuilder::new()
-        .mode(FOLDER_MODE)
-        .create(&partial)
-        .map_err(io_err(format!("can't make {}", partial.display())))?;
-    let outcome = extract(image, offset, &partial).and_then(|()| {
-        if partial.join("AppRun").symlink_metadata().is_err() {
-            return Err(RuntimeError::NoAppRun);
+    let mut checked = false;
+    // Another start may put its unpacking in place, or remove one, between any two steps here.
+    for _ in 0..ROUNDS {
+        if let Some(lock) = existing(root, &dir) {
+            return ready(root, &key, dir, lock);
         }
-        // A folder under the final name without its AppRun is not an unpacking (it is left by
-        // an older runtime's removal cut short); one with its AppRun was just put there by
-        // another start, and is kept.
-        if dir.symlink_metadata().is_ok() && dir.join("AppRun").symlink_metadata().is_err() {
-            discard(root, &dir);
+        if !checked {
+            check_image(image, offset)?;
+            checked = true;
+        }
+        let (partial, lock) = new_partial(root, &key)?;
+        let outcome = extract(image, offset, &partial).and_then(|()| {
+            match partial.join("AppRun").symlink_metadata() {
+                Ok(_) => Ok(()),
+                Err(_) => Err(RuntimeError::NoAppRun),
+            }
+        });
+        if let Err(e) = outcome {
+            let _ = fs::remove_dir_all(&partial);
+            return Err(e);
         }
         match fs::rename(&partial, &dir) {
-            Ok(()) => Ok(()),
-            // Another start of the same image put its unpacking there first: use that one.
-            Err(_) if dir.join("AppRun").symlink_metadata().is_ok() => Ok(()),
-            Err(e) => Err(io_err(format!("can't move the app into {}", dir.display()))(e)),
+            // The lock moves with the folder: it is held from before the first file was in it.
+            Ok(()) => return ready(root, &key, dir, lock),
+            // Another start put its unpacking there first: the next round uses that one.
+            Err(_) if dir.symlink_metadata().is_ok() => {
+                let _ = fs::remove_dir_all(&partial);
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&partial);
+                return Err(io_err(format!("can't move the app into {}", dir.display()))(e));
+            }
         }
-    });
-    let _ = fs::remove_dir_all(&partial);
-    outcome?;
-    remove_others(root, &key);
-    Ok(dir)
+    }
+    Err(RuntimeError::Busy(root.to_owned()))
+}
+
+/// The whole unpacking under `dir`, locked shared, if there is one. Anything else under that name
+/// (an older runtime's removal cut short, which left no AppRun) is set aside.
+fn existing(root: &Path, dir: &Path) -> Option<File> {
+    let lock = match open_folder(dir) {
+        Ok(lock) => lock,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(_) => {
+            set_aside_and_remove(root, dir);
+            return None;
+        }
+    };
+    // Waits while another version's start holds it to set it aside (a rename, so briefly). A
+    // file system without locks runs the app all the same.
+    let _ = flock(&lock, libc::LOCK_SH);
+    if !still_at(&lock, dir) {
+        return None; // set aside meanwhile
+    }
+    if dir.join("AppRun").symlink_metadata().is_err() {
+        drop(lock);
+        set_aside_and_remove(root, dir);
+        return None;
+    }
+    Some(lock)
+}
+
+/// A new folder in `root` to unpack into, locked shared from before anything is in it, so no
+/// other start takes it for abandoned. Its name is unique by random digits as well as the
+/// process id: starts in other PID namespaces (containers sharing a home folder) may have the same
+/// process id.
+fn new_partial(root: &Path, key: &str) -> Result<(PathBuf, File)> {
+    for _ in 0..ROUNDS {
+        let partial = root.join(format!(".{key}.{}.{}", std::process::id(), random_hex()));
+        match DirBuilder::new().mode(FOLDER_MODE).create(&partial) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(format!("can't make {}", partial.display()))(e)),
+        }
+        let lock =
+            open_folder(&partial).map_err(io_err(format!("can't open {}", partial.display())))?;
+        // Until it is locked, another start may take it for abandoned and remove it.
+        let held_elsewhere = matches!(
+            flock(&lock, libc::LOCK_SH | libc::LOCK_NB),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        );
+        if !held_elsewhere && still_at(&lock, &partial) {
+            return Ok((partial, lock));
+        }
+    }
+    Err(RuntimeError::Busy(root.to_owned()))
+}
+
+/// The unpacking, with its lock kept for the app; and the cache cleared of what is not in use.
+fn ready(root: &Path, key: &str, dir: PathBuf, lock: File) -> Result<Unpacking> {
+    keep_across_exec(&lock).map_err(io_err(format!("can't lock {}", dir.display())))?;
+    remove_others(root, key);
+    Ok(Unpacking { dir, _lock: lock })
+}
+
+/// Opens a folder to lock it, never through a symbolic link.
+fn open_folder(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// flock(2): a lock that belongs to the open folder, not to a process, so it means the same in
+/// every PID namespace, lasts across exec, and goes when the last process with it open ends.
+fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
+    // SAFETY: flock on a descriptor that `file` keeps open.
+    if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether `path` still names the folder open as `file`, which may have been renamed meanwhile.
+fn still_at(file: &File, path: &Path) -> bool {
+    match (file.metadata(), path.symlink_metadata()) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Leaves `file` open in the program this process execs.
+fn keep_across_exec(file: &File) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor that `file` keeps open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// What an unpacking is renamed to before it is removed: a start never takes it for one.
@@ -372,48 +496,72 @@ fn random_hex() -> String {
     hex(&bytes)
 }
 
-/// Renames `path` in `root` to a `.trash.*` name, then removes it. Removing a folder takes many
-/// steps and can be cut short (a crash, a full disk, a file that can't go); renaming is one step,
-/// so no start ever finds part of an app under an unpacking's name. What is left under the trash
-/// name is removed at a later start.
-fn discard(root: &Path, path: &Path) {
+/// Renames `path` in `root` to a `.trash.*` name. Removing a folder takes many steps and can be
+/// cut short (a crash, a full disk, a file that can't go); renaming is one step, so no start ever
+/// finds part of an app under an unpacking's name.
+fn set_aside(root: &Path, path: &Path) -> io::Result<PathBuf> {
     let trash = root.join(format!("{TRASH}{}", random_hex()));
-    if fs::rename(path, &trash).is_ok() {
-        let _ = fs::remove_dir_all(&trash);
+    fs::rename(path, &trash)?;
+    Ok(trash)
+}
+
+/// Sets `path` aside, then removes it unless a start holds its lock; what is left is removed at a
+/// later start.
+fn set_aside_and_remove(root: &Path, path: &Path) {
+    if let Ok(trash) = set_aside(root, path) {
+        remove_unused(&trash);
     }
 }
 
-/// Removes other versions' unpackings, partial ones whose process is gone, and what removals cut
-/// short left. Best effort: a folder that can't be removed now is tried again at the next start.
+/// Removes another version's unpacking, set aside first; only when no start of it holds its lock.
+fn discard(root: &Path, path: &Path) {
+    let Ok(lock) = open_folder(path) else {
+        // A link or a file under a version's name: no app in it to keep.
+        set_aside_and_remove(root, path);
+        return;
+    };
+    if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_ok() && still_at(&lock, path) {
+        if let Ok(trash) = set_aside(root, path) {
+            let _ = fs::remove_dir_all(trash);
+        }
+    }
+}
+
+/// Removes a folder that is no unpacking (set aside, or partial) unless a start holds its lock. A
+/// link is removed itself, never what it leads to.
+fn remove_unused(path: &Path) {
+    match open_folder(path) {
+        Ok(lock) => {
+            if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_ok() {
+                let _ = fs::remove_dir_all(path);
+            }
+        }
+        Err(_) if path.symlink_metadata().is_ok_and(|m| !m.is_dir()) => {
+            let _ = fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Removes other versions' unpackings, partial ones that no start is filling, and what removals
+/// cut short left; each only when no start holds its lock, so never one in use. Best effort: a
+/// folder that can't be removed now is tried again at the next start.
 fn remove_others(root: &Path, key: &str) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
+    let is_key = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let is_key = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if name.starts_with(TRASH) {
-            // remove_dir_all removes a link itself, never what it leads to.
-            let _ = fs::remove_dir_all(entry.path());
-            continue;
-        }
-        if is_key(&name) && name != key {
+        // ".KEY.PID.RANDOM" (".KEY.PID" from older runtimes)
+        let partial = name
+            .strip_prefix('.')
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(k, _)| is_key(k));
+        if partial || name.starts_with(TRASH) {
+            remove_unused(&entry.path());
+        } else if is_key(&name) && name != key {
             discard(root, &entry.path());
-            continue;
-        }
-        let stale = if let Some(partial) = name.strip_prefix('.') {
-            // ".KEY.PID": stale when that process no longer runs.
-            match partial.split_once('.') {
-                Some((k, pid)) if is_key(k) && pid.bytes().all(|b| b.is_ascii_digit()) => {
-                    !Path::new("/proc").join(pid).exists()
-                }
-                _ => false,
-            }
-        } else {
-            false
-        };
-        if stale {
-            let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -493,23 +641,55 @@ mod tests {
         ));
     }
 
+    /// Holds `dir`'s lock as a start would: shared while it runs from it, or while it unpacks.
+    fn hold(dir: &Path) -> File {
+        let file = File::open(dir).expect("open");
+        // SAFETY: flock on a descriptor that stays open as long as `file`.
+        assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }, 0);
+        file
+    }
+
     #[test]
-    fn only_other_versions_and_abandoned_partials_are_removed() {
+    fn only_other_versions_and_abandoned_partials_are_removed_and_never_ones_in_use() {
         let root = tempfile::tempdir().expect("temp dir");
         let mine = "0123456789abcdef";
         let other = "fedcba9876543210";
-        let alive = format!(".{other}.{}", std::process::id());
-        let gone = format!(".{other}.4294967295"); // no such process
-        for name in [mine, other, alive.as_str(), gone.as_str(), "keep-me"] {
+        let running = "00000000000000aa";
+        // Partials are told apart by their locks, not by process ids, which differ between PID
+        // namespaces: "4294967295" is no process here, yet its start holds the lock.
+        let unpacking = format!(".{other}.4294967295.0011223344556677");
+        let abandoned = format!(".{other}.{}.8899aabbccddeeff", std::process::id());
+        let old_style = format!(".{other}.1");
+        let in_use_trash = ".trash.0123456789abcdef";
+        let trash = ".trash.fedcba9876543210";
+        for name in [
+            mine,
+            other,
+            running,
+            &unpacking,
+            &abandoned,
+            &old_style,
+            in_use_trash,
+            trash,
+            "keep-me",
+        ] {
             fs::create_dir(root.path().join(name)).expect("dir");
+            fs::write(root.path().join(name).join("AppRun"), "").expect("AppRun");
         }
+        let _locks = [running, &unpacking, in_use_trash].map(|n| hold(&root.path().join(n)));
         remove_others(root.path(), mine);
         let mut left: Vec<String> = fs::read_dir(root.path())
             .expect("list")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        let mut expected = vec![alive, mine.to_owned(), "keep-me".to_owned()];
+        let mut expected = vec![
+            mine.to_owned(),
+            running.to_owned(),
+            unpacking,
+            in_use_trash.to_owned(),
+            "keep-me".to_owned(),
+        ];
         expected.sort();
         assert_eq!(left, expected);
     }

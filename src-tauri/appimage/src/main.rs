@@ -82,12 +82,14 @@ fn run() -> Result<(), RuntimeError> {
         env::var_os("XDG_CACHE_HOME").as_deref(),
         env::var_os("HOME").as_deref(),
     )?;
-    let appdir = unpacked(&image, offset, &root)?;
+    // Held until exec, and inherited by the app: see `Unpacking`.
+    let unpacking = unpacked(&image, offset, &root)?;
+    let appdir = unpacking.dir();
     let mut command = Command::new(appdir.join("AppRun"));
     command
         .args(&args)
         .env("APPIMAGE", &image)
-        .env("APPDIR", &appdir)
+        .env("APPDIR", appdir)
         .env("ARGV0", &argv0);
     if let Ok(owd) = env::current_dir() {
         command.env("OWD", owd);

@@ -2,6 +2,7 @@
 //! a small AppDir, started as programs.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -575,4 +576,109 @@ fn leftovers_of_removals_are_removed_and_never_started() {
         outside.join("AppRun").exists(),
         "a link was followed when removed"
     );
+}
+
+#[test]
+fn a_running_version_keeps_its_unpacking_when_a_new_one_starts() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    let root = cache.join("spacedock/appimage");
+    // Version 1 runs until its input closes.
+    let dir = appdir(&tmp.path().join("1"), &noise(100_000, 1));
+    fs::write(
+        dir.join("AppRun"),
+        "#!/bin/sh\nprintf 'APPDIR=%s\\n' \"$APPDIR\"\nread -r line\n",
+    )
+    .expect("AppRun");
+    let first = tmp.path().join("v1.AppImage");
+    make(&dir, &first);
+    let mut running = Command::new(&first)
+        .env("XDG_CACHE_HOME", &cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start v1");
+    let mut line = String::new();
+    BufReader::new(running.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("v1 says where it runs");
+    let old = PathBuf::from(line.trim().strip_prefix("APPDIR=").expect("APPDIR"));
+
+    let second = tmp.path().join("v2.AppImage");
+    make(&appdir_named(tmp.path(), "2", &noise(100_000, 2)), &second);
+    let (newer, _) = start(&second, &cache, tmp.path(), &[]);
+    assert!(newer.status.success());
+    let result = std::panic::catch_unwind(|| {
+        assert!(
+            old.join("usr/share/data.bin").exists(),
+            "the running version's unpacking was removed"
+        );
+        assert_eq!(entries(&root).len(), 2);
+    });
+    drop(running.stdin.take());
+    running.wait().expect("v1 ends");
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+
+    // Once it no longer runs, the next start removes it.
+    let (again, _) = start(&second, &cache, tmp.path(), &[]);
+    assert!(again.status.success());
+    assert!(!old.exists());
+    assert_eq!(entries(&root).len(), 1);
+}
+
+#[test]
+fn starts_in_separate_pid_namespaces_unpack_apart() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let namespaces = Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !namespaces {
+        eprintln!(
+            "note: unshare --pid is not possible here; starts in PID namespaces are not tested"
+        );
+        return;
+    }
+    let cache = tmp.path().join("cache");
+    let data = noise(4 * 1024 * 1024, 11);
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), &data), &image);
+    // Each start is process 1 of its own namespace, as in containers sharing a home folder. They
+    // wait for a line on their input, so they all begin together.
+    let mut children: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new("sh")
+                .arg("-c")
+                .arg("read -r go && exec unshare --pid --fork \"$0\"")
+                .arg(&image)
+                .env("XDG_CACHE_HOME", &cache)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for child in &mut children {
+        let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
+    }
+    for child in children {
+        let out = child.wait_with_output().expect("output");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(field(&out, "pid"), "1");
+        let appdir = PathBuf::from(field(&out, "APPDIR"));
+        assert_eq!(
+            fs::read(appdir.join("usr/share/data.bin")).expect("data"),
+            data
+        );
+    }
+    assert_eq!(entries(&cache.join("spacedock/appimage")).len(), 1);
 }
