@@ -417,9 +417,12 @@ fn new_partial(root: &Path, key: &str) -> Result<(PathBuf, File)> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io_err(format!("can't make {}", partial.display()))(e)),
         }
-        let lock =
-            open_folder(&partial).map_err(io_err(format!("can't open {}", partial.display())))?;
         // Until it is locked, another start may take it for abandoned and remove it.
+        let lock = match open_folder(&partial) {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(format!("can't open {}", partial.display()))(e)),
+        };
         let held_elsewhere = matches!(
             flock(&lock, libc::LOCK_SH | libc::LOCK_NB),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock
@@ -449,11 +452,15 @@ fn open_folder(path: &Path) -> io::Result<File> {
 /// flock(2): a lock that belongs to the open folder, not to a process, so it means the same in
 /// every PID namespace, lasts across exec, and goes when the last process with it open ends.
 fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
-    // SAFETY: flock on a descriptor that `file` keeps open.
-    if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    loop {
+        // SAFETY: flock on a descriptor that `file` keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
