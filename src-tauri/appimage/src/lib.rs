@@ -11,7 +11,7 @@
 //! containers and locked-down desktops often lack, and the app is small enough (about 30 MB) to
 //! unpack in well under a second, once per version.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
@@ -46,6 +46,12 @@ pub enum RuntimeError {
         "other starts of the app kept changing {0} while this one unpacked it; start it again"
     )]
     Busy(PathBuf),
+    #[error("refusing to start the app from {}: {why}; {advice}", path.display())]
+    Unsafe {
+        path: PathBuf,
+        why: String,
+        advice: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, RuntimeError>;
@@ -308,6 +314,215 @@ pub fn cache_root(xdg_cache_home: Option<&OsStr>, home: Option<&OsStr>) -> Resul
     Ok(base.join("spacedock").join("appimage"))
 }
 
+/// The user the runtime runs as, and whom it trusts with the folders above its cache.
+struct Me {
+    uid: u32,
+    gid: u32,
+    /// The uid a user namespace shows for owners it doesn't map, when the runtime runs in one.
+    unmapped: Option<u32>,
+}
+
+impl Me {
+    fn new() -> Me {
+        // SAFETY: geteuid and getegid can't fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        Me {
+            uid,
+            gid,
+            unmapped: unmapped_owner(),
+        }
+    }
+
+    /// This user; root, who can change anything anyway; and in a rootless container, the owner
+    /// it can't map, which is how it shows the host's root's folders (/home among them).
+    fn trusts(&self, owner: u32) -> bool {
+        owner == self.uid || owner == 0 || Some(owner) == self.unmapped
+    }
+}
+
+/// The kernel's overflow uid when this process runs in a user namespace. In the initial namespace,
+/// which maps every uid, that number is a real user's and is not trusted.
+fn unmapped_owner() -> Option<u32> {
+    let map = fs::read_to_string("/proc/self/uid_map").ok()?;
+    if map.split_whitespace().eq(["0", "0", "4294967295"]) {
+        return None;
+    }
+    fs::read_to_string("/proc/sys/kernel/overflowuid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+const YOUR_OWN_CACHE: &str =
+    "set XDG_CACHE_HOME to a folder of your own that only you may write to";
+
+/// Makes the folders that hold unpackings (`spacedock/appimage` under the cache), or checks the
+/// ones there, so that no other user can have put a program in them, or swap one in before it
+/// starts. `root` and its parent must be plain folders of this user's that nobody else may write
+/// to, and `root` private (it is made so again if it is not); every folder above them must belong
+/// to this user or root and be writable by nobody else, but for a sticky one like /tmp.
+fn prepare_root(root: &Path, me: &Me) -> Result<()> {
+    let ours = root.parent().unwrap_or(root);
+    let cache = ours.parent().unwrap_or(ours);
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(cache)
+        .map_err(io_err(format!("can't make {}", cache.display())))?;
+    check_ancestry(cache, me)?;
+    own_folder(ours, me, false)?;
+    own_folder(root, me, true)
+}
+
+/// A folder of the runtime's own, made private when it is missing.
+fn own_folder(path: &Path, me: &Me, private: bool) -> Result<()> {
+    let made = match DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(io_err(format!("can't make {}", path.display()))(e)),
+    };
+    let meta = path
+        .symlink_metadata()
+        .map_err(io_err(format!("can't look at {}", path.display())))?;
+    let refuse = |why: String, advice: String| {
+        Err(RuntimeError::Unsafe {
+            path: path.to_owned(),
+            why,
+            advice,
+        })
+    };
+    let remove_it = || format!("remove it (the app is unpacked again), or {YOUR_OWN_CACHE}");
+    if meta.file_type().is_symlink() {
+        return refuse(
+            "it is a symbolic link, not a plain folder".into(),
+            remove_it(),
+        );
+    }
+    if !meta.is_dir() {
+        return refuse("it is not a folder".into(), remove_it());
+    }
+    if meta.uid() != me.uid {
+        return refuse(
+            format!("another user (uid {}) owns it", meta.uid()),
+            remove_it(),
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if (private || made) && mode != 0o700 {
+        // This user's plain folder, so only this user could have loosened it (or the umask, when
+        // it was just made): it is made private again.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("can't make {} private", path.display())))?;
+    } else if mode & 0o022 != 0 {
+        return refuse(
+            format!("others may write to it (mode {mode:04o})"),
+            format!("chmod go-w it, or {YOUR_OWN_CACHE}"),
+        );
+    }
+    Ok(())
+}
+
+/// Checks every folder the way to `path` passes through, from `/`, following symbolic links as
+/// the kernel does (a cache on another disk, reached through a link, is common): whoever may
+/// change one of them could swap the app for a program of theirs between this check and its
+/// start.
+fn check_ancestry(path: &Path, me: &Me) -> Result<()> {
+    let path =
+        std::path::absolute(path).map_err(io_err(format!("can't find {}", path.display())))?;
+    let look = |at: &Path| {
+        at.symlink_metadata()
+            .map_err(io_err(format!("can't look at {}", at.display())))
+    };
+    let refuse = |path: PathBuf, why: String| RuntimeError::Unsafe {
+        path,
+        why,
+        advice: YOUR_OWN_CACHE.into(),
+    };
+    // `at` never holds a link, so ".." is its parent; `todo` holds the names still to follow,
+    // the next one last.
+    let mut at = PathBuf::from("/");
+    check_above(&at, &look(&at)?, me)?;
+    let mut todo = Vec::new();
+    push_names(&mut todo, &path);
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        if name == ".." {
+            at.pop();
+            continue;
+        }
+        let next = at.join(&name);
+        let meta = look(&next)?;
+        if meta.file_type().is_symlink() {
+            if !me.trusts(meta.uid()) {
+                let why = format!(
+                    "it is a symbolic link another user (uid {}) owns",
+                    meta.uid()
+                );
+                return Err(refuse(next, why));
+            }
+            links += 1;
+            if links > 40 {
+                return Err(refuse(
+                    path,
+                    "its symbolic links go round in circles".into(),
+                ));
+            }
+            let target = fs::read_link(&next)
+                .map_err(io_err(format!("can't read the link {}", next.display())))?;
+            if target.is_absolute() {
+                at = PathBuf::from("/");
+            }
+            push_names(&mut todo, &target);
+            continue;
+        }
+        check_above(&next, &meta, me)?;
+        at = next;
+    }
+    Ok(())
+}
+
+/// `path`'s names onto `todo`, the first one last.
+fn push_names(todo: &mut Vec<OsString>, path: &Path) {
+    for component in path.components().rev() {
+        match component {
+            Component::Normal(name) => todo.push(name.to_owned()),
+            Component::ParentDir => todo.push("..".into()),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+}
+
+/// A folder above the cache: this user's or root's, and writable by nobody else, but for a
+/// sticky folder (as /tmp), where others can't rename or remove what isn't theirs. A group of
+/// this user's own may write: that is what a umask of 002 is for, and then all of this user's
+/// files are as open to it.
+fn check_above(path: &Path, meta: &fs::Metadata, me: &Me) -> Result<()> {
+    let mode = meta.mode() & 0o7777;
+    let sticky = mode & 0o1000 != 0;
+    let own_group = meta.uid() == me.uid && meta.gid() == me.gid;
+    let swap = "and could put a program of theirs in place of the app";
+    let why = if !meta.is_dir() {
+        "it is not a folder".to_owned()
+    } else if !me.trusts(meta.uid()) {
+        format!("another user (uid {}) owns it, {swap}", meta.uid())
+    } else if !sticky && (mode & 0o002 != 0 || (mode & 0o020 != 0 && !own_group)) {
+        format!("others may write to it (mode {mode:04o}), {swap}")
+    } else {
+        return Ok(());
+    };
+    let advice = if meta.uid() == me.uid && meta.is_dir() {
+        format!("chmod go-w it, or {YOUR_OWN_CACHE}")
+    } else {
+        YOUR_OWN_CACHE.to_owned()
+    };
+    Err(RuntimeError::Unsafe {
+        path: path.to_owned(),
+        why,
+        advice,
+    })
+}
+
 /// An unpacked image, ready to start. It holds a shared lock on its folder, and the program
 /// started from it inherits that lock (its descriptor is not closed on exec), so the lock lasts as
 /// long as the app runs: other versions' starts remove an unpacking only when they can lock it
@@ -333,12 +548,10 @@ const ROUNDS: usize = 4;
 /// folder under its final name is always whole, and two starts at once can't mix their files.
 /// Other versions' unpackings are removed once this one is ready, unless they are in use.
 pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<Unpacking> {
-    // Private: other users of the machine have no business in a user's app files.
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(io_err(format!("can't make {}", root.display())))?;
+    let me = Me::new();
+    let root =
+        &std::path::absolute(root).map_err(io_err(format!("can't find {}", root.display())))?;
+    prepare_root(root, &me)?;
     // The recorded digest names the unpacking, so a start after the first reads no more than
     // the ELF headers; the image itself is checked against it before the first unpacking.
     let key = unpacking_name(image)?;
@@ -346,7 +559,7 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<Unpacking> {
     let mut checked = false;
     // Another start may put its unpacking in place, or remove one, between any two steps here.
     for _ in 0..ROUNDS {
-        if let Some(lock) = existing(root, &dir) {
+        if let Some(lock) = existing(root, &dir, me.uid) {
             return ready(root, &key, dir, lock);
         }
         if !checked {
@@ -366,7 +579,18 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<Unpacking> {
         }
         match fs::rename(&partial, &dir) {
             // The lock moves with the folder: it is held from before the first file was in it.
-            Ok(()) => return ready(root, &key, dir, lock),
+            Ok(()) => {
+                if let Some(why) = unfit(&dir, me.uid) {
+                    return Err(RuntimeError::Unsafe {
+                        path: dir,
+                        why,
+                        advice: "set XDG_CACHE_HOME to a folder on a file system that keeps the \
+                                 owners and modes of files"
+                            .into(),
+                    });
+                }
+                return ready(root, &key, dir, lock);
+            }
             // Another start put its unpacking there first: the next round uses that one.
             Err(_) if dir.symlink_metadata().is_ok() => {
                 let _ = fs::remove_dir_all(&partial);
@@ -380,9 +604,10 @@ pub fn unpacked(image: &Path, offset: u64, root: &Path) -> Result<Unpacking> {
     Err(RuntimeError::Busy(root.to_owned()))
 }
 
-/// The whole unpacking under `dir`, locked shared, if there is one. Anything else under that name
-/// (an older runtime's removal cut short, which left no AppRun) is set aside.
-fn existing(root: &Path, dir: &Path) -> Option<File> {
+/// The whole unpacking under `dir`, locked shared, if there is one that is safe to start. Anything
+/// else under that name is set aside, to be unpacked again: a link, an older runtime's removal cut
+/// short (which left no AppRun), or anything that others could have changed.
+fn existing(root: &Path, dir: &Path, uid: u32) -> Option<File> {
     let lock = match open_folder(dir) {
         Ok(lock) => lock,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
@@ -397,12 +622,60 @@ fn existing(root: &Path, dir: &Path) -> Option<File> {
     if !still_at(&lock, dir) {
         return None; // set aside meanwhile
     }
-    if dir.join("AppRun").symlink_metadata().is_err() {
+    if unfit(dir, uid).is_some() {
         drop(lock);
         set_aside_and_remove(root, dir);
         return None;
     }
     Some(lock)
+}
+
+/// Why the unpacking in `dir` is not safe to start, if it is not: everything in it must be this
+/// user's and writable by no one else, so nobody but this user can have changed it since it was
+/// unpacked, and its AppRun must be in it. Cheap: an app has few files.
+fn unfit(dir: &Path, uid: u32) -> Option<String> {
+    let why = |path: &Path, what: String| Some(format!("{} {what}", path.display()));
+    let mut todo = vec![dir.to_owned()];
+    while let Some(path) = todo.pop() {
+        let meta = match path.symlink_metadata() {
+            Ok(meta) => meta,
+            Err(e) => return why(&path, format!("can't be looked at ({e})")),
+        };
+        if meta.uid() != uid {
+            return why(&path, format!("is another user's (uid {})", meta.uid()));
+        }
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            continue; // a link's own mode means nothing
+        }
+        if meta.mode() & 0o022 != 0 {
+            let mode = meta.mode() & 0o7777;
+            return why(&path, format!("may be written by others (mode {mode:04o})"));
+        }
+        if kind.is_dir() {
+            let Ok(entries) = fs::read_dir(&path) else {
+                return why(&path, "can't be read".into());
+            };
+            for entry in entries {
+                match entry {
+                    Ok(entry) => todo.push(entry.path()),
+                    Err(e) => return why(&path, format!("can't be read ({e})")),
+                }
+            }
+        } else if !kind.is_file() {
+            return why(&path, "is not a file, a folder or a link".into());
+        }
+    }
+    // A file, or a link to one inside (an AppDir often links AppRun to its program).
+    let app_run = dir.join("AppRun");
+    match (fs::canonicalize(&app_run), fs::canonicalize(dir)) {
+        (Ok(target), Ok(top)) if target.starts_with(&top) && target.is_file() => None,
+        (Ok(_), Ok(_)) => why(
+            &app_run,
+            "leads outside the unpacking, or to no file".into(),
+        ),
+        _ => why(&app_run, "is missing".into()),
+    }
 }
 
 /// A new folder in `root` to unpack into, locked shared from before anything is in it, so no
@@ -646,6 +919,41 @@ mod tests {
             root(Some(""), Some("")),
             Err(RuntimeError::NoCacheFolder)
         ));
+    }
+
+    #[test]
+    fn the_folders_above_the_cache_are_checked_along_the_links_to_it() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let me = Me::new();
+        let folder = |path: &Path, mode: u32| {
+            fs::create_dir(path).expect("dir");
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("mode");
+        };
+        let open = tmp.path().join("open");
+        folder(&open, 0o777);
+        folder(&open.join("cache"), 0o700);
+        folder(&tmp.path().join("private"), 0o700);
+        folder(&tmp.path().join("sticky"), 0o1777);
+        let link = |name: &str, target: &str| {
+            std::os::unix::fs::symlink(target, tmp.path().join(name)).expect("link");
+            tmp.path().join(name)
+        };
+        // The way to it is through a folder anyone may write to, though its own path is not.
+        let through_open = link("through-open", "open/cache");
+        match check_ancestry(&through_open, &me) {
+            Err(RuntimeError::Unsafe { path, why, .. }) => {
+                assert_eq!(path, open);
+                assert!(why.contains("others may write"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let absolute = link("absolute", &open.join("cache").to_string_lossy());
+        assert!(check_ancestry(&absolute, &me).is_err());
+        let private = link("to-private", "sticky/../private");
+        check_ancestry(&private, &me).expect("a link to a private folder");
+        check_ancestry(&tmp.path().join("sticky"), &me).expect("a sticky folder");
+        let circle = link("circle", "circle");
+        assert!(check_ancestry(&circle, &me).is_err());
     }
 
     /// Holds `dir`'s lock as a start would: shared while it runs from it, or while it unpacks.

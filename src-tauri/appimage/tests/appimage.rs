@@ -682,3 +682,257 @@ fn starts_in_separate_pid_namespaces_unpack_apart() {
     }
     assert_eq!(entries(&cache.join("spacedock/appimage")).len(), 1);
 }
+
+/// Another user's, for files the tests give away when they run as root.
+const NOBODY: u32 = 65534;
+
+fn give_away(path: &Path) {
+    std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY)).expect("chown");
+}
+
+/// A cache whose folders are as the runtime makes them, ready for a test to spoil.
+fn private_cache(cache: &Path) -> PathBuf {
+    let root = cache.join("spacedock/appimage");
+    fs::create_dir_all(&root).expect("root");
+    set_mode(&cache.join("spacedock"), 0o700);
+    set_mode(&root, 0o700);
+    root
+}
+
+#[test]
+fn an_unpacking_unsafe_to_start_is_set_aside_and_unpacked_again() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = noise(100_000, 4);
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), &data), &image);
+    let key = unpacking_name(&image).expect("key");
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).expect("outside");
+    plant(&outside.join("AppRun"));
+
+    type Spoil = Box<dyn Fn(&Path)>;
+    let planted = |dir: &Path| {
+        fs::create_dir_all(dir.join("usr/bin")).expect("dir");
+        plant(&dir.join("AppRun"));
+        plant(&dir.join("usr/bin/tool"));
+    };
+    let mut spoilt: Vec<(&str, Spoil)> = vec![
+        (
+            "an AppRun its group may write",
+            Box::new(move |dir| {
+                planted(dir);
+                set_mode(&dir.join("AppRun"), 0o775);
+            }),
+        ),
+        (
+            "a program others may write",
+            Box::new(move |dir| {
+                planted(dir);
+                set_mode(&dir.join("usr/bin/tool"), 0o757);
+            }),
+        ),
+        (
+            "a folder others may write",
+            Box::new(move |dir| {
+                planted(dir);
+                set_mode(&dir.join("usr/bin"), 0o777);
+            }),
+        ),
+        (
+            "an AppRun that leads outside",
+            Box::new({
+                let outside = outside.clone();
+                move |dir| {
+                    fs::create_dir(dir).expect("dir");
+                    std::os::unix::fs::symlink(outside.join("AppRun"), dir.join("AppRun"))
+                        .expect("link");
+                }
+            }),
+        ),
+        (
+            "a link to another folder",
+            Box::new({
+                let outside = outside.clone();
+                move |dir| std::os::unix::fs::symlink(&outside, dir).expect("link")
+            }),
+        ),
+        (
+            "no AppRun: a removal cut short",
+            Box::new(|dir| {
+                fs::create_dir_all(dir.join("usr/bin")).expect("dir");
+            }),
+        ),
+    ];
+    if as_root(tmp.path()) {
+        spoilt.push((
+            "another user's",
+            Box::new(move |dir| {
+                planted(dir);
+                for path in [dir, &dir.join("AppRun")] {
+                    give_away(path);
+                }
+            }),
+        ));
+    } else {
+        eprintln!("note: not root, so an unpacking owned by another user is not tested");
+    }
+    for (n, (what, spoil)) in spoilt.iter().enumerate() {
+        let cache = tmp.path().join(format!("cache-{n}"));
+        let root = private_cache(&cache);
+        spoil(&root.join(&key));
+        let (out, _) = start(&image, &cache, tmp.path(), &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains(PLANTED), "{what}: {stdout}");
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = root.join(&key);
+        assert_eq!(PathBuf::from(field(&out, "APPDIR")), dir, "{what}");
+        assert!(fs::symlink_metadata(&dir).expect("dir").is_dir(), "{what}");
+        assert_eq!(
+            fs::read(dir.join("usr/share/data.bin")).expect("data"),
+            data,
+            "{what}"
+        );
+    }
+    assert!(
+        outside.join("AppRun").exists(),
+        "a link was followed when set aside"
+    );
+}
+
+#[test]
+fn cache_folders_others_could_change_are_refused_in_words() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), b"x"), &image);
+    let key = unpacking_name(&image).expect("key");
+    // Somewhere else, an unpacking with a program of someone else's in it.
+    let elsewhere = private_cache(&tmp.path().join("elsewhere"));
+    fs::create_dir(elsewhere.join(&key)).expect("key");
+    plant(&elsewhere.join(&key).join("AppRun"));
+
+    type Spoil = Box<dyn Fn(&Path) -> (PathBuf, &'static str)>;
+    let mut spoilt: Vec<(&str, Spoil)> = vec![
+        (
+            "spacedock is a link",
+            Box::new({
+                let elsewhere = elsewhere.clone();
+                move |cache| {
+                    fs::create_dir(cache).expect("cache");
+                    let ours = cache.join("spacedock");
+                    std::os::unix::fs::symlink(elsewhere.parent().expect("up"), &ours)
+                        .expect("link");
+                    (ours, "symbolic link")
+                }
+            }),
+        ),
+        (
+            "appimage is a link",
+            Box::new({
+                let elsewhere = elsewhere.clone();
+                move |cache| {
+                    let root = private_cache(cache);
+                    fs::remove_dir(&root).expect("rm");
+                    std::os::unix::fs::symlink(&elsewhere, &root).expect("link");
+                    (root, "symbolic link")
+                }
+            }),
+        ),
+        (
+            "spacedock may be written by its group",
+            Box::new(|cache| {
+                private_cache(cache);
+                let ours = cache.join("spacedock");
+                set_mode(&ours, 0o770);
+                (ours, "others may write")
+            }),
+        ),
+        (
+            "the cache may be written by anyone",
+            Box::new(|cache| {
+                private_cache(cache);
+                set_mode(cache, 0o777);
+                (cache.to_owned(), "others may write")
+            }),
+        ),
+    ];
+    if as_root(tmp.path()) {
+        spoilt.push((
+            "spacedock is another user's",
+            Box::new(|cache| {
+                private_cache(cache);
+                let ours = cache.join("spacedock");
+                give_away(&ours);
+                (ours, "another user")
+            }),
+        ));
+        spoilt.push((
+            "the cache is another user's",
+            Box::new(|cache| {
+                private_cache(cache);
+                give_away(cache);
+                (cache.to_owned(), "another user")
+            }),
+        ));
+    } else {
+        eprintln!("note: not root, so folders owned by another user are not tested");
+    }
+    for (n, (what, spoil)) in spoilt.iter().enumerate() {
+        let cache = tmp.path().join(format!("cache-{n}"));
+        let (culprit, why) = spoil(&cache);
+        let (out, _) = start(&image, &cache, tmp.path(), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(127), "{what}: {stderr}");
+        assert!(out.stdout.is_empty(), "{what}: something ran");
+        assert!(
+            stderr.contains(&*culprit.to_string_lossy()) && stderr.contains(why),
+            "{what}: {stderr}"
+        );
+        assert!(stderr.contains("XDG_CACHE_HOME"), "{what}: {stderr}");
+    }
+}
+
+#[test]
+fn a_loosened_cache_is_made_private_again_and_shared_folders_with_care_are_fine() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let image = tmp.path().join("x.AppImage");
+    make(&appdir(tmp.path(), b"x"), &image);
+    let cache = tmp.path().join("cache");
+    let root = cache.join("spacedock/appimage");
+    let (out, _) = start(&image, &cache, tmp.path(), &[]);
+    let appdir = PathBuf::from(field(&out, "APPDIR"));
+    fs::write(appdir.join("left-by-test"), "x").expect("mark");
+    set_mode(&root, 0o777);
+    let (again, _) = start(&image, &cache, tmp.path(), &[]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(mode(&root), 0o700);
+    assert!(appdir.join("left-by-test").exists(), "unpacked again");
+
+    // A cache reached through a link (say to another disk), and one in a shared folder whose
+    // sticky bit keeps others from renaming what is in it, as in /tmp.
+    let private = tmp.path().join("private");
+    fs::create_dir(&private).expect("private");
+    set_mode(&private, 0o700);
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&private, &link).expect("link");
+    let shared = tmp.path().join("shared");
+    fs::create_dir(&shared).expect("shared");
+    set_mode(&shared, 0o1777);
+    for cache in [link, shared] {
+        let (out, _) = start(&image, &cache, tmp.path(), &[]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            cache.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(field(&out, "APPDIR").starts_with(&*cache.to_string_lossy()));
+    }
+}
