@@ -32,6 +32,7 @@ fn main() {
         "list_folder",
         "create_folder",
         "file_details",
+        "cancel_request",
         "preview_file",
         "set_file_acl",
         "share_link",

@@ -15,6 +15,7 @@ use app::state::{PluginStore, STORE_FILE};
 /// The app on any runtime, so the same wiring can run under tauri's mock runtime.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
+        .plugin(app::navigation::guard())
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
@@ -27,10 +28,14 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 store: Box::new(PluginStore(app.store(STORE_FILE)?)),
                 start_on_sandbox: std::env::args().any(|a| a == "--sandbox"),
             });
-            // What earlier drags out of the window staged has been dropped (or never will be).
+            // What earlier drags out of the window staged has been dropped (or never will be),
+            // and is not offered for a resume (versions before this one noted it).
             if let Ok(cache) = paths.app_cache_dir() {
-                let _ = std::fs::remove_dir_all(cache.join(app::drag_out::STAGING));
+                let staging = cache.join(app::drag_out::STAGING);
+                let _ = std::fs::remove_dir_all(&staging);
+                services.forget_downloads_under(&staging);
             }
+            services.sweep_left_partials();
             let started = format!("Spacedock {} started", env!("CARGO_PKG_VERSION"));
             services.journal.write(started);
             app.manage(services);
@@ -67,6 +72,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::files::list_folder,
             app::commands::files::create_folder,
             app::commands::files::file_details,
+            app::commands::files::cancel_request,
             app::commands::files::preview_file,
             app::commands::files::set_file_acl,
             app::commands::files::share_link,
@@ -154,7 +160,17 @@ pub fn started() -> std::time::Instant {
 
 pub fn run() {
     started();
-    let app = builder(tauri::Builder::default())
+    // One Spacedock per user, registered first so a second launch ends before it touches
+    // anything: it shows the first one's window instead. (Not in `builder`, which the IPC tests
+    // build many times in one process.)
+    let one = tauri_plugin_single_instance::init(|app, _, _| {
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+    });
+    let app = builder(tauri::Builder::default().plugin(one))
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("Spacedock could not start: {e}");

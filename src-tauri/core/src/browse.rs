@@ -27,6 +27,8 @@ pub struct Entry {
     pub size: u64,
     /// RFC 3339.
     pub modified: Option<String>,
+    /// The version listed (a file's ETag): what a delete from this row acts on.
+    pub etag: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -88,6 +90,7 @@ pub async fn list_folder(
                     name: last_segment(key),
                     size: 0,
                     modified: None,
+                    etag: None,
                 });
             }
             for o in page.objects {
@@ -108,6 +111,7 @@ pub async fn list_folder(
                     modified: o
                         .last_modified()
                         .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                    etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
                 });
             }
             total += entries.len() as u64;

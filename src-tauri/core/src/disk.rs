@@ -11,7 +11,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.new"));
+    // A name of its own: two writers (two threads, or another process) never share one.
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let temp = path.with_file_name(format!(".{name}.{tag}.new"));
     let written = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;

@@ -80,7 +80,21 @@ pub struct FileView {
     pub cdn_url: Option<String>,
 }
 
+/// A file's details; `request` lets the window stop it.
 pub async fn view(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+    key: &str,
+    request: Option<u32>,
+) -> Result<FileView> {
+    services
+        .requests
+        .run(request, view_now(services, space, region, key))
+        .await
+}
+
+async fn view_now(
     services: &Services,
     space: &str,
     region: Option<String>,
@@ -120,28 +134,36 @@ pub async fn share_link(
     objects::share_link(&t.client, space, key, seconds).await
 }
 
+/// Replaces a file's metadata, if the file is still the version whose details were shown
+/// (`etag`).
 pub async fn set_metadata(
     services: &Services,
     space: &str,
     region: Option<String>,
     key: &str,
     metadata: &Metadata,
+    etag: Option<&str>,
 ) -> Result<FileDetails> {
     let t = target(services, space, region).await?;
-    objects::set_metadata(&t.client, &t.endpoint, space, key, metadata).await
+    objects::set_metadata(&t.client, &t.endpoint, space, key, metadata, etag).await
 }
 
-/// Deletes files and folders (with everything in them). The page asks for confirmation first.
+/// Deletes files and folders (with everything in them). The page asks for confirmation first,
+/// and says which version of each file it showed (`shown`: ETags by key): a file changed since
+/// is kept.
 pub async fn delete(
     services: &Services,
     space: &str,
     region: Option<String>,
     keys: &[String],
-) -> Result<u64> {
+    shown: &std::collections::HashMap<String, String>,
+) -> Result<objects::DeleteSummary> {
     let t = target(services, space, region).await?;
-    let deleted = objects::delete(&t.client, &t.endpoint, space, keys).await?;
-    services
-        .journal
-        .write(format!("deleted {deleted} files from “{space}”"));
-    Ok(deleted)
+    let done = objects::delete(&t.client, &t.endpoint, space, keys, shown).await?;
+    services.journal.write(format!(
+        "deleted {} files from “{space}”, kept {} changed since shown",
+        done.deleted,
+        done.kept.len()
+    ));
+    Ok(done)
 }

@@ -10,12 +10,6 @@ use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
     LifecycleExpiration, LifecycleRuleFilter, NoncurrentVersionExpiration,
 };
-use std::sync::{Arc, Mutex};
-
-use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -105,7 +99,7 @@ pub async fn rules(
     endpoint: &str,
     space: &str,
 ) -> Result<Vec<LifecycleRule>> {
-    let raw = RawBody::default();
+    let raw = crate::s3::RawBody::default();
     let asked = client
         .get_bucket_lifecycle_configuration()
         .bucket(space)
@@ -135,34 +129,6 @@ pub async fn rules(
     out.rules().iter().map(from_s3).collect()
 }
 
-/// The body of an answer, kept as the server sent it.
-#[derive(Debug, Clone, Default)]
-struct RawBody(Arc<Mutex<Option<Vec<u8>>>>);
-
-impl RawBody {
-    fn take(&self) -> Option<Vec<u8>> {
-        crate::services::lock(&self.0).take()
-    }
-}
-
-impl Intercept for RawBody {
-    fn name(&self) -> &'static str {
-        "RawBody"
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if let Some(bytes) = context.response().body().bytes() {
-            *crate::services::lock(&self.0) = Some(bytes.to_vec());
-        }
-        Ok(())
-    }
-}
-
 /// Each part of a rule that the editor shows (by its path below `Rule`); anything else in the
 /// configuration makes it one this app can't edit.
 const SHOWN: [&str; 8] = [
@@ -178,47 +144,22 @@ const SHOWN: [&str; 8] = [
 
 /// Refuses a configuration with anything the editor does not show, naming it.
 fn only_what_is_shown(xml: &[u8]) -> Result<()> {
-    let text = std::str::from_utf8(xml)
-        .map_err(|_| Error::BadAnswer("lifecycle rules that are not UTF-8 text".into()))?;
-    let doc = roxmltree::Document::parse(text)
-        .map_err(|e| Error::BadAnswer(format!("lifecycle rules that are not XML ({e})")))?;
-    let cannot = |id: &str, what: String| {
-        Error::InvalidInput(format!(
-            "This Space has a lifecycle rule{} with {what}, which this app can't show; so that it is never lost unseen, the rules can't be edited here. Change them with a tool that shows them all.",
-            match id {
+    let containers = [
+        "Expiration",
+        "NoncurrentVersionExpiration",
+        "AbortIncompleteMultipartUpload",
+    ];
+    match crate::s3::unknown_part(xml, "Rule", "ID", &SHOWN, &containers)? {
+        None => Ok(()),
+        Some((id, path)) => Err(Error::InvalidInput(format!(
+            "This Space has a lifecycle rule{} with {}, which this app can't show; so that it is never lost unseen, the rules can't be edited here. Change them with a tool that shows them all.",
+            match id.as_str() {
                 "" => String::new(),
                 id => format!(" (“{id}”)"),
-            }
-        ))
-    };
-    for top in doc.root_element().children().filter(|n| n.is_element()) {
-        if top.tag_name().name() != "Rule" {
-            return Err(cannot("", words(top.tag_name().name())));
-        }
-        let id = (top.children())
-            .find(|n| n.tag_name().name() == "ID")
-            .and_then(|n| n.text())
-            .unwrap_or_default();
-        for part in top.descendants().filter(|n| n.is_element() && *n != top) {
-            let path: Vec<&str> = part
-                .ancestors()
-                .take_while(|a| *a != top)
-                .map(|a| a.tag_name().name())
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            let path = path.join("/");
-            let container = matches!(
-                path.as_str(),
-                "Expiration" | "NoncurrentVersionExpiration" | "AbortIncompleteMultipartUpload"
-            );
-            if !container && !SHOWN.contains(&path.as_str()) {
-                return Err(cannot(id, words(&path)));
-            }
-        }
+            },
+            words(&path)
+        ))),
     }
-    Ok(())
 }
 
 /// A part of a rule in the user's words.

@@ -227,15 +227,26 @@ pub async fn preview(
     })
 }
 
-/// The same on the active connection, with the key remembered for the Space.
+/// The same on the active connection, with the key remembered for the Space; `request` lets
+/// the window stop it, and it never takes longer than the deadline of one request (a server
+/// that sends a byte a minute is given up on).
 pub async fn preview_in(
     services: &crate::services::Services,
     space: &str,
     region: Option<String>,
     key: &str,
+    request: Option<u32>,
 ) -> Result<Preview> {
     let t = crate::files::target(services, space, region).await?;
-    preview(&t.client, &t.endpoint, space, key).await
+    let work = tokio::time::timeout(
+        crate::s3::DEADLINE,
+        preview(&t.client, &t.endpoint, space, key),
+    );
+    let timed = async {
+        work.await
+            .unwrap_or_else(|_| Err(Error::unreachable(&t.endpoint, "no answer in time")))
+    };
+    services.requests.run(request, timed).await
 }
 
 #[cfg(test)]

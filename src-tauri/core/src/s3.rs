@@ -18,6 +18,16 @@ use super::secret::Secret;
 
 /// Builds a client for `endpoint`, signing with the given key.
 pub fn client(endpoint: &Endpoint, access_key: &str, secret: &Secret) -> aws_sdk_s3::Client {
+    client_with_deadline(endpoint, access_key, secret, DEADLINE)
+}
+
+/// A client whose requests (those not moving a file's bytes) are given up on after `deadline`.
+pub fn client_with_deadline(
+    endpoint: &Endpoint,
+    access_key: &str,
+    secret: &Secret,
+    deadline: Duration,
+) -> aws_sdk_s3::Client {
     let credentials = Credentials::new(access_key, secret.expose(), None, None, "spacedock");
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -35,17 +45,34 @@ pub fn client(endpoint: &Endpoint, access_key: &str, secret: &Secret) -> aws_sdk
                 .with_max_attempts(4)
                 .with_initial_backoff(Duration::from_millis(200)),
         )
-        // No overall operation timeout: a big part upload may rightly take minutes. A dead peer is
-        // caught by the connect and read timeouts instead.
         .interceptor(CountSlowDowns)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .read_timeout(Duration::from_secs(60))
-                .build(),
-        )
+        .timeout_config(timeouts(Some(deadline)))
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// How long any request may take from first byte sent to the answer's headers, retries
+/// included, unless it moves a file's bytes: a server that answers slowly (a byte every 50 s
+/// keeps a read timeout happy) never holds a listing, a look at a file or a setting for ever.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+fn timeouts(operation: Option<Duration>) -> TimeoutConfig {
+    let config = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(60));
+    // Disabled in so many words: an override that leaves it unset takes the client's.
+    match operation {
+        Some(deadline) => config.operation_timeout(deadline),
+        None => config.disable_operation_timeout(),
+    }
+    .build()
+}
+
+/// For a request that moves a file's bytes (a part sent, a copy of up to 5 GiB on the server, a
+/// completion of thousands of parts): it may rightly take many minutes, so no deadline; a dead
+/// peer is caught by the connect and read timeouts, and the user can stop it.
+pub fn moving_bytes() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(timeouts(None))
 }
 
 /// 503 Slow Down (and 429) answers seen by every client, the SDK's own retries included: the
@@ -76,6 +103,72 @@ impl Intercept for CountSlowDowns {
         }
         Ok(())
     }
+}
+
+/// The body of an answer as the server sent it, for settings read and written whole: the SDK
+/// drops what it does not know, and what it drops must not be written back as gone.
+#[derive(Debug, Clone, Default)]
+pub struct RawBody(std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl RawBody {
+    pub fn take(&self) -> Option<Vec<u8>> {
+        crate::services::lock(&self.0).take()
+    }
+}
+
+impl Intercept for RawBody {
+    fn name(&self) -> &'static str {
+        "RawBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *crate::services::lock(&self.0) = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// The first part of an XML configuration that is not among `known` (paths below each `item`
+/// element, such as "Filter/Prefix"; `containers` are paths that only hold known parts), with
+/// the `id` of the item it is in: (id, path). Anything beside the items counts too.
+pub fn unknown_part(
+    xml: &[u8],
+    item: &str,
+    id: &str,
+    known: &[&str],
+    containers: &[&str],
+) -> Result<Option<(String, String)>, Error> {
+    let text = std::str::from_utf8(xml)
+        .map_err(|_| Error::BadAnswer("settings that are not UTF-8 text".into()))?;
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| Error::BadAnswer(format!("settings that are not XML ({e})")))?;
+    for top in doc.root_element().children().filter(|n| n.is_element()) {
+        if top.tag_name().name() != item {
+            return Ok(Some((String::new(), top.tag_name().name().to_string())));
+        }
+        let name = (top.children())
+            .find(|n| n.tag_name().name() == id)
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        for part in top.descendants().filter(|n| n.is_element() && *n != top) {
+            let mut path: Vec<&str> = (part.ancestors())
+                .take_while(|a| *a != top)
+                .map(|a| a.tag_name().name())
+                .collect();
+            path.reverse();
+            let path = path.join("/");
+            if !known.contains(&path.as_str()) && !containers.contains(&path.as_str()) {
+                return Ok(Some((name.to_string(), path)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// What an S3 call was doing, so a failure can be explained in its terms.

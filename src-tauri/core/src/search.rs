@@ -119,6 +119,7 @@ pub async fn search(
                     modified: o
                         .last_modified()
                         .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                    etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
                 });
             }
         }

@@ -24,7 +24,7 @@ use crate::transfer::copy_batch::CopyBatch;
 use crate::transfer::download_batch::DownloadBatch;
 use crate::transfer::local::LocalClaims;
 use crate::transfer::pace::Pace;
-use crate::transfer::unfinished::{PartialDownloads, Unfinished};
+use crate::transfer::unfinished::{DownloadFolders, PartialDownloads, Unfinished};
 use crate::transfer::upload_batch::UploadBatch;
 use crate::transfer::Cancel;
 
@@ -58,6 +58,8 @@ pub struct Services {
     pub unfinished: Arc<Unfinished>,
     /// Big downloads in flight, noted on disk with the ranges they have, for the same reason.
     pub partials: Arc<PartialDownloads>,
+    /// The folders running downloads write into, noted so a crash's partial files are removed.
+    pub writing: Arc<DownloadFolders>,
     /// Paused at quit: the transfers being resumed.
     pub resuming: Cancel,
     /// Set at quit: every download and copy stops starting files, and stops the ones it can.
@@ -68,6 +70,8 @@ pub struct Services {
     pub claims: LocalClaims,
     /// Connections whose DigitalOcean token was seen, this run, to list the connection's key.
     pub tokens_checked: Mutex<std::collections::HashSet<String>>,
+    /// What a window started and may stop: a preview, a file's details, its versions.
+    pub requests: Requests,
     /// The bandwidth limits, shared by every transfer of each direction.
     pub pace_up: Pace,
     pub pace_down: Pace,
@@ -107,11 +111,15 @@ impl Services {
             partials: Arc::new(PartialDownloads::new(
                 setup.data_dir.join("partial-downloads.json"),
             )),
+            writing: Arc::new(DownloadFolders::new(
+                setup.data_dir.join("downloads-writing-into.json"),
+            )),
             resuming: Cancel::default(),
             quitting: Arc::default(),
             running: Arc::default(),
             claims: LocalClaims::default(),
             tokens_checked: Mutex::default(),
+            requests: Requests::default(),
             pace_up,
             pace_down,
             link_up: Link::default(),
@@ -163,6 +171,29 @@ impl Services {
         }
     }
 
+    /// At start: removes the partial files that downloads a crash stopped left behind (those a
+    /// resume can use stay), and says so in the log.
+    pub fn sweep_left_partials(&self) {
+        let removed =
+            crate::transfer::unfinished::sweep_left_partials(&self.writing, &self.partials);
+        if removed > 0 {
+            self.journal.write(format!(
+                "removed {removed} partial files that downloads stopped by a crash left behind"
+            ));
+        }
+    }
+
+    /// Forgets noted downloads into `folder` (a drag's staging, removed at start): no drop
+    /// would use them after a quit.
+    pub fn forget_downloads_under(&self, folder: &std::path::Path) {
+        for d in self.partials.list() {
+            if d.dest.starts_with(folder) {
+                self.partials
+                    .remove(&crate::transfer::unfinished::Noted::id(&d));
+            }
+        }
+    }
+
     /// Stops the sandbox's daemons, if running. Blocks up to the daemons' grace periods.
     pub fn stop_sandbox(&self) {
         let sandbox = self.sandbox.lock().ok().and_then(|mut s| s.take());
@@ -171,6 +202,37 @@ impl Services {
             sandbox.stop();
             self.journal.write("local sandbox stopped");
         }
+    }
+}
+
+/// Actions a window started that it may stop, each by the number the window gave it.
+#[derive(Default)]
+pub struct Requests(Mutex<HashMap<u32, tokio_util::sync::CancellationToken>>);
+
+impl Requests {
+    /// Runs `work` until it ends or request `id` is stopped, which makes it `Cancelled` (nothing
+    /// it does changes anything, so stopping it half way leaves nothing half done).
+    pub async fn run<T>(
+        &self,
+        id: Option<u32>,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(id) = id else {
+            return work.await;
+        };
+        // A stop may come before the work begins: it is kept for it.
+        let token = lock(&self.0).entry(id).or_default().clone();
+        let result = tokio::select! {
+            done = work => done,
+            _ = token.cancelled() => Err(Error::Cancelled("Stopped.".into())),
+        };
+        lock(&self.0).remove(&id);
+        result
+    }
+
+    /// Stops request `id`, running or about to run.
+    pub fn cancel(&self, id: u32) {
+        lock(&self.0).entry(id).or_default().cancel();
     }
 }
 

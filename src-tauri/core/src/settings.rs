@@ -90,6 +90,20 @@ pub struct TransferLimits {
     pub files_at_once: Option<u32>,
 }
 
+/// Puts back into `new` the fields of `old` (what was stored before) that this version does not
+/// know: those that don't survive reading `old` as `T` and writing it again. A newer version's
+/// settings are never dropped by an older one writing.
+pub fn keep_unknown<T: Serialize + serde::de::DeserializeOwned>(old: &Value, new: &mut Value) {
+    let Ok(known) = serde_json::from_value::<T>(old.clone()).and_then(serde_json::to_value) else {
+        return;
+    };
+    if let (Value::Object(old), Value::Object(known), Value::Object(new)) = (old, &known, new) {
+        for (k, v) in old.iter().filter(|(k, _)| !known.contains_key(*k)) {
+            new.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
 /// The typed view of a [`Store`].
 pub struct Settings {
     store: Box<dyn Store>,
@@ -114,9 +128,21 @@ impl Settings {
     }
 
     pub fn save_profiles(&self, profiles: &[ConnectionProfile]) -> Result<()> {
-        let value = serde_json::to_value(profiles);
-        let value = value.map_err(|e| Error::settings("connections as JSON", Some(e.into())))?;
-        self.store.set(CONNECTIONS, value)
+        let before = match self.store.get(CONNECTIONS) {
+            Some(Value::Array(all)) => all,
+            _ => Vec::new(),
+        };
+        let mut saved = Vec::with_capacity(profiles.len());
+        for profile in profiles {
+            let value = serde_json::to_value(profile);
+            let mut value =
+                value.map_err(|e| Error::settings("connections as JSON", Some(e.into())))?;
+            if let Some(old) = before.iter().find(|v| v["id"] == profile.id.as_str()) {
+                keep_unknown::<ConnectionProfile>(old, &mut value);
+            }
+            saved.push(value);
+        }
+        self.store.set(CONNECTIONS, Value::Array(saved))
     }
 
     /// Adds or replaces a profile by id, keeping the order people see: the sandbox first, then
@@ -152,23 +178,36 @@ impl Settings {
         self.store.set(LAST_USED, Value::String(id.into()))
     }
 
+    /// The text entries of the map `field` (an entry a newer version wrote otherwise is not
+    /// among them, but stays stored).
     fn key_map(&self, field: &str) -> BTreeMap<String, String> {
-        self.store
-            .get(field)
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default()
+        match self.store.get(field) {
+            Some(Value::Object(all)) => all
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                .collect(),
+            _ => BTreeMap::new(),
+        }
     }
 
-    /// Sets (or with `None` removes) one key's entry in the map `field`.
+    /// Sets (or with `None` removes) one key's entry in the map `field`; every other entry stays
+    /// as stored. A map that is not one (damaged, or another version's) is not written over.
     fn set_key_entry(&self, field: &str, access_key: &str, value: Option<&str>) -> Result<()> {
-        let mut all = self.key_map(field);
+        let mut all = match self.store.get(field) {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(all)) => all,
+            Some(_) => {
+                return Err(Error::settings(
+                    format!("“{field}” is not as this app writes it, so it was left as it is"),
+                    None,
+                ))
+            }
+        };
         match value {
-            Some(v) => all.insert(access_key.to_string(), v.to_string()),
+            Some(v) => all.insert(access_key.to_string(), Value::String(v.to_string())),
             None => all.remove(access_key),
         };
-        let value = serde_json::to_value(all);
-        let value = value.map_err(|e| Error::settings("key names as JSON", Some(e.into())))?;
-        self.store.set(field, value)
+        self.store.set(field, Value::Object(all))
     }
 
     /// The names people gave keys, by access key.
@@ -206,7 +245,10 @@ impl Settings {
 
     pub fn set_transfer_limits(&self, limits: &TransferLimits) -> Result<()> {
         let value = serde_json::to_value(limits);
-        let value = value.map_err(|e| Error::settings("the limits as JSON", Some(e.into())))?;
+        let mut value = value.map_err(|e| Error::settings("the limits as JSON", Some(e.into())))?;
+        if let Some(old) = self.store.get(TRANSFER_LIMITS) {
+            keep_unknown::<TransferLimits>(&old, &mut value);
+        }
         self.store.set(TRANSFER_LIMITS, value)
     }
 
@@ -220,6 +262,49 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_newer_version_stored_is_kept_when_this_one_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("settings.json");
+        let newer = serde_json::json!({
+            "connections": [{
+                "id": "a", "name": "A", "provider": { "type": "sandbox" }, "accessKey": "AK",
+                "space": null, "spaceKeys": {}, "color": "teal"
+            }],
+            "keyNames": { "AK1": "one", "AK2": { "name": "two", "pinned": true } },
+            "transferLimits": { "uploadLimit": 100, "downloadLimit": null, "filesAtOnce": null, "resumeAtStart": true },
+            "somethingNewer": [1, 2]
+        });
+        std::fs::write(&path, newer.to_string()).expect("write");
+        let settings = Settings::new(Box::new(FileStore::open(path.clone()).expect("open")));
+        let mut profiles = settings.profiles().expect("profiles");
+        profiles[0].name = "A renamed".into();
+        settings.save_profiles(&profiles).expect("save");
+        settings.set_key_name("AK3", Some("three")).expect("name");
+        let mut limits = settings.transfer_limits();
+        limits.files_at_once = Some(4);
+        settings.set_transfer_limits(&limits).expect("limits");
+        let back: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        assert_eq!(back["connections"][0]["name"], "A renamed");
+        assert_eq!(back["connections"][0]["color"], "teal");
+        assert_eq!(back["keyNames"]["AK2"]["pinned"], true);
+        assert_eq!(back["keyNames"]["AK3"], "three");
+        assert_eq!(back["transferLimits"]["resumeAtStart"], true);
+        assert_eq!(back["transferLimits"]["filesAtOnce"], 4);
+        assert_eq!(back["somethingNewer"], serde_json::json!([1, 2]));
+        // A map that is not one is not written over.
+        settings
+            .store
+            .set(KEY_CREATED, serde_json::json!("not a map"))
+            .expect("set");
+        assert!(settings.set_key_date("AK1", Some("2026")).is_err());
+        assert_eq!(
+            settings.store.get(KEY_CREATED),
+            Some(serde_json::json!("not a map"))
+        );
+    }
 
     fn profile(id: &str, name: &str, provider: Provider) -> ConnectionProfile {
         ConnectionProfile {

@@ -229,6 +229,8 @@ pub async fn restore(
         .copy_source(source);
     grants
         .on_copy(copy)
+        .customize()
+        .config_override(crate::s3::moving_bytes())
         .send()
         .await
         .map_err(|e| map_error(e, ctx))?;
@@ -354,7 +356,7 @@ pub async fn undelete(
 /// The same calls on the active connection, each with the key remembered for the Space.
 pub mod service {
     use super::{DeletedFile, FileVersion, Restored, Versioning};
-    use crate::error::Result;
+    use crate::error::{Error, Result};
     use crate::files::target;
     use crate::services::Services;
 
@@ -381,18 +383,22 @@ pub mod service {
         Ok(now)
     }
 
+    /// A file's versions; `request` lets the window stop it.
     pub async fn file_versions(
         services: &Services,
         space: &str,
         region: Option<String>,
         key: &str,
+        request: Option<u32>,
     ) -> Result<Vec<FileVersion>> {
         let t = target(services, space, region).await?;
-        super::file_versions(&t.client, &t.endpoint, space, key).await
+        let listed = super::file_versions(&t.client, &t.endpoint, space, key);
+        services.requests.run(request, listed).await
     }
 
     /// Puts an old version back; `for_good`: the ETag of the version the user agreed to
-    /// replace for good (versioning suspended).
+    /// replace for good (versioning suspended). `request` lets the window stop waiting: the
+    /// copy is one request, which the server may still finish.
     pub async fn restore(
         services: &Services,
         space: &str,
@@ -400,10 +406,18 @@ pub mod service {
         key: &str,
         version_id: &str,
         for_good: Option<&str>,
+        request: Option<u32>,
     ) -> Result<Restored> {
         let t = target(services, space, region).await?;
-        let replaced =
-            super::restore(&t.client, &t.endpoint, space, key, version_id, for_good).await?;
+        let restoring = super::restore(&t.client, &t.endpoint, space, key, version_id, for_good);
+        let replaced = match services.requests.run(request, restoring).await {
+            Err(Error::Cancelled(_)) => {
+                return Err(Error::Cancelled(
+                    "Stopped waiting for the server; it may still put the version back. Look at the versions again to see.".into(),
+                ))
+            }
+            other => other?,
+        };
         services.journal.write(format!(
             "restored a version of “{key}” in “{space}” over the current one ({replaced:?})"
         ));

@@ -1,7 +1,10 @@
 //! Dragging files out of the window onto the desktop or a file manager. The drag starts at once
-//! (the button is still held); the files download through the queue into a staging folder in the
-//! app's cache, and are handed over as file URIs when the drop asks for them — once they are
-//! all on disk, so a drop never copies half a file. A drag dropped nowhere cancels the download.
+//! (the button is still held); the files download through the queue into a private staging
+//! folder in the app's cache, and are handed over as file URIs when the drop asks for them —
+//! once the whole selection is on disk, so a drop never copies half a file or part of a folder
+//! (a selection that can't come whole is handed over as nothing, and the queue says why). A
+//! drag dropped nowhere cancels the download; one dropped back onto the window (onto a folder's
+//! row, to move there) is handed over at once, without waiting for any download.
 //!
 //! Written against GTK directly rather than with the `drag` crate: that crate writes
 //! `file://` + the raw path, which breaks for names with spaces or `%` (URIs must be encoded).
@@ -24,38 +27,62 @@ mod gtk_drag {
     use gtk::glib::{self, ObjectExt, SignalHandlerId};
     use gtk::prelude::WidgetExt;
 
-    /// The longest a drop waits for its files: past it, what is on disk is handed over.
+    /// The longest a drop waits for its files: past it, nothing is handed over and the download
+    /// is stopped.
     const LONGEST_WAIT: Duration = Duration::from_secs(30 * 60);
 
-    /// Starts dragging `paths` out of `window`. The drop gets them once `ready()` says so
-    /// (the window stays live meanwhile); `on_cancel` runs if the drag ends with no drop.
+    /// Starts dragging `paths` out of `window`. The drop gets them once `whole()` says the
+    /// selection is all on disk (the window stays live meanwhile), or nothing if it says it
+    /// can't be; `on_cancel` runs if the drag ends with no drop, or waited too long.
     pub fn start(
         window: &gtk::ApplicationWindow,
         paths: Vec<PathBuf>,
-        ready: impl Fn() -> bool + 'static,
+        whole: impl Fn() -> Option<bool> + 'static,
         on_cancel: impl Fn() + 'static,
     ) -> Result<(), String> {
+        let on_cancel = std::rc::Rc::new(on_cancel);
+        let cancel_late = on_cancel.clone();
         let targets = gtk::TargetList::new(&[gtk::TargetEntry::new(
             "text/uri-list",
             gtk::TargetFlags::OTHER_APP,
             0,
         )]);
         let handlers: Rc<RefCell<Vec<SignalHandlerId>>> = Rc::default();
-        let data = window.connect_drag_data_get(move |_, _, data, _, _| {
+        let data = window.connect_drag_data_get(move |w, context, data, _, _| {
+            let uris = |paths: &[PathBuf]| -> Vec<String> {
+                paths
+                    .iter()
+                    .filter_map(|p| glib::filename_to_uri(p, None).ok())
+                    .map(|u| u.to_string())
+                    .collect()
+            };
+            // Dropped back onto this window (a row onto a folder's row): the page moves the
+            // files on the server and stops their download, so there is nothing to wait for.
+            if dropped_onto(w, context) {
+                let given = uris(&paths);
+                data.set_uris(&given.iter().map(String::as_str).collect::<Vec<_>>());
+                return;
+            }
             let asked = Instant::now();
             // Keep the window painting (and the queue's progress coming) while the files land.
-            while !ready() && asked.elapsed() < LONGEST_WAIT {
+            let mut came = whole();
+            while came.is_none() && asked.elapsed() < LONGEST_WAIT {
                 if !gtk::main_iteration_do(false) {
                     std::thread::sleep(Duration::from_millis(10));
                 }
+                came = whole();
             }
-            let uris: Vec<String> = paths
-                .iter()
-                .filter_map(|p| glib::filename_to_uri(p, None).ok())
-                .map(|u| u.to_string())
-                .collect();
-            let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
-            data.set_uris(&uris);
+            let given = match came {
+                Some(true) => uris(&paths),
+                // Part of the selection, or none of it yet: nothing, rather than a folder that
+                // looks whole and is not.
+                Some(false) => Vec::new(),
+                None => {
+                    cancel_late();
+                    Vec::new()
+                }
+            };
+            data.set_uris(&given.iter().map(String::as_str).collect::<Vec<_>>());
         });
         let failed = window.connect_drag_failed(move |_, _, _| {
             on_cancel();
@@ -82,10 +109,34 @@ mod gtk_drag {
             }
         }
     }
+
+    /// Whether the drop that asks for the data is onto `window` itself.
+    fn dropped_onto(window: &gtk::ApplicationWindow, context: &gtk::gdk::DragContext) -> bool {
+        let Some(own) = window.window() else {
+            return false;
+        };
+        context.dest_window().toplevel() == own.toplevel()
+    }
 }
 
 #[cfg(target_os = "linux")]
 pub use gtk_drag::start;
+
+/// Makes the staging folder of one drag, private to this user (a drag may hold private files).
+pub fn make_staging(cache: &std::path::Path, name: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let root = cache.join(STAGING);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&root)?;
+    // Made by an older version with the default mode: private now.
+    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700);
+    std::fs::set_permissions(&root, private)?;
+    let staging = root.join(name);
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    Ok(staging)
+}
 
 /// Where each dragged key lands in `staging`: a file by its name, a folder by its own name. A
 /// name that would lead out of the staging folder (`..`, for one) is left out, as the download
@@ -114,6 +165,24 @@ mod tests {
             .map(PathBuf::from)
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn staging_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let cache = tempfile::tempdir().expect("tempdir");
+        // An older version's folder, made with the default mode.
+        std::fs::create_dir_all(cache.path().join(STAGING)).expect("old");
+        std::fs::set_permissions(
+            cache.path().join(STAGING),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+        let staging = make_staging(cache.path(), "one").expect("made");
+        for dir in [cache.path().join(STAGING), staging] {
+            let mode = std::fs::metadata(&dir).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", dir.display());
+        }
     }
 
     #[test]

@@ -4,4 +4,5 @@
 pub mod commands;
 pub mod drag_out;
 pub mod error;
+pub mod navigation;
 pub mod state;

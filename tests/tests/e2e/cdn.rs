@@ -8,6 +8,8 @@ use super::*;
 async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
     let fake = spacedock_tests::fake_do_api::FakeDigitalOceanApi::start();
     let sb = spacedock_tests::sandbox();
+    // The connection's key is one of the account's: the token is kept only if it lists it.
+    fake.add_key("good-token", &sb.owner_access_key, "sandbox owner");
     let space = spacedock_tests::new_space(&sb, "cdn-e2e").await;
     let client = spacedock_tests::owner_client(&sb);
     for key in ["img/hero.png", "index.html"] {
@@ -117,6 +119,15 @@ async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
     assert_eq!(fake.purges(), [vec!["img/*", "index.html"]]);
     app.shot("61-cdn-purged").await;
     app.quit().await;
+    // The token went to this connection's own entry; the expired one of an older version,
+    // which lists no key of this connection, was never moved to it.
+    let own = format!("digitalocean-token:{id}");
+    let kept = keychain
+        .get(&own)
+        .expect("keychain")
+        .map(|t| t.expose().to_string());
+    assert_eq!(kept.as_deref(), Some("good-token"));
     let _ = keychain.delete("digitalocean-token");
+    let _ = keychain.delete(&own);
     let _ = keychain.delete(&format!("connection:{id}"));
 }

@@ -148,3 +148,143 @@ fn found_in(dir: &std::path::Path, name: &str) -> bool {
         }
     })
 }
+
+/// Sets the download limit to 1 MB/s on the Settings page, then goes back to the Space.
+async fn slow_downloads(app: &App, space: &str) {
+    app.click(Locator::Id("nav-settings")).await;
+    app.click(Locator::Id("download-limited")).await;
+    app.type_into("download-rate", "1").await;
+    app.click(Locator::Id("save-settings")).await;
+    app.wait_for(Locator::Id("settings-saved"), 10).await;
+    app.click(Locator::Css("nav a[href='#spaces']")).await;
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+}
+
+/// Drags the row of `key` onto the drop target's window and lets go; returns what the drop
+/// target said ("dropped N"), if anything within a minute.
+async fn drag_onto_target(app: &App, key: &str, dest: &std::path::Path) -> Option<String> {
+    let row = app
+        .wait_for(Locator::Css(&format!("[data-key='{key}'] .col-size")), 20)
+        .await;
+    let (x, y, w, h) = row.rectangle().await.expect("row");
+    let (x, y) = ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drop_target.py");
+    let mut target = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(dest)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with GTK (python3-gi)");
+    wait_for_window("droptarget");
+    start_dragging_row(x, y);
+    drag_through(&[
+        (700, 300),
+        (900, 220),
+        (1050, 170),
+        (1100, 160),
+        (1110, 170),
+    ]);
+    xdo(&["sleep", "0.3", "mouseup", "1"]);
+    let out = target.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = std::io::BufReader::new(out).lines().next();
+        let _ = tx.send(line.and_then(Result::ok));
+    });
+    let said = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+    let _ = target.kill();
+    let _ = target.wait();
+    said
+}
+
+// A folder that can't come whole (one of its files can't be saved under its name) is handed
+// over as nothing, never as a folder that looks whole and is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_that_cant_come_whole_is_handed_over_as_nothing() {
+    let (home, app, client, space) = harness::on_sandbox_with_space("drag-part").await;
+    for (key, body) in [
+        ("docs/a.txt", &b"first"[..]),
+        ("docs/b\\c.txt", b"no such name here"),
+    ] {
+        (client.put_object())
+            .bucket(&space)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .expect("put");
+    }
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    let dest = tempfile::tempdir().expect("dest");
+    let said = drag_onto_target(&app, "docs/", dest.path()).await;
+    assert_eq!(said.as_deref(), Some("dropped 0"), "nothing handed over");
+    assert!(
+        std::fs::read_dir(dest.path())
+            .expect("dest")
+            .next()
+            .is_none(),
+        "no part of the folder was copied"
+    );
+    // The queue says which file could not come.
+    app.wait_for(
+        Locator::XPath("//li[@data-key='docs/b\\c.txt'][@data-state='failed']"),
+        20,
+    )
+    .await;
+    app.shot("41b-dragged-out-part-refused").await;
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+}
+
+// A row dragged onto a folder's row in the window is moved on the server at once: nothing is
+// downloaded for it first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_dragged_onto_a_folder_moves_without_downloading_it() {
+    let (home, app, client, space) = harness::on_sandbox_with_space("drag-move").await;
+    let clip = vec![9u8; 8 << 20];
+    for (key, body) in [("clip.bin", clip.clone()), ("inbox/x.txt", b"x".to_vec())] {
+        (client.put_object())
+            .bucket(&space)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .expect("put");
+    }
+    // At 1 MB/s the clip would take 8 s to come down.
+    slow_downloads(&app, &space).await;
+    let from = app
+        .wait_for(Locator::Css("[data-key='clip.bin'] .col-size"), 20)
+        .await;
+    let onto = app
+        .wait_for(Locator::Css("[data-key='inbox/'] .col-size"), 20)
+        .await;
+    let centre = |(x, y, w, h): (f64, f64, f64, f64)| ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
+    let (x, y) = centre(from.rectangle().await.expect("row"));
+    let (tx, ty) = centre(onto.rectangle().await.expect("row"));
+    start_dragging_row(x, y);
+    let steps: Vec<(i32, i32)> = (1..=5)
+        .map(|step| (x + (tx - x) * step / 5, y + (ty - y) * step / 5))
+        .collect();
+    drag_through(&steps);
+    xdo(&["sleep", "0.3", "mouseup", "1"]);
+    app.wait_for(Locator::Id("moved-note"), 60).await;
+    assert_eq!(
+        spacedock_tests::fetch(&client, &space, "inbox/clip.bin")
+            .await
+            .map(|b| b.len()),
+        Some(clip.len())
+    );
+    // Moved before any of it came down whole: its staged download was stopped and removed.
+    let staging = home.path().join(".cache/io.spacedock.app/drag-out");
+    assert!(
+        !found_in(&staging, "clip.bin"),
+        "the clip was downloaded first"
+    );
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+}

@@ -206,3 +206,47 @@ async fn digitalocean_form_offers_every_region_and_checks_input_before_sending()
     app.shot("08-digitalocean-form").await;
     app.quit().await;
 }
+
+// One Spacedock per user: a second launch shows the first one's window and ends at once,
+// touching nothing the first one holds (a drag's staging files, the records of its transfers).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_launch_shows_the_first_window_and_ends() {
+    let home = Home::new();
+    let app = App::launch(&home, &[]).await;
+    app.wait_for(Locator::Id("choose-sandbox"), 30).await;
+    // Something the first one holds: a file being staged for a drag out of its window.
+    let staging = home.path().join(".cache/io.spacedock.app/drag-out/1");
+    std::fs::create_dir_all(&staging).expect("staging");
+    std::fs::write(staging.join("held.txt"), b"held").expect("staged file");
+
+    let mut second = std::process::Command::new(harness::app_path())
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("a second launch");
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = second.kill();
+            panic!("a second Spacedock kept running beside the first");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        std::fs::read(staging.join("held.txt")).ok().as_deref(),
+        Some(&b"held"[..]),
+        "the first one's staged file is untouched"
+    );
+    // The first one goes on, and still answers.
+    app.wait_for(Locator::Id("choose-sandbox"), 10).await;
+    app.shot("01b-welcome-after-a-second-launch").await;
+    app.quit().await;
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
-fn app_path() -> PathBuf {
+pub fn app_path() -> PathBuf {
     std::env::var_os("SPACEDOCK_APP")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../debug/spacedock"))

@@ -163,6 +163,8 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
     // (SPACEDOCK_DIGITALOCEAN_API). Its Spaces endpoint can't be reached either, which the keys
     // page must survive.
     let fake = spacedock_tests::fake_do_api::FakeDigitalOceanApi::start();
+    // The connection's own key is one of the account's: a token is kept only if it lists it.
+    fake.add_key("good-token", "DO00E2EEXAMPLE0000", "laptop");
     let home = Home::new();
     let keychain = Keychain::new(IDENTIFIER);
     // A DigitalOcean connection saved on an earlier day.
@@ -184,6 +186,8 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
         )
         .expect("keychain");
     let _ = keychain.delete("digitalocean-token");
+    let token_account = format!("digitalocean-token:{id}");
+    let _ = keychain.delete(&token_account);
 
     let app = App::launch_with_env(&home, &[], &[("SPACEDOCK_DIGITALOCEAN_API", &fake.base)]).await;
     app.click(Locator::Css(&format!("[data-testid='connect-{id}']")))
@@ -191,7 +195,16 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
     app.wait_for(Locator::Id("spaces-error"), 60).await;
     app.click(Locator::Id("nav-keys")).await;
 
-    // The token is asked for once, and kept in the keychain.
+    // A token of another team is refused: it doesn't list this connection's key.
+    app.type_into("api-token", "other-team-token").await;
+    app.click(Locator::XPath("//button[.='Save token']")).await;
+    app.wait_for(
+        Locator::XPath("//p[contains(., 'another DigitalOcean account or team')]"),
+        30,
+    )
+    .await;
+    app.shot("25b-digitalocean-token-of-another-team").await;
+    // The token is asked for once, and kept in the keychain for this connection.
     app.type_into("api-token", "good-token").await;
     app.click(Locator::XPath("//button[.='Save token']")).await;
     app.wait_for(Locator::Id("keys-table"), 60).await;
@@ -203,10 +216,13 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
     app.wait_for(Locator::Id("key-created"), 30).await;
     let access_key = app.text(Locator::Id("created-access")).await;
     let secret = app.text(Locator::Id("created-secret")).await;
-    let made = fake.keys();
+    let made: Vec<_> = fake
+        .keys()
+        .into_iter()
+        .filter(|k| k["name"] == "ci-deploy")
+        .collect();
     assert_eq!(made.len(), 1, "one key was created through the API");
     assert_eq!(made[0]["access_key"], serde_json::json!(access_key));
-    assert_eq!(made[0]["name"], serde_json::json!("ci-deploy"));
     assert!(
         secret.starts_with("fake-secret-"),
         "the API's secret is shown: {secret}"
@@ -255,7 +271,7 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
     app.click(Locator::XPath("//tr//button[.='Save']")).await;
     app.wait_for(Locator::Css("tr[data-name='ci-deploy-2']"), 30)
         .await;
-    assert_eq!(fake.keys()[0]["name"], serde_json::json!("ci-deploy-2"));
+    assert!(fake.keys().iter().any(|k| k["name"] == "ci-deploy-2"));
     app.click(Locator::XPath(
         "//tr[@data-name='ci-deploy-2']//button[contains(., 'Delete')]",
     ))
@@ -277,12 +293,17 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
 
     assert_eq!(
         keychain
-            .get("digitalocean-token")
+            .get(&token_account)
             .expect("keychain")
             .map(|s| s.expose().to_string())
             .as_deref(),
-        Some("good-token")
+        Some("good-token"),
+        "kept for this connection"
     );
+    assert!(keychain
+        .get("digitalocean-token")
+        .expect("keychain")
+        .is_none());
     assert!(keychain
         .get(&format!("key:{access_key}"))
         .expect("keychain")
@@ -299,7 +320,7 @@ async fn digitalocean_keys_through_its_api_with_a_token_kept_in_the_keychain() {
         let leaks = home.files_containing(needle);
         assert!(leaks.is_empty(), "a secret was written to {leaks:?}");
     }
-    let _ = keychain.delete("digitalocean-token");
+    let _ = keychain.delete(&token_account);
     let _ = keychain.delete(&format!("connection:{id}"));
     let _ = keychain.delete(&format!("key:{}", made_there.access_key));
 }

@@ -46,14 +46,28 @@ fn pixels_of(png_bytes: &[u8]) -> (usize, f64) {
 
 /// A one-page PDF saying `words`, with its cross-reference table where readers look for it.
 fn one_page_pdf(words: &str) -> Vec<u8> {
+    pdf_with(words, None)
+}
+
+/// The same, its whole page one link to `url` when given.
+fn pdf_with(words: &str, link: Option<&str>) -> Vec<u8> {
     let text = format!("BT /F1 24 Tf 30 90 Td ({words}) Tj ET");
-    let objects = [
+    let annots = match link {
+        Some(_) => " /Annots [6 0 R]",
+        None => "",
+    };
+    let mut objects = vec![
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>{annots} >>"),
         format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
     ];
+    if let Some(url) = link {
+        objects.push(format!(
+            "<< /Type /Annot /Subtype /Link /Rect [0 0 400 200] /Border [0 0 0] /A << /S /URI /URI ({url}) >> >>"
+        ));
+    }
     let mut pdf = String::from("%PDF-1.4\n");
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {
@@ -247,6 +261,93 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         "the viewer did not fill its frame ({filled:.2} of the lower half)"
     );
     app.shot("56b-preview-pdf").await;
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+}
+
+// A PDF from a Space can be anyone's: its links never take the app's window elsewhere. (WebKit's
+// viewer opens a link in an embedded PDF in the top window.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_in_a_previewed_pdf_never_takes_the_window() {
+    // The "remote page" the PDF links to, counting who asks for it.
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/pwned", remote.local_addr().expect("addr"));
+    let visits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = visits.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for mut stream in remote.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = "<h1>REMOTE PAGE IN THE APP WINDOW</h1>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let (home, app, client, space) = harness::on_sandbox_with_space("pdf-link").await;
+    put(
+        &client,
+        &space,
+        "linked.pdf",
+        &pdf_with("Click anywhere", Some(&url)),
+    )
+    .await;
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    app.click(Locator::Css("[data-key='linked.pdf'] button.file"))
+        .await;
+    app.click(Locator::Id("file-preview-open")).await;
+    let frame = app
+        .wait_for(
+            Locator::Css("#file-preview[data-kind='pdf'] iframe#file-preview-pdf"),
+            20,
+        )
+        .await;
+    assert_eq!(
+        frame.attr("sandbox").await.expect("attr").as_deref(),
+        Some("allow-scripts")
+    );
+    scroll_into_view(&app, "#file-preview").await;
+    // Drawn, so the link is there to be clicked.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let pixels = frame.screenshot().await.expect("the frame's pixels");
+        if pixels_of(&pixels).0 > 500 {
+            break;
+        }
+    }
+    let before = app.client.current_url().await.expect("url");
+    // A click in the middle of the page, as a user focusing or scrolling it would.
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+    let click = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: frame.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    app.client.perform_actions(click).await.expect("click");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = app.client.current_url().await.expect("url");
+    assert_eq!(after, before, "the window stays on the app");
+    assert_eq!(after.scheme(), "tauri", "{after}");
+    assert_eq!(
+        visits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the remote page was not asked for"
+    );
+    // And the app is still there, whole.
+    app.wait_for(Locator::Css("#file-details h2"), 5).await;
+    app.shot("56c-preview-pdf-link-clicked").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
 }

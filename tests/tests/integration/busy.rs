@@ -63,6 +63,7 @@ async fn a_busy_server_slows_the_downloads_and_every_file_still_arrives() {
                 id: i as u32,
                 key: format!("f/{i}.txt"),
                 version: None,
+                existing: None,
                 path: dest.path().join(format!("{i}.txt")),
                 size: 0,
             })

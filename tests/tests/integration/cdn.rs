@@ -132,6 +132,31 @@ async fn wrong_settings_are_refused_before_sending_and_api_errors_are_words() {
     assert!(!e.to_string().contains("good-token"));
 }
 
+// A name a URL writes encoded (a space, an accent) is purged in both forms: the edge keys its
+// cache by the request's path, and a deleted file left cached stays public until it expires.
+#[tokio::test]
+async fn a_purge_names_each_path_as_written_and_as_a_url_has_it() {
+    let fake = FakeDigitalOceanApi::start();
+    let cdn = api(&fake, "good-token");
+    let on = cdn
+        .enable(&cdn::origin("media", "ams3"), &settings(60, None, None))
+        .await
+        .expect("on");
+    let keys = ["docs/my file.pdf".to_string(), "naïve/".to_string()];
+    cdn.purge(&on.id, &keys).await.expect("purged");
+    let mut sent = fake.purges().pop().expect("a purge");
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            "docs/my file.pdf",
+            "docs/my%20file.pdf",
+            "na%C3%AFve/*",
+            "naïve/*"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn the_cdn_is_digitaloceans_only() {
     let sb = sandbox();

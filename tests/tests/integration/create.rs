@@ -177,6 +177,8 @@ async fn cors_rules_round_trip() {
         allowed_methods: vec!["GET".into(), "PUT".into()],
         allowed_headers: vec!["*".into()],
         max_age_seconds: Some(3000),
+        id: Some("site".into()),
+        expose_headers: vec!["ETag".into()],
     };
     let saved = space::set_cors_rules(
         &client,

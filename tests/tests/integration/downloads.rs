@@ -314,3 +314,132 @@ async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
     let gone = download_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {}).await;
     assert_eq!(gone.expect_err("freed").kind(), ErrorKind::Gone);
 }
+
+/// The files below `dir` with their bytes, by path relative to it.
+fn files_in(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        for entry in std::fs::read_dir(&at).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .expect("below")
+                    .to_string_lossy()
+                    .to_string();
+                found.insert(name, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    found
+}
+
+// Names that differ in case (or Unicode form) are one file on many disks (FAT and exFAT
+// sticks, SMB, macOS): two files of one download, or of two at once, never land on one path.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_two_files_of_running_downloads_land_on_one_path() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "fold").await;
+    for (key, body) in [
+        ("pics/Photo.JPG", &b"upper"[..]),
+        ("pics/photo.jpg", b"lower"),
+        ("pics/cafe\u{301}.txt", b"decomposed"),
+        ("pics/caf\u{e9}.txt", b"composed"),
+    ] {
+        (client.put_object())
+            .bucket(&space)
+            .key(key)
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .expect("put");
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = crate::services::connected(&sb, root.path(), &sb.endpoint.url).await;
+    let dest = tempfile::tempdir().expect("dest");
+    let keys = ["pics/".to_string()];
+    use spacedock::core::transfer::download_batch;
+    let one = download_batch::plan(&s, &space, None, &keys, dest.path().to_path_buf())
+        .await
+        .expect("plan");
+    let got = download_batch::start(&s, one.batch, Conflict::KeepBoth, None, &|_| {})
+        .await
+        .expect("ran");
+    assert_eq!(got.done, 4, "{:?}", got.problems);
+    assert_eq!(got.notes.len(), 2, "two saved beside: {:?}", got.notes);
+    let on_disk = files_in(dest.path());
+    let mut bodies: Vec<&[u8]> = on_disk.values().map(Vec::as_slice).collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [&b"composed"[..], b"decomposed", b"lower", b"upper"],
+        "{on_disk:?}"
+    );
+
+    // The same folder twice at once into one folder, with Keep both: every file of both kept.
+    let twice = tempfile::tempdir().expect("dest");
+    let plans = [
+        download_batch::plan(&s, &space, None, &keys, twice.path().to_path_buf()).await,
+        download_batch::plan(&s, &space, None, &keys, twice.path().to_path_buf()).await,
+    ];
+    let [a, b] = plans.map(|p| p.expect("plan").batch);
+    let (ra, rb) = tokio::join!(
+        download_batch::start(&s, a, Conflict::KeepBoth, None, &|_| {}),
+        download_batch::start(&s, b, Conflict::KeepBoth, None, &|_| {}),
+    );
+    assert_eq!((ra.expect("a").done, rb.expect("b").done), (4, 4));
+    let on_disk = files_in(twice.path());
+    assert_eq!(on_disk.len(), 8, "{:?}", on_disk.keys());
+    let mut bodies: Vec<&[u8]> = on_disk.values().map(Vec::as_slice).collect();
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 4);
+}
+
+// A crash (or a kill) mid-download leaves hidden partial files: the next start removes them,
+// but not one a noted big download can still resume, nor any file of the user's.
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_files_a_crash_left_are_removed_at_the_next_start() {
+    use spacedock::core::transfer::local::partial_path;
+    use spacedock::core::transfer::unfinished::{PartialDownload, WritingInto};
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = tempfile::tempdir().expect("folder");
+    let left = partial_path(&folder.path().join("small.txt"));
+    let resumable = partial_path(&folder.path().join("big.bin"));
+    let mine = folder.path().join("notes.txt");
+    for f in [&left, &resumable, &mine] {
+        std::fs::write(f, b"x").expect("write");
+    }
+    {
+        let s = crate::services::services(root.path());
+        s.writing.add(WritingInto {
+            batch: "crashed".into(),
+            folders: vec![folder.path().to_path_buf()],
+        });
+        s.partials.add(PartialDownload {
+            endpoint: "http://e".into(),
+            space: "s".into(),
+            key: "big.bin".into(),
+            version: None,
+            path: folder.path().join("big.bin"),
+            partial: resumable.clone(),
+            dest: folder.path().to_path_buf(),
+            size: 100 << 20,
+            etag: "\"e\"".into(),
+            part_size: 16 << 20,
+            done: vec![0],
+            replace: false,
+            replaces: None,
+        });
+    } // the "crash": these services go without settling anything
+    let s = crate::services::services(root.path());
+    s.sweep_left_partials();
+    assert!(!left.exists(), "the crash's partial file is removed");
+    assert!(resumable.exists(), "a resumable one stays");
+    assert!(mine.exists(), "the user's file stays");
+    assert!(s.writing.list().is_empty());
+}

@@ -91,6 +91,7 @@ async fn permissions_in_bulk_and_metadata_edits_keep_each_other() {
         &target.space,
         "a.txt",
         &edit,
+        None,
     )
     .await
     .expect("edit");
@@ -114,7 +115,8 @@ async fn permissions_in_bulk_and_metadata_edits_keep_each_other() {
         &target.endpoint,
         &target.space,
         "a.txt",
-        &bad
+        &bad,
+        None
     )
     .await
     .is_err());
@@ -132,10 +134,11 @@ async fn deleting_a_folder_takes_everything_in_it() {
         &target.endpoint,
         &target.space,
         &["old/".to_string()],
+        &Default::default(),
     )
     .await
     .expect("delete");
-    assert_eq!(n, 3);
+    assert_eq!(n.deleted, 3);
     let left = target
         .client
         .list_objects_v2()

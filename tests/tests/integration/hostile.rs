@@ -151,3 +151,74 @@ async fn the_api_token_goes_only_to_the_api() {
         ["GET /v2/spaces/keys/..%2F..%2Fv2%2Faccount HTTP/1.1"]
     );
 }
+
+// A file's versions are listed by its key as a prefix: the listing stops at the first key past
+// it, however many follow (a folder "logs/" of a million files beside a file "logs").
+#[tokio::test]
+async fn a_files_versions_stop_at_the_first_key_past_it() {
+    use spacedock::core::versions;
+    use spacedock_tests::hostile::Reply;
+    let page = |n: usize| {
+        let versions: String = std::iter::once(
+            "<Version><Key>logs</Key><VersionId>v1</VersionId><IsLatest>true</IsLatest><Size>1</Size></Version>".to_string(),
+        )
+        .chain((0..50).map(|i| {
+            format!("<Version><Key>logs/{n:04}-{i:02}</Key><VersionId>v</VersionId><IsLatest>true</IsLatest><Size>1</Size></Version>")
+        }))
+        .collect();
+        format!(
+            "<ListVersionsResult><Name>s</Name><IsTruncated>true</IsTruncated><NextKeyMarker>logs/{n:04}</NextKeyMarker><NextVersionIdMarker>v</NextVersionIdMarker>{versions}</ListVersionsResult>"
+        )
+    };
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    let server = spacedock_tests::hostile::HostileServer::start_with(move |_| {
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Reply::new(200, page(n))
+    });
+    let client = client_of(&server);
+    let listed = versions::file_versions(&client, &server.base, "s", "logs")
+        .await
+        .expect("versions");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one page, not all of them"
+    );
+}
+
+// A region a server names for a Space is used only if it is a region's name: never a host.
+#[tokio::test]
+async fn a_region_a_server_names_is_never_a_host() {
+    use spacedock::core::spaces;
+    let server = HostileServer::start(|_| {
+        (
+            200,
+            r#"<ListAllMyBucketsResult><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>s</Name><BucketRegion>evil.example/x</BucketRegion></Bucket><Bucket><Name>t</Name><BucketRegion>fra1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"#.into(),
+        )
+    });
+    let client = client_of(&server);
+    let listed = spaces::list(&client, &server.base, "nyc3")
+        .await
+        .expect("list");
+    let regions: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|s| (s.name.as_str(), s.region.as_str()))
+        .collect();
+    assert_eq!(regions, [("s", "nyc3"), ("t", "fra1")]);
+    // Nor one a page asks for.
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = crate::services::services(root.path());
+    let draft = crate::services::draft(&server.base, "Any", "AK", &Secret::new("s"));
+    let saved = spacedock::core::connection::service::save_connection(&s, &draft).expect("save");
+    spacedock::core::connection::service::connect(&s, &saved.id)
+        .await
+        .expect("connect");
+    let asked = server.requests().len();
+    let e = spacedock::core::files::view(&s, "s", Some("evil.example/x".into()), "a", None)
+        .await
+        .expect_err("not a region");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(server.requests().len(), asked, "nothing was sent");
+}

@@ -72,9 +72,16 @@ async fn saving_metadata_never_changes_who_may_read_a_file() {
         content_encoding: None,
         custom: vec![("team".into(), "blue".into())],
     };
-    let saved = objects::set_metadata(&client, &sb.endpoint.url, &space, "public.txt", &metadata)
-        .await
-        .expect("metadata saved");
+    let saved = objects::set_metadata(
+        &client,
+        &sb.endpoint.url,
+        &space,
+        "public.txt",
+        &metadata,
+        None,
+    )
+    .await
+    .expect("metadata saved");
     assert_eq!(saved.metadata.cache_control.as_deref(), Some("max-age=60"));
     assert_eq!(anonymous_get(&url).0, 200, "still public");
     assert!(
@@ -96,9 +103,16 @@ async fn saving_metadata_never_changes_who_may_read_a_file() {
     let limited = s3::client(&sb.endpoint, &writer.access_key, &writer.secret);
     let mut other = metadata.clone();
     other.cache_control = Some("no-store".into());
-    let err = objects::set_metadata(&limited, &sb.endpoint.url, &space, "public.txt", &other)
-        .await
-        .expect_err("refused without the ACL");
+    let err = objects::set_metadata(
+        &limited,
+        &sb.endpoint.url,
+        &space,
+        "public.txt",
+        &other,
+        None,
+    )
+    .await
+    .expect_err("refused without the ACL");
     assert_eq!(err.kind(), ErrorKind::AccessDenied, "{err}");
     assert_eq!(anonymous_get(&url).0, 200, "still public after the refusal");
     let head = objects::details(&client, &sb.endpoint.url, &space, "public.txt")

@@ -219,3 +219,56 @@ fn damaged_facts_without_a_cluster_are_explained_and_nothing_is_deleted() {
     assert!(dir.path().join("mon").join("keep.me").exists());
     assert!(dir.path().join("cluster.json").exists());
 }
+
+// Another program (another local user's, say) takes the gateway's port after the sandbox chose
+// it and before its radosgw listens: the sandbox refuses to start rather than send its uploads
+// there.
+#[test]
+fn a_gateway_port_someone_else_listens_on_is_refused() {
+    let _shared = sandbox();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = StartOptions {
+        store_bytes: 4 << 30,
+        ..StartOptions::new(dir.path())
+    };
+    // As soon as the sandbox has written its port down, a stranger listens there and answers
+    // HTTP, the way radosgw would.
+    let conf = dir.path().join("ceph.conf");
+    let stranger = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        let port = loop {
+            let text = std::fs::read_to_string(&conf).unwrap_or_default();
+            let port = text
+                .split("beast endpoint=127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|p| p.parse::<u16>().ok());
+            if let Some(port) = port {
+                break port;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no conf written");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("the stranger binds");
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = asked.clone();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for mut s in listener.incoming().flatten() {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.read(&mut [0u8; 4096]);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        asked
+    });
+    let started = sandbox::start(&opts, |_| {});
+    let asked = stranger.join().expect("stranger");
+    let Err(err) = started else {
+        panic!("started with a stranger listening on its gateway's port");
+    };
+    assert_eq!(err.kind(), ErrorKind::Sandbox, "{err}");
+    // Only the probe that something answers reached it: no request of the app's.
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) <= 3);
+}

@@ -112,10 +112,29 @@ async fn revoking_a_key_takes_it_from_everything_that_held_it() {
         .expect("listed");
     assert_eq!(row.key.name, "client a");
     assert!(row.key.created.is_some() && row.in_keychain && !row.current);
+    // A file of the user's named as the test's used to be, in a versioned Space: the test
+    // writes a name of its own and removes exactly it, leaving no version or marker behind.
+    let owner = spacedock::core::s3::client(&sb.endpoint, &owner.access_key, &owner.secret);
+    spacedock::core::versions::set_versioning(&owner, &sb.endpoint.url, &space, true)
+        .await
+        .expect("versioning on");
+    crate::safety::put(&owner, &space, ".spacedock-key-test", b"the user's").await;
     let tried = keys::test(&s, &ak, &space, Some(Permission::ReadWrite))
         .await
         .expect("test");
     assert!(tried.can_list && tried.can_write == Some(true), "{tried:?}");
+    assert_eq!(
+        fetch(&owner, &space, ".spacedock-key-test")
+            .await
+            .as_deref(),
+        Some(&b"the user's"[..])
+    );
+    let versions = owner.list_object_versions().bucket(&space).send().await;
+    let versions = versions.expect("versions");
+    let left: Vec<_> = (versions.versions().iter().filter_map(|v| v.key()))
+        .chain(versions.delete_markers().iter().filter_map(|m| m.key()))
+        .collect();
+    assert_eq!(left, [".spacedock-key-test"], "nothing of the test is left");
 
     // The Space remembers the key; a connection is saved that signs with it.
     let opened = page::open_with_key(&s, &space, None, Some(ak.clone()))

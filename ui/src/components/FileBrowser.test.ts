@@ -13,7 +13,7 @@ vi.mock('../lib/backend', async (importOriginal) => ({
 const space = { name: 'big', region: 'local', fileListing: 'restricted' as const, urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null }, opensWith: null, limited: false };
 
 function file(i: number): Entry {
-  return { kind: 'file', key: `item-${String(i).padStart(6, '0')}`, name: `item-${String(i).padStart(6, '0')}`, size: i, modified: null };
+  return { kind: 'file', key: `item-${String(i).padStart(6, '0')}`, name: `item-${String(i).padStart(6, '0')}`, size: i, modified: null, etag: null };
 }
 
 describe('FileBrowser', () => {
@@ -50,9 +50,9 @@ describe('FileBrowser', () => {
       onPage({
         prefix,
         entries: [
-          { kind: 'file', key: 'b.txt', name: 'b.txt', size: 1, modified: null },
-          { kind: 'folder', key: 'z/', name: 'z', size: 0, modified: null },
-          { kind: 'file', key: 'a.txt', name: 'a.txt', size: 2, modified: null },
+          { kind: 'file', key: 'b.txt', name: 'b.txt', size: 1, modified: null, etag: null },
+          { kind: 'folder', key: 'z/', name: 'z', size: 0, modified: null, etag: null },
+          { kind: 'file', key: 'a.txt', name: 'a.txt', size: 2, modified: null, etag: null },
         ],
         done: true,
       });

@@ -6,20 +6,37 @@ import type { ErrorPayload } from './bindings/ErrorPayload';
 export class Action {
   busy = $state(false);
   error: ErrorPayload | null = $state(null);
+  private running: AbortController | null = null;
 
-  /** Runs `f`, busy until it ends; its error (if any) is kept. True when it succeeded. */
-  async run(f: () => Promise<void>): Promise<boolean> {
+  /**
+   * Runs `f`, busy until it ends; its error (if any) is kept. True when it succeeded. `f` gets a
+   * signal that `stop()` aborts: a command given it is stopped in the app too, and a stopped
+   * action leaves no error (the user asked for it).
+   */
+  async run(f: (signal: AbortSignal) => Promise<void>): Promise<boolean> {
+    const controller = new AbortController();
+    this.running = controller;
     this.busy = true;
     this.error = null;
     try {
-      await f();
+      await f(controller.signal);
       return true;
     } catch (e) {
-      this.error = toErrorPayload(e);
+      if (!controller.signal.aborted) this.error = toErrorPayload(e);
       return false;
     } finally {
-      this.busy = false;
+      if (this.running === controller) {
+        this.running = null;
+        this.busy = false;
+      }
     }
+  }
+
+  /** Stops the action running now, if any (a Stop button, or its page going away). */
+  stop() {
+    this.running?.abort();
+    this.running = null;
+    this.busy = false;
   }
 
   /** Shows an error that came from elsewhere (a load, a check before sending). */

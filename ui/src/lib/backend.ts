@@ -22,6 +22,7 @@ import type { DownloadSummary } from './bindings/DownloadSummary';
 import type { PlannedDownload } from './bindings/PlannedDownload';
 import type { SavedRules } from './bindings/SavedRules';
 import type { Restored } from './bindings/Restored';
+import type { DeleteSummary } from './bindings/DeleteSummary';
 import type { FileAcl } from './bindings/FileAcl';
 import type { TransferEvent } from './bindings/TransferEvent';
 import type { UploadPlan } from './bindings/UploadPlan';
@@ -296,12 +297,27 @@ export async function onFileDrop(handler: (e: DropState) => void): Promise<() =>
 // --- One file ---
 
 /** A file's preview (image, text, JSON, CSV), up to a size limit. */
-export function previewFile(space: string, region: string | null, key: string): Promise<Preview> {
-  return invoke('preview_file', { space, region, key });
+let lastRequest = 0;
+
+/**
+ * Runs a command that `signal` may stop: it gets a number of its own, and an abort asks the app
+ * to stop that request (the promise then fails with kind `cancelled`).
+ */
+function stoppable<T>(signal: AbortSignal | undefined, call: (request: number | null) => Promise<T>): Promise<T> {
+  if (!signal) return call(null);
+  const request = ++lastRequest;
+  const stop = () => void invoke('cancel_request', { request }).catch(() => {});
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  return call(request).finally(() => signal.removeEventListener('abort', stop));
 }
 
-export function fileDetails(space: string, region: string | null, key: string): Promise<FileView> {
-  return invoke('file_details', { space, region, key });
+export function previewFile(space: string, region: string | null, key: string, signal?: AbortSignal): Promise<Preview> {
+  return stoppable(signal, (request) => invoke('preview_file', { space, region, key, request }));
+}
+
+export function fileDetails(space: string, region: string | null, key: string, signal?: AbortSignal): Promise<FileView> {
+  return stoppable(signal, (request) => invoke('file_details', { space, region, key, request }));
 }
 
 /** Returns the files that failed, each with why. */
@@ -313,12 +329,24 @@ export function shareLink(space: string, region: string | null, key: string, sec
   return invoke('share_link', { space, region, key, seconds });
 }
 
-export function setFileMetadata(space: string, region: string | null, key: string, metadata: Metadata): Promise<FileDetails> {
-  return invoke('set_file_metadata', { space, region, key, metadata });
+/** Replaces a file's metadata, if it is still the version `etag` whose details were shown. */
+export function setFileMetadata(space: string, region: string | null, key: string, metadata: Metadata, etag: string | null): Promise<FileDetails> {
+  return invoke('set_file_metadata', { space, region, key, metadata, etag });
 }
 
-export function deleteFiles(space: string, region: string | null, keys: string[]): Promise<number> {
-  return invoke('delete_files', { space, region, keys });
+/**
+ * Deletes files and folders. `shown` gives the ETag each file was listed with: a file changed
+ * since is kept, and said so in the answer.
+ */
+export function deleteFiles(space: string, region: string | null, keys: string[], shown: Record<string, string>): Promise<DeleteSummary> {
+  return invoke('delete_files', { space, region, keys, shown });
+}
+
+/** One line about a delete. */
+export function deleteSentence(d: DeleteSummary): string {
+  const parts = [`Deleted ${d.deleted} ${d.deleted === 1 ? 'file' : 'files'}.`];
+  for (const k of d.kept) parts.push(`${k.path}: ${k.message}`);
+  return parts.join(' ');
 }
 
 export function lifecycleRules(space: string, region: string | null): Promise<LifecycleRule[]> {
@@ -341,8 +369,8 @@ export function setVersioning(space: string, region: string | null, enabled: boo
 }
 
 /** A file's versions and delete markers, newest first. */
-export function fileVersions(space: string, region: string | null, key: string): Promise<FileVersion[]> {
-  return invoke('file_versions', { space, region, key });
+export function fileVersions(space: string, region: string | null, key: string, signal?: AbortSignal): Promise<FileVersion[]> {
+  return stoppable(signal, (request) => invoke('file_versions', { space, region, key, request }));
 }
 
 /** Copies a version over the current one; returns the versions after. */
@@ -350,8 +378,15 @@ export function fileVersions(space: string, region: string | null, key: string):
  * Puts an old version back. With versioning suspended the version it would replace for good is
  * replaced only when `forGood` names its ETag: the first call fails with kind `replacesForGood`.
  */
-export function restoreVersion(space: string, region: string | null, key: string, versionId: string, forGood: string | null = null): Promise<Restored> {
-  return invoke('restore_version', { space, region, key, versionId, forGood });
+export function restoreVersion(
+  space: string,
+  region: string | null,
+  key: string,
+  versionId: string,
+  forGood: string | null = null,
+  signal?: AbortSignal,
+): Promise<Restored> {
+  return stoppable(signal, (request) => invoke('restore_version', { space, region, key, versionId, forGood, request }));
 }
 
 /** Deletes one version for good; returns the versions after. */

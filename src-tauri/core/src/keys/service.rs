@@ -307,7 +307,7 @@ pub async fn test(
     let can_list = list.send().await.is_ok();
     let can_write = match permission {
         Some(Permission::Read) => None,
-        _ => Some(write_and_delete(&client, space).await),
+        _ => Some(write_and_delete(&client, &active.client, space).await),
     };
     Ok(KeyTest {
         can_list,
@@ -316,18 +316,41 @@ pub async fn test(
 }
 
 /// Writes a small file under a name of its own and removes exactly it: never a file of the
-/// user's (a new name each time, written only where nothing is), and on a versioned Space no
-/// version or delete marker is left behind (it is removed by its version id).
-async fn write_and_delete(client: &aws_sdk_s3::Client, space: &str) -> bool {
+/// user's (a new name each time, written only where nothing is). On a versioned Space it is
+/// removed by its version id, so nothing of it stays; a key that may delete files but not
+/// versions leaves a delete marker, and the connection's own key (`tidy`) removes both.
+async fn write_and_delete(
+    client: &aws_sdk_s3::Client,
+    tidy: &aws_sdk_s3::Client,
+    space: &str,
+) -> bool {
     let key = format!(".spacedock-key-test-{}", uuid::Uuid::new_v4().simple());
     let body = aws_sdk_s3::primitives::ByteStream::from_static(b"ok");
     let put = client.put_object().bucket(space).key(&key).body(body);
     let Ok(written) = put.if_none_match("*").send().await else {
         return false;
     };
-    let delete = client.delete_object().bucket(space).key(&key);
-    let delete = delete.set_version_id(written.version_id().map(str::to_string));
-    delete.send().await.is_ok()
+    let version = written.version_id().map(str::to_string);
+    let exact = client.delete_object().bucket(space).key(&key);
+    if exact.set_version_id(version.clone()).send().await.is_ok() {
+        return true;
+    }
+    let Ok(deleted) = client.delete_object().bucket(space).key(&key).send().await else {
+        return false;
+    };
+    for left in [version, deleted.version_id().map(str::to_string)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = tidy
+            .delete_object()
+            .bucket(space)
+            .key(&key)
+            .version_id(left)
+            .send()
+            .await;
+    }
+    true
 }
 
 /// Saves a connection that uses this key, and connects. For a limited key, `spaces` are the

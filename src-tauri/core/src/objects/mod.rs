@@ -376,8 +376,60 @@ pub async fn acl_of(
     Ok(acl)
 }
 
+/// An ACL with everyone's read given (`public`) or taken away, and every other grant kept as it
+/// is. None when there is none but the owner's full control and everyone's read: a canned ACL
+/// (public-read or private) then says exactly the same, and every server takes it.
+pub(crate) fn everyone_reads(
+    owner: Option<&aws_sdk_s3::types::Owner>,
+    grants: &[aws_sdk_s3::types::Grant],
+    public: bool,
+) -> Option<aws_sdk_s3::types::AccessControlPolicy> {
+    use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee};
+    let everyone_reads = |g: &Grant| {
+        g.grantee().is_some_and(|who| {
+            who.r#type() == &Type::Group
+                && who.uri().is_some_and(|u| u.ends_with("/global/AllUsers"))
+        }) && g.permission() == Some(&Permission::Read)
+    };
+    let owner_id = owner.and_then(|o| o.id());
+    let owners = |g: &Grant| {
+        g.permission() == Some(&Permission::FullControl)
+            && g.grantee().is_some_and(|who| {
+                who.r#type() == &Type::CanonicalUser && who.id().is_some() && who.id() == owner_id
+            })
+    };
+    if grants.iter().all(|g| everyone_reads(g) || owners(g)) {
+        return None;
+    }
+    let mut kept: Vec<Grant> = grants
+        .iter()
+        .filter(|g| !everyone_reads(g))
+        .cloned()
+        .collect();
+    if public {
+        let all_users = Grantee::builder()
+            .r#type(Type::Group)
+            .uri("http://acs.amazonaws.com/groups/global/AllUsers")
+            .build()
+            .ok()?;
+        kept.push(
+            Grant::builder()
+                .grantee(all_users)
+                .permission(Permission::Read)
+                .build(),
+        );
+    }
+    Some(
+        AccessControlPolicy::builder()
+            .set_owner(owner.cloned())
+            .set_grants(Some(kept))
+            .build(),
+    )
+}
+
 /// Sets the permission of each file; returns the keys that failed with why. Folders are skipped
-/// (they have no permission of their own).
+/// (they have no permission of their own). Grants the file has besides its owner's and
+/// everyone's (a key's user let in, say) are kept.
 pub async fn set_acl(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
@@ -398,18 +450,25 @@ pub async fn set_acl(
             space.to_string(),
         );
         tasks.spawn(async move {
-            let r = client
-                .put_object_acl()
-                .bucket(&space)
-                .key(&key)
-                .acl(canned)
-                .send()
-                .await;
-            (
-                key,
-                r.err()
-                    .map(|e| map_error(e, Context::space(&endpoint, &space)).to_string()),
-            )
+            let ctx = Context::space(&endpoint, &space);
+            let set = async {
+                let now = (client
+                    .get_object_acl()
+                    .bucket(&space)
+                    .key(&key)
+                    .send()
+                    .await)
+                    .map_err(|e| map_error(e, ctx))?;
+                let public = want == FileAcl::Public;
+                let put = client.put_object_acl().bucket(&space).key(&key);
+                let put = match everyone_reads(now.owner(), now.grants(), public) {
+                    Some(policy) => put.access_control_policy(policy),
+                    None => put.acl(canned),
+                };
+                put.send().await.map_err(|e| map_error(e, ctx)).map(drop)
+            };
+            let failed = set.await.err().map(|e| e.to_string());
+            (key, failed)
         });
     }
     let mut failed = Vec::new();
@@ -449,13 +508,16 @@ pub async fn share_link(
     Ok(request.uri().to_string())
 }
 
-/// Replaces a file's metadata by copying it onto itself, keeping its permission.
+/// Replaces a file's metadata by copying it onto itself, keeping its permission and what the
+/// form doesn't show (its language, expiry, redirect and storage class). Only the version shown
+/// (`etag`) is changed: one written since is left as it is.
 pub async fn set_metadata(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     space: &str,
     key: &str,
     metadata: &Metadata,
+    etag: Option<&str>,
 ) -> Result<FileDetails> {
     for (name, _) in &metadata.custom {
         if name.is_empty()
@@ -470,6 +532,9 @@ pub async fn set_metadata(
     }
     // The copy replaces the object, and with it its permission: the exact grants go with it.
     let grants = grants(client, endpoint, space, key).await?;
+    let ctx = Context::space(endpoint, space);
+    let head = (client.head_object().bucket(space).key(key).send().await)
+        .map_err(|e| map_error(e, ctx))?;
     let clean = |v: &Option<String>| {
         v.as_ref()
             .map(|s| s.trim().to_string())
@@ -485,24 +550,61 @@ pub async fn set_metadata(
         .set_content_type(clean(&metadata.content_type))
         .set_cache_control(clean(&metadata.cache_control))
         .set_content_disposition(clean(&metadata.content_disposition))
-        .set_content_encoding(clean(&metadata.content_encoding));
+        .set_content_encoding(clean(&metadata.content_encoding))
+        .set_content_language(head.content_language().map(str::to_string))
+        .set_website_redirect_location(head.website_redirect_location().map(str::to_string))
+        .set_storage_class(head.storage_class().cloned())
+        .set_copy_source_if_match(etag.map(|e| format!("\"{}\"", e.trim_matches('"'))));
     copy = grants.on_copy(copy);
     for (name, value) in &metadata.custom {
         copy = copy.metadata(name.to_lowercase(), value);
     }
-    copy.send()
+    // A copy onto itself of up to 5 GiB, on the server. RGW reads the condition from its own
+    // header too.
+    let shown = etag.map(|e| format!("\"{}\"", e.trim_matches('"')));
+    // As the server wrote it (the SDK would rewrite a date it can't read, or drop it).
+    let expires = head.expires_string().map(str::to_string);
+    copy.customize()
+        .config_override(crate::s3::moving_bytes())
+        .mutate_request(move |r| {
+            if let Some(e) = &shown {
+                r.headers_mut().insert("x-amz-copy-if-match", e.clone());
+            }
+            if let Some(e) = &expires {
+                r.headers_mut().insert("expires", e.clone());
+            }
+        })
+        .send()
         .await
-        .map_err(|e| map_error(e, Context::space(endpoint, space)))?;
+        .map_err(|e| match map_error(e, ctx) {
+            Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(format!(
+                "“{key}” changed after its details were shown, so its metadata was not changed. Look at it again."
+            )),
+            other => other,
+        })?;
     details(client, endpoint, space, key).await
 }
 
-/// Deletes files, and folders with everything in them, in batches of 1,000. Returns the count.
+/// What a delete did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DeleteSummary {
+    pub deleted: u64,
+    /// Files left as they are, with why (changed since they were shown).
+    pub kept: Vec<crate::transfer::Problem>,
+}
+
+/// Deletes files, and folders with everything in them, in batches of 1,000. A file whose ETag
+/// was shown (`shown`, by key) is deleted only if it is still that version, looked at right
+/// before its batch goes: one written since is kept, and said so.
 pub async fn delete(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     space: &str,
     keys: &[String],
-) -> Result<u64> {
+    shown: &std::collections::HashMap<String, String>,
+) -> Result<DeleteSummary> {
     let c = Context::space(endpoint, space);
     let mut all: Vec<String> = Vec::new();
     for key in keys {
@@ -520,21 +622,44 @@ pub async fn delete(
     }
     all.sort();
     all.dedup();
-    let mut deleted = 0u64;
+    let mut summary = DeleteSummary::default();
     for batch in all.chunks(1000) {
-        let objects = batch
+        let mut going = Vec::with_capacity(batch.len());
+        for key in batch {
+            let Some(etag) = shown.get(key) else {
+                going.push(key);
+                continue;
+            };
+            let head = client.head_object().bucket(space).key(key).send().await;
+            match head {
+                Ok(h) if h.e_tag().map(|t| t.trim_matches('"')) == Some(etag.trim_matches('"')) => {
+                    going.push(key)
+                }
+                Ok(_) => summary.kept.push(crate::transfer::Problem {
+                    path: key.clone(),
+                    message: "Not deleted: it changed after it was shown. Look at it again.".into(),
+                }),
+                // Gone already: nothing to delete.
+                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {}
+                Err(e) => return Err(map_error(e, c)),
+            }
+        }
+        let objects = going
             .iter()
             .map(|k| {
                 ObjectIdentifier::builder()
-                    .key(k)
+                    .key(*k)
                     .build()
                     .map_err(|e| Error::InvalidInput(e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
+        if objects.is_empty() {
+            continue;
+        }
         delete_batch(client, space, c, objects).await?;
-        deleted += batch.len() as u64;
+        summary.deleted += going.len() as u64;
     }
-    Ok(deleted)
+    Ok(summary)
 }
 
 /// Deletes up to 1,000 objects (or object versions) in one request; any refusal is an error.

@@ -190,6 +190,48 @@ pub fn port_free(port: u16) -> bool {
     port != 0 && TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
+/// Whether the socket listening on `port` (on loopback or every address) is held by process
+/// `pid`: read from the kernel's table of TCP sockets and the process's open files, so a port
+/// that another program (another user's, even) took first is never taken for the sandbox's.
+pub fn listener_held_by(port: u16, pid: u32) -> bool {
+    let inodes = listening_inodes(port);
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        let link = std::fs::read_link(fd.path()).unwrap_or_default();
+        let link = link.to_string_lossy();
+        (link.strip_prefix("socket:["))
+            .and_then(|l| l.strip_suffix(']'))
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| inodes.contains(&n))
+    })
+}
+
+/// The inodes of the sockets listening on `port`, from /proc/net/tcp and tcp6.
+fn listening_inodes(port: u16) -> Vec<u64> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local address "IP:PORT" in hex, state 0A is LISTEN, the inode is the tenth column.
+            let (Some(local), Some(state), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
+            else {
+                continue;
+            };
+            let listens_here = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                == Some(port);
+            if listens_here && *state == "0A" {
+                inodes.extend(inode.parse::<u64>().ok());
+            }
+        }
+    }
+    inodes
+}
+
 pub fn port_open(port: u16) -> bool {
     TcpStream::connect_timeout(
         &(std::net::Ipv4Addr::LOCALHOST, port).into(),
@@ -300,6 +342,22 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listener_is_told_from_another_processs() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        assert!(listener_held_by(port, std::process::id()));
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("another process");
+        assert!(!listener_held_by(port, other.id()), "not the other's");
+        let _ = other.kill();
+        let _ = other.wait();
+        drop(listener);
+        assert!(!listener_held_by(port, std::process::id()), "closed");
+    }
 
     /// The shape of a Ceph tool's crash: the reason, then a long backtrace.
     const CRASH: &str = "2026-11-29T06:10:01.123+0000 7f3 -1 rocksdb: IO error: While lock file: store.db/LOCK: Resource temporarily unavailable

@@ -195,8 +195,20 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
     )?;
     sandbox.spawn("rgw", "radosgw", &["-c", &conf, "-n", RGW_NAME, "-f"])?;
     let rgw_port = sandbox_ports.rgw;
+    let rgw_pid = sandbox.pid_of("rgw").unwrap_or_default();
     sandbox.wait_until("the gateway (radosgw)", Duration::from_secs(180), || {
-        Ok(http_answers(rgw_port))
+        if !http_answers(rgw_port) {
+            return Ok(false);
+        }
+        // Something answers on the port: it must be this sandbox's own radosgw. Another
+        // program there (another user's, say) would be sent every upload and could answer
+        // for the Spaces.
+        match process::listener_held_by(rgw_port, rgw_pid) {
+            true => Ok(true),
+            false => Err(Error::Sandbox(format!(
+                "Another program is listening on the sandbox gateway's port {rgw_port}, not this sandbox's radosgw; nothing was sent to it, and the sandbox was stopped. Start it again: it picks another port."
+            ))),
+        }
     })?;
     timings.push((Step::Gateway, mark.elapsed()));
     report(Step::Gateway, true);

@@ -134,20 +134,23 @@ pub async fn file_listing(
     })
 }
 
-/// Sets the file listing and reads it back, so the caller always shows the server's truth.
+/// Sets the file listing and reads it back, so the caller always shows the server's truth. Only
+/// everyone's read is given or taken: any other grant of the Space's ACL is kept.
 pub async fn set_file_listing(
     client: &aws_sdk_s3::Client,
     endpoint: &str,
     name: &str,
     listing: FileListing,
 ) -> Result<FileListing> {
-    client
-        .put_bucket_acl()
-        .bucket(name)
-        .acl(listing.canned())
-        .send()
-        .await
-        .map_err(|e| map_error(e, Context::space(endpoint, name)))?;
+    let ctx = Context::space(endpoint, name);
+    let now = (client.get_bucket_acl().bucket(name).send().await).map_err(|e| map_error(e, ctx))?;
+    let public = listing == FileListing::Enabled;
+    let put = client.put_bucket_acl().bucket(name);
+    let put = match crate::objects::everyone_reads(now.owner(), now.grants(), public) {
+        Some(policy) => put.access_control_policy(policy),
+        None => put.acl(listing.canned()),
+    };
+    put.send().await.map_err(|e| map_error(e, ctx))?;
     let now = file_listing(client, endpoint, name).await?;
     if now != listing {
         return Err(Error::Server {
@@ -167,7 +170,23 @@ pub struct CorsRule {
     pub allowed_methods: Vec<String>,
     pub allowed_headers: Vec<String>,
     pub max_age_seconds: Option<i32>,
+    /// The rule's name and the response headers a page may read, as the server has them: the
+    /// editor doesn't show them, and they are written back as they were.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
 }
+
+/// Each part of a CORS rule this app reads and writes back; any other refuses editing.
+const CORS_PARTS: [&str; 6] = [
+    "ID",
+    "AllowedOrigin",
+    "AllowedMethod",
+    "AllowedHeader",
+    "ExposeHeader",
+    "MaxAgeSeconds",
+];
 
 const CORS_METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
 
@@ -205,17 +224,31 @@ pub async fn cors_rules(
     endpoint: &str,
     name: &str,
 ) -> Result<Vec<CorsRule>> {
-    match client.get_bucket_cors().bucket(name).send().await {
-        Ok(out) => Ok(out
-            .cors_rules()
-            .iter()
-            .map(|r| CorsRule {
-                allowed_origins: r.allowed_origins().to_vec(),
-                allowed_methods: r.allowed_methods().to_vec(),
-                allowed_headers: r.allowed_headers().to_vec(),
-                max_age_seconds: r.max_age_seconds(),
-            })
-            .collect()),
+    let raw = crate::s3::RawBody::default();
+    let asked = client.get_bucket_cors().bucket(name).customize();
+    match asked.interceptor(raw.clone()).send().await {
+        Ok(out) => {
+            let xml = raw.take().unwrap_or_default();
+            if let Some((_, part)) =
+                crate::s3::unknown_part(&xml, "CORSRule", "ID", &CORS_PARTS, &[])?
+            {
+                return Err(Error::InvalidInput(format!(
+                    "This Space's CORS rules have a setting named “{part}”, which this app can't show; so that it is never lost unseen, they can't be edited here."
+                )));
+            }
+            Ok(out
+                .cors_rules()
+                .iter()
+                .map(|r| CorsRule {
+                    allowed_origins: r.allowed_origins().to_vec(),
+                    allowed_methods: r.allowed_methods().to_vec(),
+                    allowed_headers: r.allowed_headers().to_vec(),
+                    max_age_seconds: r.max_age_seconds(),
+                    id: r.id().map(str::to_string),
+                    expose_headers: r.expose_headers().to_vec(),
+                })
+                .collect())
+        }
         Err(e)
             if aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
                 == Some("NoSuchCORSConfiguration") =>
@@ -259,6 +292,10 @@ pub async fn set_cors_rules(
             .set_allowed_methods(Some(rule.allowed_methods.clone()))
             .set_allowed_headers(Some(clean(&rule.allowed_headers)))
             .set_max_age_seconds(rule.max_age_seconds)
+            .set_id(rule.id.clone())
+            .set_expose_headers(
+                (!rule.expose_headers.is_empty()).then(|| rule.expose_headers.clone()),
+            )
             .build()
             .map_err(|e| Error::InvalidInput(format!("That CORS rule is incomplete: {e}")))?;
         config = config.cors_rules(built);

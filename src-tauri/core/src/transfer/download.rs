@@ -34,6 +34,8 @@ pub struct DownloadFile {
     pub version: Option<String>,
     pub path: PathBuf,
     pub size: u64,
+    /// The file at `path` when the download was planned: Overwrite replaces that one only.
+    pub existing: Option<LocalStamp>,
 }
 
 #[derive(Debug, Default)]
@@ -44,12 +46,9 @@ pub struct DownloadPlan {
 }
 
 impl DownloadPlan {
-    /// Files whose path is taken on disk already.
+    /// Files whose path was taken on disk when planned.
     pub fn existing(&self) -> Vec<&DownloadFile> {
-        self.files
-            .iter()
-            .filter(|f| f.path.symlink_metadata().is_ok())
-            .collect()
+        self.files.iter().filter(|f| f.existing.is_some()).collect()
     }
 }
 
@@ -79,6 +78,7 @@ pub async fn plan(
             id: plan.files.len() as u32,
             key: key.to_string(),
             version: None,
+            existing: LocalStamp::of(&path),
             path,
             size,
         }),
@@ -148,6 +148,7 @@ pub async fn plan_version(
             id: 0,
             key: key.to_string(),
             version: Some(version_id.to_string()),
+            existing: LocalStamp::of(&path),
             path,
             size: head.content_length().unwrap_or(0).max(0) as u64,
         }],
@@ -224,9 +225,12 @@ pub async fn run(
         let mut path = file.path.clone();
         let on_disk = LocalStamp::of(&path);
         let claimed = claims.is_claimed(&path);
+        let taken = |p: &Path| p.symlink_metadata().is_ok() || claims.is_claimed(p);
         if on_disk.is_some() && !claimed {
             match conflict {
-                Conflict::Overwrite => {}
+                // Over the file that was there at the plan, and only that one: a file that
+                // came or changed since goes beside the new one.
+                Conflict::Overwrite if on_disk == file.existing => {}
                 Conflict::Skip => {
                     summary.skipped += 1;
                     events(TransferEvent {
@@ -236,19 +240,23 @@ pub async fn run(
                     });
                     continue;
                 }
-                Conflict::KeepBoth => {
-                    path = keep_both_path(&path, |p| {
-                        p.symlink_metadata().is_ok() || claims.is_claimed(p)
-                    })
+                Conflict::KeepBoth => path = keep_both_path(&path, taken),
+                Conflict::Overwrite => {
+                    path = keep_both_path(&path, taken);
+                    summary.notes.push(Problem {
+                        path: file.key.clone(),
+                        message: format!(
+                            "Saved as “{}”: the file it was to replace changed after the download was planned, and was kept.",
+                            path.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                    });
                 }
             }
         }
         if claimed {
             // Another file on its way to the same name (`A` and `a`, or another download's):
             // this one goes beside it, whatever the choice about files already there.
-            path = keep_both_path(&path, |p| {
-                p.symlink_metadata().is_ok() || claims.is_claimed(p)
-            });
+            path = keep_both_path(&path, taken);
             summary.notes.push(Problem {
                 path: file.key.clone(),
                 message: format!(
@@ -266,7 +274,7 @@ pub async fn run(
             continue;
         };
         let replace = match conflict {
-            Conflict::Overwrite if path == file.path => on_disk,
+            Conflict::Overwrite if path == file.path => file.existing,
             _ => None,
         };
         jobs.push((file, path, replace, claim));

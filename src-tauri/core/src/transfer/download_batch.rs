@@ -10,6 +10,7 @@ use ts_rs::TS;
 
 use super::cancel::{chosen, Switches};
 use super::download::{self, DownloadPlan, DownloadSummary};
+use super::unfinished::WritingInto;
 use super::{Conflict, Problem, Target, TransferEvent};
 use crate::error::{Error, Result};
 use crate::files;
@@ -24,6 +25,11 @@ pub struct DownloadBatch {
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
     running: bool,
+    /// Big files are noted as they go, to be resumed after a quit (not a drag's staged copies,
+    /// which no drop uses after a quit).
+    noted: bool,
+    /// Keys the plan refused: the batch can't bring the selection whole.
+    refused: usize,
 }
 
 /// One file of a planned download, as the queue shows it.
@@ -61,7 +67,21 @@ pub async fn plan(
 ) -> Result<PlannedDownload> {
     let t = files::target(services, space, region).await?;
     let plan = download::plan(&t.client, &t.endpoint, space, keys, &dest).await?;
-    Ok(queue(services, t, space, dest, plan))
+    Ok(queue(services, t, space, dest, plan, true))
+}
+
+/// Plans the download of what is dragged out of the window into its staging folder: nothing
+/// of it is noted for a resume (no drop would use it after a quit).
+pub async fn plan_staged(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+    keys: &[String],
+    staging: PathBuf,
+) -> Result<PlannedDownload> {
+    let t = files::target(services, space, region).await?;
+    let plan = download::plan(&t.client, &t.endpoint, space, keys, &staging).await?;
+    Ok(queue(services, t, space, staging, plan, false))
 }
 
 /// Plans saving one version of a file into `dest`, under the file's name (run it with Keep
@@ -77,7 +97,7 @@ pub async fn plan_version(
     let t = files::target(services, space, region).await?;
     let plan =
         download::plan_version(&t.client, &t.endpoint, space, key, version_id, &dest).await?;
-    Ok(queue(services, t, space, dest, plan))
+    Ok(queue(services, t, space, dest, plan, true))
 }
 
 /// Puts a planned download in the queue, waiting for the user's choice about files there.
@@ -87,6 +107,7 @@ fn queue(
     space: &str,
     dest: PathBuf,
     mut plan: DownloadPlan,
+    noted: bool,
 ) -> PlannedDownload {
     let existing: Vec<String> = plan
         .existing()
@@ -125,6 +146,8 @@ fn queue(
         switches: Switches::default(),
         conflict: None,
         running: false,
+        noted,
+        refused: answer.problems.len(),
     };
     lock(&services.downloads).insert(batch, waiting);
     answer
@@ -139,7 +162,7 @@ pub async fn start(
     ids: Option<Vec<u32>>,
     events: &(dyn Fn(TransferEvent) + Send + Sync),
 ) -> Result<DownloadSummary> {
-    let (from, dest, plan, cancels, conflict) = {
+    let (from, dest, plan, cancels, conflict, noted) = {
         let mut downloads = lock(&services.downloads);
         let b = downloads
             .get_mut(&batch)
@@ -154,17 +177,39 @@ pub async fn start(
             files,
             problems: Vec::new(),
         };
-        (b.from.clone(), b.dest.clone(), plan, cancels, conflict)
+        (
+            b.from.clone(),
+            b.dest.clone(),
+            plan,
+            cancels,
+            conflict,
+            b.noted,
+        )
     };
     let options = download::Options {
-        record: Some(&services.partials),
+        record: noted.then_some(&*services.partials),
         files_at_once: super::limits::files_at_once(services),
         cancels: Some(&cancels),
         claims: Some(&services.claims),
     };
     let count = plan.files.len();
     let _running = services.running();
+    // Where this run writes partial files, noted once for it: a crash's are removed at the
+    // next start.
+    let writing = WritingInto {
+        batch: uuid::Uuid::new_v4().to_string(),
+        folders: plan
+            .files
+            .iter()
+            .filter_map(|f| f.path.parent().map(std::path::Path::to_path_buf))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    let noting_folders = writing.batch.clone();
+    services.writing.add(writing);
     let summary = download::run(&from, &dest, plan, conflict, events, options).await;
+    services.writing.remove(&noting_folders);
     services.journal.write(format!(
         "downloaded from “{}” to {}: {} of {count} done, {} skipped, {} cancelled, {} not downloaded",
         from.space,
@@ -175,10 +220,13 @@ pub async fn start(
         summary.problems.len()
     ));
     let mut downloads = lock(&services.downloads);
-    if summary.problems.is_empty() && summary.cancelled == 0 {
-        downloads.remove(&batch);
-    } else if let Some(b) = downloads.get_mut(&batch) {
-        b.running = false;
+    let whole = summary.problems.is_empty() && summary.cancelled == 0 && summary.skipped == 0;
+    match downloads.get_mut(&batch) {
+        Some(b) if whole && b.refused == 0 => {
+            downloads.remove(&batch);
+        }
+        Some(b) => b.running = false,
+        None => {}
     }
     Ok(summary)
 }
@@ -190,12 +238,16 @@ pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
     }
 }
 
-/// Whether a batch has run and stopped: every file is on disk, or what is not has failed or was
-/// cancelled. (A batch that never started is not settled.)
-pub fn settled(services: &Services, batch: u32) -> bool {
-    lock(&services.downloads)
-        .get(&batch)
-        .is_none_or(|b| b.conflict.is_some() && !b.running)
+/// How a batch stands: None while it is yet to run or running; once it stopped, whether the whole
+/// selection is on disk (true), or some of it is not (refused at the plan, failed, skipped or
+/// cancelled).
+pub fn outcome(services: &Services, batch: u32) -> Option<bool> {
+    match lock(&services.downloads).get(&batch) {
+        // Only a batch brought whole leaves the queue by itself.
+        None => Some(true),
+        Some(b) if b.conflict.is_some() && !b.running => Some(false),
+        Some(_) => None,
+    }
 }
 
 /// Forgets a planned download the user stopped at the question about files already there.

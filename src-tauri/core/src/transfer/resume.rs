@@ -85,7 +85,17 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
     let active = services.active().await?;
     let reachable = |space: &str, endpoint: &str| client_at(&active, space, endpoint).is_some();
     let mut found = Vec::new();
-    for u in services.unfinished.list() {
+    let uploads = services.unfinished.list();
+    let downloads = services.partials.list();
+    let damaged =
+        (services.unfinished.set_aside().into_iter()).chain(services.partials.set_aside());
+    for aside in damaged {
+        services.journal.write(format!(
+            "a damaged record of unfinished transfers was set aside as {}",
+            aside.display()
+        ));
+    }
+    for u in uploads {
         let Some(source) = &u.source else { continue };
         if services.unfinished.is_here(&u.upload_id) || !reachable(&u.space, &u.endpoint) {
             continue;
@@ -101,7 +111,7 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
             blocked: unchanged_since(source).err().map(|e| e.to_string()),
         });
     }
-    for d in services.partials.list() {
+    for d in downloads {
         if services.partials.is_here(&d.id()) || !reachable(&d.space, &d.endpoint) {
             continue;
         }

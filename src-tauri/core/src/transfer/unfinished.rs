@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::local::LocalStamp;
 use crate::disk::write_atomic;
@@ -85,6 +86,16 @@ impl PartialDownload {
     }
 }
 
+/// The folders one running download writes its partial files into, noted once a batch: after a
+/// crash, the next start removes what it left there (hidden `.….spacedock-part` files that no
+/// record can resume).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WritingInto {
+    pub batch: String,
+    pub folders: Vec<PathBuf>,
+}
+
 /// An entry of a record, known by one id.
 pub trait Noted {
     fn id(&self) -> String;
@@ -96,6 +107,12 @@ impl Noted for UnfinishedUpload {
     }
 }
 
+impl Noted for WritingInto {
+    fn id(&self) -> String {
+        self.batch.clone()
+    }
+}
+
 impl Noted for PartialDownload {
     fn id(&self) -> String {
         self.partial.to_string_lossy().to_string()
@@ -103,12 +120,16 @@ impl Noted for PartialDownload {
 }
 
 /// Transfers in progress, kept in one small JSON file (each change rewrites it whole,
-/// atomically), and which of them this process runs now.
+/// atomically), and which of them this process runs now. What the file holds that this version
+/// does not understand (an entry of another shape, a field of a newer version) is written back
+/// as it was; a file that is not a record at all is set aside, never written over.
 pub struct Record<T> {
     path: PathBuf,
     lock: Mutex<()>,
     /// Ids this process runs and has not settled yet (the file may also hold older ones).
     here: Mutex<HashSet<String>>,
+    /// Where damaged files of this record were set aside.
+    set_aside: Mutex<Vec<PathBuf>>,
     _entries: PhantomData<fn() -> T>,
 }
 
@@ -116,6 +137,38 @@ pub struct Record<T> {
 pub type Unfinished = Record<UnfinishedUpload>;
 /// Big downloads in progress, by partial file.
 pub type PartialDownloads = Record<PartialDownload>;
+/// Folders downloads are writing into, by batch.
+pub type DownloadFolders = Record<WritingInto>;
+
+/// Removes the partial files downloads left in the folders they were writing into when the app
+/// last stopped without finishing them (a crash, a kill, a power cut), except those a noted big
+/// download can still resume. Returns how many went.
+pub fn sweep_left_partials(folders: &DownloadFolders, partials: &PartialDownloads) -> usize {
+    let resumable: HashSet<PathBuf> = partials.list().into_iter().map(|d| d.partial).collect();
+    let mut removed = 0;
+    for left in folders
+        .list()
+        .into_iter()
+        .filter(|w| !folders.is_here(&w.batch))
+    {
+        for folder in &left.folders {
+            let Ok(entries) = std::fs::read_dir(folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let path = entry.path();
+                let partial =
+                    super::local::is_partial(&name) && entry.file_type().is_ok_and(|t| t.is_file());
+                if partial && !resumable.contains(&path) && std::fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        folders.remove(&left.batch);
+    }
+    removed
+}
 
 impl<T: Noted + Serialize + DeserializeOwned> Record<T> {
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -123,6 +176,7 @@ impl<T: Noted + Serialize + DeserializeOwned> Record<T> {
             path: path.into(),
             lock: Mutex::new(()),
             here: Mutex::default(),
+            set_aside: Mutex::default(),
             _entries: PhantomData,
         }
     }
@@ -137,17 +191,69 @@ impl<T: Noted + Serialize + DeserializeOwned> Record<T> {
     }
 
     fn read(&self) -> Vec<T> {
-        std::fs::read(&self.path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        self.read_raw()
+            .iter()
+            .filter_map(|v| serde_json::from_value(v.clone()).ok())
+            .collect()
+    }
+
+    /// The entries as the file holds them. A file that is not a list of entries is renamed
+    /// aside (and said where by [`Record::set_aside`]), so the next write does not destroy what
+    /// it held.
+    fn read_raw(&self) -> Vec<Value> {
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return Vec::new();
+        };
+        match serde_json::from_slice::<Vec<Value>>(&bytes) {
+            Ok(entries) => entries,
+            Err(_) => {
+                let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                let aside = self.path.with_file_name(format!("{name}.damaged-{stamp}"));
+                if std::fs::rename(&self.path, &aside).is_ok() {
+                    lock(&self.set_aside).push(aside);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// Damaged files of this record set aside so far.
+    pub fn set_aside(&self) -> Vec<PathBuf> {
+        lock(&self.set_aside).clone()
     }
 
     fn change(&self, f: impl FnOnce(&mut Vec<T>)) {
         let _guard = lock(&self.lock);
-        let mut all = self.read();
+        let raw = self.read_raw();
+        let (mut all, mut kept): (Vec<T>, Vec<Value>) = (Vec::new(), Vec::new());
+        for v in &raw {
+            match serde_json::from_value::<T>(v.clone()) {
+                Ok(entry) => all.push(entry),
+                // Not an entry this version knows: kept as it is.
+                Err(_) => kept.push(v.clone()),
+            }
+        }
         f(&mut all);
-        if let Ok(bytes) = serde_json::to_vec_pretty(&all) {
+        let mut out = Vec::with_capacity(all.len() + kept.len());
+        for entry in &all {
+            let Ok(mut value) = serde_json::to_value(entry) else {
+                continue;
+            };
+            // Fields a newer version wrote go back with the entry.
+            let old = raw.iter().find(|v| {
+                serde_json::from_value::<T>((*v).clone()).is_ok_and(|e| e.id() == entry.id())
+            });
+            if let Some(old) = old {
+                crate::settings::keep_unknown::<T>(old, &mut value);
+            }
+            out.push(value);
+        }
+        out.extend(kept);
+        if let Ok(bytes) = serde_json::to_vec_pretty(&out) {
             if let Some(dir) = self.path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
@@ -250,4 +356,60 @@ pub async fn abort_recorded(
         }
     }
     (aborted, left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(id: &str) -> UnfinishedUpload {
+        UnfinishedUpload {
+            endpoint: "http://e".into(),
+            space: "s".into(),
+            key: format!("{id}.bin"),
+            upload_id: id.into(),
+            source: None,
+            expect: Default::default(),
+        }
+    }
+
+    #[test]
+    fn what_this_version_does_not_understand_is_written_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("unfinished-uploads.json");
+        let newer = serde_json::json!([
+            { "endpoint": "http://e", "space": "s", "key": "a.bin", "uploadId": "a", "priority": 7 },
+            { "kind": "something newer", "id": 1 }
+        ]);
+        std::fs::write(&path, newer.to_string()).expect("write");
+        let record = Unfinished::new(&path);
+        record.add(upload("b"));
+        record.update("a", |e| e.key = "a2.bin".into());
+        let back: Vec<Value> =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        let a = back.iter().find(|v| v["uploadId"] == "a").expect("a");
+        assert_eq!(
+            (a["priority"].clone(), a["key"].clone()),
+            (7.into(), "a2.bin".into())
+        );
+        assert!(
+            back.iter().any(|v| v["kind"] == "something newer"),
+            "{back:?}"
+        );
+        assert_eq!(record.list().len(), 2);
+    }
+
+    #[test]
+    fn a_damaged_record_is_set_aside_not_written_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("unfinished-uploads.json");
+        std::fs::write(&path, b"{ half a record").expect("write");
+        let record = Unfinished::new(&path);
+        assert!(record.list().is_empty());
+        record.add(upload("c"));
+        let aside = record.set_aside();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(std::fs::read(&aside[0]).expect("kept"), b"{ half a record");
+        assert_eq!(record.list(), vec![upload("c")]);
+    }
 }

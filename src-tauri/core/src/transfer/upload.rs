@@ -214,6 +214,7 @@ async fn upload_single(
         };
         let send = put
             .customize()
+            .config_override(crate::s3::moving_bytes())
             // The body's hash is not signed: hashing every byte first costs a full extra read and CPU.
             .disable_payload_signing()
             .send();
@@ -387,6 +388,8 @@ pub(super) async fn finish(
                     .set_parts(Some(parts))
                     .build(),
             )
+            .customize()
+            .config_override(crate::s3::moving_bytes())
             .send()
             .await
             .map(|_| ())
@@ -482,6 +485,7 @@ pub(super) async fn upload_parts(
                     .content_length(length as i64)
                     .body(target.pace.body(body(&file, offset, length).await?))
                     .customize()
+                    .config_override(crate::s3::moving_bytes())
                     .disable_payload_signing()
                     .send();
                 let started = std::time::Instant::now();

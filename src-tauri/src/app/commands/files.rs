@@ -11,7 +11,7 @@ use crate::app::drag_out;
 use crate::app::error::{AppError, Result};
 use crate::core::browse::ListingPage;
 use crate::core::files::{self, FileView};
-use crate::core::objects::{FileDetails, Metadata};
+use crate::core::objects::{DeleteSummary, FileDetails, Metadata};
 use crate::core::preview::{self, Preview};
 use crate::core::search::{self, FolderSize, SearchPage};
 use crate::core::services::Services;
@@ -50,8 +50,9 @@ pub async fn preview_file(
     space: String,
     region: Option<String>,
     key: String,
+    request: Option<u32>,
 ) -> Result<Preview> {
-    Ok(preview::preview_in(&state, &space, region, &key).await?)
+    Ok(preview::preview_in(&state, &space, region, &key, request).await?)
 }
 
 #[tauri::command]
@@ -60,8 +61,15 @@ pub async fn file_details(
     space: String,
     region: Option<String>,
     key: String,
+    request: Option<u32>,
 ) -> Result<FileView> {
-    Ok(files::view(&state, &space, region, &key).await?)
+    Ok(files::view(&state, &space, region, &key, request).await?)
+}
+
+/// Stops an action the page started with the number `request` (a preview, details, versions).
+#[tauri::command]
+pub fn cancel_request(state: State<'_, Services>, request: u32) {
+    state.requests.cancel(request);
 }
 
 /// Sets Public or Private on each file; returns the files that failed, with why.
@@ -94,18 +102,23 @@ pub async fn set_file_metadata(
     region: Option<String>,
     key: String,
     metadata: Metadata,
+    etag: Option<String>,
 ) -> Result<FileDetails> {
-    Ok(files::set_metadata(&state, &space, region, &key, &metadata).await?)
+    let saved = files::set_metadata(&state, &space, region, &key, &metadata, etag.as_deref());
+    Ok(saved.await?)
 }
 
 #[tauri::command]
+/// Deletes files and folders; a file whose ETag the page showed (`shown`) only if it is still
+/// that version.
 pub async fn delete_files(
     state: State<'_, Services>,
     space: String,
     region: Option<String>,
     keys: Vec<String>,
-) -> Result<u64> {
-    Ok(files::delete(&state, &space, region, &keys).await?)
+    shown: std::collections::HashMap<String, String>,
+) -> Result<DeleteSummary> {
+    Ok(files::delete(&state, &space, region, &keys, &shown).await?)
 }
 
 /// The system's folder dialog, opened where downloads usually go (else the home folder).
@@ -178,12 +191,14 @@ pub async fn drag_out<R: Runtime>(
 ) -> Result<PlannedDownload> {
     let cache = app.path().app_cache_dir();
     let cache = cache.map_err(|e| AppError::Drag(format!("no cache folder ({e})")))?;
-    let staging = cache
-        .join(drag_out::STAGING)
-        .join(uuid::Uuid::new_v4().simple().to_string());
-    std::fs::create_dir_all(&staging)
-        .map_err(|e| AppError::Drag(format!("“{}” can't be made ({e})", staging.display())))?;
-    let plan = download_batch::plan(&state, &space, region, &keys, staging.clone()).await?;
+    let name = uuid::Uuid::new_v4().simple().to_string();
+    let staging = drag_out::make_staging(&cache, &name).map_err(|e| {
+        AppError::Drag(format!(
+            "a folder for it in “{}” can't be made ({e})",
+            cache.display()
+        ))
+    })?;
+    let plan = download_batch::plan_staged(&state, &space, region, &keys, staging.clone()).await?;
     let paths = drag_out::dragged_paths(&staging, &keys);
     start_drag(&app, paths, plan.batch)?;
     let (batch, app) = (plan.batch, app.clone());
@@ -214,7 +229,7 @@ fn start_drag<R: Runtime>(app: &AppHandle<R>, paths: Vec<PathBuf>, batch: u32) -
             Some(w) => drag_out::start(
                 &w,
                 paths,
-                move || download_batch::settled(&ready.state::<Services>(), batch),
+                move || download_batch::outcome(&ready.state::<Services>(), batch),
                 move || download_batch::cancel(&cancel.state::<Services>(), batch, None),
             ),
             None => Err("the window is not shown".into()),

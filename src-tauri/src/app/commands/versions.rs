@@ -35,8 +35,9 @@ pub async fn file_versions(
     space: String,
     region: Option<String>,
     key: String,
+    request: Option<u32>,
 ) -> Result<Vec<FileVersion>> {
-    Ok(service::file_versions(&state, &space, region, &key).await?)
+    Ok(service::file_versions(&state, &space, region, &key, request).await?)
 }
 
 /// Puts an old version back. With versioning suspended, the version it would replace for good
@@ -49,6 +50,7 @@ pub async fn restore_version(
     key: String,
     version_id: String,
     for_good: Option<String>,
+    request: Option<u32>,
 ) -> Result<Restored> {
     let restored = service::restore(
         &state,
@@ -57,6 +59,7 @@ pub async fn restore_version(
         &key,
         &version_id,
         for_good.as_deref(),
+        request,
     );
     Ok(restored.await?)
 }

@@ -3,4 +3,9 @@
 /**
  * One CORS rule: which web pages (origins) may call the Space from a browser, and how.
  */
-export type CorsRule = { allowedOrigins: Array<string>, allowedMethods: Array<string>, allowedHeaders: Array<string>, maxAgeSeconds: number | null, };
+export type CorsRule = { allowedOrigins: Array<string>, allowedMethods: Array<string>, allowedHeaders: Array<string>, maxAgeSeconds: number | null, 
+/**
+ * The rule's name and the response headers a page may read, as the server has them: the
+ * editor doesn't show them, and they are written back as they were.
+ */
+id: string | null, exposeHeaders: Array<string>, };

@@ -13,4 +13,8 @@ name: string, size: number,
 /**
  * RFC 3339.
  */
-modified: string | null, };
+modified: string | null, 
+/**
+ * The version listed (a file's ETag): what a delete from this row acts on.
+ */
+etag: string | null, };

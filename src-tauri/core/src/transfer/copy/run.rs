@@ -308,6 +308,7 @@ async fn copy_file(
         };
         let etag = f.etag.clone();
         copy.customize()
+            .config_override(crate::s3::moving_bytes())
             .mutate_request(move |r| same_version_for_rgw(r, &etag))
             .send()
             .await
@@ -402,6 +403,8 @@ async fn copy_in_parts(
                 .key(&f.to)
                 .upload_id(&upload_id)
                 .multipart_upload(done)
+                .customize()
+                .config_override(crate::s3::moving_bytes())
                 .send()
                 .await
                 .map(|_| ())
@@ -458,7 +461,8 @@ async fn copy_parts(
             .copy_source_range(format!("bytes={start}-{end}"))
             .set_copy_source_if_match((!f.etag.is_empty()).then(|| f.etag.clone()));
         let etag = f.etag.clone();
-        let copy = copy.customize().mutate_request(move |r| {
+        let copy = copy.customize().config_override(crate::s3::moving_bytes());
+        let copy = copy.mutate_request(move |r| {
             // Without a length RGW refuses a part copy (it has no body).
             r.headers_mut().insert("content-length", "0");
             same_version_for_rgw(r, &etag);
