@@ -197,9 +197,12 @@ pub async fn restore(
     if let Some(lost) = lost {
         let etag = lost.etag.clone().unwrap_or_default();
         if for_good != Some(etag.as_str()) {
+            let which = match lost.current {
+                true => "the current version",
+                false => "the version written while versioning was off or suspended",
+            };
             return Err(Error::ReplacesForGood(format!(
-                "Versioning is suspended in this Space, so restoring this version replaces the version of {} of “{key}” for good: it is not kept. Restore anyway?",
-                lost.modified.as_deref().unwrap_or("unknown date")
+                "Versioning is suspended in this Space, so restoring this version replaces {which} of “{key}” for good: it is not kept. Restore anyway?"
             )));
         }
     }

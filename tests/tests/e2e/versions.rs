@@ -265,6 +265,68 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
 }
 
+// With versioning suspended, a restore replaces the file's "null" version for good: the window
+// says so and asks, and only then replaces it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_that_replaces_a_version_for_good_is_asked_first() {
+    let (home, app, client, space) = harness::on_sandbox_with_space("restore-ask").await;
+    (client.put_bucket_versioning())
+        .bucket(&space)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning on");
+    put(&client, &space, "notes.txt", b"first").await;
+    (client.put_bucket_versioning())
+        .bucket(&space)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning suspended");
+    put(&client, &space, "notes.txt", b"the latest").await;
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    app.click(Locator::XPath("//div[@data-key='notes.txt']//button"))
+        .await;
+    app.wait_for(Locator::Css("#file-versions li:nth-child(2)"), 20)
+        .await;
+    app.click(Locator::Id("version-restore-1")).await;
+    let asked = app.text(Locator::Id("version-replace-ask")).await;
+    assert!(
+        asked.contains("replaced for good") || asked.contains("for good"),
+        "{asked}"
+    );
+    scroll_into_view(&app, "#version-replace-ask").await;
+    app.shot("51b-restore-asks-before-replacing-for-good").await;
+    // Kept: nothing changes.
+    app.click(Locator::Id("version-replace-keep")).await;
+    assert_eq!(
+        body_of(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"the latest"[..])
+    );
+    // Agreed: the old version is the file, and the message says the other is gone.
+    app.click(Locator::Id("version-restore-1")).await;
+    app.click(Locator::Id("version-replace-confirm")).await;
+    let said = app.text(Locator::Id("versions-message")).await;
+    assert!(said.contains("gone for good"), "{said}");
+    assert_eq!(
+        body_of(&client, &space, "notes.txt").await.as_deref(),
+        Some(&b"first"[..])
+    );
+    app.shot("51c-restored-for-good").await;
+    app.quit().await;
+    home.wait_for_daemons_to_stop(Duration::from_secs(40));
+}
+
 // A PDF from a Space can be anyone's: its links never take the app's window elsewhere. (WebKit's
 // viewer opens a link in an embedded PDF in the top window.)
 #[tokio::test(flavor = "multi_thread")]
@@ -308,17 +370,23 @@ async fn a_link_in_a_previewed_pdf_never_takes_the_window() {
         .await;
     assert_eq!(
         frame.attr("sandbox").await.expect("attr").as_deref(),
-        Some("allow-scripts")
+        Some("allow-scripts allow-same-origin")
     );
     scroll_into_view(&app, "#file-preview").await;
     // Drawn, so the link is there to be clicked.
+    let mut dark = 0;
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let pixels = frame.screenshot().await.expect("the frame's pixels");
-        if pixels_of(&pixels).0 > 500 {
+        dark = pixels_of(&pixels).0;
+        if dark > 500 {
             break;
         }
     }
+    assert!(
+        dark > 500,
+        "the PDF's frame stayed blank ({dark} dark pixels)"
+    );
     let before = app.client.current_url().await.expect("url");
     // A click in the middle of the page, as a user focusing or scrolling it would.
     use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};

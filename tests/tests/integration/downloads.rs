@@ -443,3 +443,46 @@ async fn partial_files_a_crash_left_are_removed_at_the_next_start() {
     assert!(mine.exists(), "the user's file stays");
     assert!(s.writing.list().is_empty());
 }
+
+// A folder in the chosen one that is a link to elsewhere: nothing is made through it, not even
+// empty folders.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_folder_is_made_through_a_link_out_of_the_chosen_one() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "link-out").await;
+    (client.put_object())
+        .bucket(&space)
+        .key("photos/2024/a.jpg")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .expect("put");
+    let dest = tempfile::tempdir().expect("dest");
+    let elsewhere = tempfile::tempdir().expect("elsewhere");
+    std::os::unix::fs::symlink(elsewhere.path(), dest.path().join("photos")).expect("link");
+    let target = Target::plain(&client, &sb.endpoint.url, &space);
+    let keys = ["photos/".to_string()];
+    let plan = download::plan(&client, &sb.endpoint.url, &space, &keys, dest.path())
+        .await
+        .expect("plan");
+    let options = download::Options::default();
+    let summary = download::run(
+        &target,
+        dest.path(),
+        plan,
+        Conflict::KeepBoth,
+        &|_| {},
+        options,
+    )
+    .await;
+    assert_eq!(summary.done, 0);
+    assert_eq!(summary.problems.len(), 1, "{:?}", summary.problems);
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .expect("dir")
+            .next()
+            .is_none(),
+        "nothing was made outside the chosen folder"
+    );
+}

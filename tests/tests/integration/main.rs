@@ -5,6 +5,7 @@ mod about;
 mod browse;
 mod busy;
 mod cdn;
+mod ci_env;
 mod connect;
 mod copy_guards;
 mod create;

@@ -127,7 +127,7 @@ async fn lists_own_key(api: &DoApi, active: &Active) -> Result<()> {
         return Ok(());
     }
     Err(Error::ApiTokenOtherAccount(format!(
-        "This token is of another DigitalOcean account or team than this connection's key ({own}): its keys don't include it. Paste a token of the account the key belongs to."
+        "This token is of another DigitalOcean account or team than this connection's key ({own}): its keys don't include it."
     )))
 }
 
