@@ -128,6 +128,26 @@ pub fn start_dragging_row(x: i32, y: i32) {
     std::thread::sleep(Duration::from_millis(800));
 }
 
+/// Drags the row of `from` onto the row of `onto` in the file browser with the real pointer, and
+/// lets go there.
+pub async fn drag_row_onto_row(app: &App, from: &str, onto: &str) {
+    let row = |key: String| async move {
+        let found = app
+            .wait_for(Locator::Css(&format!("[data-key='{key}'] .col-size")), 20)
+            .await;
+        let (x, y, w, h) = found.rectangle().await.expect("row");
+        ((x + w / 2.0) as i32, (y + h / 2.0) as i32)
+    };
+    let (x, y) = row(from.to_string()).await;
+    let (tx, ty) = row(onto.to_string()).await;
+    start_dragging_row(x, y);
+    let steps: Vec<(i32, i32)> = (1..=5)
+        .map(|step| (x + (tx - x) * step / 5, y + (ty - y) * step / 5))
+        .collect();
+    drag_through(&steps);
+    xdo(&["sleep", "0.3", "mouseup", "1"]);
+}
+
 /// Moves the held pointer through `points`, as a hand would.
 pub fn drag_through(points: &[(i32, i32)]) {
     for (x, y) in points {

@@ -5,7 +5,7 @@
 
 use std::io::BufRead;
 
-use super::desktop::{drag_through, start_dragging_row, wait_for_window, xdo};
+use super::desktop::{drag_row_onto_row, drag_through, start_dragging_row, wait_for_window, xdo};
 use super::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -58,29 +58,9 @@ async fn files_and_folders_dragged_out_arrive_whole() {
         )))
         .await;
     }
-    let row = app
-        .wait_for(Locator::Css("[data-key='photo one ü.jpg'] .col-size"), 20)
-        .await;
-    let (x, y, w, h) = row.rectangle().await.expect("row");
-    let (x, y) = ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
-
     let dest = tempfile::tempdir().expect("dest");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drop_target.py");
-    let mut target = Command::new("/usr/bin/python3")
-        .arg(script)
-        .arg(dest.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 with GTK (python3-gi)");
-    wait_for_window("droptarget");
-    start_dragging_row(x, y);
-    drag_through(&[
-        (700, 300),
-        (900, 220),
-        (1050, 170),
-        (1100, 160),
-        (1110, 170),
-    ]);
+    let target = DropTarget::open(dest.path());
+    carry_row_to_target(&app, "photo one ü.jpg").await;
     app.shot("40-dragging-out").await;
     // The download began with the drag, before anything was dropped: the small files are in
     // the staging folder already (the photo, at 1 MB/s, is still coming).
@@ -94,18 +74,9 @@ async fn files_and_folders_dragged_out_arrive_whole() {
         "nothing downloaded while the drag was held"
     );
     xdo(&["sleep", "0.3", "mouseup", "1"]);
-
-    let out = target.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let line = std::io::BufReader::new(out).lines().next();
-        let _ = tx.send(line.and_then(Result::ok));
-    });
-    let said = rx.recv_timeout(Duration::from_secs(60));
-    let _ = target.kill();
-    let _ = target.wait();
+    let said = target.said();
     assert_eq!(
-        said.ok().flatten().as_deref(),
+        said.as_deref(),
         Some("dropped 2"),
         "the drop target got both"
     );
@@ -162,23 +133,45 @@ async fn slow_downloads(app: &App, space: &str) {
         .await;
 }
 
-/// Drags the row of `key` onto the drop target's window and lets go; returns what the drop
-/// target said ("dropped N"), if anything within a minute.
-async fn drag_onto_target(app: &App, key: &str, dest: &std::path::Path) -> Option<String> {
+/// A GTK drop target that copies what it gets as a file manager does (`drop_target.py`).
+struct DropTarget(std::process::Child);
+
+impl DropTarget {
+    fn open(dest: &std::path::Path) -> DropTarget {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drop_target.py");
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(dest)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with GTK (python3-gi)");
+        wait_for_window("droptarget");
+        DropTarget(child)
+    }
+
+    /// What it said of a drop ("dropped N"), if anything within a minute.
+    fn said(mut self) -> Option<String> {
+        let out = self.0.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let line = std::io::BufReader::new(out).lines().next();
+            let _ = tx.send(line.and_then(Result::ok));
+        });
+        let said = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        said
+    }
+}
+
+/// Takes the row of `key` with the real pointer and carries it over the drop target's window,
+/// the button still held.
+async fn carry_row_to_target(app: &App, key: &str) {
     let row = app
         .wait_for(Locator::Css(&format!("[data-key='{key}'] .col-size")), 20)
         .await;
     let (x, y, w, h) = row.rectangle().await.expect("row");
-    let (x, y) = ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/drop_target.py");
-    let mut target = Command::new("/usr/bin/python3")
-        .arg(script)
-        .arg(dest)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 with GTK (python3-gi)");
-    wait_for_window("droptarget");
-    start_dragging_row(x, y);
+    start_dragging_row((x + w / 2.0) as i32, (y + h / 2.0) as i32);
     drag_through(&[
         (700, 300),
         (900, 220),
@@ -186,17 +179,6 @@ async fn drag_onto_target(app: &App, key: &str, dest: &std::path::Path) -> Optio
         (1100, 160),
         (1110, 170),
     ]);
-    xdo(&["sleep", "0.3", "mouseup", "1"]);
-    let out = target.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let line = std::io::BufReader::new(out).lines().next();
-        let _ = tx.send(line.and_then(Result::ok));
-    });
-    let said = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
-    let _ = target.kill();
-    let _ = target.wait();
-    said
 }
 
 // A folder that can't come whole (one of its files can't be saved under its name) is handed
@@ -220,7 +202,10 @@ async fn a_folder_that_cant_come_whole_is_handed_over_as_nothing() {
     app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
         .await;
     let dest = tempfile::tempdir().expect("dest");
-    let said = drag_onto_target(&app, "docs/", dest.path()).await;
+    let target = DropTarget::open(dest.path());
+    carry_row_to_target(&app, "docs/").await;
+    xdo(&["sleep", "0.3", "mouseup", "1"]);
+    let said = target.said();
     assert_eq!(said.as_deref(), Some("dropped 0"), "nothing handed over");
     assert!(
         std::fs::read_dir(dest.path())
@@ -257,21 +242,7 @@ async fn a_row_dragged_onto_a_folder_moves_without_downloading_it() {
     }
     // At 1 MB/s the clip would take 8 s to come down.
     slow_downloads(&app, &space).await;
-    let from = app
-        .wait_for(Locator::Css("[data-key='clip.bin'] .col-size"), 20)
-        .await;
-    let onto = app
-        .wait_for(Locator::Css("[data-key='inbox/'] .col-size"), 20)
-        .await;
-    let centre = |(x, y, w, h): (f64, f64, f64, f64)| ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
-    let (x, y) = centre(from.rectangle().await.expect("row"));
-    let (tx, ty) = centre(onto.rectangle().await.expect("row"));
-    start_dragging_row(x, y);
-    let steps: Vec<(i32, i32)> = (1..=5)
-        .map(|step| (x + (tx - x) * step / 5, y + (ty - y) * step / 5))
-        .collect();
-    drag_through(&steps);
-    xdo(&["sleep", "0.3", "mouseup", "1"]);
+    drag_row_onto_row(&app, "clip.bin", "inbox/").await;
     app.wait_for(Locator::Id("moved-note"), 60).await;
     assert_eq!(
         spacedock_tests::fetch(&client, &space, "inbox/clip.bin")

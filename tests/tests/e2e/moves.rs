@@ -2,7 +2,7 @@
 //! a new folder, a copy onto a name that is taken (Keep both), and a file dragged onto a folder's
 //! row, each checked on the server.
 
-use super::desktop::{drag_through, start_dragging_row, xdo};
+use super::desktop::drag_row_onto_row;
 use super::*;
 
 async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8], public: bool) {
@@ -145,21 +145,7 @@ async fn files_are_renamed_moved_copied_and_dragged_into_a_folder() {
     );
 
     // A file's row dragged onto a folder's row moves it there.
-    let from = app
-        .wait_for(Locator::Css("[data-key='photo.jpg'] .col-size"), 20)
-        .await;
-    let onto = app
-        .wait_for(Locator::Css("[data-key='inbox/'] .col-size"), 20)
-        .await;
-    let centre = |(x, y, w, h): (f64, f64, f64, f64)| ((x + w / 2.0) as i32, (y + h / 2.0) as i32);
-    let (x, y) = centre(from.rectangle().await.expect("row"));
-    let (tx, ty) = centre(onto.rectangle().await.expect("row"));
-    start_dragging_row(x, y);
-    let steps: Vec<(i32, i32)> = (1..=5)
-        .map(|step| (x + (tx - x) * step / 5, y + (ty - y) * step / 5))
-        .collect();
-    drag_through(&steps);
-    xdo(&["sleep", "0.3", "mouseup", "1"]);
+    drag_row_onto_row(&app, "photo.jpg", "inbox/").await;
     app.wait_for(Locator::Id("moved-note"), 30).await;
     assert_eq!(app.text(Locator::Id("moved-note")).await, "Moved 1 file.");
     assert_eq!(

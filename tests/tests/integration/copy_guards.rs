@@ -8,25 +8,14 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::moves::ask;
 use crate::safety::put;
 use crate::services::connected;
 use spacedock::core::objects;
 use spacedock::core::transfer::copy::CopyMode;
-use spacedock::core::transfer::copy_batch::{self, CopyRequest};
+use spacedock::core::transfer::copy_batch;
 use spacedock::core::transfer::{Conflict, FileState, TransferEvent};
 use spacedock_tests::{fetch, new_space, new_user, owner_client, sandbox};
-
-fn ask(space: &str, keys: &[&str], to_space: &str, folder: &str, mode: CopyMode) -> CopyRequest {
-    CopyRequest {
-        space: space.into(),
-        region: None,
-        keys: keys.iter().map(|k| k.to_string()).collect(),
-        to_space: to_space.into(),
-        folder: folder.into(),
-        rename: None,
-        mode,
-    }
-}
 
 /// Writes `body` at `key` from another client, from inside a transfer's progress callback (which
 /// runs on the transfer's own task): on a thread of its own, waited for.

@@ -19,7 +19,13 @@ use spacedock::core::transfer::copy_batch::{self, CopyRequest};
 use spacedock::core::transfer::{Conflict, FileAcl, FileState, TransferEvent};
 use spacedock_tests::{fetch, new_space, noise, owner_client, sandbox};
 
-fn ask(space: &str, keys: &[&str], to_space: &str, folder: &str, mode: CopyMode) -> CopyRequest {
+pub(crate) fn ask(
+    space: &str,
+    keys: &[&str],
+    to_space: &str,
+    folder: &str,
+    mode: CopyMode,
+) -> CopyRequest {
     CopyRequest {
         space: space.into(),
         region: None,
