@@ -18,10 +18,12 @@ pub enum Lie {
     Circle,
     /// A page that says there is more, with no place to go on from.
     NoPlace,
+    /// Page after empty page, each with a new place to go on from, for ever.
+    Endless,
 }
 
 impl Lie {
-    pub const ALL: [Lie; 3] = [Lie::Outside, Lie::Circle, Lie::NoPlace];
+    pub const ALL: [Lie; 4] = [Lie::Outside, Lie::Circle, Lie::NoPlace, Lie::Endless];
 }
 
 pub struct HostileS3 {
@@ -34,13 +36,15 @@ impl HostileS3 {
     pub fn start(lie: Lie) -> HostileS3 {
         let changes = Arc::new(Mutex::new(Vec::new()));
         let seen = changes.clone();
+        let pages = std::sync::atomic::AtomicU64::new(0);
         let server = HostileServer::start_with(move |r| {
             if matches!(r.method.as_str(), "PUT" | "POST" | "DELETE") || copies(r) {
                 seen.lock()
                     .expect("changes")
                     .push(format!("{} {}", r.method, r.target));
             }
-            answer(lie, r)
+            let page = pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            answer(lie, page, r)
         });
         HostileS3 {
             base: server.base.clone(),
@@ -106,7 +110,8 @@ fn xml_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The keys a listing under `prefix` holds: one inside it, and (for `Outside`) three outside.
+/// The keys a listing under `prefix` holds: one inside it, and (for `Outside`) three outside;
+/// none at all for `Endless`.
 fn keys_for(lie: Lie, prefix: &str) -> Vec<String> {
     let inside = if prefix.is_empty() || prefix.ends_with('/') {
         format!("{prefix}a.txt")
@@ -119,9 +124,11 @@ fn keys_for(lie: Lie, prefix: &str) -> Vec<String> {
     }
 }
 
-/// "there is more" and where to go on from, as the lie has it.
-fn more(lie: Lie, given: Option<&str>, field: &str) -> String {
+/// "there is more" and where to go on from, as the lie has it (`page`: how many requests came
+/// before this one).
+fn more(lie: Lie, page: u64, given: Option<&str>, field: &str) -> String {
     match lie {
+        Lie::Endless => format!("<IsTruncated>true</IsTruncated><{field}>p{page:09}</{field}>"),
         Lie::Outside => "<IsTruncated>false</IsTruncated>".into(),
         Lie::NoPlace => "<IsTruncated>true</IsTruncated>".into(),
         Lie::Circle => {
@@ -136,7 +143,7 @@ fn more(lie: Lie, given: Option<&str>, field: &str) -> String {
 
 const NS: &str = "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"";
 
-fn answer(lie: Lie, r: &Request) -> Reply {
+fn answer(lie: Lie, page: u64, r: &Request) -> Reply {
     let path = r
         .target
         .split_once('?')
@@ -173,6 +180,24 @@ fn answer(lie: Lie, r: &Request) -> Reply {
             "<VersioningConfiguration {NS}><Status>Enabled</Status></VersioningConfiguration>"
         ));
     }
+    if r.has_query("uploadId") {
+        // An upload's parts: part numbers that go back, none at all, or for ever.
+        let more = match lie {
+            Lie::Outside => "<IsTruncated>false</IsTruncated>".to_string(),
+            Lie::Circle => {
+                "<IsTruncated>true</IsTruncated><NextPartNumberMarker>1</NextPartNumberMarker>"
+                    .into()
+            }
+            Lie::NoPlace => "<IsTruncated>true</IsTruncated>".into(),
+            Lie::Endless => format!(
+                "<IsTruncated>true</IsTruncated><NextPartNumberMarker>{}</NextPartNumberMarker>",
+                1000 * (page + 1)
+            ),
+        };
+        return ok(format!(
+            "<ListPartsResult {NS}><Bucket>s</Bucket>{more}<Part><PartNumber>1</PartNumber><Size>5</Size><ETag>\"p\"</ETag></Part></ListPartsResult>"
+        ));
+    }
     if r.has_query("uploads") {
         let given = param(r, "key-marker");
         let uploads: String = keys_for(lie, "")
@@ -185,7 +210,7 @@ fn answer(lie: Lie, r: &Request) -> Reply {
                 )
             })
             .collect();
-        let more = more(lie, given.as_deref(), "NextKeyMarker");
+        let more = more(lie, page, given.as_deref(), "NextKeyMarker");
         return ok(format!(
             "<ListMultipartUploadsResult {NS}><Bucket>s</Bucket>{more}{uploads}</ListMultipartUploadsResult>"
         ));
@@ -202,7 +227,7 @@ fn answer(lie: Lie, r: &Request) -> Reply {
                 )
             })
             .collect();
-        let more = more(lie, given.as_deref(), "NextKeyMarker");
+        let more = more(lie, page, given.as_deref(), "NextKeyMarker");
         let more = match lie {
             Lie::Circle => format!("{more}<NextVersionIdMarker>v1</NextVersionIdMarker>"),
             _ => more,
@@ -224,7 +249,7 @@ fn answer(lie: Lie, r: &Request) -> Reply {
                 )
             })
             .collect();
-        let more = more(lie, given.as_deref(), "NextContinuationToken");
+        let more = more(lie, page, given.as_deref(), "NextContinuationToken");
         return ok(format!(
             "<ListBucketResult {NS}><Name>s</Name><Prefix>{}</Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys>{more}{contents}</ListBucketResult>",
             xml_escape(&prefix)

@@ -94,6 +94,12 @@ pub async fn destroy(
                 ));
             }
             if ids.is_empty() {
+                // "More" with nothing shown can't be taken for the end: the Space stays.
+                if page.is_truncated() == Some(true) {
+                    return Err(Error::BadAnswer(format!(
+                        "it listed nothing in “{name}” yet said there was more; nothing more was deleted"
+                    )));
+                }
                 break;
             }
             // Each round must delete what it listed; a file listed again means it did not.

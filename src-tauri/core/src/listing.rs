@@ -54,6 +54,7 @@ pub async fn each_page(
 ) -> Result<bool> {
     let mut token: Option<String> = None;
     let mut seen = HashSet::new();
+    let mut order = InOrder::default();
     loop {
         let out = client
             .list_objects_v2()
@@ -77,6 +78,9 @@ pub async fn each_page(
         {
             return Err(outside(prefix, f));
         }
+        let names = (out.contents().iter().filter_map(|o| o.key()))
+            .chain(out.common_prefixes().iter().filter_map(|p| p.prefix()));
+        order.page(names)?;
         let last = out.is_truncated() != Some(true);
         let listed = Page {
             objects: out.contents(),
@@ -97,6 +101,51 @@ pub async fn each_page(
     }
 }
 
+/// Pages of a listing go forward: S3 lists in key order, so a page that starts before where the
+/// last one ended, or a long run of pages that get no further (empty, or the same name again), is
+/// a server listing in a circle. (A name may stand at the end of one page and the start of the
+/// next: one key's versions go on over pages, and a gateway may give a folder twice.)
+#[derive(Default)]
+pub(crate) struct InOrder {
+    last: Option<String>,
+    stalled: u32,
+}
+
+/// Pages in a row that get no further, taken for a listing that does not move on.
+const MOST_STALLED_PAGES: u32 = 100;
+
+impl InOrder {
+    pub(crate) fn page<'a>(&mut self, names: impl Iterator<Item = &'a str>) -> Result<()> {
+        let (mut first, mut most): (Option<&str>, Option<&str>) = (None, None);
+        for name in names {
+            first = Some(first.map_or(name, |f| f.min(name)));
+            most = Some(most.map_or(name, |m| m.max(name)));
+        }
+        let last = self.last.as_deref();
+        if matches!((first, last), (Some(first), Some(last)) if first < last) {
+            return Err(Error::BadAnswer(
+                "it listed again what it had listed before, which would list for ever".into(),
+            ));
+        }
+        match most {
+            Some(most) if last.is_none_or(|last| most > last) => {
+                self.last = Some(most.to_string());
+                self.stalled = 0;
+            }
+            _ => {
+                self.stalled += 1;
+                if self.stalled > MOST_STALLED_PAGES {
+                    return Err(Error::BadAnswer(
+                        "it gave page after page that got no further, which would list for ever"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The place the next page starts, refused when missing or given before.
 pub(crate) fn next_place<T: Clone + Eq + std::hash::Hash>(
     next: Option<T>,
@@ -114,6 +163,20 @@ pub(crate) fn next_place<T: Clone + Eq + std::hash::Hash>(
         )));
     }
     Ok(next)
+}
+
+/// The part number a listing of an upload's parts goes on from: a number, past the last one (parts
+/// are listed in order, and an upload has at most 10,000), or the listing is refused.
+pub fn next_part(next: Option<&str>, last: Option<i32>) -> Result<i32> {
+    let n = next.and_then(|n| n.parse::<i32>().ok()).ok_or_else(|| {
+        Error::BadAnswer("it said the parts go on but gave no part to go on from".into())
+    })?;
+    if last.is_some_and(|last| n <= last) || !(1..=10_000).contains(&n) {
+        return Err(Error::BadAnswer(format!(
+            "it gave part {n} to go on from, which would list the parts for ever"
+        )));
+    }
+    Ok(n)
 }
 
 /// Every key (and only the keys) below `prefix`, gathered.
@@ -145,6 +208,7 @@ pub async fn each_version_page(
 ) -> Result<bool> {
     let mut markers: (Option<String>, Option<String>) = (None, None);
     let mut seen = HashSet::new();
+    let mut order = InOrder::default();
     loop {
         let out = client
             .list_object_versions()
@@ -161,6 +225,8 @@ pub async fn each_version_page(
         if let Some(k) = keys.clone().find(|k| !is_below(k, prefix)) {
             return Err(outside(prefix, k));
         }
+        // One key's versions may go on over pages: the keys must not go back.
+        order.page(keys)?;
         if !page(&out) {
             return Ok(false);
         }
@@ -180,6 +246,26 @@ pub async fn each_version_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_go_forward() {
+        let mut order = InOrder::default();
+        assert!(order.page(["a", "c", "b"].into_iter()).is_ok());
+        assert!(
+            order.page(["c", "d"].into_iter()).is_ok(),
+            "c's versions go on"
+        );
+        assert!(order.page(["a", "e"].into_iter()).is_err(), "back to a");
+        let mut stalled = InOrder::default();
+        assert!(stalled.page(["k"].into_iter()).is_ok());
+        for _ in 0..MOST_STALLED_PAGES {
+            assert!(stalled.page(["k"].into_iter()).is_ok());
+        }
+        assert!(
+            stalled.page(std::iter::empty()).is_err(),
+            "no further for too long"
+        );
+    }
 
     #[test]
     fn a_place_given_twice_is_refused_even_after_another() {

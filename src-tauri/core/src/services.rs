@@ -68,6 +68,8 @@ pub struct Services {
     running: Arc<AtomicUsize>,
     /// The local paths every running download writes to.
     pub claims: LocalClaims,
+    /// Download batches that brought their whole selection (and left the queue).
+    pub downloads_whole: Mutex<std::collections::HashSet<u32>>,
     /// Connections whose DigitalOcean token was seen, this run, to list the connection's key.
     pub tokens_checked: Mutex<std::collections::HashSet<String>>,
     /// What a window started and may stop: a preview, a file's details, its versions.
@@ -118,6 +120,7 @@ impl Services {
             quitting: Arc::default(),
             running: Arc::default(),
             claims: LocalClaims::default(),
+            downloads_whole: Mutex::default(),
             tokens_checked: Mutex::default(),
             requests: Requests::default(),
             pace_up,
@@ -207,7 +210,17 @@ impl Services {
 
 /// Actions a window started that it may stop, each by the number the window gave it.
 #[derive(Default)]
-pub struct Requests(Mutex<HashMap<u32, tokio_util::sync::CancellationToken>>);
+pub struct Requests(Mutex<RequestTokens>);
+
+#[derive(Default)]
+struct RequestTokens {
+    running: HashMap<u32, tokio_util::sync::CancellationToken>,
+    /// Stops that came before their request began (a few, the latest).
+    early: std::collections::VecDeque<u32>,
+}
+
+/// Stops kept for requests yet to begin.
+const EARLY_STOPS: usize = 64;
 
 impl Requests {
     /// Runs `work` until it ends or request `id` is stopped, which makes it `Cancelled` (nothing
@@ -220,19 +233,36 @@ impl Requests {
         let Some(id) = id else {
             return work.await;
         };
-        // A stop may come before the work begins: it is kept for it.
-        let token = lock(&self.0).entry(id).or_default().clone();
+        let token = {
+            let mut all = lock(&self.0);
+            if let Some(i) = all.early.iter().position(|e| *e == id) {
+                all.early.remove(i);
+                return Err(Error::Cancelled("Stopped.".into()));
+            }
+            let token = tokio_util::sync::CancellationToken::new();
+            all.running.insert(id, token.clone());
+            token
+        };
         let result = tokio::select! {
             done = work => done,
             _ = token.cancelled() => Err(Error::Cancelled("Stopped.".into())),
         };
-        lock(&self.0).remove(&id);
+        lock(&self.0).running.remove(&id);
         result
     }
 
     /// Stops request `id`, running or about to run.
     pub fn cancel(&self, id: u32) {
-        lock(&self.0).entry(id).or_default().cancel();
+        let mut all = lock(&self.0);
+        match all.running.get(&id) {
+            Some(token) => token.cancel(),
+            None => {
+                if all.early.len() == EARLY_STOPS {
+                    all.early.pop_front();
+                }
+                all.early.push_back(id);
+            }
+        }
     }
 }
 

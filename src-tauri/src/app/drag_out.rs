@@ -110,12 +110,24 @@ mod gtk_drag {
         }
     }
 
-    /// Whether the drop that asks for the data is onto `window` itself.
+    /// Whether the drop that asks for the data is onto `window` itself. (A drop with no
+    /// destination window known to GDK, as on some Wayland sessions, is not.)
     fn dropped_onto(window: &gtk::ApplicationWindow, context: &gtk::gdk::DragContext) -> bool {
+        use gtk::glib::translate::ToGlibPtr;
         let Some(own) = window.window() else {
             return false;
         };
-        context.dest_window().toplevel() == own.toplevel()
+        // SAFETY: a plain getter on a live drag context; it may return NULL, which is checked
+        // before anything uses it.
+        let dest =
+            unsafe { gtk::gdk::ffi::gdk_drag_context_get_dest_window(context.to_glib_none().0) };
+        if dest.is_null() {
+            return false;
+        }
+        // SAFETY: `dest` is a live, non-NULL GdkWindow owned by the context.
+        let top = unsafe { gtk::gdk::ffi::gdk_window_get_toplevel(dest) };
+        let own_top: *mut gtk::gdk::ffi::GdkWindow = own.toplevel().to_glib_none().0;
+        top == own_top
     }
 }
 

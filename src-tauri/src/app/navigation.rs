@@ -13,9 +13,11 @@ pub fn may_go_to(url: &tauri::Url) -> bool {
         // on Windows.
         "tauri" => url.host_str() == Some("localhost"),
         "http" | "https" => url.host_str() == Some("tauri.localhost"),
-        // What a preview frame holds (the bytes the app fetched), an empty frame, and the PDF
-        // viewer WebKit runs inside such a frame.
-        "data" | "about" | "webkit-pdfjs-viewer" => true,
+        // What a preview frame holds (a PDF's bytes the app fetched), an empty frame, and the
+        // PDF viewer WebKit runs inside such a frame.
+        "data" => url.path().starts_with("application/pdf;"),
+        "about" => url.as_str() == "about:blank",
+        "webkit-pdfjs-viewer" => true,
         _ => false,
     }
 }
@@ -50,6 +52,8 @@ mod tests {
             "http://tauri.localhost.evil.example/",
             "file:///etc/passwd",
             "javascript:alert(1)",
+            "data:text/html,<h1>phishing</h1>",
+            "about:srcdoc",
         ] {
             assert!(!go(no), "{no}");
         }

@@ -378,3 +378,109 @@ async fn a_quit_during_a_move_leaves_no_file_in_two_places() {
     assert!(both.is_empty(), "in two places: {both:?}");
     assert_eq!(left.len() + moved.len(), count, "none lost");
 }
+
+// A big file copied in parts takes a while: a file that reaches its new name meanwhile is never
+// replaced when the parts are put together.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_in_parts_never_replaces_what_reached_its_name_meanwhile() {
+    use spacedock::core::transfer::copy::{self, Between, CopySettings};
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let url = sb.endpoint.url.as_str();
+    let space = new_space(&sb, "parts-taken").await;
+    let big = spacedock_tests::noise(12 << 20, 3);
+    put(&client, &space, "big.bin", &big).await;
+    let b = Between::new(&client, url, &space, &space);
+    let settings = CopySettings {
+        files_at_once: 1,
+        single_limit: 8 << 20,
+        part_size: 5 << 20,
+    };
+    let keys = ["big.bin".to_string()];
+    let plan = copy::plan(&b, &keys, "copies/", None, CopyMode::Copy)
+        .await
+        .expect("plan");
+    let (other, sp) = (client.clone(), space.clone());
+    let once = std::sync::atomic::AtomicBool::new(false);
+    // Someone uploads to the new name while the parts are being copied.
+    let events = move |e: TransferEvent| {
+        let part_done = e.state == FileState::Running && e.bytes > 0 && e.bytes < 12 << 20;
+        if part_done && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            write_now(&other, &sp, "copies/big.bin", b"someone else's");
+        }
+    };
+    let summary = copy::run(
+        &b,
+        plan,
+        CopyMode::Copy,
+        (Conflict::Overwrite, &Default::default()),
+        &Default::default(),
+        settings,
+        &events,
+    )
+    .await;
+    assert_eq!(summary.done, 0, "{summary:?}");
+    assert!(
+        summary.problems[0].message.contains("came there"),
+        "{:?}",
+        summary.problems
+    );
+    assert_eq!(
+        fetch(&client, &space, "copies/big.bin").await.as_deref(),
+        Some(&b"someone else's"[..])
+    );
+    let uploads = client.list_multipart_uploads().bucket(&space).send().await;
+    assert!(
+        uploads.expect("uploads").uploads().is_empty(),
+        "no parts left"
+    );
+}
+
+// A retried move removes the original only if its copy is still the one made: a copy changed or
+// removed meanwhile leaves the original where it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_move_keeps_the_original_when_its_copy_changed() {
+    let sb = sandbox();
+    let client = owner_client(&sb);
+    let space = new_space(&sb, "retry-copy-gone").await;
+    put(&client, &space, "x/a.txt", b"v1").await;
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = connected(&sb, root.path(), &sb.endpoint.url).await;
+    let planned = copy_batch::plan(&s, ask(&space, &["x/a.txt"], &space, "y/", CopyMode::Move))
+        .await
+        .expect("plan");
+    let id = planned.files[0].id;
+    let (other, sp) = (client.clone(), space.clone());
+    let events = move |e: TransferEvent| {
+        if copied(&e, id, 2) {
+            write_now(&other, &sp, "x/a.txt", b"v2");
+        }
+    };
+    let first = copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &events)
+        .await
+        .expect("ran");
+    assert_eq!(first.done, 0);
+    // The original back as it was copied; the copy, meanwhile, replaced by someone.
+    put(&client, &space, "x/a.txt", b"v1").await;
+    put(&client, &space, "y/a.txt", b"theirs").await;
+    let retry = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        Some(vec![id]),
+        &|_| {},
+    )
+    .await
+    .expect("retried");
+    assert_eq!(retry.done, 0, "{retry:?}");
+    assert!(
+        retry.problems[0].message.contains("no longer the one made"),
+        "{:?}",
+        retry.problems
+    );
+    assert_eq!(
+        fetch(&client, &space, "x/a.txt").await.as_deref(),
+        Some(&b"v1"[..]),
+        "kept"
+    );
+}

@@ -712,6 +712,7 @@ fn settings_writers() -> Vec<SettingsWriter> {
                         .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
                         .grant_full_control(owner)
                         .grant_read(format!("id=\"{}\"", friend.uid))
+                        .grant_write_acp("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
                         .send()
                         .await
                         .expect("put");
@@ -739,7 +740,11 @@ fn settings_writers() -> Vec<SettingsWriter> {
                         .grants()
                         .iter()
                         .any(|g| g.grantee().and_then(|w| w.id()) == Some(friend.uid.as_str()));
-                    kept.then_some(())
+                    // Private: no group of strangers may do anything with it any more.
+                    let strangers =
+                        (acl.grants().iter()).any(|g| g.grantee().and_then(|w| w.uri()).is_some());
+                    (kept && !strangers)
+                        .then_some(())
                         .ok_or_else(|| format!("{:?}", acl.grants()))
                 })
             },

@@ -297,7 +297,8 @@ export async function onFileDrop(handler: (e: DropState) => void): Promise<() =>
 // --- One file ---
 
 /** A file's preview (image, text, JSON, CSV), up to a size limit. */
-let lastRequest = 0;
+// Started at random, so the numbers of a page loaded again don't meet those of the one before.
+let lastRequest = Math.floor(Math.random() * 2 ** 30);
 
 /**
  * Runs a command that `signal` may stop: it gets a number of its own, and an abort asks the app

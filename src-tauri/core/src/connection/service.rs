@@ -216,13 +216,17 @@ pub async fn disconnect(services: &Services) {
     *services.active.write().await = None;
 }
 
-/// Forgets a saved connection and its secret; disconnects if it is the active one.
+/// Forgets a saved connection, its secret and its DigitalOcean token; disconnects if it is the
+/// active one.
 pub async fn delete_connection(services: &Services, id: &str) -> Result<()> {
     let mut profiles = services.settings.profiles()?;
     let Some(profile) = profiles.iter().find(|p| p.id == id).cloned() else {
         return Ok(());
     };
     services.keychain.delete(&secret_account(&profile))?;
+    services
+        .keychain
+        .delete(&crate::keys::manager::token_account(id))?;
     profiles.retain(|p| p.id != id);
     services.settings.save_profiles(&profiles)?;
     let mut active = services.active.write().await;

@@ -376,21 +376,26 @@ pub async fn acl_of(
     Ok(acl)
 }
 
-/// An ACL with everyone's read given (`public`) or taken away, and every other grant kept as it
-/// is. None when there is none but the owner's full control and everyone's read: a canned ACL
-/// (public-read or private) then says exactly the same, and every server takes it.
+/// An ACL made public (everyone may read) or private (no group of strangers may do anything:
+/// every grant to everyone and to every signed-in user goes), keeping each grant to a named user
+/// as it is. None when there is none but the owner's full control and everyone's read: a canned
+/// ACL (public-read or private) then says exactly the same, and every server takes it.
 pub(crate) fn everyone_reads(
     owner: Option<&aws_sdk_s3::types::Owner>,
     grants: &[aws_sdk_s3::types::Grant],
     public: bool,
 ) -> Option<aws_sdk_s3::types::AccessControlPolicy> {
     use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee};
-    let everyone_reads = |g: &Grant| {
+    let to_group = |g: &Grant, name: &str| {
         g.grantee().is_some_and(|who| {
             who.r#type() == &Type::Group
-                && who.uri().is_some_and(|u| u.ends_with("/global/AllUsers"))
-        }) && g.permission() == Some(&Permission::Read)
+                && who
+                    .uri()
+                    .is_some_and(|u| u.ends_with(&format!("/global/{name}")))
+        })
     };
+    let everyone_reads =
+        |g: &Grant| to_group(g, "AllUsers") && g.permission() == Some(&Permission::Read);
     let owner_id = owner.and_then(|o| o.id());
     let owners = |g: &Grant| {
         g.permission() == Some(&Permission::FullControl)
@@ -401,9 +406,13 @@ pub(crate) fn everyone_reads(
     if grants.iter().all(|g| everyone_reads(g) || owners(g)) {
         return None;
     }
-    let mut kept: Vec<Grant> = grants
-        .iter()
-        .filter(|g| !everyone_reads(g))
+    let strangers = |g: &Grant| to_group(g, "AllUsers") || to_group(g, "AuthenticatedUsers");
+    let mut kept: Vec<Grant> = (grants.iter())
+        .filter(|g| match public {
+            // Public: everyone's read is added below; what else the groups had stays.
+            true => !everyone_reads(g),
+            false => !strangers(g),
+        })
         .cloned()
         .collect();
     if public {
@@ -465,7 +474,15 @@ pub async fn set_acl(
                     Some(policy) => put.access_control_policy(policy),
                     None => put.acl(canned),
                 };
-                put.send().await.map_err(|e| map_error(e, ctx)).map(drop)
+                put.send().await.map_err(|e| map_error(e, ctx))?;
+                // Read back: the permission said is the server's.
+                match acl(&client, &endpoint, &space, &key).await? {
+                    now if now == want => Ok(()),
+                    _ => Err(Error::Server {
+                        code: "AclNotApplied".into(),
+                        message: "the server kept another permission".into(),
+                    }),
+                }
             };
             let failed = set.await.err().map(|e| e.to_string());
             (key, failed)
@@ -585,6 +602,8 @@ pub async fn set_metadata(
     details(client, endpoint, space, key).await
 }
 
+use futures_util::StreamExt as _;
+
 /// What a delete did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -623,28 +642,53 @@ pub async fn delete(
     all.sort();
     all.dedup();
     let mut summary = DeleteSummary::default();
-    for batch in all.chunks(1000) {
-        let mut going = Vec::with_capacity(batch.len());
-        for key in batch {
-            let Some(etag) = shown.get(key) else {
-                going.push(key);
-                continue;
-            };
-            let head = client.head_object().bucket(space).key(key).send().await;
+    // A file whose version was shown goes on its own, right after a look at it (and with
+    // `If-Match` where the server honours that): one request wide, never a batch wide.
+    let (checked, plain): (Vec<&String>, Vec<&String>) =
+        all.iter().partition(|k| shown.contains_key(*k));
+    let one = |key: String| {
+        let etag = shown.get(&key).cloned().unwrap_or_default();
+        async move {
+            let head = client.head_object().bucket(space).key(&key).send().await;
+            let same =
+                |t: Option<&str>| t.map(|t| t.trim_matches('"')) == Some(etag.trim_matches('"'));
             match head {
-                Ok(h) if h.e_tag().map(|t| t.trim_matches('"')) == Some(etag.trim_matches('"')) => {
-                    going.push(key)
-                }
-                Ok(_) => summary.kept.push(crate::transfer::Problem {
-                    path: key.clone(),
-                    message: "Not deleted: it changed after it was shown. Look at it again.".into(),
-                }),
+                Ok(h) if same(h.e_tag()) => {}
+                Ok(_) => return Ok(Some(key.clone())),
                 // Gone already: nothing to delete.
-                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {}
+                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                    return Ok(None)
+                }
                 Err(e) => return Err(map_error(e, c)),
             }
+            let deleted = (client.delete_object().bucket(space).key(&key))
+                .if_match(format!("\"{}\"", etag.trim_matches('"')))
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => Ok(None),
+                Err(e) => match map_error(e, c) {
+                    Error::Server { code, .. } if code == "PreconditionFailed" => {
+                        Ok(Some(key.clone()))
+                    }
+                    e => Err(e),
+                },
+            }
         }
-        let objects = going
+    };
+    let checked = checked.into_iter().cloned();
+    let mut results = futures_util::stream::iter(checked.map(one)).buffer_unordered(32);
+    while let Some(result) = futures_util::StreamExt::next(&mut results).await {
+        match result? {
+            None => summary.deleted += 1,
+            Some(key) => summary.kept.push(crate::transfer::Problem {
+                path: key,
+                message: "Not deleted: it changed after it was shown. Look at it again.".into(),
+            }),
+        }
+    }
+    for batch in plain.chunks(1000) {
+        let objects = batch
             .iter()
             .map(|k| {
                 ObjectIdentifier::builder()
@@ -653,11 +697,8 @@ pub async fn delete(
                     .map_err(|e| Error::InvalidInput(e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
-        if objects.is_empty() {
-            continue;
-        }
         delete_batch(client, space, c, objects).await?;
-        summary.deleted += going.len() as u64;
+        summary.deleted += batch.len() as u64;
     }
     Ok(summary)
 }

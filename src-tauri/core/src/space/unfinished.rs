@@ -63,6 +63,7 @@ pub async fn list(
     let mut found = Vec::new();
     let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
     let mut seen = std::collections::HashSet::new();
+    let mut order = crate::listing::InOrder::default();
     loop {
         let page = t
             .client
@@ -73,6 +74,7 @@ pub async fn list(
             .send()
             .await
             .map_err(|e| map_error(e, ctx))?;
+        order.page(page.uploads().iter().filter_map(|u| u.key()))?;
         for upload in page.uploads() {
             let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
                 continue;
@@ -117,6 +119,7 @@ async fn stored_parts(
     upload: &UnfinishedUpload,
 ) -> Result<(u32, u64)> {
     let (mut parts, mut bytes, mut marker) = (0u32, 0u64, None::<String>);
+    let mut last = None;
     loop {
         let page = client
             .list_parts()
@@ -131,11 +134,11 @@ async fn stored_parts(
             parts += 1;
             bytes += part.size().unwrap_or(0).max(0) as u64;
         }
-        let next = page.next_part_number_marker().map(str::to_string);
-        if page.is_truncated() != Some(true) || next.is_none() || next == marker {
+        if page.is_truncated() != Some(true) {
             return Ok((parts, bytes));
         }
-        marker = next;
+        let next = crate::listing::next_part(page.next_part_number_marker(), last)?;
+        (last, marker) = (Some(next), Some(next.to_string()));
     }
 }
 

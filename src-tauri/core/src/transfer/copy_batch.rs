@@ -194,7 +194,10 @@ pub async fn start(
             if let Some(to) = renamed.get(&f.id) {
                 f.to = (*to).clone();
             }
-            f.copied |= summary.copied.contains(&f.id);
+            if let Some((_, etag)) = summary.copied.iter().find(|(id, _)| *id == f.id) {
+                f.copied = true;
+                f.copy_etag = etag.clone();
+            }
         }
     }
     Ok(summary)

@@ -223,6 +223,10 @@ pub async fn start(
     let whole = summary.problems.is_empty() && summary.cancelled == 0 && summary.skipped == 0;
     match downloads.get_mut(&batch) {
         Some(b) if whole && b.refused == 0 => {
+            // A drag's batch says so to its drop, which asks once.
+            if !b.noted {
+                lock(&services.downloads_whole).insert(batch);
+            }
             downloads.remove(&batch);
         }
         Some(b) => b.running = false,
@@ -243,8 +247,8 @@ pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
 /// cancelled).
 pub fn outcome(services: &Services, batch: u32) -> Option<bool> {
     match lock(&services.downloads).get(&batch) {
-        // Only a batch brought whole leaves the queue by itself.
-        None => Some(true),
+        // Brought whole (and out of the queue); a batch forgotten or unknown is not.
+        None => Some(lock(&services.downloads_whole).remove(&batch)),
         Some(b) if b.conflict.is_some() && !b.running => Some(false),
         Some(_) => None,
     }

@@ -293,6 +293,7 @@ async fn stored_parts(
     let ctx = Context::space(&target.endpoint, &target.space);
     let mut have = Vec::new();
     let mut marker: Option<String> = None;
+    let mut last = None;
     loop {
         let asked = target
             .client
@@ -318,10 +319,11 @@ async fn stored_parts(
                 have.push((part, expected));
             }
         }
-        match (page.is_truncated(), page.next_part_number_marker()) {
-            (Some(true), Some(next)) => marker = Some(next.to_string()),
-            _ => break,
+        if page.is_truncated() != Some(true) {
+            break;
         }
+        let next = crate::listing::next_part(page.next_part_number_marker(), last)?;
+        (last, marker) = (Some(next), Some(next.to_string()));
     }
     Ok(have)
 }

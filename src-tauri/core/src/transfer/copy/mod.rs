@@ -79,8 +79,10 @@ pub struct CopyFile {
     /// The copy is of this version: if the file changes meanwhile, it is not copied.
     pub etag: String,
     /// The copy is stored already (a move whose original could not be removed): a retry only
-    /// removes the original, if it is still the version copied.
+    /// removes the original, if it is still the version copied and the copy still this one.
     pub copied: bool,
+    /// The ETag of the copy made.
+    pub copy_etag: Option<String>,
 }
 
 impl CopyFile {
@@ -134,10 +136,11 @@ pub struct CopySummary {
     /// Copied, with something the user should know: grants of the original that were not
     /// carried into another Space.
     pub notes: Vec<Problem>,
-    /// Files whose copy is stored but whose original stayed (a move): a retry only removes it.
+    /// Files whose copy is stored but whose original stayed (a move), with the copy's ETag: a
+    /// retry only removes the original.
     #[serde(skip)]
     #[ts(skip)]
-    pub copied: Vec<u32>,
+    pub copied: Vec<(u32, Option<String>)>,
 }
 
 /// A new name for a file or folder: one name, not a path.
@@ -281,6 +284,7 @@ pub async fn plan(
                     size,
                     etag,
                     copied: false,
+                    copy_etag: None,
                 });
             }
         }

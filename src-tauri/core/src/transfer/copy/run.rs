@@ -125,8 +125,9 @@ pub async fn run(
             }
             Outcome::Failed(e) => failed(&mut summary, &file, e),
             Outcome::CopiedOnly { error, renamed } => {
-                // Kept for a retry, which then only removes the original.
-                summary.copied.push(file.id);
+                // Kept for a retry, which then only removes the original (if the copy is still
+                // the one made).
+                summary.copied.push((file.id, file.copy_etag.clone()));
                 if renamed {
                     summary.renamed.push((file.id, file.to.clone()));
                 }
@@ -170,13 +171,14 @@ async fn one_file(
     }
     let mut renamed = false;
     let mut notes = Vec::new();
+    let retried = file.copied;
     if !file.copied {
         let planned_to = file.to.clone();
-        let copy = match settle(s, file).await {
-            Ok(Settled::Copy) => true,
+        let over = match settle(s, file).await {
+            Ok(Settled::Copy(over)) => Some(over),
             Ok(Settled::Skip) => return Outcome::Skipped,
             // A folder that is there already is merged into: its marker needs no copy.
-            Ok(Settled::FolderThere) => false,
+            Ok(Settled::FolderThere) => None,
             Err(e) => return Outcome::Failed(e),
         };
         renamed = file.to != planned_to;
@@ -189,9 +191,12 @@ async fn one_file(
             })
         };
         progress(0);
-        if copy {
-            match copy_file(s, file, cancel, &progress).await {
-                Ok(left) => notes = left,
+        if let Some(over) = over {
+            match copy_file(s, file, &over, cancel, &progress).await {
+                Ok((left, etag)) => {
+                    notes = left;
+                    file.copy_etag = etag;
+                }
                 Err(Error::Cancelled(_)) => return Outcome::Cancelled,
                 Err(e) if cancel.is_set() => {
                     let _ = e;
@@ -203,6 +208,21 @@ async fn one_file(
         file.copied = true;
     }
     if s.mode == CopyMode::Move {
+        if retried {
+            // Copied in an earlier run: the copy must still be the one made, or removing the
+            // original would leave none.
+            let now = etag_now(&s.target, &file.to).await;
+            let bare = |e: &str| e.trim_matches('"').to_string();
+            let same =
+                matches!(&now, Ok(Some(e)) if Some(bare(e)) == file.copy_etag.as_deref().map(bare));
+            if !same {
+                let error = Error::FileChanged(format!(
+                    "Its copy at “{}” is no longer the one made (it changed or went), so the original was left where it is.",
+                    file.to
+                ));
+                return Outcome::CopiedOnly { error, renamed };
+            }
+        }
         if let Err(error) = remove_original(s.b, file).await {
             return Outcome::CopiedOnly { error, renamed };
         }
@@ -212,7 +232,8 @@ async fn one_file(
 
 /// What to do with a file's new key, looked at right before the copy.
 enum Settled {
-    Copy,
+    /// Copy, over what the new key holds now: nothing, or the version with this ETag.
+    Copy(Option<String>),
     Skip,
     FolderThere,
 }
@@ -223,7 +244,7 @@ enum Settled {
 async fn settle(s: &Shared<'_>, f: &mut CopyFile) -> Result<Settled> {
     let now = etag_now(&s.target, &f.to).await?;
     let Some(now) = now else {
-        return Ok(Settled::Copy);
+        return Ok(Settled::Copy(None));
     };
     // A folder that is there already takes the copied folder's files: nothing to rename.
     if f.is_folder_marker() {
@@ -234,9 +255,9 @@ async fn settle(s: &Shared<'_>, f: &mut CopyFile) -> Result<Settled> {
         Conflict::Skip => Ok(Settled::Skip),
         Conflict::KeepBoth => {
             f.to = free_key(&s.target, &f.to, &s.taken).await?;
-            Ok(Settled::Copy)
+            Ok(Settled::Copy(None))
         }
-        Conflict::Overwrite if planned == Some(&now) => Ok(Settled::Copy),
+        Conflict::Overwrite if planned == Some(&now) => Ok(Settled::Copy(Some(now))),
         Conflict::Overwrite => Err(Error::FileChanged(match planned {
             Some(_) => format!(
                 "“{}” changed after the copy was planned, so it was not replaced. Try again to see it.",
@@ -257,14 +278,16 @@ async fn copier(b: &Between) -> Option<String> {
     out.owner().and_then(|o| o.id()).map(str::to_string)
 }
 
-/// Copies one file: one request up to the single-copy limit, parts beyond it. Returns notes on
-/// grants that were not carried into another Space.
+/// Copies one file, over what its new key held when looked at (`over`: nothing, or that ETag):
+/// one request up to the single-copy limit, parts beyond it. Returns notes on grants that were
+/// not carried into another Space, and the copy's ETag.
 async fn copy_file(
     s: &Shared<'_>,
     f: &CopyFile,
+    over: &Option<String>,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Option<String>)> {
     let b = s.b;
     let ctx = Context::space(&b.endpoint, &b.from);
     // A copy is a new object, private unless told: the original's grants go with it (within
@@ -301,23 +324,47 @@ async fn copy_file(
             .key(&f.to)
             .copy_source(&source)
             .metadata_directive(MetadataDirective::Copy)
-            .set_copy_source_if_match((!f.etag.is_empty()).then(|| f.etag.clone()));
+            .set_copy_source_if_match((!f.etag.is_empty()).then(|| f.etag.clone()))
+            // Onto a key that was free only if it still is, where the server honours that.
+            .set_if_none_match(over.is_none().then(|| "*".to_string()));
         let copy = match permission {
             Permission::Exact(grants) => grants.on_copy(copy),
             Permission::Canned(canned) => copy.acl(canned),
         };
         let etag = f.etag.clone();
-        copy.customize()
+        let copied = copy
+            .customize()
             .config_override(crate::s3::moving_bytes())
             .mutate_request(move |r| same_version_for_rgw(r, &etag))
             .send()
             .await
-            .map_err(|e| changed(map_error(e, ctx), f))?;
+            .map_err(|e| map_error(e, ctx));
+        let copied = match copied {
+            // Refused on a condition: the original's (changed since the plan) or, where the
+            // server honours it, the new name's (taken since looked at). A look tells which.
+            Err(Error::Server { code, .. })
+                if code == "PreconditionFailed" && over.is_none() && unchanged(b, f).await =>
+            {
+                return Err(taken_meanwhile(f));
+            }
+            other => other.map_err(|e| changed(e, f))?,
+        };
         progress(f.size);
-        return Ok(notes);
+        let made = (copied.copy_object_result())
+            .and_then(|r| r.e_tag())
+            .map(str::to_string);
+        return Ok((notes, made));
     }
-    copy_in_parts(s, f, &source, permission, cancel, progress).await?;
-    Ok(notes)
+    let made = copy_in_parts(s, f, over, &source, permission, cancel, progress).await?;
+    Ok((notes, made))
+}
+
+/// A copy refused because its new key was taken after it was looked at.
+fn taken_meanwhile(f: &CopyFile) -> Error {
+    Error::FileChanged(format!(
+        "A file named “{}” came there while the copy ran, so it was not replaced. Try again to see it.",
+        f.to
+    ))
 }
 
 /// The permission a copy is made with.
@@ -332,11 +379,12 @@ enum Permission {
 async fn copy_in_parts(
     s: &Shared<'_>,
     f: &CopyFile,
+    over: &Option<String>,
     source: &str,
     permission: Permission,
     cancel: &Cancel,
     progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<()> {
+) -> Result<Option<String>> {
     let b = s.b;
     let (from_ctx, to_ctx) = (
         Context::space(&b.endpoint, &b.from),
@@ -393,6 +441,15 @@ async fn copy_in_parts(
             f,
         )),
     };
+    // The parts took a while: the new key must still hold what it held when looked at.
+    let parts = match parts {
+        Ok(parts) => match etag_now(&s.target, &f.to).await {
+            Ok(now) if now == *over => Ok(parts),
+            Ok(_) => Err(taken_meanwhile(f)),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     let completed = match parts {
         Ok(parts) => {
             let done = CompletedMultipartUpload::builder()
@@ -403,17 +460,23 @@ async fn copy_in_parts(
                 .key(&f.to)
                 .upload_id(&upload_id)
                 .multipart_upload(done)
+                .set_if_none_match(over.is_none().then(|| "*".to_string()))
                 .customize()
                 .config_override(crate::s3::moving_bytes())
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| map_error(e, to_ctx))
+                .map(|out| out.e_tag().map(str::to_string))
+                .map_err(|e| match map_error(e, to_ctx) {
+                    Error::Server { code, .. } if code == "PreconditionFailed" => {
+                        taken_meanwhile(f)
+                    }
+                    e => e,
+                })
         }
         Err(e) => Err(e),
     };
     let settled = match completed {
-        Ok(()) => true,
+        Ok(_) => true,
         // An abort that did not take leaves it noted, for the next start to abort.
         Err(_) => {
             let abort = crate::transfer::unfinished::abort_one(&b.client, &b.to, &f.to, &upload_id);
