@@ -1,6 +1,6 @@
 //! Spacedock: DigitalOcean Spaces and any S3-compatible storage on the desktop.
 //!
-//! `core` is the domain, a crate of its own (`spacedock-core`, in `src-tauri/core`) with no
+//! `core` is the domain, a crate of its own (`spacedock-core`, in `crates/core`) with no
 //! `tauri` dependency; `app` adapts it to the window.
 
 pub mod app;

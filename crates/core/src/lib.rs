@@ -6,8 +6,6 @@ pub mod browse;
 pub mod cdn;
 pub mod connection;
 pub mod destroy;
-pub mod disk;
-pub mod error;
 pub mod files;
 pub mod journal;
 pub mod keychain;
@@ -20,9 +18,7 @@ pub mod objects;
 pub mod preview;
 pub mod regions;
 pub mod s3;
-pub mod sandbox;
 pub mod search;
-pub mod secret;
 pub mod services;
 pub mod settings;
 pub mod space;
@@ -30,5 +26,9 @@ pub mod spaces;
 pub mod transfer;
 pub mod urls;
 pub mod versions;
+
+// The layers below, under the names the domain has always used for them.
+pub use spacedock_common::{disk, error, secret};
+pub use spacedock_sandbox as sandbox;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};

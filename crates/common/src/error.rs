@@ -128,7 +128,7 @@ errors! {
         Keychain {
             message: String,
             #[source]
-            source: Option<keyring::Error>,
+            source: Option<Cause>,
         },
         /// A key's secret is not in the keychain, so it can't sign.
         #[error("{0}")]

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path

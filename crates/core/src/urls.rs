@@ -66,24 +66,7 @@ pub fn file_url(base: &str, key: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), encode_key(key))
 }
 
-/// Percent-encodes every byte of each `/`-separated segment but the unreserved ones (RFC 3986).
-/// A `+` becomes %2B: left bare, S3 servers read it as a space.
-pub fn encode_key(key: &str) -> String {
-    key.split('/')
-        .map(|segment| {
-            let mut out = String::with_capacity(segment.len());
-            for byte in segment.bytes() {
-                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                    out.push(byte as char);
-                } else {
-                    out.push_str(&format!("%{byte:02X}"));
-                }
-            }
-            out
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
+pub use spacedock_common::http::encode_key;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use super::{AccessKey, Grant, Permission, Scope};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use spacedock_common::env::address_from;
+use spacedock_common::http::{encode, http_client};
 
 /// The public API's address.
 pub const API_BASE: &str = "https://api.digitalocean.com";
@@ -16,38 +18,6 @@ pub const API_BASE: &str = "https://api.digitalocean.com";
 /// accepted for this computer only.
 pub fn api_base() -> Result<String> {
     Ok(address_from("SPACEDOCK_DIGITALOCEAN_API")?.unwrap_or_else(|| API_BASE.to_string()))
-}
-
-/// An address given in the environment variable `var`, checked: https, or http to this computer
-/// only (what goes there is signed or carries a token).
-pub(crate) fn address_from(var: &str) -> Result<Option<String>> {
-    match std::env::var(var) {
-        Ok(raw) if !raw.trim().is_empty() => check_address(var, &raw).map(Some),
-        _ => Ok(None),
-    }
-}
-
-fn check_address(var: &str, raw: &str) -> Result<String> {
-    let bad = |why: &str| Error::InvalidInput(format!("{var} is “{raw}”: {why}"));
-    let url = url::Url::parse(raw.trim()).map_err(|_| bad("not a URL."))?;
-    let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
-        || match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            _ => false,
-        };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => return Err(bad("plain http is accepted for this computer only, so nothing secret is sent in the clear.")),
-        _ => return Err(bad("use an https address.")),
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return Err(bad(
-            "give the address only, without credentials or a query.",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// What a refusal of a call means, in words about what was asked.
@@ -144,19 +114,7 @@ fn key_url(base: &str, access_key: &str) -> Result<String> {
             "“{access_key}” is not an access key."
         )));
     }
-    Ok(format!(
-        "{base}/v2/spaces/keys/{}",
-        super::admin::encode(access_key)
-    ))
-}
-
-/// A client that gives up on a peer that stops answering, instead of hanging the keys page.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .unwrap_or_default()
+    Ok(format!("{base}/v2/spaces/keys/{}", encode(access_key)))
 }
 
 /// Most pages of a list followed: 100 items a page, far beyond any account's keys or endpoints.
@@ -423,27 +381,6 @@ mod tests {
                 url(bad).map_err(|e| e.kind()),
                 Err(crate::error::ErrorKind::InvalidInput)
             );
-        }
-    }
-
-    #[test]
-    fn another_api_address_must_keep_the_token_safe() {
-        assert_eq!(
-            check_address("SPACEDOCK_DIGITALOCEAN_API", "http://127.0.0.1:8080/")
-                .ok()
-                .as_deref(),
-            Some("http://127.0.0.1:8080")
-        );
-        assert!(check_address("SPACEDOCK_DIGITALOCEAN_API", "http://localhost:1").is_ok());
-        assert!(check_address("SPACEDOCK_DIGITALOCEAN_API", "https://proxy.example.com").is_ok());
-        for bad in [
-            "http://proxy.example.com",
-            "ftp://127.0.0.1",
-            "not a url",
-            "https://user:pw@proxy.example.com",
-        ] {
-            let err = check_address("SPACEDOCK_DIGITALOCEAN_API", bad).expect_err(bad);
-            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput);
         }
     }
 }

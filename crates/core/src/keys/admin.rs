@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use spacedock_common::http::{encode, http_client};
 
 /// A connection to RGW's Admin Ops API.
 pub struct Admin {
@@ -26,17 +27,10 @@ pub struct Admin {
 /// Users this app creates for limited keys all start so.
 pub const LIMITED_PREFIX: &str = "sd-";
 
-/// One query or path component, percent-encoded (a space as %20, never +).
-pub(crate) fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
 impl Admin {
     pub fn new(endpoint: &str, region: &str, access_key: &str, secret: &Secret) -> Admin {
         Admin {
-            http: super::digitalocean::http_client(),
+            http: http_client(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
             access_key: access_key.to_string(),

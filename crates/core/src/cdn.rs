@@ -9,9 +9,9 @@ use ts_rs::TS;
 
 use crate::connection::Provider;
 use crate::error::{Error, Result};
-use crate::keys::admin::encode;
 use crate::keys::digitalocean::{About, DoApi};
 use crate::services::Services;
+use spacedock_common::http::encode;
 
 /// The cache lifetimes the API takes, in seconds: 1 minute, 10 minutes, 1 hour, 1 day, 1 week.
 pub const TTLS: [u32; 5] = [60, 600, 3600, 86_400, 604_800];

@@ -143,8 +143,7 @@ impl Provider {
                 }
                 // SPACEDOCK_DIGITALOCEAN_SPACES reaches every region through one address (a
                 // proxy, or a stand-in on this computer), with the Space in the path.
-                let through =
-                    crate::keys::digitalocean::address_from("SPACEDOCK_DIGITALOCEAN_SPACES")?;
+                let through = spacedock_common::env::address_from("SPACEDOCK_DIGITALOCEAN_SPACES")?;
                 Ok(match through {
                     Some(url) => Endpoint {
                         url,

@@ -1,13 +1,5 @@
-//! Access keys: full-access keys, and keys limited to chosen Spaces so one client's key can never
-//! touch another client's Space. The same model as DigitalOcean's Limited Access keys: a limited
-//! key is a user of its own, allowed into each granted Space by a bucket-policy statement.
-
-pub mod admin;
-pub mod digitalocean;
-pub mod manager;
-pub mod policy;
-pub mod rgw;
-pub mod service;
+//! Access keys as every layer sees them: what a key may do, where, and how it is listed (never
+//! with its secret).
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

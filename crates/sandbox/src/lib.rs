@@ -25,8 +25,11 @@ use ceph::{
     private_folder,
 };
 
-use crate::error::{Error, IoContext, Result};
-use crate::secret::Secret;
+// The shared vocabulary under the names the modules use.
+pub(crate) use spacedock_common::{disk, error, secret};
+
+use error::{Error, IoContext, Result};
+use secret::Secret;
 
 use process::{run_tool, Keeper};
 

@@ -63,6 +63,6 @@ fn map_error(e: keyring::Error) -> Error {
     };
     Error::Keychain {
         message,
-        source: Some(e),
+        source: Some(Box::new(e)),
     }
 }
