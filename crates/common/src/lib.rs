@@ -9,7 +9,9 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod keys;
+pub mod problem;
 pub mod secret;
 pub mod sync;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};
+pub use problem::Problem;

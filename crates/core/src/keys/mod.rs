@@ -2,11 +2,10 @@
 //! touch another client's Space. The same model as DigitalOcean's Limited Access keys: a limited
 //! key is a user of its own, allowed into each granted Space by a bucket-policy statement.
 
-pub mod admin;
 pub mod digitalocean;
 pub mod manager;
-pub mod policy;
-pub mod rgw;
 pub mod service;
+
+pub use spacedock_s3::keys::{admin, policy, rgw};
 
 pub use spacedock_common::keys::{AccessKey, Grant, Permission, Scope};

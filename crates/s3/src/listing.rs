@@ -106,7 +106,7 @@ pub async fn each_page(
 /// a server listing in a circle. (A name may stand at the end of one page and the start of the
 /// next: one key's versions go on over pages, and a gateway may give a folder twice.)
 #[derive(Default)]
-pub(crate) struct InOrder {
+pub struct InOrder {
     last: Option<String>,
     stalled: u32,
 }
@@ -115,7 +115,7 @@ pub(crate) struct InOrder {
 const MOST_STALLED_PAGES: u32 = 100;
 
 impl InOrder {
-    pub(crate) fn page<'a>(&mut self, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    pub fn page<'a>(&mut self, names: impl Iterator<Item = &'a str>) -> Result<()> {
         let (mut first, mut most): (Option<&str>, Option<&str>) = (None, None);
         for name in names {
             first = Some(first.map_or(name, |f| f.min(name)));
@@ -147,7 +147,7 @@ impl InOrder {
 }
 
 /// The place the next page starts, refused when missing or given before.
-pub(crate) fn next_place<T: Clone + Eq + std::hash::Hash>(
+pub fn next_place<T: Clone + Eq + std::hash::Hash>(
     next: Option<T>,
     seen: &mut HashSet<T>,
     what: &str,

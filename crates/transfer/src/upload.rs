@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
-use serde::{Deserialize, Serialize};
-use ts_rs::TS;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use super::adapt::{Link, Window};
 use super::cancel::Cancel;
@@ -19,23 +17,7 @@ use super::Expect;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
-/// A file's own permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub enum FileAcl {
-    Private,
-    Public,
-}
-
-impl FileAcl {
-    fn canned(self) -> ObjectCannedAcl {
-        match self {
-            FileAcl::Private => ObjectCannedAcl::Private,
-            FileAcl::Public => ObjectCannedAcl::PublicRead,
-        }
-    }
-}
+pub use spacedock_s3::objects::FileAcl;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {

@@ -5,9 +5,6 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use ts_rs::TS;
-
 /// One file to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {
@@ -16,14 +13,7 @@ pub struct PlannedFile {
     pub size: u64,
 }
 
-/// A path that can't be uploaded, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct Problem {
-    pub path: String,
-    pub message: String,
-}
+pub use spacedock_common::Problem;
 
 #[derive(Debug, Default)]
 pub struct Plan {

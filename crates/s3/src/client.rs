@@ -112,7 +112,7 @@ pub struct RawBody(std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>);
 
 impl RawBody {
     pub fn take(&self) -> Option<Vec<u8>> {
-        crate::services::lock(&self.0).take()
+        spacedock_common::sync::lock(&self.0).take()
     }
 }
 
@@ -128,7 +128,7 @@ impl Intercept for RawBody {
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(bytes) = context.response().body().bytes() {
-            *crate::services::lock(&self.0) = Some(bytes.to_vec());
+            *spacedock_common::sync::lock(&self.0) = Some(bytes.to_vec());
         }
         Ok(())
     }
@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        use super::super::error::ErrorKind::*;
+        use crate::error::ErrorKind::*;
         let cases = [
             ("InvalidAccessKeyId", UnknownAccessKey),
             ("SignatureDoesNotMatch", WrongSecret),

@@ -118,7 +118,7 @@ pub struct Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        crate::services::lock(&self.claims.0).remove(&self.folded);
+        spacedock_common::sync::lock(&self.claims.0).remove(&self.folded);
     }
 }
 
@@ -126,7 +126,7 @@ impl LocalClaims {
     /// Claims `path` for one file, or None when a running download has it already.
     pub fn claim(&self, path: &Path) -> Option<Claim> {
         let folded = folded(path);
-        crate::services::lock(&self.0)
+        spacedock_common::sync::lock(&self.0)
             .insert(folded.clone())
             .then(|| Claim {
                 folded,
@@ -135,7 +135,7 @@ impl LocalClaims {
     }
 
     pub fn is_claimed(&self, path: &Path) -> bool {
-        crate::services::lock(&self.0).contains(&folded(path))
+        spacedock_common::sync::lock(&self.0).contains(&folded(path))
     }
 }
 

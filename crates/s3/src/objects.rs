@@ -11,7 +11,25 @@ use ts_rs::TS;
 
 use super::error::{Error, Result};
 use super::s3::{map_error, Context};
-use super::transfer::FileAcl;
+
+/// A file's own permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum FileAcl {
+    Private,
+    Public,
+}
+
+impl FileAcl {
+    /// The canned ACL that sets this permission on a new file.
+    pub fn canned(self) -> ObjectCannedAcl {
+        match self {
+            FileAcl::Private => ObjectCannedAcl::Private,
+            FileAcl::Public => ObjectCannedAcl::PublicRead,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -380,7 +398,7 @@ pub async fn acl_of(
 /// every grant to everyone and to every signed-in user goes), keeping each grant to a named user
 /// as it is. None when there is none but the owner's full control and everyone's read: a canned
 /// ACL (public-read or private) then says exactly the same, and every server takes it.
-pub(crate) fn everyone_reads(
+pub fn everyone_reads(
     owner: Option<&aws_sdk_s3::types::Owner>,
     grants: &[aws_sdk_s3::types::Grant],
     public: bool,
@@ -611,7 +629,7 @@ use futures_util::StreamExt as _;
 pub struct DeleteSummary {
     pub deleted: u64,
     /// Files left as they are, with why (changed since they were shown).
-    pub kept: Vec<crate::transfer::Problem>,
+    pub kept: Vec<spacedock_common::Problem>,
 }
 
 /// Deletes files, and folders with everything in them, in batches of 1,000. A file whose ETag
@@ -681,7 +699,7 @@ pub async fn delete(
     while let Some(result) = futures_util::StreamExt::next(&mut results).await {
         match result? {
             None => summary.deleted += 1,
-            Some(key) => summary.kept.push(crate::transfer::Problem {
+            Some(key) => summary.kept.push(spacedock_common::Problem {
                 path: key,
                 message: "Not deleted: it changed after it was shown. Look at it again.".into(),
             }),
@@ -704,7 +722,7 @@ pub async fn delete(
 }
 
 /// Deletes up to 1,000 objects (or object versions) in one request; any refusal is an error.
-pub(crate) async fn delete_batch(
+pub async fn delete_batch(
     client: &aws_sdk_s3::Client,
     space: &str,
     c: Context<'_>,

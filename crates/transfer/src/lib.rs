@@ -1,12 +1,12 @@
-//! Transfers: uploads and downloads, planned, run with progress per file, limited, resumed.
+//! The transfer engine: every byte Spacedock moves, between this computer and a Space or from
+//! one name to another on the server. Planned, run with progress per file, paced, noted on disk
+//! so an interrupted big file resumes, and guarded so nothing is replaced or removed that was not
+//! planned.
 
 pub mod adapt;
 pub mod cancel;
 pub mod copy;
-pub mod copy_batch;
 pub mod download;
-pub mod download_batch;
-pub mod limits;
 pub mod local;
 pub mod pace;
 pub mod plan;
@@ -14,7 +14,11 @@ mod ranged;
 pub mod resume;
 pub mod unfinished;
 pub mod upload;
-pub mod upload_batch;
+
+// The layers below under the names the modules use.
+pub(crate) use spacedock_common::{disk, error};
+pub(crate) use spacedock_s3::client as s3;
+pub(crate) use spacedock_s3::{listing, objects, urls};
 
 use std::sync::Arc;
 
@@ -25,7 +29,7 @@ pub use cancel::Cancel;
 pub use plan::{plan, Plan, PlannedFile, Problem};
 pub use upload::{upload_file, FileAcl, Settings, Target};
 
-use super::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 
 /// What to do with files that are already there, for a whole batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -256,7 +260,7 @@ pub async fn existing_keys(
             }
         })
         .collect();
-    let ctx = super::s3::Context::space(&target.endpoint, &target.space);
+    let ctx = crate::s3::Context::space(&target.endpoint, &target.space);
     let mut found = HashMap::new();
     for root in roots {
         let listed = crate::listing::keys_below(&target.client, ctx, &target.space, &root).await?;
@@ -279,9 +283,9 @@ pub async fn etag_now(target: &Target, key: &str) -> Result<Option<String>, Erro
     match head {
         Ok(h) => Ok(Some(h.e_tag().unwrap_or_default().to_string())),
         Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
-        Err(e) => Err(super::s3::map_error(
+        Err(e) => Err(crate::s3::map_error(
             e,
-            super::s3::Context::space(&target.endpoint, &target.space),
+            crate::s3::Context::space(&target.endpoint, &target.space),
         )),
     }
 }
@@ -297,7 +301,7 @@ pub async fn free_key(
 ) -> Result<String, Error> {
     for n in 1..10_000 {
         let candidate = plan::keep_both_key(key, n);
-        if !crate::services::lock(taken).insert(candidate.clone()) {
+        if !spacedock_common::sync::lock(taken).insert(candidate.clone()) {
             continue;
         }
         if etag_now(target, &candidate).await?.is_none() {

@@ -13,11 +13,11 @@ use futures_util::StreamExt;
 use super::{Between, CopyFile, CopyMode, CopyPlan, CopySettings, CopySummary};
 use crate::error::{Error, Result};
 use crate::objects::acl_of;
+use crate::plan::Problem;
 use crate::s3::{map_error, Context};
-use crate::transfer::plan::Problem;
-use crate::transfer::unfinished::UnfinishedUpload;
-use crate::transfer::{etag_now, free_key, Cancel, Conflict, FileState, Target, TransferEvent};
+use crate::unfinished::UnfinishedUpload;
 use crate::urls::encode_key;
+use crate::{etag_now, free_key, Cancel, Conflict, FileState, Target, TransferEvent};
 
 /// How one file of the batch ended.
 enum Outcome {
@@ -479,7 +479,7 @@ async fn copy_in_parts(
         Ok(_) => true,
         // An abort that did not take leaves it noted, for the next start to abort.
         Err(_) => {
-            let abort = crate::transfer::unfinished::abort_one(&b.client, &b.to, &f.to, &upload_id);
+            let abort = crate::unfinished::abort_one(&b.client, &b.to, &f.to, &upload_id);
             abort.await.is_ok()
         }
     };

@@ -14,7 +14,7 @@ use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::services::lock;
+use spacedock_common::sync::lock;
 
 /// Idle time earns at most this much sending at once: a short burst, never a flood.
 const BURST: Duration = Duration::from_millis(250);

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::local::LocalStamp;
 use crate::disk::write_atomic;
-use crate::services::lock;
+use spacedock_common::sync::lock;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -248,7 +248,7 @@ impl<T: Noted + Serialize + DeserializeOwned> Record<T> {
                 serde_json::from_value::<T>((*v).clone()).is_ok_and(|e| e.id() == entry.id())
             });
             if let Some(old) = old {
-                crate::settings::keep_unknown::<T>(old, &mut value);
+                spacedock_common::json::keep_unknown::<T>(old, &mut value);
             }
             out.push(value);
         }
