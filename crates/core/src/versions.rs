@@ -78,6 +78,18 @@ pub struct FileVersion {
     pub deleted: bool,
 }
 
+/// Newest first, by the time itself (its text sorts “…18.5Z” before “…18Z”); the current one
+/// leads a tie, and a tie otherwise keeps the server's order (newest first).
+fn newest_first(mut all: Vec<(Option<(i64, u32)>, FileVersion)>) -> Vec<FileVersion> {
+    all.sort_by(|(at, a), (bt, b)| (b.current, bt).cmp(&(a.current, at)));
+    all.into_iter().map(|(_, v)| v).collect()
+}
+
+/// A time that sorts as time: seconds, then nanoseconds.
+fn when(d: Option<&aws_smithy_types::DateTime>) -> Option<(i64, u32)> {
+    d.map(|d| (d.secs(), d.subsec_nanos()))
+}
+
 fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
@@ -103,28 +115,28 @@ pub async fn file_versions(
         // Only this one counts: the prefix also matches longer keys.
         for v in page.versions() {
             match v.key() {
-                Some(k) if k == key => all.push(FileVersion {
+                Some(k) if k == key => all.push((when(v.last_modified()), FileVersion {
                     version_id: v.version_id().unwrap_or("null").to_string(),
                     modified: date(v.last_modified()),
                     size: v.size().unwrap_or(0).max(0) as u64,
                     etag: v.e_tag().map(str::to_string),
                     current: v.is_latest().unwrap_or(false),
                     deleted: false,
-                }),
+                })),
                 Some(_) => past = true,
                 None => {}
             }
         }
         for m in page.delete_markers() {
             match m.key() {
-                Some(k) if k == key => all.push(FileVersion {
+                Some(k) if k == key => all.push((when(m.last_modified()), FileVersion {
                     version_id: m.version_id().unwrap_or("null").to_string(),
                     modified: date(m.last_modified()),
                     size: 0,
                     etag: None,
                     current: m.is_latest().unwrap_or(false),
                     deleted: true,
-                }),
+                })),
                 Some(_) => past = true,
                 None => {}
             }
@@ -138,9 +150,7 @@ pub async fn file_versions(
             "“{key}” has more than {MOST_VERSIONS} versions, more than this app shows. Remove old ones with a lifecycle rule."
         )));
     }
-    // Newest first; the current one leads a tie of dates (versions a second apart).
-    all.sort_by(|a, b| (b.current, &b.modified).cmp(&(a.current, &a.modified)));
-    Ok(all)
+    Ok(newest_first(all))
 }
 
 const NOT_RESTORED: &str = "the version was not restored";
@@ -471,5 +481,40 @@ pub mod service {
             .journal
             .write(format!("undeleted {back} files in “{space}”"));
         Ok(back)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::DateTime;
+
+    #[test]
+    fn versions_within_one_second_are_ordered_by_time_not_by_its_text() {
+        let version = |id: &str, at: &DateTime, current| {
+            (
+                when(Some(at)),
+                FileVersion {
+                    version_id: id.into(),
+                    modified: date(Some(at)),
+                    size: 1,
+                    etag: None,
+                    current,
+                    deleted: false,
+                },
+            )
+        };
+        let whole = DateTime::from_secs_and_nanos(1_800_000_000, 0);
+        let half = DateTime::from_secs_and_nanos(1_800_000_000, 500_000_000);
+        let later = DateTime::from_secs_and_nanos(1_800_000_000, 900_000_000);
+        // Their text: "…00Z" and "…00.5Z", which sort the other way round.
+        assert!(date(Some(&half)) < date(Some(&whole)));
+        let listed = vec![
+            version("oldest", &whole, false),
+            version("middle", &half, false),
+            version("newest", &later, true),
+        ];
+        let ids: Vec<String> = newest_first(listed).into_iter().map(|v| v.version_id).collect();
+        assert_eq!(ids, ["newest", "middle", "oldest"]);
     }
 }

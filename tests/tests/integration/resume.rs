@@ -255,7 +255,9 @@ async fn a_download_killed_half_way_resumes_fetching_only_the_missing_ranges() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_download_whose_file_was_replaced_since_starts_over() {
     let sb = sandbox();
-    let proxy = counting_proxy(&sb.endpoint.url, Some(20_000_000));
+    // Big beside the ranges in flight, so one range is on disk well before the last: the kill
+    // must find the download half done, not finished.
+    let proxy = counting_proxy(&sb.endpoint.url, Some(40_000_000));
     let space = new_space(&sb, "resume-replaced").await;
     let client = owner_client(&sb);
     let put = |content: Vec<u8>| {
@@ -266,7 +268,7 @@ async fn a_download_whose_file_was_replaced_since_starts_over() {
             .body(ByteStream::from(content))
             .send()
     };
-    put(noise(64 * MIB, 3)).await.expect("put");
+    put(noise(192 * MIB, 3)).await.expect("put");
     let root = tempfile::tempdir().expect("tempdir");
     let down = root.path().join("down");
     std::fs::create_dir(&down).expect("down");
