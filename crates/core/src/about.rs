@@ -29,7 +29,7 @@ pub fn about(services: &Services) -> About {
             .sandbox_dir
             .parent()
             .map(|p| p.display().to_string()),
-        log_file: services.journal.path().map(|p| p.display().to_string()),
+        log_file: services.log.path().map(|p| p.display().to_string()),
     }
 }
 

@@ -41,6 +41,19 @@ pub async fn target(
     })
 }
 
+/// `space` as the engines reach it, with the id of the saved connection it is reached through.
+pub async fn space_ref(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+) -> Result<(crate::SpaceRef, String)> {
+    let active = services.active().await?;
+    let region = active.region_or_own(region)?;
+    let (client, endpoint) = active.client_for_space(space, &region)?;
+    let at = crate::SpaceRef::new(&client, &endpoint.url, space);
+    Ok((at, active.profile.id.clone()))
+}
+
 /// Streams the folder `prefix` of `space` to `page` until it is all sent, `page` says stop, or
 /// a newer listing began. Returns how many entries were sent.
 pub async fn list_folder(
@@ -160,7 +173,7 @@ pub async fn delete(
 ) -> Result<objects::DeleteSummary> {
     let t = target(services, space, region).await?;
     let done = objects::delete(&t.client, &t.endpoint, space, keys, shown).await?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "deleted {} files from “{space}”, kept {} changed since shown",
         done.deleted,
         done.kept.len()

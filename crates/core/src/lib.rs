@@ -2,16 +2,15 @@
 //! from plain Rust.
 
 pub mod about;
-pub mod browse;
 pub mod cdn;
 pub mod connection;
 pub mod destroy;
 pub mod files;
-pub mod journal;
 pub mod keychain;
 pub mod keys;
 
 pub mod lifecycle;
+pub mod log;
 pub mod preview;
 pub mod search;
 pub mod services;
@@ -24,7 +23,8 @@ pub mod versions;
 // The layers below, under the names the domain has always used for them.
 pub use spacedock_common::{disk, error, secret};
 pub use spacedock_s3::client as s3;
-pub use spacedock_s3::{listing, names, objects, regions, urls};
+pub use spacedock_s3::{browse, listing, names, objects, regions, urls};
 pub use spacedock_sandbox as sandbox;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};
+pub use spacedock_s3::SpaceRef;

@@ -400,7 +400,7 @@ pub mod service {
     ) -> Result<SavedRules> {
         let t = target(services, space, region).await?;
         let now = super::set_rules(&t.client, &t.endpoint, space, shown, rules).await?;
-        services.journal.write(format!(
+        services.log.write(format!(
             "lifecycle rules of “{space}”: {} now, {} not kept as sent",
             now.rules.len(),
             now.not_kept.len()

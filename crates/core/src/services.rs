@@ -6,27 +6,19 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::RwLock;
 
 use crate::connection::active::Active;
 use crate::error::{Error, Result};
-use crate::journal::Journal;
 use crate::keychain::Keychain;
+use crate::log::Log;
 use crate::sandbox::Sandbox;
 use crate::settings::{Settings, Store};
-use crate::transfer::adapt::Link;
-use crate::transfer::cancel::Flag;
-use crate::transfer::copy_batch::CopyBatch;
-use crate::transfer::download_batch::DownloadBatch;
-use crate::transfer::local::LocalClaims;
-use crate::transfer::pace::Pace;
-use crate::transfer::unfinished::{DownloadFolders, PartialDownloads, Unfinished};
-use crate::transfer::upload_batch::UploadBatch;
-use crate::transfer::Cancel;
+use crate::transfer::queue::{Queue, QueueSetup};
 
 /// Where the services keep their things.
 pub struct Setup {
@@ -43,43 +35,16 @@ pub struct Setup {
 pub struct Services {
     pub keychain: Keychain,
     pub settings: Settings,
-    pub journal: Journal,
+    pub log: Log,
     pub sandbox_dir: PathBuf,
     pub sandbox: Mutex<Option<Sandbox>>,
     pub active: RwLock<Option<Active>>,
-    /// Uploads planned or running, by batch id.
-    pub uploads: Mutex<HashMap<u32, UploadBatch>>,
-    /// Downloads planned and waiting for the user's choice, by batch id.
-    pub downloads: Mutex<HashMap<u32, DownloadBatch>>,
-    /// Copies and moves planned or kept to try again, by batch id.
-    pub copies: Mutex<HashMap<u32, CopyBatch>>,
-    next_batch: AtomicU32,
-    /// Multipart uploads in flight, noted on disk so that a quit or a crash can be resumed.
-    pub unfinished: Arc<Unfinished>,
-    /// Big downloads in flight, noted on disk with the ranges they have, for the same reason.
-    pub partials: Arc<PartialDownloads>,
-    /// The folders running downloads write into, noted so a crash's partial files are removed.
-    pub writing: Arc<DownloadFolders>,
-    /// Paused at quit: the transfers being resumed.
-    pub resuming: Cancel,
-    /// Set at quit: every download and copy stops starting files, and stops the ones it can.
-    pub quitting: Arc<Flag>,
-    /// Download and copy batches running now.
-    running: Arc<AtomicUsize>,
-    /// The local paths every running download writes to.
-    pub claims: LocalClaims,
-    /// Download batches that brought their whole selection (and left the queue).
-    pub downloads_whole: Mutex<std::collections::HashSet<u32>>,
+    /// Every transfer: its batches, limits, records and journal.
+    queue: Queue,
     /// Connections whose DigitalOcean token was seen, this run, to list the connection's key.
     pub tokens_checked: Mutex<std::collections::HashSet<String>>,
     /// What a window started and may stop: a preview, a file's details, its versions.
     pub requests: Requests,
-    /// The bandwidth limits, shared by every transfer of each direction.
-    pub pace_up: Pace,
-    pub pace_down: Pace,
-    /// What the link showed each way this session: it sizes the parts of big files.
-    pub link_up: Link,
-    pub link_down: Link,
     /// Bumped by each folder listing; a listing stops once a newer one began.
     pub listing_generation: AtomicU64,
     /// Bumped by each search of a whole Space; a search stops once a newer one began.
@@ -93,40 +58,24 @@ impl Services {
     pub fn new(setup: Setup) -> Services {
         let settings = Settings::new(setup.store);
         let limits = settings.transfer_limits();
-        let (pace_up, pace_down) = (Pace::default(), Pace::default());
-        pace_up.set(limits.upload_limit);
-        pace_down.set(limits.download_limit);
+        let log = Log::new(setup.log_dir);
+        let queue = Queue::new(QueueSetup {
+            data_dir: setup.data_dir.clone(),
+            upload_limit: limits.upload_limit,
+            download_limit: limits.download_limit,
+            files_at_once: limits.files_at_once.map(|n| n as usize),
+            log: log.sink(),
+        });
         Services {
             keychain: Keychain::new(setup.keychain_service),
             settings,
-            journal: Journal::new(setup.log_dir),
+            log,
             sandbox_dir: setup.data_dir.join("sandbox"),
             sandbox: Mutex::new(None),
             active: RwLock::new(None),
-            uploads: Mutex::default(),
-            downloads: Mutex::default(),
-            copies: Mutex::default(),
-            next_batch: AtomicU32::new(0),
-            unfinished: Arc::new(Unfinished::new(
-                setup.data_dir.join("unfinished-uploads.json"),
-            )),
-            partials: Arc::new(PartialDownloads::new(
-                setup.data_dir.join("partial-downloads.json"),
-            )),
-            writing: Arc::new(DownloadFolders::new(
-                setup.data_dir.join("downloads-writing-into.json"),
-            )),
-            resuming: Cancel::default(),
-            quitting: Arc::default(),
-            running: Arc::default(),
-            claims: LocalClaims::default(),
-            downloads_whole: Mutex::default(),
+            queue,
             tokens_checked: Mutex::default(),
             requests: Requests::default(),
-            pace_up,
-            pace_down,
-            link_up: Link::default(),
-            link_down: Link::default(),
             listing_generation: AtomicU64::new(0),
             search_generation: AtomicU64::new(0),
             cancel_destroy: Arc::default(),
@@ -143,44 +92,23 @@ impl Services {
         self.sandbox.lock().ok()?.as_ref().map(|s| s.rgw_port())
     }
 
-    /// A new id for a batch of uploads or downloads.
-    pub fn next_batch(&self) -> u32 {
-        self.next_batch.fetch_add(1, Ordering::Relaxed)
+    /// Every transfer: its batches, limits, records and journal.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
     }
 
-    /// Counts a download or copy batch as running until the guard is dropped.
-    pub fn running(&self) -> Running {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        Running(self.running.clone())
-    }
-
-    /// At quit: pauses every transfer, and waits up to `limit` for them to stop. Multipart
-    /// uploads and big downloads stay noted, and the next start offers to resume or discard
-    /// them; a small download's partial file is removed; a copy or move finishes the files it
-    /// began (a move removes their originals), so no file is left in two places, and starts no
-    /// more.
+    /// At quit: pauses every transfer, and waits up to `limit` for them to stop (see
+    /// [`Queue::stop_all`]).
     pub fn stop_transfers(&self, limit: Duration) {
-        lock(&self.uploads).values().for_each(|b| b.pause_all());
-        self.resuming.pause.set();
-        self.quitting.set();
-        let started = Instant::now();
-        let busy = || {
-            self.unfinished.in_flight_here() > 0
-                || self.partials.in_flight_here() > 0
-                || self.running.load(Ordering::SeqCst) > 0
-        };
-        while busy() && started.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.queue.stop_all(limit);
     }
 
     /// At start: removes the partial files that downloads a crash stopped left behind (those a
     /// resume can use stay), and says so in the log.
     pub fn sweep_left_partials(&self) {
-        let removed =
-            crate::transfer::unfinished::sweep_left_partials(&self.writing, &self.partials);
+        let removed = self.queue.sweep_left_partials();
         if removed > 0 {
-            self.journal.write(format!(
+            self.log.write(format!(
                 "removed {removed} partial files that downloads stopped by a crash left behind"
             ));
         }
@@ -189,21 +117,16 @@ impl Services {
     /// Forgets noted downloads into `folder` (a drag's staging, removed at start): no drop
     /// would use them after a quit.
     pub fn forget_downloads_under(&self, folder: &std::path::Path) {
-        for d in self.partials.list() {
-            if d.dest.starts_with(folder) {
-                self.partials
-                    .remove(&crate::transfer::unfinished::Noted::id(&d));
-            }
-        }
+        self.queue.forget_downloads_under(folder);
     }
 
     /// Stops the sandbox's daemons, if running. Blocks up to the daemons' grace periods.
     pub fn stop_sandbox(&self) {
         let sandbox = self.sandbox.lock().ok().and_then(|mut s| s.take());
         if let Some(sandbox) = sandbox {
-            self.journal.write("stopping the local sandbox");
+            self.log.write("stopping the local sandbox");
             sandbox.stop();
-            self.journal.write("local sandbox stopped");
+            self.log.write("local sandbox stopped");
         }
     }
 }
@@ -263,15 +186,6 @@ impl Requests {
                 all.early.push_back(id);
             }
         }
-    }
-}
-
-/// A running download or copy batch, counted until dropped.
-pub struct Running(Arc<AtomicUsize>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -115,28 +115,34 @@ pub async fn file_versions(
         // Only this one counts: the prefix also matches longer keys.
         for v in page.versions() {
             match v.key() {
-                Some(k) if k == key => all.push((when(v.last_modified()), FileVersion {
-                    version_id: v.version_id().unwrap_or("null").to_string(),
-                    modified: date(v.last_modified()),
-                    size: v.size().unwrap_or(0).max(0) as u64,
-                    etag: v.e_tag().map(str::to_string),
-                    current: v.is_latest().unwrap_or(false),
-                    deleted: false,
-                })),
+                Some(k) if k == key => all.push((
+                    when(v.last_modified()),
+                    FileVersion {
+                        version_id: v.version_id().unwrap_or("null").to_string(),
+                        modified: date(v.last_modified()),
+                        size: v.size().unwrap_or(0).max(0) as u64,
+                        etag: v.e_tag().map(str::to_string),
+                        current: v.is_latest().unwrap_or(false),
+                        deleted: false,
+                    },
+                )),
                 Some(_) => past = true,
                 None => {}
             }
         }
         for m in page.delete_markers() {
             match m.key() {
-                Some(k) if k == key => all.push((when(m.last_modified()), FileVersion {
-                    version_id: m.version_id().unwrap_or("null").to_string(),
-                    modified: date(m.last_modified()),
-                    size: 0,
-                    etag: None,
-                    current: m.is_latest().unwrap_or(false),
-                    deleted: true,
-                })),
+                Some(k) if k == key => all.push((
+                    when(m.last_modified()),
+                    FileVersion {
+                        version_id: m.version_id().unwrap_or("null").to_string(),
+                        modified: date(m.last_modified()),
+                        size: 0,
+                        etag: None,
+                        current: m.is_latest().unwrap_or(false),
+                        deleted: true,
+                    },
+                )),
                 Some(_) => past = true,
                 None => {}
             }
@@ -391,7 +397,7 @@ pub mod service {
         let t = target(services, space, region).await?;
         let now = super::set_versioning(&t.client, &t.endpoint, space, enabled).await?;
         services
-            .journal
+            .log
             .write(format!("versioning of “{space}” is now {now:?}"));
         Ok(now)
     }
@@ -431,7 +437,7 @@ pub mod service {
             }
             other => other?,
         };
-        services.journal.write(format!(
+        services.log.write(format!(
             "restored a version of “{key}” in “{space}” over the current one ({replaced:?})"
         ));
         let versions = super::file_versions(&t.client, &t.endpoint, space, key).await?;
@@ -448,7 +454,7 @@ pub mod service {
     ) -> Result<Vec<FileVersion>> {
         let t = target(services, space, region).await?;
         super::delete_version(&t.client, &t.endpoint, space, key, version_id).await?;
-        services.journal.write(format!(
+        services.log.write(format!(
             "deleted a version of “{key}” in “{space}” for good"
         ));
         super::file_versions(&t.client, &t.endpoint, space, key).await
@@ -478,7 +484,7 @@ pub mod service {
             back += 1;
         }
         services
-            .journal
+            .log
             .write(format!("undeleted {back} files in “{space}”"));
         Ok(back)
     }
@@ -514,7 +520,10 @@ mod tests {
             version("middle", &half, false),
             version("newest", &later, true),
         ];
-        let ids: Vec<String> = newest_first(listed).into_iter().map(|v| v.version_id).collect();
+        let ids: Vec<String> = newest_first(listed)
+            .into_iter()
+            .map(|v| v.version_id)
+            .collect();
         assert_eq!(ids, ["newest", "middle", "oldest"]);
     }
 }

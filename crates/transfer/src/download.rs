@@ -25,7 +25,8 @@ use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
 /// One file to download.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DownloadFile {
     /// Its place in the batch, as the queue knows it.
     pub id: u32,

@@ -7,9 +7,12 @@ pub mod adapt;
 pub mod cancel;
 pub mod copy;
 pub mod download;
+pub mod integrity;
+pub mod journal;
 pub mod local;
 pub mod pace;
 pub mod plan;
+pub mod queue;
 mod ranged;
 pub mod resume;
 pub mod unfinished;
@@ -271,6 +274,36 @@ pub async fn existing_keys(
         }
     }
     Ok(found)
+}
+
+/// What a HEAD tells of a file: enough to know its bytes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub etag: String,
+    pub size: u64,
+    /// The whole file's MD5 as stored with it (`x-amz-meta-md5chksum`, base64), if any.
+    pub md5: Option<String>,
+}
+
+/// `key` in the Space now, or None when there is no such file.
+pub async fn head_now(target: &Target, key: &str) -> Result<Option<Head>, Error> {
+    let head = (target.client.head_object())
+        .bucket(&target.space)
+        .key(key)
+        .send()
+        .await;
+    match head {
+        Ok(h) => Ok(Some(Head {
+            etag: h.e_tag().unwrap_or_default().to_string(),
+            size: h.content_length().unwrap_or(0).max(0) as u64,
+            md5: integrity::stored_md5(h.metadata()),
+        })),
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
+        Err(e) => Err(crate::s3::map_error(
+            e,
+            crate::s3::Context::space(&target.endpoint, &target.space),
+        )),
+    }
 }
 
 /// The ETag of `key` in the Space now, or None when there is no such file.

@@ -17,10 +17,10 @@ use crate::s3::{map_error, Context};
 use crate::unfinished::{Noted, PartialDownload, PartialDownloads, UnfinishedUpload, UploadSource};
 use crate::upload::{self, Settings, Target};
 use crate::Cancel;
-use crate::{ranged, PlannedFile};
+use crate::{ranged, PlannedFile, Problem};
 
 /// What a resume did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Resumed {
@@ -28,6 +28,10 @@ pub struct Resumed {
     pub kept: u64,
     /// Bytes sent (an upload) or fetched (a download) to finish it.
     pub moved: u64,
+    /// Files finished (one, for one file).
+    pub files: u32,
+    /// Files of a batch that could not be finished, each with why.
+    pub problems: Vec<Problem>,
 }
 
 /// The file as the upload began with it, or why it can't be resumed.
@@ -84,6 +88,8 @@ pub async fn resume_upload(
     Ok(Resumed {
         kept,
         moved: source.size - kept,
+        files: 1,
+        problems: Vec::new(),
     })
 }
 
@@ -154,6 +160,8 @@ pub async fn resume_download(
                 Ok(Resumed {
                     kept: noted.size - moved,
                     moved,
+                    files: 1,
+                    problems: Vec::new(),
                 })
             }
             Err(e) => {
@@ -186,7 +194,12 @@ pub async fn resume_download(
                 None,
             )
             .await?;
-            Ok(Resumed { kept: 0, moved })
+            Ok(Resumed {
+                kept: 0,
+                moved,
+                files: 1,
+                problems: Vec::new(),
+            })
         }
         Err(e) => {
             record.release(&id);

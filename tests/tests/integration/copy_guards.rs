@@ -65,9 +65,15 @@ async fn a_move_never_removes_an_original_changed_after_its_copy() {
             write_now(&other, &sp, "in/a.txt", b"changed since");
         }
     };
-    let summary = copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &events)
-        .await
-        .expect("ran");
+    let summary = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(events),
+    )
+    .await
+    .expect("ran");
     assert_eq!(summary.done, 1, "{:?}", summary.problems);
     assert!(
         summary
@@ -117,9 +123,15 @@ async fn a_retried_keep_both_move_goes_on_under_the_name_it_was_given() {
             write_now(&other, &sp, "x/a.txt", b"v2");
         }
     };
-    let first = copy_batch::start(&s, planned.batch, Conflict::KeepBoth, None, &events)
-        .await
-        .expect("ran");
+    let first = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::KeepBoth,
+        None,
+        std::sync::Arc::new(events),
+    )
+    .await
+    .expect("ran");
     assert_eq!(first.done, 0, "{first:?}");
     assert_eq!(
         fetch(&client, &space, "y/a (1).txt").await.as_deref(),
@@ -132,7 +144,7 @@ async fn a_retried_keep_both_move_goes_on_under_the_name_it_was_given() {
         planned.batch,
         Conflict::KeepBoth,
         Some(vec![id]),
-        &|_| {},
+        std::sync::Arc::new(|_| {}),
     )
     .await
     .expect("retried");
@@ -183,9 +195,15 @@ async fn two_files_never_land_on_one_name_and_a_folder_there_is_merged_into() {
         "{:?}",
         planned.problems
     );
-    copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {})
-        .await
-        .expect("ran");
+    copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("ran");
     assert_eq!(
         fetch(&client, &space, "c/f.txt").await.as_deref(),
         Some(&b"from a"[..])
@@ -209,9 +227,15 @@ async fn two_files_never_land_on_one_name_and_a_folder_there_is_merged_into() {
     )
     .await
     .expect("plan");
-    let summary = copy_batch::start(&s, planned.batch, Conflict::KeepBoth, None, &|_| {})
-        .await
-        .expect("ran");
+    let summary = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::KeepBoth,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("ran");
     assert!(summary.problems.is_empty(), "{:?}", summary.problems);
     let listed = client
         .list_objects_v2()
@@ -268,9 +292,15 @@ async fn a_copy_into_another_space_carries_no_grant_that_reaches_into_it() {
     let planned = copy_batch::plan(&s, ask(&from, &["report.pdf"], &to, "", CopyMode::Copy))
         .await
         .expect("plan");
-    let summary = copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {})
-        .await
-        .expect("ran");
+    let summary = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("ran");
     assert_eq!(summary.done, 1, "{:?}", summary.problems);
     assert!(
         summary
@@ -307,9 +337,15 @@ async fn a_copy_into_another_space_carries_no_grant_that_reaches_into_it() {
     )
     .await
     .expect("plan");
-    copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {})
-        .await
-        .expect("ran");
+    copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("ran");
     let same = objects::grants(&client, url, &from, "copy/report.pdf")
         .await
         .expect("grants");
@@ -350,9 +386,15 @@ async fn a_quit_during_a_move_leaves_no_file_in_two_places() {
             }
         }
     };
-    let summary = copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &events)
-        .await
-        .expect("ran");
+    let summary = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(events),
+    )
+    .await
+    .expect("ran");
     assert!(
         summary.cancelled > 0,
         "the quit stopped it half way: {summary:?}"
@@ -395,6 +437,7 @@ async fn a_copy_in_parts_never_replaces_what_reached_its_name_meanwhile() {
         files_at_once: 1,
         single_limit: 8 << 20,
         part_size: 5 << 20,
+        ..CopySettings::default()
     };
     let keys = ["big.bin".to_string()];
     let plan = copy::plan(&b, &keys, "copies/", None, CopyMode::Copy)
@@ -416,6 +459,7 @@ async fn a_copy_in_parts_never_replaces_what_reached_its_name_meanwhile() {
         (Conflict::Overwrite, &Default::default()),
         &Default::default(),
         settings,
+        &|_, _| {},
         &events,
     )
     .await;
@@ -456,9 +500,15 @@ async fn a_retried_move_keeps_the_original_when_its_copy_changed() {
             write_now(&other, &sp, "x/a.txt", b"v2");
         }
     };
-    let first = copy_batch::start(&s, planned.batch, Conflict::Overwrite, None, &events)
-        .await
-        .expect("ran");
+    let first = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(events),
+    )
+    .await
+    .expect("ran");
     assert_eq!(first.done, 0);
     // The original back as it was copied; the copy, meanwhile, replaced by someone.
     put(&client, &space, "x/a.txt", b"v1").await;
@@ -468,7 +518,7 @@ async fn a_retried_move_keeps_the_original_when_its_copy_changed() {
         planned.batch,
         Conflict::Overwrite,
         Some(vec![id]),
-        &|_| {},
+        std::sync::Arc::new(|_| {}),
     )
     .await
     .expect("retried");

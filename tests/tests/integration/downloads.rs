@@ -254,7 +254,14 @@ async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
         let s = s.clone();
         let batch = planned.batch;
         tokio::spawn(async move {
-            download_batch::start(&s, batch, Conflict::KeepBoth, None, &events).await
+            download_batch::start(
+                &s,
+                batch,
+                Conflict::KeepBoth,
+                None,
+                std::sync::Arc::new(events),
+            )
+            .await
         })
     };
     let started = std::time::Instant::now();
@@ -290,7 +297,7 @@ async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(
-        s.partials.list().is_empty(),
+        s.queue().partials().list().is_empty(),
         "a cancelled download is not kept to resume"
     );
 
@@ -301,7 +308,7 @@ async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
         planned.batch,
         Conflict::Overwrite,
         Some(vec![big_id]),
-        &|_| {},
+        std::sync::Arc::new(|_| {}),
     )
     .await
     .expect("retry");
@@ -311,7 +318,14 @@ async fn the_queue_cancels_one_file_and_retries_it_with_the_first_choice() {
         b"mine"
     );
     assert!(std::fs::read(dest.join("set/big (1).bin")).expect("kept both") == big);
-    let gone = download_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {}).await;
+    let gone = download_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await;
     assert_eq!(gone.expect_err("freed").kind(), ErrorKind::Gone);
 }
 
@@ -366,9 +380,15 @@ async fn no_two_files_of_running_downloads_land_on_one_path() {
     let one = download_batch::plan(&s, &space, None, &keys, dest.path().to_path_buf())
         .await
         .expect("plan");
-    let got = download_batch::start(&s, one.batch, Conflict::KeepBoth, None, &|_| {})
-        .await
-        .expect("ran");
+    let got = download_batch::start(
+        &s,
+        one.batch,
+        Conflict::KeepBoth,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("ran");
     assert_eq!(got.done, 4, "{:?}", got.problems);
     assert_eq!(got.notes.len(), 2, "two saved beside: {:?}", got.notes);
     let on_disk = files_in(dest.path());
@@ -388,8 +408,8 @@ async fn no_two_files_of_running_downloads_land_on_one_path() {
     ];
     let [a, b] = plans.map(|p| p.expect("plan").batch);
     let (ra, rb) = tokio::join!(
-        download_batch::start(&s, a, Conflict::KeepBoth, None, &|_| {}),
-        download_batch::start(&s, b, Conflict::KeepBoth, None, &|_| {}),
+        download_batch::start(&s, a, Conflict::KeepBoth, None, std::sync::Arc::new(|_| {})),
+        download_batch::start(&s, b, Conflict::KeepBoth, None, std::sync::Arc::new(|_| {})),
     );
     assert_eq!((ra.expect("a").done, rb.expect("b").done), (4, 4));
     let on_disk = files_in(twice.path());
@@ -416,11 +436,11 @@ async fn partial_files_a_crash_left_are_removed_at_the_next_start() {
     }
     {
         let s = crate::services::services(root.path());
-        s.writing.add(WritingInto {
+        s.queue().writing().add(WritingInto {
             batch: "crashed".into(),
             folders: vec![folder.path().to_path_buf()],
         });
-        s.partials.add(PartialDownload {
+        s.queue().partials().add(PartialDownload {
             endpoint: "http://e".into(),
             space: "s".into(),
             key: "big.bin".into(),
@@ -441,7 +461,7 @@ async fn partial_files_a_crash_left_are_removed_at_the_next_start() {
     assert!(!left.exists(), "the crash's partial file is removed");
     assert!(resumable.exists(), "a resumable one stays");
     assert!(mine.exists(), "the user's file stays");
-    assert!(s.writing.list().is_empty());
+    assert!(s.queue().writing().list().is_empty());
 }
 
 // A folder in the chosen one that is a link to elsewhere: nothing is made through it, not even

@@ -347,8 +347,13 @@ fn overwriters() -> Vec<Overwriter> {
                         copy_batch::plan(&sc.s, copy_in(&sc, &["a/f.txt"], "b/", CopyMode::Move));
                     let plan = plan.await.expect("plan");
                     put_bytes(&sc, "a/f.txt", CHANGED).await;
-                    let done =
-                        copy_batch::start(&sc.s, plan.batch, Conflict::Overwrite, None, &|_| {});
+                    let done = copy_batch::start(
+                        &sc.s,
+                        plan.batch,
+                        Conflict::Overwrite,
+                        None,
+                        std::sync::Arc::new(|_| {}),
+                    );
                     let done = done.await.expect("ran");
                     Survived {
                         found: bytes_at(&sc, "a/f.txt").await,
@@ -367,8 +372,13 @@ fn overwriters() -> Vec<Overwriter> {
                         copy_batch::plan(&sc.s, copy_in(&sc, &["a/f.txt"], "b/", CopyMode::Copy));
                     let plan = plan.await.expect("plan");
                     put_bytes(&sc, "b/f.txt", CHANGED).await;
-                    let done =
-                        copy_batch::start(&sc.s, plan.batch, Conflict::Overwrite, None, &|_| {});
+                    let done = copy_batch::start(
+                        &sc.s,
+                        plan.batch,
+                        Conflict::Overwrite,
+                        None,
+                        std::sync::Arc::new(|_| {}),
+                    );
                     let done = done.await.expect("ran");
                     Survived {
                         found: bytes_at(&sc, "b/f.txt").await,
@@ -386,8 +396,13 @@ fn overwriters() -> Vec<Overwriter> {
                         copy_batch::plan(&sc.s, copy_in(&sc, &["a/f.txt"], "b/", CopyMode::Move));
                     let plan = plan.await.expect("plan");
                     put_bytes(&sc, "b/f.txt", CHANGED).await;
-                    let done =
-                        copy_batch::start(&sc.s, plan.batch, Conflict::Overwrite, None, &|_| {});
+                    let done = copy_batch::start(
+                        &sc.s,
+                        plan.batch,
+                        Conflict::Overwrite,
+                        None,
+                        std::sync::Arc::new(|_| {}),
+                    );
                     let done = done.await.expect("ran");
                     Survived {
                         found: bytes_at(&sc, "b/f.txt").await,
@@ -500,7 +515,7 @@ fn overwriters() -> Vec<Overwriter> {
                         plan.batch,
                         Conflict::Overwrite,
                         None,
-                        &|_| {},
+                        std::sync::Arc::new(|_| {}),
                     );
                     let done = done.await.expect("ran");
                     Survived {

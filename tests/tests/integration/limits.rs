@@ -50,10 +50,7 @@ async fn limits_are_checked_kept_and_obeyed() {
     // The next start reads them back and applies them.
     let s = connected(&sb, root.path(), &sb.endpoint.url).await;
     assert_eq!(limits::get(&s), chosen);
-    assert_eq!(
-        (s.pace_up.rate(), s.pace_down.rate()),
-        (Some(RATE), Some(RATE))
-    );
+    assert_eq!(s.queue().rates(), (Some(RATE), Some(RATE)));
     let space = new_space(&sb, "limits").await;
 
     let local = root.path().join("six");
@@ -103,9 +100,15 @@ async fn limits_are_checked_kept_and_obeyed() {
         .await
         .expect("plan");
     let started = Instant::now();
-    let done = download_batch::start(&s, planned.batch, Conflict::Overwrite, None, &|_| {})
-        .await
-        .expect("download");
+    let done = download_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Overwrite,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("download");
     let down = started.elapsed().as_secs_f64();
     assert_eq!(done.done, 6, "{:?}", done.problems);
     assert!(

@@ -2,6 +2,7 @@
 //! Run inside `dbus-run-session` with an unlocked gnome-keyring (the test command does this).
 
 mod about;
+mod batches;
 mod browse;
 mod busy;
 mod cdn;

@@ -121,16 +121,17 @@ async fn moving_a_folder_of_1000_files_keeps_bytes_permissions_and_metadata_and_
     .expect("plan");
     assert_eq!((planned.files.len(), planned.existing_count), (1000, 0));
     assert!(planned.problems.is_empty(), "{:?}", planned.problems);
-    let events = Mutex::new(HashMap::new());
+    let events = std::sync::Arc::new(Mutex::new(HashMap::new()));
     let started = Instant::now();
+    let seen = events.clone();
     let summary = copy_batch::start(
         &s,
         planned.batch,
         Conflict::Overwrite,
         None,
-        &|e: TransferEvent| {
-            events.lock().expect("lock").insert(e.id, e.state);
-        },
+        std::sync::Arc::new(move |e: TransferEvent| {
+            seen.lock().expect("lock").insert(e.id, e.state);
+        }),
     )
     .await
     .expect("move");
@@ -144,7 +145,7 @@ async fn moving_a_folder_of_1000_files_keeps_bytes_permissions_and_metadata_and_
         (1000, 0, 0)
     );
     assert!(summary.problems.is_empty(), "{:?}", summary.problems);
-    let events = events.into_inner().expect("lock");
+    let events = std::mem::take(&mut *events.lock().expect("lock"));
     assert_eq!(events.len(), 1000);
     assert!(events.values().all(|s| *s == FileState::Done));
 
@@ -204,7 +205,15 @@ async fn renames_copies_to_another_space_and_names_already_taken() {
     .await;
     let root = tempfile::tempdir().expect("tempdir");
     let s = connected(&sb, root.path(), url).await;
-    let run = |batch| copy_batch::start(&s, batch, Conflict::Overwrite, None, &|_| {});
+    let run = |batch| {
+        copy_batch::start(
+            &s,
+            batch,
+            Conflict::Overwrite,
+            None,
+            std::sync::Arc::new(|_| {}),
+        )
+    };
 
     // A file renamed where it is: the old name is gone, the permission kept.
     let planned = copy_batch::plan(&s, renaming(&space, "docs/a.txt", "first.txt")).await;
@@ -226,7 +235,14 @@ async fn renames_copies_to_another_space_and_names_already_taken() {
     let planned = copy_batch::plan(&s, renaming(&space, "docs/b.txt", "first.txt")).await;
     let planned = planned.expect("plan onto a taken name");
     assert_eq!(planned.existing, ["docs/first.txt"]);
-    let skipped = copy_batch::start(&s, planned.batch, Conflict::Skip, None, &|_| {}).await;
+    let skipped = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::Skip,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await;
     assert_eq!(skipped.expect("skip").skipped, 1);
     assert_eq!(
         fetch(&client, &space, "docs/b.txt").await.as_deref(),
@@ -238,7 +254,14 @@ async fn renames_copies_to_another_space_and_names_already_taken() {
     );
     let planned = copy_batch::plan(&s, renaming(&space, "docs/b.txt", "first.txt")).await;
     let planned = planned.expect("plan again");
-    let both = copy_batch::start(&s, planned.batch, Conflict::KeepBoth, None, &|_| {}).await;
+    let both = copy_batch::start(
+        &s,
+        planned.batch,
+        Conflict::KeepBoth,
+        None,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await;
     assert_eq!(both.expect("keep both").done, 1);
     assert_eq!(
         fetch(&client, &space, "docs/first (1).txt")
@@ -354,6 +377,7 @@ async fn a_file_over_the_single_copy_limit_is_copied_in_parts_and_a_failed_one_l
         files_at_once: 4,
         single_limit: 8 << 20,
         part_size: 5 << 20,
+        ..CopySettings::default()
     };
     let keys = ["big.bin".to_string()];
     let plan = copy::plan(&b, &keys, "copies/", None, CopyMode::Copy)
@@ -370,6 +394,7 @@ async fn a_file_over_the_single_copy_limit_is_copied_in_parts_and_a_failed_one_l
         (Conflict::Overwrite, &nothing),
         &no_cancels,
         settings,
+        &|_, _| {},
         &events,
     );
     let summary = run.await;
@@ -409,6 +434,7 @@ async fn a_file_over_the_single_copy_limit_is_copied_in_parts_and_a_failed_one_l
         (Conflict::Overwrite, &nothing),
         &no_cancels,
         settings,
+        &|_, _| {},
         &|_| {},
     );
     let failed = run.await;

@@ -163,7 +163,9 @@ async fn an_upload_killed_half_way_resumes_sending_only_the_missing_parts() {
     assert_eq!((found.space.as_str(), found.size), (space.as_str(), size));
 
     let before = proxy.up.load(Ordering::Relaxed);
-    let resumed = resume::resume(&s, &id, &|_| {}).await.expect("resume");
+    let resumed = resume::resume(&s, &id, std::sync::Arc::new(|_| {}))
+        .await
+        .expect("resume");
     let sent = proxy.up.load(Ordering::Relaxed) - before;
     assert!(resumed.kept >= 8 * 5 * MIB, "{resumed:?}");
     assert_eq!(resumed.kept + resumed.moved, size);
@@ -184,7 +186,7 @@ async fn an_upload_killed_half_way_resumes_sending_only_the_missing_parts() {
         "resumed upload differs"
     );
     assert_eq!(multipart_uploads(&client, &space).await, 0);
-    assert!(s.unfinished.list().is_empty());
+    assert!(s.queue().unfinished().list().is_empty());
     assert!(resume::interrupted(&s).await.expect("list").is_empty());
     eprintln!(
         "resume: upload of {} MiB killed; resumed with {:.1} MiB on the wire ({:.1} MiB kept on the server)",
@@ -228,7 +230,7 @@ async fn a_download_killed_half_way_resumes_fetching_only_the_missing_ranges() {
     assert!(on_disk >= 3 * 16 * MIB, "{on_disk}");
 
     let before = proxy.down.load(Ordering::Relaxed);
-    let resumed = resume::resume(&s, &found.id, &|_| {})
+    let resumed = resume::resume(&s, &found.id, std::sync::Arc::new(|_| {}))
         .await
         .expect("resume");
     let fetched = proxy.down.load(Ordering::Relaxed) - before;
@@ -243,7 +245,7 @@ async fn a_download_killed_half_way_resumes_fetching_only_the_missing_ranges() {
         "resumed download differs"
     );
     assert!(partial_files(&down).is_empty());
-    assert!(s.partials.list().is_empty());
+    assert!(s.queue().partials().list().is_empty());
     eprintln!(
         "resume: download of {} MiB killed; resumed with {:.1} MiB on the wire ({:.1} MiB kept on disk)",
         size / MIB,
@@ -282,7 +284,7 @@ async fn a_download_whose_file_was_replaced_since_starts_over() {
         resume::interrupted(&s).await.expect("list"),
         Direction::Download,
     );
-    let resumed = resume::resume(&s, &found.id, &|_| {})
+    let resumed = resume::resume(&s, &found.id, std::sync::Arc::new(|_| {}))
         .await
         .expect("resume");
     assert_eq!((resumed.kept, resumed.moved), (0, 48 * MIB));
@@ -291,7 +293,7 @@ async fn a_download_whose_file_was_replaced_since_starts_over() {
         "not the new version, whole"
     );
     assert!(partial_files(&down).is_empty());
-    assert!(s.partials.list().is_empty());
+    assert!(s.queue().partials().list().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -358,7 +360,7 @@ async fn discard_leaves_no_multipart_upload_and_no_partial_file() {
     assert_eq!(multipart_uploads(&client, &space).await, 0);
     assert!(partial_files(&down).is_empty());
     assert!(std::fs::read_dir(&down).expect("down").next().is_none());
-    assert!(s.unfinished.list().is_empty() && s.partials.list().is_empty());
+    assert!(s.queue().unfinished().list().is_empty() && s.queue().partials().list().is_empty());
     assert!(resume::interrupted(&s).await.expect("list").is_empty());
     assert!(
         file.exists(),
@@ -399,7 +401,7 @@ async fn quitting_during_an_upload_keeps_it_to_resume() {
     let client = owner_client(&sb);
     let started = Instant::now();
     loop {
-        if let Some(u) = s.unfinished.list().first() {
+        if let Some(u) = s.queue().unfinished().list().first() {
             let asked = client.list_parts().bucket(&space).key("video.bin");
             let listed = asked.upload_id(&u.upload_id).send().await.expect("parts");
             if !listed.parts().is_empty() {
@@ -428,7 +430,7 @@ async fn quitting_during_an_upload_keeps_it_to_resume() {
         resume::interrupted(&s).await.expect("list"),
         Direction::Upload,
     );
-    let resumed = resume::resume(&s, &found.id, &|_| {})
+    let resumed = resume::resume(&s, &found.id, std::sync::Arc::new(|_| {}))
         .await
         .expect("resume");
     assert!(resumed.kept > 0, "{resumed:?}");

@@ -349,7 +349,8 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
         .await
         .expect("part");
     // The second one is noted as this app's own.
-    s.unfinished
+    s.queue()
+        .unfinished()
         .add(spacedock::core::transfer::unfinished::UnfinishedUpload {
             endpoint: sb.endpoint.url.clone(),
             space: space.clone(),
@@ -398,7 +399,7 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
         .expect("list uploads");
     assert!(on_server.uploads().is_empty());
     assert!(
-        s.unfinished.list().is_empty(),
+        s.queue().unfinished().list().is_empty(),
         "the app's record is emptied too"
     );
 }

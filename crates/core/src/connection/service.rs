@@ -76,7 +76,7 @@ pub async fn start_sandbox(
             .iter()
             .map(|(step, d)| format!("{step:?} {:.1}s", d.as_secs_f64()))
             .collect();
-        services.journal.write(format!(
+        services.log.write(format!(
             "local sandbox started on {} ({} start: {}; daemons use {} MB)",
             started.endpoint_url(),
             if started.first_start() {
@@ -145,7 +145,7 @@ pub fn save_connection(services: &Services, draft: &ConnectionDraft) -> Result<C
         let _ = services.keychain.delete(&account);
         return Err(e);
     }
-    services.journal.write(format!(
+    services.log.write(format!(
         "saved connection “{}” ({})",
         profile.name, profile.id
     ));
@@ -186,7 +186,7 @@ pub async fn connect(services: &Services, id: &str) -> Result<Session> {
     abort_unfinished(services, &active).await;
     *services.active.write().await = Some(active);
     services.settings.set_last_used(id)?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "connected to “{}” at {}",
         session.profile.name, session.endpoint
     ));
@@ -197,16 +197,19 @@ pub async fn connect(services: &Services, id: &str) -> Result<Session> {
 /// app began stays half-done on the server.
 async fn abort_unfinished(services: &Services, active: &Active) {
     let region = active.profile.provider.region_label();
-    let (aborted, left) =
-        unfinished::abort_recorded(&services.unfinished, &active.endpoint.url, |space| {
+    let (aborted, left) = unfinished::abort_recorded(
+        services.queue().unfinished(),
+        &active.endpoint.url,
+        |space| {
             active
                 .client_for_space(space, &region)
                 .ok()
                 .map(|(client, _)| client)
-        })
-        .await;
+        },
+    )
+    .await;
     if aborted + left > 0 {
-        services.journal.write(format!(
+        services.log.write(format!(
             "unfinished uploads from an earlier run: {aborted} aborted, {left} could not be reached"
         ));
     }
@@ -233,7 +236,7 @@ pub async fn delete_connection(services: &Services, id: &str) -> Result<()> {
     if active.as_ref().is_some_and(|a| a.profile.id == id) {
         *active = None;
     }
-    services.journal.write(format!(
+    services.log.write(format!(
         "removed connection “{}” ({})",
         profile.name, profile.id
     ));
@@ -267,7 +270,7 @@ pub async fn list_spaces(services: &Services) -> Result<Vec<SpaceSummary>> {
         .await
         .inspect_err(|e| {
             services
-                .journal
+                .log
                 .write(format!("listing Spaces failed: {:?}: {e}", e.kind()))
         })?;
     // The file-listing column is read with the connection's own (full) key.

@@ -163,7 +163,7 @@ pub async fn generate(services: &Services, name: &str, scope: &Scope) -> Result<
     services
         .settings
         .set_key_name(&key.access_key, Some(name.trim()))?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "generated the access key “{}” ({})",
         key.name, key.access_key
     ));
@@ -219,7 +219,7 @@ pub async fn forget(services: &Services, access_key: &str) -> Result<()> {
     services.keychain.delete(&key_account(access_key))?;
     services.settings.forget_key(access_key)?;
     forget_for_spaces(services, access_key).await?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "removed the access key {access_key} from the keychain"
     ));
     Ok(())
@@ -242,7 +242,7 @@ pub async fn revoke(services: &Services, access_key: &str) -> Result<()> {
     let mut profiles = services.settings.profiles()?;
     for dead in profiles.iter().filter(|p| p.access_key == access_key) {
         services.keychain.delete(&dead.keychain_account())?;
-        services.journal.write(format!(
+        services.log.write(format!(
             "removed connection “{}” ({}): its key was revoked",
             dead.name, dead.id
         ));
@@ -250,7 +250,7 @@ pub async fn revoke(services: &Services, access_key: &str) -> Result<()> {
     profiles.retain(|p| p.access_key != access_key);
     services.settings.save_profiles(&profiles)?;
     services
-        .journal
+        .log
         .write(format!("revoked the access key {access_key}"));
     Ok(())
 }

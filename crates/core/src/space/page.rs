@@ -140,7 +140,7 @@ pub async fn create(
     let (client, endpoint) = active.client_for_region(region)?;
     super::create(&client, &endpoint.url, name, file_listing).await?;
     services.settings.set_last_region(region)?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "created the Space “{name}” in {region} (file listing {})",
         file_listing.label()
     ));
@@ -189,7 +189,7 @@ pub async fn open_with_key(
     }
     let opened = details(services, &active, name, &region).await?;
     services.settings.upsert_profile(active.profile.clone())?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "the Space “{name}” opens with {}",
         chosen.as_deref().unwrap_or("the connection's key")
     ));
@@ -222,7 +222,7 @@ pub async fn set_file_listing(
     let (client, endpoint) = target(services, name, region).await?;
     let now = super::set_file_listing(&client, &endpoint, name, file_listing).await?;
     services
-        .journal
+        .log
         .write(format!("file listing of “{name}” set to {}", now.label()));
     Ok(now)
 }
@@ -273,7 +273,7 @@ pub async fn destroy(
         progress,
     )
     .await?;
-    services.journal.write(format!(
+    services.log.write(format!(
         "destroyed the Space “{name}” ({deleted} files deleted first)"
     ));
     Ok(deleted)

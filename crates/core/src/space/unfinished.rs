@@ -52,7 +52,8 @@ pub async fn list(
     let t = files::target(services, space, region).await?;
     let ctx = Context::space(&t.endpoint, space);
     let ours: Vec<(String, bool)> = services
-        .unfinished
+        .queue()
+        .unfinished()
         .list()
         .into_iter()
         .map(|u| {
@@ -156,7 +157,7 @@ pub async fn abort(
         match abort_one(&t.client, space, key, id).await {
             Ok(()) => {
                 summary.aborted += 1;
-                services.unfinished.remove(id);
+                services.queue().unfinished().remove(id);
             }
             Err(e) => summary.problems.push(Problem {
                 path: key.clone(),
@@ -164,7 +165,7 @@ pub async fn abort(
             }),
         }
     }
-    services.journal.write(format!(
+    services.log.write(format!(
         "aborted {} unfinished uploads in “{space}” ({} could not be)",
         summary.aborted,
         summary.problems.len()

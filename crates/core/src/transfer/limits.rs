@@ -37,18 +37,14 @@ pub fn set(services: &Services, limits: TransferLimits) -> Result<TransferLimits
         )));
     }
     services.settings.set_transfer_limits(&limits)?;
-    services.pace_up.set(limits.upload_limit);
-    services.pace_down.set(limits.download_limit);
-    services.journal.write(format!(
+    services.queue().set_limits(
+        limits.upload_limit,
+        limits.download_limit,
+        limits.files_at_once.map(|n| n as usize),
+    );
+    services.log.write(format!(
         "transfer limits: up {:?} B/s, down {:?} B/s, files at once {:?}",
         limits.upload_limit, limits.download_limit, limits.files_at_once
     ));
     Ok(limits)
-}
-
-/// The most files that move at once now.
-pub fn files_at_once(services: &Services) -> usize {
-    get(services)
-        .files_at_once
-        .map_or(FILES_IN_FLIGHT, |n| n as usize)
 }

@@ -1,82 +1,16 @@
-//! The upload queue: a batch is planned from dropped or picked paths, then run with the user's
-//! choice about files already there (Overwrite / Skip / Keep both), which its retries keep.
-//! Empty folders are made as folder markers; a batch with nothing left to retry is freed.
-//! The page holds only ids: paths, clients and cancel switches stay here.
+//! Uploads as the window starts them: the Space the window names, resolved for the active
+//! connection, and handed to the queue.
 
-use super::cancel::Flag;
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
-use ts_rs::TS;
+pub use super::queue::{PlannedUpload, UploadPlan, UploadSummary};
 
-use super::{
-    Cancel, Conflict, Expect, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings,
-    Target, TransferEvent,
-};
+use super::{Conflict, FileAcl, TransferEvent};
 use crate::browse;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::files;
-use crate::services::{lock, Services};
-
-/// An upload waiting to run (or to run again).
-pub struct UploadBatch {
-    target: Target,
-    files: Vec<(u32, PlannedFile)>,
-    /// Keys taken in the Space when the batch was planned, with their ETag then.
-    existing: HashMap<String, String>,
-    empty_folders: Vec<String>,
-    cancels: HashMap<u32, Cancel>,
-    all: Arc<Flag>,
-    pause: Arc<Flag>,
-    /// The choice made when the batch first ran: a retry keeps it.
-    conflict: Option<Conflict>,
-}
-
-impl UploadBatch {
-    /// Stops every file of the batch; their multipart uploads are aborted.
-    pub fn cancel_all(&self) {
-        self.all.set();
-    }
-
-    /// Stops every file of the batch (at quit); their multipart uploads stay, to be resumed.
-    pub fn pause_all(&self) {
-        self.pause.set();
-    }
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct PlannedUpload {
-    pub id: u32,
-    pub key: String,
-    pub size: u64,
-    /// A file with this key is already in the Space.
-    pub exists: bool,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct UploadPlan {
-    pub batch: u32,
-    pub files: Vec<PlannedUpload>,
-    pub problems: Vec<Problem>,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct UploadSummary {
-    pub done: u32,
-    pub failed: u32,
-    pub cancelled: u32,
-    pub skipped: u32,
-    /// Empty folders that could not be made, each with why.
-    pub problems: Vec<Problem>,
-}
+use crate::services::Services;
 
 /// Plans the upload of `paths` into the folder `prefix`, and says which files are already there.
 pub async fn plan(
@@ -87,147 +21,11 @@ pub async fn plan(
     paths: Vec<PathBuf>,
 ) -> Result<UploadPlan> {
     browse::check_prefix(prefix)?;
-    let t = files::target(services, space, region).await?;
-    let target = Target {
-        client: t.client,
-        endpoint: t.endpoint,
-        space: space.to_string(),
-        unfinished: Some(services.unfinished.clone()),
-        pace: services.pace_up.clone(),
-        link: services.link_up.clone(),
-    };
-    let under = prefix.to_string();
-    let plan = tokio::task::spawn_blocking(move || super::plan(&paths, &under))
+    let (at, connection) = files::space_ref(services, space, region).await?;
+    services
+        .queue()
+        .plan_upload(&at, &connection, prefix, paths)
         .await
-        .map_err(|e| Error::Internal(format!("reading the dropped files stopped: {e}")))?;
-    let keys: Vec<String> = plan.files.iter().map(|f| f.key.clone()).collect();
-    let existing = super::existing_keys(&target, &keys, prefix).await?;
-    let batch = services.next_batch();
-    let files: Vec<(u32, PlannedFile)> = (0..).zip(plan.files).collect();
-    let listed = files.iter().map(|(id, f)| PlannedUpload {
-        id: *id,
-        key: f.key.clone(),
-        size: f.size,
-        exists: existing.contains_key(&f.key),
-    });
-    let answer = UploadPlan {
-        batch,
-        files: listed.collect(),
-        problems: plan.problems,
-    };
-    let queued = UploadBatch {
-        target,
-        files,
-        existing,
-        empty_folders: plan.empty_folders,
-        cancels: HashMap::new(),
-        all: Arc::default(),
-        pause: Arc::default(),
-        conflict: None,
-    };
-    lock(&services.uploads).insert(batch, queued);
-    Ok(answer)
-}
-
-/// What one run of a batch does.
-struct Run {
-    target: Target,
-    /// Each file, and whether its key is taken in the Space.
-    queued: Vec<(QueuedFile, bool)>,
-    skipped: Vec<u32>,
-    empty_folders: Vec<String>,
-    conflict: Conflict,
-}
-
-/// Takes the files to run from the batch (all, or with `ids` only those again), each with a
-/// fresh cancel switch. A retry keeps the batch's first choice: a Skip or Keep both batch never
-/// overwrites.
-fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> Run {
-    b.all.clear();
-    let conflict = *b.conflict.get_or_insert(conflict);
-    let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
-    let mut run = Run {
-        target: b.target.clone(),
-        queued: Vec::new(),
-        skipped: Vec::new(),
-        // Empty folders are made on the first run only.
-        empty_folders: match wanted {
-            None => std::mem::take(&mut b.empty_folders),
-            Some(_) => Vec::new(),
-        },
-        conflict,
-    };
-    for (id, file) in &b.files {
-        if wanted.as_ref().is_some_and(|w| !w.contains(id)) {
-            continue;
-        }
-        let taken = b.existing.get(&file.key);
-        let exists = taken.is_some();
-        if exists && conflict == Conflict::Skip {
-            run.skipped.push(*id);
-            continue;
-        }
-        // It replaces only the version the plan saw, or (a free key) nothing that came since.
-        let expect = match taken {
-            Some(etag) => Expect::Etag(etag.clone()),
-            None => Expect::Absent,
-        };
-        let cancel = Cancel {
-            file: Arc::default(),
-            all: b.all.clone(),
-            pause: b.pause.clone(),
-        };
-        b.cancels.insert(*id, cancel.clone());
-        let queued = QueuedFile {
-            id: *id,
-            file: file.clone(),
-            cancel,
-            expect,
-        };
-        run.queued.push((queued, exists));
-    }
-    run
-}
-
-/// Keep both: each file whose key is taken gets a name free on the server, not only in this
-/// batch, and written nowhere but there. Returns the new names, by id.
-async fn keep_both_names(run: &mut Run) -> Result<Vec<(u32, String)>> {
-    let taken: HashSet<String> = run.queued.iter().map(|(q, _)| q.file.key.clone()).collect();
-    let taken = std::sync::Mutex::new(taken);
-    let mut renamed = Vec::new();
-    for (q, exists) in run.queued.iter_mut().filter(|(_, exists)| *exists) {
-        q.file.key = super::free_key(&run.target, &q.file.key, &taken).await?;
-        q.expect = Expect::Absent;
-        *exists = false;
-        renamed.push((q.id, q.file.key.clone()));
-    }
-    Ok(renamed)
-}
-
-/// Makes the empty folders; one that can't be made is reported and the files go on.
-async fn make_empty_folders(target: &Target, folders: Vec<String>) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    for key in folders {
-        let trimmed = key.trim_end_matches('/');
-        let (parent, name) = match trimmed.rsplit_once('/') {
-            Some((p, n)) => (format!("{p}/"), n),
-            None => (String::new(), trimmed),
-        };
-        let made = browse::create_folder(
-            &target.client,
-            &target.endpoint,
-            &target.space,
-            &parent,
-            name,
-        );
-        if let Err(e) = made.await {
-            problems.push(Problem {
-                path: key.clone(),
-                message: format!("The empty folder was not made: {e}"),
-            });
-        }
-    }
-    problems
 }
 
 /// Runs a planned batch (or, with `ids`, only those files again), reporting each file's
@@ -240,68 +38,14 @@ pub async fn start(
     ids: Option<Vec<u32>>,
     events: Arc<dyn Fn(TransferEvent) + Send + Sync>,
 ) -> Result<UploadSummary> {
-    let mut run = {
-        let mut uploads = lock(&services.uploads);
-        let b = uploads
-            .get_mut(&batch)
-            .ok_or_else(|| Error::Gone("That upload is no longer in the queue.".into()))?;
-        take_run(b, conflict, ids)
-    };
-    if run.conflict == Conflict::KeepBoth {
-        let renamed = keep_both_names(&mut run).await?;
-        // A retry uploads under the same new names, not yet another numbered one.
-        if let Some(b) = lock(&services.uploads).get_mut(&batch) {
-            for (id, key) in renamed {
-                if let Some((_, f)) = b.files.iter_mut().find(|(i, _)| *i == id) {
-                    f.key = key;
-                }
-            }
-        }
-    }
-    for id in &run.skipped {
-        events(TransferEvent {
-            id: *id,
-            bytes: 0,
-            state: FileState::Skipped,
-        });
-    }
-    let problems = make_empty_folders(&run.target, std::mem::take(&mut run.empty_folders)).await;
-    let count = run.queued.len();
-    let space = run.target.space.clone();
-    let queued = run.queued.into_iter().map(|(q, _)| q).collect();
-    let settings = Settings {
-        files_at_once: super::limits::files_at_once(services),
-        ..Settings::default()
-    };
-    let summary = super::upload_all(run.target, queued, acl, settings, events).await;
-    let skipped = run.skipped.len() as u32;
-    services.journal.write(format!(
-        "uploaded to “{space}”: {} of {count} files done, {} failed, {} cancelled, {skipped} skipped",
-        summary.done, summary.failed, summary.cancelled,
-    ));
-    if summary.failed == 0 && summary.cancelled == 0 {
-        lock(&services.uploads).remove(&batch);
-    }
-    Ok(UploadSummary {
-        done: summary.done,
-        failed: summary.failed,
-        cancelled: summary.cancelled,
-        skipped,
-        problems,
-    })
+    services
+        .queue()
+        .run_upload(batch, acl, conflict, ids, events)
+        .await
 }
 
 /// Cancels one file of a batch, or (without `id`) all of it. A multipart upload is aborted on
 /// the server.
 pub fn cancel(services: &Services, batch: u32, id: Option<u32>) {
-    let uploads = lock(&services.uploads);
-    let Some(b) = uploads.get(&batch) else { return };
-    match id {
-        Some(id) => {
-            if let Some(c) = b.cancels.get(&id) {
-                c.file.set();
-            }
-        }
-        None => b.cancel_all(),
-    }
+    services.queue().cancel_upload(batch, id);
 }

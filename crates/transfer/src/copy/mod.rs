@@ -69,7 +69,8 @@ impl Between {
 }
 
 /// One file to copy, as it was when the copy was planned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopyFile {
     /// Its place in the batch, as the queue knows it.
     pub id: u32,
@@ -108,6 +109,9 @@ pub struct CopySettings {
     pub single_limit: u64,
     /// The size of those parts (bigger for files that would need more than 10,000).
     pub part_size: u64,
+    /// A batch resumed after a restart: a file whose new key already holds a copy of its
+    /// planned version (made before the app stopped, its note lost) is taken as copied.
+    pub resumed: bool,
 }
 
 impl Default for CopySettings {
@@ -116,6 +120,7 @@ impl Default for CopySettings {
             files_at_once: 32,
             single_limit: 5 << 30,
             part_size: 256 << 20,
+            resumed: false,
         }
     }
 }

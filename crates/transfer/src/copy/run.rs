@@ -49,12 +49,17 @@ struct Shared<'a> {
     settings: CopySettings,
     /// Who makes the copies, when they go to another Space (they belong to them).
     copier: Option<String>,
+    /// Told each file's new key once it is settled, and its copy once stored; `true` when the
+    /// note must be on disk before the batch goes on.
+    note: &'a (dyn Fn(&CopyFile, bool) + Send + Sync),
 }
 
 /// Runs a planned batch: new keys taken at the plan (`existing`) or since are handled as
 /// `conflict` says; each file's progress goes to `events`. One file's failure never stops the
 /// others; a move cancelled half way still removes the originals of what was copied, so no
-/// file is left in two places.
+/// file is left in two places. `note` is told of each new name and each copy made, as they
+/// are (the queue's journal).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     b: &Between,
     plan: CopyPlan,
@@ -62,6 +67,7 @@ pub async fn run(
     (conflict, existing): (Conflict, &HashMap<String, String>),
     cancels: &HashMap<u32, Cancel>,
     settings: CopySettings,
+    note: &(dyn Fn(&CopyFile, bool) + Send + Sync),
     events: &(dyn Fn(TransferEvent) + Send + Sync),
 ) -> CopySummary {
     let mut summary = CopySummary {
@@ -80,6 +86,7 @@ pub async fn run(
             true => None,
             false => copier(b).await,
         },
+        note,
     };
     let shared = &shared;
     let one = |file: CopyFile| {
@@ -171,6 +178,17 @@ async fn one_file(
     }
     let mut renamed = false;
     let mut notes = Vec::new();
+    if s.settings.resumed && !file.copied {
+        match copy_there(s, file).await {
+            Ok(Some(etag)) => {
+                file.copied = true;
+                file.copy_etag = Some(etag);
+                (s.note)(file, false);
+            }
+            Ok(None) => {}
+            Err(e) => return Outcome::Failed(e),
+        }
+    }
     let retried = file.copied;
     if !file.copied {
         let planned_to = file.to.clone();
@@ -182,6 +200,10 @@ async fn one_file(
             Err(e) => return Outcome::Failed(e),
         };
         renamed = file.to != planned_to;
+        if renamed {
+            // On disk before the copy: a resume never gives the file yet another name.
+            (s.note)(file, true);
+        }
         let id = file.id;
         let progress = |bytes| {
             events(TransferEvent {
@@ -206,6 +228,8 @@ async fn one_file(
             }
         }
         file.copied = true;
+        // A copy in parts has an ETag of its own: only the note tells it from another file.
+        (s.note)(file, file.size > s.settings.single_limit);
     }
     if s.mode == CopyMode::Move {
         if retried {
@@ -228,6 +252,30 @@ async fn one_file(
         }
     }
     Outcome::Done { renamed, notes }
+}
+
+/// In a resumed batch: whether the new key already holds this file's copy, made before the app
+/// stopped (its note lost). It does if it holds the planned version's bytes (the same ETag, or
+/// the same stored MD5 and size) and did not when the copy was planned. Returns its ETag then.
+async fn copy_there(s: &Shared<'_>, f: &CopyFile) -> Result<Option<String>> {
+    let Some(now) = crate::head_now(&s.target, &f.to).await? else {
+        return Ok(None);
+    };
+    let bare = |e: &str| e.trim_matches('"').to_string();
+    if s.existing.get(&f.to).map(|e| bare(e)) == Some(bare(&now.etag)) {
+        // There at the plan already: not a copy this batch made.
+        return Ok(None);
+    }
+    if !f.etag.is_empty() && bare(&now.etag) == bare(&f.etag) {
+        return Ok(Some(now.etag));
+    }
+    let source = Target::plain(&s.b.client, &s.b.endpoint, &s.b.from);
+    let original = crate::head_now(&source, &f.from).await?;
+    let same = match (&original, &now.md5) {
+        (Some(o), Some(md5)) => o.md5.as_ref() == Some(md5) && o.size == now.size,
+        _ => false,
+    };
+    Ok(same.then_some(now.etag))
 }
 
 /// What to do with a file's new key, looked at right before the copy.

@@ -26,9 +26,7 @@ pub async fn enable_cdn(
 ) -> Result<CdnEndpoint> {
     let (api, origin) = cdn::of(&state, &space, region).await?;
     let endpoint = api.enable(&origin, &settings).await?;
-    state
-        .journal
-        .write(format!("turned the CDN on for “{space}”"));
+    state.log.write(format!("turned the CDN on for “{space}”"));
     Ok(endpoint)
 }
 
@@ -53,9 +51,7 @@ pub async fn disable_cdn(
 ) -> Result<()> {
     let (api, _) = cdn::of(&state, &space, region).await?;
     api.disable(&id).await?;
-    state
-        .journal
-        .write(format!("turned the CDN off for “{space}”"));
+    state.log.write(format!("turned the CDN off for “{space}”"));
     Ok(())
 }
 

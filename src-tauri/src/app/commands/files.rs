@@ -167,7 +167,7 @@ pub async fn start_download(
     let events = move |e| {
         let _ = on_event.send(e);
     };
-    Ok(download_batch::start(&state, batch, conflict, ids, &events).await?)
+    Ok(download_batch::start(&state, batch, conflict, ids, std::sync::Arc::new(events)).await?)
 }
 
 /// Cancels one file of a download, or (without `id`) all of it.
@@ -209,7 +209,14 @@ pub async fn drag_out<R: Runtime>(
         // The staging folder is new: nothing there to overwrite. Each file's outcome goes out
         // as its event; a batch that is gone was cancelled with its drag.
         let services = app.state::<Services>();
-        let _ = download_batch::start(&services, batch, Conflict::Overwrite, None, &events).await;
+        let _ = download_batch::start(
+            &services,
+            batch,
+            Conflict::Overwrite,
+            None,
+            std::sync::Arc::new(events),
+        )
+        .await;
     });
     Ok(plan)
 }

@@ -29,7 +29,7 @@ pub async fn start_copy(
     let events = move |e| {
         let _ = on_event.send(e);
     };
-    Ok(copy_batch::start(&state, batch, conflict, ids, &events).await?)
+    Ok(copy_batch::start(&state, batch, conflict, ids, std::sync::Arc::new(events)).await?)
 }
 
 /// Cancels one file of a copy, or (without `id`) all of it.

@@ -64,10 +64,10 @@ pub async fn resume_transfer(
     id: String,
     on_progress: Channel<u64>,
 ) -> Result<Resumed> {
-    let progress = move |bytes| {
+    let progress = move |bytes: u64| {
         let _ = on_progress.send(bytes);
     };
-    Ok(resume::resume(&state, &id, &progress).await?)
+    Ok(resume::resume(&state, &id, std::sync::Arc::new(progress)).await?)
 }
 
 /// Aborts an interrupted upload on the server, or removes an interrupted download's partial file.

@@ -20,4 +20,12 @@ done: number | null,
 /**
  * Why it can only be discarded, when it can't be resumed.
  */
-blocked: string | null, };
+blocked: string | null, 
+/**
+ * A batch: its files not finished (`size` is theirs), of how many.
+ */
+files: number | null, total: number | null, 
+/**
+ * A copy or move: the Space it goes into.
+ */
+toSpace: string | null, };

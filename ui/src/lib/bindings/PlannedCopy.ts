@@ -3,7 +3,7 @@ import type { Problem } from "./Problem";
 import type { QueuedCopy } from "./QueuedCopy";
 
 /**
- * What the page is told about a planned copy.
+ * What the window is told about a planned copy.
  */
 export type PlannedCopy = { batch: number, files: Array<QueuedCopy>, 
 /**

@@ -3,7 +3,7 @@ import type { Problem } from "./Problem";
 import type { QueuedDownload } from "./QueuedDownload";
 
 /**
- * What the page is told about a planned download.
+ * What the window is told about a planned download.
  */
 export type PlannedDownload = { batch: number, dest: string, files: Array<QueuedDownload>, 
 /**

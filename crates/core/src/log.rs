@@ -3,23 +3,24 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-pub struct Journal {
+#[derive(Clone)]
+pub struct Log {
     path: Option<PathBuf>,
-    lock: Mutex<()>,
+    lock: Arc<Mutex<()>>,
 }
 
-impl Journal {
+impl Log {
     pub fn new(dir: Option<PathBuf>) -> Self {
         let path = dir.and_then(|d| {
             std::fs::create_dir_all(&d)
                 .ok()
                 .map(|_| d.join("spacedock.log"))
         });
-        Journal {
+        Log {
             path,
-            lock: Mutex::new(()),
+            lock: Arc::default(),
         }
     }
 
@@ -40,5 +41,11 @@ impl Journal {
         {
             let _ = writeln!(file, "{stamp} {}", line.as_ref());
         }
+    }
+
+    /// The log as a place the engines send their lines to.
+    pub fn sink(&self) -> crate::transfer::queue::EventSink<String> {
+        let log = self.clone();
+        Arc::new(move |line: String| log.write(line))
     }
 }

@@ -1,0 +1,312 @@
+//! The queue: every batch that writes, copies, moves or fetches files, owned in one place with
+//! what they share — the bandwidth limits and what the link showed each way, the local paths
+//! running downloads write to, the records of big files in flight, the switch that stops
+//! everything at quit — and the journal that keeps each batch, file by file, across a quit or a
+//! crash. The window sees the queue through ids; clients, paths and switches stay here.
+
+mod copies;
+mod downloads;
+mod resume;
+mod uploads;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use copies::{CopyRequest, PlannedCopy, QueuedCopy};
+pub use downloads::{PlannedDownload, QueuedDownload};
+pub use resume::{BatchKind, BatchResumed, InterruptedBatch};
+pub use uploads::{PlannedUpload, UploadPlan, UploadSummary};
+
+use crate::adapt::Link;
+use crate::cancel::Flag;
+use crate::copy::CopyMode;
+use crate::journal::{Journal, Mark};
+use crate::local::LocalClaims;
+use crate::pace::Pace;
+use crate::unfinished::{DownloadFolders, PartialDownloads, Unfinished};
+use crate::{Cancel, Conflict, FileAcl, FileState, Target, TransferEvent};
+use spacedock_common::sync::lock;
+use spacedock_s3::SpaceRef;
+
+/// Where progress and news go: one type for every kind of event.
+pub type EventSink<T> = Arc<dyn Fn(T) + Send + Sync>;
+
+/// What the queue starts with.
+pub struct QueueSetup {
+    /// The app's data folder: the journal and the records of big files in flight.
+    pub data_dir: PathBuf,
+    pub upload_limit: Option<u64>,
+    pub download_limit: Option<u64>,
+    /// The most files moving at once (None: as many as helps).
+    pub files_at_once: Option<usize>,
+    /// Lines for the app's log.
+    pub log: EventSink<String>,
+}
+
+pub struct Queue {
+    uploads: Mutex<HashMap<u32, uploads::UploadBatch>>,
+    downloads: Mutex<HashMap<u32, downloads::DownloadBatch>>,
+    copies: Mutex<HashMap<u32, copies::CopyBatch>>,
+    next: AtomicU32,
+    journal: Arc<Journal>,
+    unfinished: Arc<Unfinished>,
+    partials: Arc<PartialDownloads>,
+    writing: Arc<DownloadFolders>,
+    /// Paused at quit: the transfers being resumed.
+    resuming: Cancel,
+    /// Set at quit: every batch stops starting files, and stops the ones it can.
+    quitting: Arc<Flag>,
+    /// Download and copy batches running now.
+    running: Arc<AtomicUsize>,
+    claims: LocalClaims,
+    /// Download batches that brought their whole selection (and left the queue).
+    whole: Mutex<HashSet<u32>>,
+    pace_up: Pace,
+    pace_down: Pace,
+    link_up: Link,
+    link_down: Link,
+    files_at_once: AtomicUsize,
+    log: EventSink<String>,
+}
+
+/// The journal's description of a batch: whose it is, where, and what was chosen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BatchSpec {
+    /// The saved connection it belongs to.
+    pub connection: String,
+    pub endpoint: String,
+    pub space: String,
+    pub job: JobSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub(crate) enum JobSpec {
+    Upload {
+        prefix: String,
+        acl: FileAcl,
+        conflict: Conflict,
+    },
+    Download {
+        dest: PathBuf,
+        conflict: Conflict,
+    },
+    Copy {
+        to_space: String,
+        mode: CopyMode,
+        conflict: Conflict,
+        /// New keys taken at the plan, with their ETag then.
+        existing: HashMap<String, String>,
+    },
+}
+
+impl JobSpec {
+    fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::Upload { .. } => "upload",
+            JobSpec::Download { .. } => "download",
+            JobSpec::Copy {
+                mode: CopyMode::Copy,
+                ..
+            } => "copy",
+            JobSpec::Copy {
+                mode: CopyMode::Move,
+                ..
+            } => "move",
+        }
+    }
+}
+
+/// Counts a batch as running until dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Queue {
+    pub fn new(setup: QueueSetup) -> Queue {
+        let (pace_up, pace_down) = (Pace::default(), Pace::default());
+        pace_up.set(setup.upload_limit);
+        pace_down.set(setup.download_limit);
+        let data = &setup.data_dir;
+        let journal = Journal::open(&data.join("transfers.sqlite3"));
+        if let Some(notice) = journal.take_notice() {
+            (setup.log)(notice);
+        }
+        Queue {
+            uploads: Mutex::default(),
+            downloads: Mutex::default(),
+            copies: Mutex::default(),
+            next: AtomicU32::new(0),
+            journal: Arc::new(journal),
+            unfinished: Arc::new(Unfinished::new(data.join("unfinished-uploads.json"))),
+            partials: Arc::new(PartialDownloads::new(data.join("partial-downloads.json"))),
+            writing: Arc::new(DownloadFolders::new(
+                data.join("downloads-writing-into.json"),
+            )),
+            resuming: Cancel::default(),
+            quitting: Arc::default(),
+            running: Arc::default(),
+            claims: LocalClaims::default(),
+            whole: Mutex::default(),
+            pace_up,
+            pace_down,
+            link_up: Link::default(),
+            link_down: Link::default(),
+            files_at_once: AtomicUsize::new(setup.files_at_once.unwrap_or(0)),
+            log: setup.log,
+        }
+    }
+
+    /// Multipart uploads in flight, noted on disk so that a quit or a crash can be resumed.
+    pub fn unfinished(&self) -> &Arc<Unfinished> {
+        &self.unfinished
+    }
+
+    /// Big downloads in flight, noted on disk with the ranges they have.
+    pub fn partials(&self) -> &Arc<PartialDownloads> {
+        &self.partials
+    }
+
+    /// The folders running downloads write into, noted so a crash's partial files are removed.
+    pub fn writing(&self) -> &Arc<DownloadFolders> {
+        &self.writing
+    }
+
+    /// What stops transfers being resumed one by one (paused at quit).
+    pub fn resuming(&self) -> &Cancel {
+        &self.resuming
+    }
+
+    /// A Space as uploads reach it: the upload limit and link, multipart uploads noted.
+    pub fn upload_target(&self, at: &SpaceRef) -> Target {
+        Target {
+            client: at.client.clone(),
+            endpoint: at.endpoint.clone(),
+            space: at.name.clone(),
+            unfinished: Some(self.unfinished.clone()),
+            pace: self.pace_up.clone(),
+            link: self.link_up.clone(),
+        }
+    }
+
+    /// A Space as downloads reach it: the download limit and link.
+    pub fn download_target(&self, at: &SpaceRef) -> Target {
+        Target {
+            unfinished: None,
+            pace: self.pace_down.clone(),
+            link: self.link_down.clone(),
+            ..self.upload_target(at)
+        }
+    }
+
+    /// New bandwidth limits (bytes per second, None for none) and files at once; running
+    /// transfers take the bandwidth ones at once.
+    pub fn set_limits(&self, up: Option<u64>, down: Option<u64>, files_at_once: Option<usize>) {
+        self.pace_up.set(up);
+        self.pace_down.set(down);
+        self.files_at_once
+            .store(files_at_once.unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// The bandwidth limits now, up and down (bytes per second).
+    pub fn rates(&self) -> (Option<u64>, Option<u64>) {
+        (self.pace_up.rate(), self.pace_down.rate())
+    }
+
+    /// The most files that move at once now.
+    pub fn files_at_once(&self) -> usize {
+        match self.files_at_once.load(Ordering::SeqCst) {
+            0 => crate::download::FILES_IN_FLIGHT,
+            n => n,
+        }
+    }
+
+    fn next_batch(&self) -> u32 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn running(&self) -> Running {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        Running(self.running.clone())
+    }
+
+    /// Events of a journaled batch go to the journal as well as to `events`: each file's end,
+    /// except the stops a quit makes, which leave the file to be resumed.
+    fn journaled(
+        &self,
+        id: Option<&str>,
+        events: EventSink<TransferEvent>,
+    ) -> EventSink<TransferEvent> {
+        let Some(id) = id else { return events };
+        let (journal, quitting, id) = (self.journal.clone(), self.quitting.clone(), id.to_string());
+        Arc::new(move |e: TransferEvent| {
+            let mark = match &e.state {
+                FileState::Done => Some((Mark::Done, None)),
+                FileState::Skipped => Some((Mark::Skipped, None)),
+                FileState::Failed { message, .. } => Some((Mark::Failed, Some(message.clone()))),
+                FileState::Cancelled if !quitting.is_set() => Some((Mark::Cancelled, None)),
+                _ => None,
+            };
+            if let Some((mark, message)) = mark {
+                journal.mark(&id, e.id, mark, message);
+            }
+            events(e)
+        })
+    }
+
+    /// At quit: pauses every transfer, and waits up to `limit` for them to stop. Multipart
+    /// uploads and big downloads stay noted, every file not finished stays in the journal, and
+    /// the next start offers to resume them; a copy or move finishes the files it began (a move
+    /// removes their originals), so no file is left in two places, and starts no more.
+    pub fn stop_all(&self, limit: Duration) {
+        // Quitting first: the stops that follow are a quit's, which the journal does not take
+        // for the user's cancel.
+        self.quitting.set();
+        lock(&self.uploads).values().for_each(|b| b.pause_all());
+        self.resuming.pause.set();
+        let started = Instant::now();
+        let busy = || {
+            self.unfinished.in_flight_here() > 0
+                || self.partials.in_flight_here() > 0
+                || self.running.load(Ordering::SeqCst) > 0
+        };
+        while busy() && started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.journal.flush();
+    }
+
+    /// At start: removes the partial files that downloads a crash stopped left behind (those a
+    /// resume can use stay). Returns how many.
+    pub fn sweep_left_partials(&self) -> usize {
+        crate::unfinished::sweep_left_partials(&self.writing, &self.partials)
+    }
+
+    /// Forgets noted downloads into `folder` (a drag's staging, removed at start): no drop
+    /// would use them after a quit.
+    pub fn forget_downloads_under(&self, folder: &Path) {
+        for d in self.partials.list() {
+            if d.dest.starts_with(folder) {
+                self.partials.remove(&crate::unfinished::Noted::id(&d));
+            }
+        }
+    }
+
+    fn say(&self, line: String) {
+        (self.log)(line)
+    }
+}
