@@ -6,6 +6,115 @@ use serde::Serialize;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An S3 error code, mapped once from the server's text: the domain matches on these, never
+/// on strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Code {
+    PreconditionFailed,
+    NoSuchKey,
+    NoSuchUpload,
+    NoSuchVersion,
+    InvalidRange,
+    NoSuchBucket,
+    NoSuchBucketPolicy,
+    NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    TooManyBuckets,
+    InvalidBucketName,
+    AccessDenied,
+    AllAccessDisabled,
+    InvalidAccessKeyId,
+    SignatureDoesNotMatch,
+    RequestTimeTooSkewed,
+    SlowDown,
+    BadDigest,
+    InvalidDigest,
+    NotImplemented,
+    /// A code with no meaning of its own here (or one this app gives): kept as the server said it.
+    Other(String),
+}
+
+impl S3Code {
+    pub fn parse(code: &str) -> S3Code {
+        match code {
+            "PreconditionFailed" => S3Code::PreconditionFailed,
+            "NoSuchKey" => S3Code::NoSuchKey,
+            "NoSuchUpload" => S3Code::NoSuchUpload,
+            "NoSuchVersion" => S3Code::NoSuchVersion,
+            "InvalidRange" => S3Code::InvalidRange,
+            "NoSuchBucket" => S3Code::NoSuchBucket,
+            "NoSuchBucketPolicy" => S3Code::NoSuchBucketPolicy,
+            "NoSuchCORSConfiguration" => S3Code::NoSuchCORSConfiguration,
+            "NoSuchLifecycleConfiguration" => S3Code::NoSuchLifecycleConfiguration,
+            "BucketAlreadyExists" => S3Code::BucketAlreadyExists,
+            "BucketAlreadyOwnedByYou" => S3Code::BucketAlreadyOwnedByYou,
+            "BucketNotEmpty" => S3Code::BucketNotEmpty,
+            "TooManyBuckets" => S3Code::TooManyBuckets,
+            "InvalidBucketName" => S3Code::InvalidBucketName,
+            "AccessDenied" => S3Code::AccessDenied,
+            "AllAccessDisabled" => S3Code::AllAccessDisabled,
+            "InvalidAccessKeyId" => S3Code::InvalidAccessKeyId,
+            "SignatureDoesNotMatch" => S3Code::SignatureDoesNotMatch,
+            "RequestTimeTooSkewed" => S3Code::RequestTimeTooSkewed,
+            "SlowDown" => S3Code::SlowDown,
+            "BadDigest" => S3Code::BadDigest,
+            "InvalidDigest" => S3Code::InvalidDigest,
+            "NotImplemented" => S3Code::NotImplemented,
+            other => S3Code::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            S3Code::PreconditionFailed => "PreconditionFailed",
+            S3Code::NoSuchKey => "NoSuchKey",
+            S3Code::NoSuchUpload => "NoSuchUpload",
+            S3Code::NoSuchVersion => "NoSuchVersion",
+            S3Code::InvalidRange => "InvalidRange",
+            S3Code::NoSuchBucket => "NoSuchBucket",
+            S3Code::NoSuchBucketPolicy => "NoSuchBucketPolicy",
+            S3Code::NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            S3Code::NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
+            S3Code::BucketAlreadyExists => "BucketAlreadyExists",
+            S3Code::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            S3Code::BucketNotEmpty => "BucketNotEmpty",
+            S3Code::TooManyBuckets => "TooManyBuckets",
+            S3Code::InvalidBucketName => "InvalidBucketName",
+            S3Code::AccessDenied => "AccessDenied",
+            S3Code::AllAccessDisabled => "AllAccessDisabled",
+            S3Code::InvalidAccessKeyId => "InvalidAccessKeyId",
+            S3Code::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            S3Code::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            S3Code::SlowDown => "SlowDown",
+            S3Code::BadDigest => "BadDigest",
+            S3Code::InvalidDigest => "InvalidDigest",
+            S3Code::NotImplemented => "NotImplemented",
+            S3Code::Other(code) => code,
+        }
+    }
+}
+
+impl std::fmt::Display for S3Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for S3Code {
+    fn from(code: &str) -> S3Code {
+        S3Code::parse(code)
+    }
+}
+
+impl From<String> for S3Code {
+    fn from(code: String) -> S3Code {
+        S3Code::parse(&code)
+    }
+}
+
 /// Any error this crate wraps, kept as the cause of the sentence shown.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
@@ -122,7 +231,7 @@ errors! {
         SlowDown,
         /// A service error with a code this app has no sentence for: the server's own words.
         #[error("The server refused the request: {code}{}", if message.is_empty() { String::new() } else { format!(" — {message}") })]
-        Server { code: String, message: String },
+        Server { code: S3Code, message: String },
         /// The OS keychain (Secret Service) is missing, locked or failed.
         #[error("{message}")]
         Keychain {

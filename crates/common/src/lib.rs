@@ -13,5 +13,5 @@ pub mod problem;
 pub mod secret;
 pub mod sync;
 
-pub use error::{Error, ErrorKind, ErrorPayload, Result};
+pub use error::{Error, ErrorKind, ErrorPayload, Result, S3Code};
 pub use problem::Problem;

@@ -160,12 +160,10 @@ pub async fn destroy(
         .bucket(name)
         .send()
         .await
-        .map_err(
-            |e| match aws_sdk_s3::error::ProvideErrorMetadata::code(&e) {
-                Some("BucketNotEmpty") => Error::SpaceNotEmpty(name.to_string()),
-                _ => map_error(e, ctx),
-            },
-        )?;
+        .map_err(|e| match crate::s3::code_of(&e) {
+            Some(crate::error::S3Code::BucketNotEmpty) => Error::SpaceNotEmpty(name.to_string()),
+            _ => map_error(e, ctx),
+        })?;
     progress(DestroyProgress {
         phase: DestroyPhase::Done,
         deleted,

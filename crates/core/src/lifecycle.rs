@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
 use crate::s3::{map_error, Context};
 
 /// One rule, in the words of the settings page.
@@ -111,9 +111,10 @@ pub async fn rules(
         Ok(out) => out,
         Err(e) => {
             return match map_error(e, Context::space(endpoint, space)) {
-                Error::Server { code, .. } if code == "NoSuchLifecycleConfiguration" => {
-                    Ok(Vec::new())
-                }
+                Error::Server {
+                    code: S3Code::NoSuchLifecycleConfiguration,
+                    ..
+                } => Ok(Vec::new()),
                 other => Err(other),
             }
         }

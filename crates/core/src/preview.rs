@@ -7,7 +7,7 @@ use base64::Engine;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
 use crate::s3::{map_error, Context};
 
 /// Images and PDFs up to this size are shown.
@@ -157,7 +157,10 @@ pub async fn preview(
             .send()
             .await
             .map_err(|e| match map_error(e, ctx) {
-                Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(
+                Error::Server {
+                    code: S3Code::PreconditionFailed,
+                    ..
+                } => Error::FileChanged(
                     "The file changed on the server while it was read; preview it again.".into(),
                 ),
                 other => other,

@@ -189,7 +189,7 @@ impl DoApi {
             ))),
             429 => Err(Error::SlowDown),
             _ => Err(Error::Server {
-                code: format!("HTTP {status}"),
+                code: format!("HTTP {status}").into(),
                 message,
             }),
         }

@@ -13,7 +13,7 @@ use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
 
 use super::connection::Endpoint;
-use super::error::Error;
+use super::error::{Error, S3Code};
 use super::secret::Secret;
 
 /// Builds a client for `endpoint`, signing with the given key.
@@ -236,21 +236,28 @@ where
     }
 }
 
+/// The S3 error code of a service error, mapped once.
+pub fn code_of(e: &impl ProvideErrorMetadata) -> Option<S3Code> {
+    e.code().map(S3Code::parse)
+}
+
 /// The sentence for an S3 error code (or, for bodiless answers such as HEAD, the HTTP status).
 pub fn from_code(code: Option<&str>, message: &str, status: u16, ctx: Context<'_>) -> Error {
     let space = ctx.space.unwrap_or("this Space");
-    match code {
-        Some("InvalidAccessKeyId") => Error::UnknownAccessKey,
-        Some("SignatureDoesNotMatch") => Error::WrongSecret,
-        Some("RequestTimeTooSkewed") => Error::ClockSkew,
-        Some("SlowDown") => Error::SlowDown,
-        Some("NoSuchBucket") => Error::NoSuchSpace(space.to_string()),
-        Some("AccessDenied") | Some("AllAccessDisabled") => Error::AccessDenied(match ctx.space {
-            Some(s) => format!("This access key isn't allowed to do that in the Space “{s}”."),
-            None => "This access key isn't allowed to do that.".into(),
-        }),
+    match code.map(S3Code::parse) {
+        Some(S3Code::InvalidAccessKeyId) => Error::UnknownAccessKey,
+        Some(S3Code::SignatureDoesNotMatch) => Error::WrongSecret,
+        Some(S3Code::RequestTimeTooSkewed) => Error::ClockSkew,
+        Some(S3Code::SlowDown) => Error::SlowDown,
+        Some(S3Code::NoSuchBucket) => Error::NoSuchSpace(space.to_string()),
+        Some(S3Code::AccessDenied) | Some(S3Code::AllAccessDisabled) => {
+            Error::AccessDenied(match ctx.space {
+                Some(s) => format!("This access key isn't allowed to do that in the Space “{s}”."),
+                None => "This access key isn't allowed to do that.".into(),
+            })
+        }
         Some(code) => Error::Server {
-            code: code.to_string(),
+            code,
             message: message.to_string(),
         },
         None => match status {
@@ -262,7 +269,7 @@ pub fn from_code(code: Option<&str>, message: &str, status: u16, ctx: Context<'_
             301 | 307 => Error::WrongRegion(space.to_string()),
             503 => Error::SlowDown,
             _ => Error::Server {
-                code: format!("HTTP {status}"),
+                code: format!("HTTP {status}").into(),
                 message: message.to_string(),
             },
         },

@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, S3Code};
 use super::s3::{map_error, Context};
 
 /// A file's own permission.
@@ -612,7 +612,10 @@ pub async fn set_metadata(
         .send()
         .await
         .map_err(|e| match map_error(e, ctx) {
-            Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(format!(
+            Error::Server {
+                code: S3Code::PreconditionFailed,
+                ..
+            } => Error::FileChanged(format!(
                 "“{key}” changed after its details were shown, so its metadata was not changed. Look at it again."
             )),
             other => other,
@@ -686,9 +689,10 @@ pub async fn delete(
             match deleted {
                 Ok(_) => Ok(None),
                 Err(e) => match map_error(e, c) {
-                    Error::Server { code, .. } if code == "PreconditionFailed" => {
-                        Ok(Some(key.clone()))
-                    }
+                    Error::Server {
+                        code: S3Code::PreconditionFailed,
+                        ..
+                    } => Ok(Some(key.clone())),
                     e => Err(e),
                 },
             }
@@ -742,7 +746,7 @@ pub async fn delete_batch(
         .map_err(|e| map_error(e, c))?;
     match out.errors().first() {
         Some(first) => Err(Error::Server {
-            code: first.code().unwrap_or("DeleteFailed").to_string(),
+            code: first.code().unwrap_or("DeleteFailed").into(),
             message: format!(
                 "could not delete “{}”: {}",
                 first.key().unwrap_or_default(),

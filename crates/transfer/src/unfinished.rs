@@ -325,9 +325,7 @@ pub async fn abort_one(
     let sent = client.abort_multipart_upload().bucket(space).key(key);
     match sent.upload_id(upload_id).send().await {
         Ok(_) => Ok(()),
-        Err(e) if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload") => {
-            Ok(())
-        }
+        Err(e) if crate::s3::code_of(&e) == Some(crate::error::S3Code::NoSuchUpload) => Ok(()),
         Err(e) => Err(e),
     }
 }

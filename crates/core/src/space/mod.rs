@@ -7,9 +7,9 @@ use aws_sdk_s3::types::{BucketCannedAcl, CorsConfiguration, Permission, Type};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, S3Code};
 use super::names;
-use super::s3::{from_code, map_error, Context};
+use super::s3::{self, from_code, map_error, Context};
 
 /// Who may list a Space's file names. It does not change any file's own permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -81,13 +81,12 @@ pub async fn create(
     names::validate(name)?;
     let ctx = Context::space(endpoint, name);
     if let Err(e) = client.create_bucket().bucket(name).send().await {
-        let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
-        return Err(match code.as_deref() {
-            Some("BucketAlreadyExists") => Error::SpaceTaken(name.to_string()),
-            Some("BucketAlreadyOwnedByYou") => Error::SpaceExists(name.to_string()),
-            Some("TooManyBuckets") => Error::TooManySpaces,
-            Some("InvalidBucketName") => Error::InvalidInput(format!("The server refused “{name}” as a Space name.")),
-            Some("AccessDenied") => Error::AccessDenied(
+        return Err(match s3::code_of(&e) {
+            Some(S3Code::BucketAlreadyExists) => Error::SpaceTaken(name.to_string()),
+            Some(S3Code::BucketAlreadyOwnedByYou) => Error::SpaceExists(name.to_string()),
+            Some(S3Code::TooManyBuckets) => Error::TooManySpaces,
+            Some(S3Code::InvalidBucketName) => Error::InvalidInput(format!("The server refused “{name}” as a Space name.")),
+            Some(S3Code::AccessDenied) => Error::AccessDenied(
                 "This access key may not create Spaces. Keys limited to some Spaces can't; use a full-access key.".into(),
             ),
             _ => map_error(e, ctx),
@@ -249,12 +248,7 @@ pub async fn cors_rules(
                 })
                 .collect())
         }
-        Err(e)
-            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
-                == Some("NoSuchCORSConfiguration") =>
-        {
-            Ok(Vec::new())
-        }
+        Err(e) if s3::code_of(&e) == Some(S3Code::NoSuchCORSConfiguration) => Ok(Vec::new()),
         Err(e) => Err(map_error(e, Context::space(endpoint, name))),
     }
 }

@@ -11,7 +11,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
 use crate::secret::Secret;
 use spacedock_common::http::{encode, http_client};
 
@@ -104,15 +104,15 @@ impl Admin {
             let code = serde_json::from_str::<Value>(&text)
                 .ok()
                 .and_then(|v| v.get("Code").and_then(Value::as_str).map(str::to_string));
-            return Err(match code.as_deref() {
-                Some("AccessDenied") | None if status == 403 => Error::AccessDenied(
+            return Err(match code.map(S3Code::from) {
+                Some(S3Code::AccessDenied) | None if status == 403 => Error::AccessDenied(
                     "This key may not manage access keys here: it needs RGW admin caps (users=*)."
                         .into(),
                 ),
-                Some("SignatureDoesNotMatch") => Error::WrongSecret,
-                Some("InvalidAccessKeyId") => Error::UnknownAccessKey,
-                _ => Error::Server {
-                    code: code.unwrap_or_else(|| format!("HTTP {status}")),
+                Some(S3Code::SignatureDoesNotMatch) => Error::WrongSecret,
+                Some(S3Code::InvalidAccessKeyId) => Error::UnknownAccessKey,
+                code => Error::Server {
+                    code: code.unwrap_or_else(|| format!("HTTP {status}").into()),
                     message: "Admin Ops request failed".into(),
                 },
             });

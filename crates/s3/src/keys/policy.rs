@@ -85,9 +85,7 @@ pub async fn get(
                 }
             })?))
         }
-        Err(e)
-            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
-        {
+        Err(e) if crate::client::code_of(&e) == Some(crate::error::S3Code::NoSuchBucketPolicy) => {
             Ok(None)
         }
         Err(e) => Err(map_error(e, Context::space(endpoint, space))),
