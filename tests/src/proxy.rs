@@ -42,6 +42,18 @@ impl Pace {
 /// Starts a proxy to `target` (an `http://host:port` endpoint), each direction held to
 /// `rate` bytes per second when given. It runs until the test process ends.
 pub fn counting_proxy(target: &str, rate: Option<u64>) -> CountingProxy {
+    start(target, rate, None)
+}
+
+/// Starts a proxy to `target` that changes every byte `from` in the server's answers into `to`:
+/// bytes that went bad on the way. (HTTP's own words are ASCII, so a byte above 127 is only ever
+/// a body's.)
+pub fn corrupting_proxy(target: &str, from: u8, to: u8) -> CountingProxy {
+    assert!(from > 127, "only a body's bytes are changed");
+    start(target, None, Some((from, to)))
+}
+
+fn start(target: &str, rate: Option<u64>, flip: Option<(u8, u8)>) -> CountingProxy {
     let target = target
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -70,8 +82,8 @@ pub fn counting_proxy(target: &str, rate: Option<u64>) -> CountingProxy {
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
                 let [(up, up_pace), (down, down_pace)] = paces.clone();
-                tokio::spawn(pipe(client_read, server_write, up, up_pace));
-                tokio::spawn(pipe(server_read, client_write, down, down_pace));
+                tokio::spawn(pipe(client_read, server_write, (up, up_pace), None));
+                tokio::spawn(pipe(server_read, client_write, (down, down_pace), flip));
             }
         });
     });
@@ -85,8 +97,8 @@ pub fn counting_proxy(target: &str, rate: Option<u64>) -> CountingProxy {
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    count: Arc<AtomicU64>,
-    pace: Arc<Pace>,
+    (count, pace): (Arc<AtomicU64>, Arc<Pace>),
+    flip: Option<(u8, u8)>,
 ) {
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -95,6 +107,12 @@ async fn pipe(
             Ok(n) => n,
         };
         tokio::time::sleep(pace.wait_for(n as u64)).await;
+        if let Some((from, to)) = flip {
+            buf[..n]
+                .iter_mut()
+                .filter(|b| **b == from)
+                .for_each(|b| *b = to);
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             break;
         }

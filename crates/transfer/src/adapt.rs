@@ -307,6 +307,8 @@ struct Seen {
     wait: Option<f64>,
     /// Bytes per second of one request of a big file, smoothed.
     rate: Option<f64>,
+    /// Whether the Space keeps versions, once asked.
+    versioned: Option<bool>,
 }
 
 /// Parts are never smaller than this (S3 takes no smaller part but the last; Spaces the same).
@@ -319,6 +321,16 @@ const WAITS_PER_PART: f64 = 20.0;
 impl Link {
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The Space keeps versions (or may: it could not be asked).
+    pub fn set_versioned(&self, versioned: bool) {
+        self.seen().versioned = Some(versioned);
+    }
+
+    /// Whether the Space was found to keep versions.
+    pub fn versioned(&self) -> bool {
+        self.seen().versioned.unwrap_or(false)
     }
 
     /// A request waited `wait` for its answer to begin.

@@ -98,6 +98,96 @@ pub fn md5_of_file(path: &Path) -> std::io::Result<Md5Sum> {
     Ok(md5_in_parts(file, size, 0)?.0)
 }
 
+/// The ETag an object uploaded in parts of `part_size` would have, from the file at `path`:
+/// the parts are hashed on as many threads as the machine has cores.
+pub fn multipart_etag_of_file(path: &Path, size: u64, part_size: u64) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let part_size = part_size.max(1);
+    let count = size.div_ceil(part_size).max(1);
+    let file = std::fs::File::open(path)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(count as usize)
+        .max(1) as u64;
+    let per_thread = count.div_ceil(threads);
+    let sums = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let file = &file;
+                scope.spawn(move || -> std::io::Result<Vec<Md5Sum>> {
+                    let mut out = Vec::new();
+                    let mut buf = vec![0u8; 1 << 20];
+                    let first = t * per_thread;
+                    for part in first..(first + per_thread).min(count) {
+                        let start = part * part_size;
+                        let end = (start + part_size).min(size);
+                        let mut md5 = Md5::new();
+                        let mut at = start;
+                        while at < end {
+                            let want = (buf.len() as u64).min(end - at) as usize;
+                            let n = file.read_at(&mut buf[..want], at)?;
+                            if n == 0 {
+                                return Err(std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the file is shorter than it was",
+                                ));
+                            }
+                            md5.update(&buf[..n]);
+                            at += n as u64;
+                        }
+                        out.push(md5.finalize().into());
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| std::io::Error::other("a hashing thread stopped"))??,
+            );
+        }
+        Ok::<_, std::io::Error>(all)
+    })?;
+    Ok(multipart_etag(&sums))
+}
+
+/// Part sizes an object of `size` bytes in `count` parts may have been uploaded with, most
+/// likely first (the sizes tools use by default, then the smallest whole MiB that fits), when
+/// the server does not say: at most four, each costing one read of the file.
+pub fn part_size_guesses(size: u64, count: u64) -> Vec<u64> {
+    const MIB: u64 = 1 << 20;
+    if count < 2 || size < count {
+        return Vec::new();
+    }
+    // ceil(size / p) == count exactly when p lies in [lo, hi].
+    let (lo, hi) = (size.div_ceil(count), (size - 1) / (count - 1));
+    let usual = [5, 8, 10, 15, 16, 25, 32, 50, 64, 100, 128, 256, 512].map(|m| m * MIB);
+    let mut out = Vec::new();
+    for p in usual.into_iter().chain([lo.div_ceil(MIB) * MIB, lo]) {
+        if (lo..=hi).contains(&p) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out.truncate(4);
+    out
+}
+
+/// An MD5 fed piece by piece.
+#[derive(Default)]
+pub struct Md5Stream(Md5);
+
+impl Md5Stream {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> Md5Sum {
+        self.0.finalize().into()
+    }
+}
+
 /// The ETag S3 gives an object uploaded in these parts.
 pub fn multipart_etag(parts: &[Md5Sum]) -> String {
     let mut all = Md5::new();
@@ -189,6 +279,39 @@ mod tests {
             md5_in_parts(&data[..100], 200, 0).is_err(),
             "a file that shrank"
         );
+    }
+
+    #[test]
+    fn part_sizes_are_guessed_only_where_they_give_the_count() {
+        const MIB: u64 = 1 << 20;
+        // 100 MiB in 13 parts of 8 MiB (the aws cli's size).
+        assert_eq!(part_size_guesses(100 * MIB, 13)[0], 8 * MIB);
+        // 12 MiB + 5 bytes in 3 parts: 5 MiB fits, and so does the smallest whole MiB (5).
+        assert_eq!(
+            part_size_guesses(12 * MIB + 5, 3),
+            vec![5 * MIB, (12 * MIB + 5).div_ceil(3)]
+        );
+        for (size, count) in [(1000 * MIB + 7, 7), (64 * MIB, 2), (10 * MIB + 1, 11)] {
+            for p in part_size_guesses(size, count) {
+                assert_eq!(size.div_ceil(p), count, "{size} in parts of {p}");
+            }
+        }
+        assert!(part_size_guesses(5, 1).is_empty());
+    }
+
+    #[test]
+    fn a_files_multipart_etag_is_the_one_of_its_parts() {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..(3 << 20) + 5).map(|i: u32| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).expect("write");
+        let parts: Vec<Md5Sum> = data.chunks(1 << 20).map(md5_of).collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!(
+            multipart_etag_of_file(&path, data.len() as u64, 1 << 20).expect("read"),
+            multipart_etag(&parts)
+        );
+        assert!(multipart_etag_of_file(&path, data.len() as u64 + 1, 1 << 20).is_err());
     }
 
     #[test]

@@ -121,6 +121,10 @@ pub async fn upload_all(
     settings: Settings,
     events: Arc<dyn Fn(TransferEvent) + Send + Sync>,
 ) -> Summary {
+    // Files that must replace only what was planned need to know how the Space judges that.
+    if files.iter().any(|f| f.expect != Expect::Anything) {
+        upload::learn_versioning(&target).await;
+    }
     let budget = adapt::Window::new(
         settings.requests_in_flight / 4,
         1,

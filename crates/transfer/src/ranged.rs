@@ -14,7 +14,8 @@ use super::local::LocalStamp;
 use super::pace::Pace;
 use super::unfinished::{PartialDownload, PartialDownloads};
 use super::Target;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
+use crate::integrity;
 use crate::s3::{map_error, Context};
 
 /// Ranges of this size go in parallel for one big file, until the link has shown what suits it.
@@ -58,9 +59,10 @@ pub(super) async fn fetch_into(
         Ok(answer) => answer,
         // An empty object has no byte 0 to start a range at: it is fetched whole.
         Err(e) => match map_error(e, ctx) {
-            Error::Server { code, .. } if code == "InvalidRange" => {
-                get().send().await.map_err(|e| map_error(e, ctx))?
-            }
+            Error::Server {
+                code: S3Code::InvalidRange,
+                ..
+            } => get().send().await.map_err(|e| map_error(e, ctx))?,
             other => return Err(other),
         },
     };
@@ -75,7 +77,15 @@ pub(super) async fn fetch_into(
     };
     from.link.waited(asked.elapsed());
     let etag = first.e_tag().map(str::to_string);
-    let file = std::fs::File::create(partial).map_err(|e| disk_error(e, path))?;
+    let stored = integrity::stored_md5(first.metadata());
+    // Read as well as written: its bytes are hashed as they land.
+    let file = (std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true))
+    .open(partial)
+    .map_err(|e| disk_error(e, path))?;
     file.set_len(size).map_err(|e| disk_error(e, path))?;
     let file = Arc::new(file);
     // Only a file of several ranges is worth resuming; one range is simply fetched again.
@@ -100,7 +110,16 @@ pub(super) async fn fetch_into(
         }
         _ => None,
     };
+    // The bytes are hashed in order while the ranges land, so the check at the end does not
+    // read the file again.
+    let order = Arc::new(InOrder::default());
+    let _stop = StopOnDrop(order.clone());
+    let hashed = {
+        let (order, file) = (order.clone(), file.clone());
+        tokio::task::spawn_blocking(move || order.hash(&file, size, part))
+    };
     let place = Place {
+        order: &order,
         client,
         ctx,
         space,
@@ -120,10 +139,11 @@ pub(super) async fn fetch_into(
     let written = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
     let head = async {
         let n = place.write(first.body, 0, &written).await?;
+        place.order.landed(0);
         place.mark(0).await?;
         Ok(n)
     };
-    let rest = place.fetch(etag, 1..size.div_ceil(part), &written);
+    let rest = place.fetch(etag.clone(), 1..size.div_ceil(part), &written);
     let (first, rest) = futures_util::future::try_join(head, rest).await?;
     let total = first + rest;
     if total != size {
@@ -131,8 +151,105 @@ pub(super) async fn fetch_into(
             "{total} bytes came of an object of {size}"
         )));
     }
+    let whole = (hashed.await)
+        .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
+        .map_err(|e| disk_error(e, partial))?;
+    let fetched = Fetch { key, version };
+    let known = (etag.as_deref(), stored);
+    verify(from, fetched, known, (partial, size), whole).await?;
     flush(&file, path).await?;
     Ok(size)
+}
+
+/// Checks the bytes in `partial` against what the Space says of them: the whole MD5 (a
+/// single-part ETag, or the MD5 stored with the file), or the multipart ETag recomputed with the
+/// object's part size (asked of the server as the size of part 1, else the part sizes tools
+/// use). Bytes that differ, or bytes nothing can be checked against, are an error: nothing
+/// unchecked is called done.
+pub(super) async fn verify(
+    from: &Target,
+    Fetch { key, version }: Fetch<'_>,
+    (etag, stored): (Option<&str>, Option<String>),
+    (partial, size): (&Path, u64),
+    whole: Option<integrity::Md5Sum>,
+) -> Result<()> {
+    let etag = etag.unwrap_or_default();
+    let differs = || {
+        Error::BadAnswer(format!(
+            "“{key}” came with other bytes than the Space holds (their checksum differs), so it was not kept. Download it again."
+        ))
+    };
+    let head = || {
+        (from.client.head_object())
+            .bucket(&from.space)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+    };
+    let parts_etag = |part: u64| {
+        let path = partial.to_path_buf();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                integrity::multipart_etag_of_file(&path, size, part)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
+            .map_err(|e| disk_error(e, partial))
+        }
+    };
+    let known = integrity::known(etag, None);
+    if let integrity::Known::Parts { etag: want, count } = &known {
+        // Part 1's size is the part size (every part but the last has it); a server that does
+        // not know partNumber answers with the whole object, which the count then rules out.
+        let told = head().part_number(1).send().await.ok().and_then(|h| {
+            let part = h.content_length().unwrap_or(0).max(0) as u64;
+            let fits = part > 0
+                && size.div_ceil(part) == *count
+                && h.parts_count().is_none_or(|n| n.max(0) as u64 == *count);
+            fits.then_some(part)
+        });
+        if let Some(part) = told {
+            return match parts_etag(part).await? == *want {
+                true => Ok(()),
+                false => Err(differs()),
+            };
+        }
+    }
+    // The MD5 stored with the file, when the first answer's was not at hand (a resume).
+    let stored = match (stored, &known) {
+        (None, integrity::Known::Parts { .. }) => {
+            (head().send().await.ok()).and_then(|h| integrity::stored_md5(h.metadata()))
+        }
+        (stored, _) => stored,
+    };
+    match (integrity::known(etag, stored.as_deref()), known) {
+        (integrity::Known::Md5(sum), _) => {
+            let path = partial.to_path_buf();
+            let here = match whole {
+                Some(here) => here,
+                None => tokio::task::spawn_blocking(move || integrity::md5_of_file(&path))
+                    .await
+                    .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
+                    .map_err(|e| disk_error(e, partial))?,
+            };
+            match here == sum {
+                true => Ok(()),
+                false => Err(differs()),
+            }
+        }
+        (_, integrity::Known::Parts { etag: want, count }) => {
+            for part in integrity::part_size_guesses(size, count) {
+                if parts_etag(part).await? == want {
+                    return Ok(());
+                }
+            }
+            Err(Error::BadAnswer(format!(
+                "“{key}” was stored in {count} parts of a size the Space does not say, and no MD5 was stored with it, so its bytes can't be checked and it was not kept."
+            )))
+        }
+        _ => Err(Error::BadAnswer(format!(
+            "The Space gave no checksum for “{key}” that its bytes can be checked against, so it was not kept."
+        ))),
+    }
 }
 
 /// Fetches the ranges a noted download lacks into its partial file, asking for the version it
@@ -153,7 +270,10 @@ pub(super) async fn resume_into(
     let count = noted.size.div_ceil(noted.part_size);
     let have: std::collections::HashSet<u64> = noted.done.iter().map(|i| *i as u64).collect();
     let kept = noted.on_disk();
+    // Ranges from before are on disk already: the file is hashed whole once it is complete.
+    let unordered = InOrder::default();
     let place = Place {
+        order: &unordered,
         client: &from.client,
         ctx,
         space: &noted.space,
@@ -182,12 +302,94 @@ pub(super) async fn resume_into(
             "{fetched} bytes came of the {want} asked for"
         )));
     }
+    // The ranges kept from before are checked with the new ones: the file is checked whole.
+    let fetch = Fetch {
+        key: &noted.key,
+        version: noted.version.as_deref(),
+    };
+    let at = (noted.partial.as_path(), noted.size);
+    verify(from, fetch, (Some(&noted.etag), None), at, None).await?;
     flush(&file, path).await?;
     Ok(fetched)
 }
 
 /// One object being written into one partial file.
+/// The ranges of a download on disk, for the hashing that follows them in order.
+#[derive(Default)]
+struct InOrder {
+    state: std::sync::Mutex<(std::collections::BTreeSet<u64>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl InOrder {
+    fn landed(&self, index: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0.insert(index);
+        self.ready.notify_all();
+    }
+
+    fn stop(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = true;
+        self.ready.notify_all();
+    }
+
+    /// Waits for range `index`; false once stopped.
+    fn wait_for(&self, index: u64) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if state.1 {
+                return false;
+            }
+            if state.0.contains(&index) {
+                return true;
+            }
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The MD5 of the file's `size` bytes, read range by range as each lands (blocking); None
+    /// when the download stopped first.
+    fn hash(
+        &self,
+        file: &std::fs::File,
+        size: u64,
+        part: u64,
+    ) -> std::io::Result<Option<integrity::Md5Sum>> {
+        use std::os::unix::fs::FileExt;
+        let mut md5 = integrity::Md5Stream::default();
+        let mut buf = vec![0u8; 1 << 20];
+        for index in 0..size.div_ceil(part) {
+            if !self.wait_for(index) {
+                return Ok(None);
+            }
+            let (mut at, end) = (index * part, ((index + 1) * part).min(size));
+            while at < end {
+                let want = (buf.len() as u64).min(end - at) as usize;
+                let n = file.read_at(&mut buf[..want], at)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                md5.update(&buf[..n]);
+                at += n as u64;
+            }
+        }
+        Ok(Some(md5.finish()))
+    }
+}
+
+/// Stops the hashing when the download ends, however it ends.
+struct StopOnDrop(Arc<InOrder>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
 struct Place<'a> {
+    /// Told of each range on disk.
+    order: &'a InOrder,
     client: &'a aws_sdk_s3::Client,
     ctx: Context<'a>,
     space: &'a str,
@@ -256,6 +458,7 @@ impl Place<'_> {
                     }
                 };
                 let n = self.write(part.body, start, written).await?;
+                self.order.landed(i);
                 // The window counts the whole range, its bytes included, not just the answer.
                 permit.moved(n);
                 self.link.moved(n, started.elapsed());
@@ -328,7 +531,10 @@ async fn flush_data(file: &Arc<std::fs::File>, path: &Path) -> Result<()> {
 /// A range refused because the object is no longer the one the first range came from.
 fn changed_on_server(e: Error) -> Error {
     match e {
-        Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(
+        Error::Server {
+                code: S3Code::PreconditionFailed,
+                ..
+            } => Error::FileChanged(
             "The file was replaced on the server while it downloaded; nothing of it was kept. Download it again.".into(),
         ),
         other => other,

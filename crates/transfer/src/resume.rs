@@ -12,7 +12,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::download::{self, disk_error, Noting};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
 use crate::s3::{map_error, Context};
 use crate::unfinished::{Noted, PartialDownload, PartialDownloads, UnfinishedUpload, UploadSource};
 use crate::upload::{self, Settings, Target};
@@ -80,6 +80,7 @@ pub async fn resume_upload(
         upload_id: &noted.upload_id,
         part_size: source.part_size,
         have,
+        sums: None,
     };
     let sent = upload::upload_parts(target, &file, settings, budget, cancel, progress, parts).await;
     let planned = (&file, &noted.expect);
@@ -113,7 +114,10 @@ async fn stored_parts(
             .upload_id(&noted.upload_id)
             .set_part_number_marker(marker.take());
         let page = asked.send().await.map_err(|e| match map_error(e, ctx) {
-            Error::Server { code, .. } if code == "NoSuchUpload" => Error::Gone(
+            Error::Server {
+                code: S3Code::NoSuchUpload,
+                ..
+            } => Error::Gone(
                 "The Space no longer holds this upload's parts (it was aborted or expired); discard it and upload the file again.".into(),
             ),
             other => other,

@@ -14,7 +14,8 @@ use super::pace::Pace;
 use super::plan::PlannedFile;
 use super::unfinished::{abort_one, Unfinished, UnfinishedUpload, UploadSource};
 use super::Expect;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
+use crate::integrity;
 use crate::s3::{map_error, Context};
 
 pub use spacedock_s3::objects::FileAcl;
@@ -108,6 +109,47 @@ async fn body(file: &PlannedFile, offset: u64, length: u64) -> Result<ByteStream
         .map_err(|e| Error::Internal(format!("the file can't be streamed: {e}")))
 }
 
+/// The metadata every upload carries: the whole file's MD5 and, when known, its modification
+/// time, as rclone and Cyberduck write and read them.
+fn with_mtime(md5: &str, mtime: Option<&str>) -> Option<std::collections::HashMap<String, String>> {
+    let mut meta = std::collections::HashMap::new();
+    meta.insert(integrity::MD5_META.to_string(), md5.to_string());
+    if let Some(t) = mtime {
+        meta.insert(integrity::MTIME_META.to_string(), t.to_string());
+    }
+    Some(meta)
+}
+
+/// The server's ETag for what it stored must be the MD5 of what was sent (a server that answers
+/// with another form of ETag is taken at its word: it checked Content-MD5).
+fn stored_as_sent(etag: Option<&str>, sent: &str, key: &str) -> Result<()> {
+    let etag = integrity::bare(etag.unwrap_or_default());
+    let plain_md5 = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+    if plain_md5 && !etag.eq_ignore_ascii_case(sent) {
+        return Err(Error::BadAnswer(format!(
+            "The Space stored other bytes for “{key}” than were sent (its checksum differs). Upload it again."
+        )));
+    }
+    Ok(())
+}
+
+/// The MD5 of one part of the file, read for it.
+async fn part_md5(file: &PlannedFile, offset: u64, length: u64) -> Result<integrity::Md5Sum> {
+    let path = file.path.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(&path)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        Ok::<_, std::io::Error>(integrity::md5_in_parts(f.take(length), length, 0)?.0)
+    });
+    read.await
+        .map_err(|e| Error::Internal(format!("reading the file stopped: {e}")))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => changed(),
+            _ => Error::local_file("The file can't be read", e),
+        })
+}
+
 /// Uploads one file with its permission and content type. `progress` gets the bytes done so far.
 /// A file that changes while it uploads never replaces what was there: the change is noticed
 /// before the object is committed. Nor does one whose key no longer holds what `expect` says.
@@ -174,10 +216,20 @@ async fn upload_single(
     if stamp(file)? != before || bytes.len() as u64 != file.size {
         return Err(changed());
     }
+    // The server checks the bytes against this, and keeps the whole file's MD5 with them.
+    let sum = integrity::md5_of(&bytes);
+    let (md5, mtime) = (
+        integrity::base64(&sum),
+        before.1.and_then(integrity::mtime_text),
+    );
     let ctx = Context::space(&target.endpoint, &target.space);
     // The ETag unquoted first: RGW compares it so; a server that wants it quoted, as S3 writes
     // it, refuses that, and is asked again once a look shows nothing changed.
     let mut quoted = false;
+    let look_first = target.link.versioned() && *expect != Expect::Anything;
+    if look_first && !still_as_planned(target, &file.key, expect).await? {
+        return Err(taken_since(&file.key, expect));
+    }
     loop {
         let put = target
             .client
@@ -187,8 +239,11 @@ async fn upload_single(
             .content_length(file.size as i64)
             .content_type(content_type(&file.key))
             .acl(acl.canned())
+            .content_md5(&md5)
+            .set_metadata(with_mtime(&md5, mtime.as_deref()))
             .body(ByteStream::from(bytes.clone())); // a shared buffer: no copy
         let put = match expect {
+            _ if look_first => put,
             Expect::Anything => put,
             Expect::Absent => put.if_none_match("*"),
             Expect::Etag(e) if quoted => put.if_match(format!("\"{}\"", e.trim_matches('"'))),
@@ -205,7 +260,10 @@ async fn upload_single(
             _ = cancel.wait() => return Err(Error::Cancelled("Nothing was uploaded.".into())),
         };
         match sent {
-            Err(Error::Server { code, .. }) if code == "PreconditionFailed" => {
+            Err(Error::Server {
+                code: S3Code::PreconditionFailed,
+                ..
+            }) => {
                 match (
                     expect,
                     quoted,
@@ -216,11 +274,25 @@ async fn upload_single(
                 }
             }
             sent => {
-                permit.answer(sent, file.size)?;
-                return Ok(());
+                let out = permit.answer(sent, file.size)?;
+                return stored_as_sent(out.e_tag(), &integrity::hex(&sum), &file.key);
             }
         }
     }
+}
+
+/// Learns whether the Space keeps versions. There RGW judges a conditional write against the
+/// new version rather than the current one (a create over a file goes through, a replace of the
+/// planned version is refused), so each key is looked at right before it is written instead;
+/// a replaced version stays in the file's history. A key that may not ask counts as versioned.
+pub async fn learn_versioning(target: &Target) {
+    let asked = (target.client.get_bucket_versioning())
+        .bucket(&target.space)
+        .send()
+        .await;
+    target
+        .link
+        .set_versioned(asked.map_or(true, |v| v.status().is_some()));
 }
 
 /// Whether `key` holds what the plan saw (nothing, or the version planned to be replaced).
@@ -272,6 +344,27 @@ async fn upload_multipart(
         cancel,
     } = up;
     let ctx = Context::space(&target.endpoint, &target.space);
+    // Parts sized to what the link showed; at most 10,000 of them, so very big files get bigger ones.
+    let part_size = target.link.part_size(settings.part_size);
+    let part_size = part_size.max(file.size.div_ceil(10_000));
+    // The whole file's MD5 goes on the create call (S3 takes metadata nowhere else), and each
+    // part's on its own request: one read of the file gives both.
+    let path = file.path.clone();
+    let size = file.size;
+    let sums = tokio::select! {
+        read = tokio::task::spawn_blocking(move || {
+            integrity::md5_in_parts(std::fs::File::open(&path)?, size, part_size)
+        }) => read
+            .map_err(|e| Error::Internal(format!("reading the file stopped: {e}")))?
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => changed(),
+                _ => Error::local_file("The file can't be read", e),
+            })?,
+        _ = cancel.wait() => return Err(Error::Cancelled("Nothing was uploaded.".into())),
+    };
+    let (whole, part_sums) = sums;
+    let md5 = integrity::base64(&whole);
+    let mtime = before.1.and_then(integrity::mtime_text);
     // x-amz-acl and the content type go on the create call: that is where S3 takes them for the
     // finished file (clients that leave them off land big files private).
     let asked = std::time::Instant::now();
@@ -282,6 +375,7 @@ async fn upload_multipart(
         .key(&file.key)
         .content_type(content_type(&file.key))
         .acl(acl.canned())
+        .set_metadata(with_mtime(&md5, mtime.as_deref()))
         .send()
         .await
         .map_err(|e| map_error(e, ctx))?;
@@ -294,9 +388,6 @@ async fn upload_multipart(
         .to_string();
 
     target.link.waited(asked.elapsed());
-    // Parts sized to what the link showed; at most 10,000 of them, so very big files get bigger ones.
-    let part_size = target.link.part_size(settings.part_size);
-    let part_size = part_size.max(file.size.div_ceil(10_000));
     if let Some(record) = &target.unfinished {
         record.add(UnfinishedUpload {
             endpoint: target.endpoint.clone(),
@@ -316,6 +407,7 @@ async fn upload_multipart(
         upload_id: &upload_id,
         part_size,
         have: Vec::new(),
+        sums: Some(part_sums),
     };
     let result = upload_parts(target, file, settings, budget, cancel, progress, parts).await;
     finish(target, (file, expect), cancel, &upload_id, before, result).await
@@ -358,13 +450,17 @@ pub(super) async fn finish(
     let result = match (result, unchanged, as_planned) {
         (Ok(_), Ok(true), Ok(false)) => Err(taken_since(&file.key, expect)),
         (Ok(_), Ok(true), Err(e)) => Err(e),
-        (Ok(parts), Ok(true), _) if !cancel.is_set() => target
+        (Ok(parts), Ok(true), _) if !cancel.is_set() => {
+            let expected = whole_etag(&parts);
+            target
             .client
             .complete_multipart_upload()
             .bucket(&target.space)
             .key(&file.key)
             .upload_id(&upload_id)
-            .set_if_none_match((*expect == Expect::Absent).then(|| "*".to_string()))
+            .set_if_none_match(
+                (*expect == Expect::Absent && !target.link.versioned()).then(|| "*".to_string()),
+            )
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
@@ -374,13 +470,26 @@ pub(super) async fn finish(
             .config_override(crate::s3::moving_bytes())
             .send()
             .await
-            .map(|_| ())
             .map_err(|e| match map_error(e, ctx) {
-                Error::Server { code, .. } if code == "PreconditionFailed" => {
+                Error::Server {
+                code: S3Code::PreconditionFailed,
+                ..
+            } => {
                     taken_since(&file.key, expect)
                 }
                 other => other,
-            }),
+            })
+            // Some servers (RGW) answer with an empty ETag here: each part's was checked already.
+            .and_then(|done| match (done.e_tag().filter(|e| !integrity::bare(e).is_empty()), expected) {
+                (Some(etag), Some(expected)) if !integrity::bare(etag).eq_ignore_ascii_case(&expected) => {
+                    Err(Error::BadAnswer(format!(
+                        "The Space put “{}” together from other parts than were sent (its checksum differs). Upload it again.",
+                        file.key
+                    )))
+                }
+                _ => Ok(()),
+            })
+        }
         (Ok(_), _, _) if cancel.is_set() => Err(Error::Cancelled("The upload was stopped.".into())),
         (Ok(_), Ok(_), _) => Err(changed()),
         (Ok(_), Err(e), _) | (Err(e), _, _) => Err(e),
@@ -392,6 +501,19 @@ pub(super) async fn finish(
         record.remove(&upload_id);
     }
     result
+}
+
+/// The ETag S3 gives the object these parts make, from the parts' own (each checked to be the
+/// MD5 of what was sent); None when a part's ETag is not a plain MD5.
+fn whole_etag(parts: &[CompletedPart]) -> Option<String> {
+    let sums: Option<Vec<integrity::Md5Sum>> = parts
+        .iter()
+        .map(|p| match integrity::known(p.e_tag()?, None) {
+            integrity::Known::Md5(sum) => Some(sum),
+            _ => None,
+        })
+        .collect();
+    sums.map(|s| integrity::multipart_etag(&s))
 }
 
 /// Aborts a multipart upload; true when the server holds none of it any more.
@@ -406,6 +528,9 @@ pub(super) struct Parts<'a> {
     pub part_size: u64,
     /// Parts stored before (a resume), with their sizes: they are not sent again.
     pub have: Vec<(CompletedPart, u64)>,
+    /// Each part's MD5, when the file was read for them already (otherwise each part is read
+    /// for its own before it is sent).
+    pub sums: Option<Vec<integrity::Md5Sum>>,
 }
 
 pub(super) async fn upload_parts(
@@ -418,6 +543,7 @@ pub(super) async fn upload_parts(
     parts_of: Parts<'_>,
 ) -> Result<Vec<CompletedPart>> {
     let (upload_id, part_size) = (parts_of.upload_id, parts_of.part_size);
+    let sums = parts_of.sums;
     let count = file.size.div_ceil(part_size).max(1);
     let mut tasks = tokio::task::JoinSet::new();
     let mut parts = Vec::with_capacity(count as usize);
@@ -452,10 +578,15 @@ pub(super) async fn upload_parts(
                 cancel.clone(),
             );
             let link = target.link.clone();
+            let known = sums.as_ref().and_then(|s| s.get(index as usize).copied());
             tasks.spawn(async move {
                 if cancel.is_set() {
                     return Err(Error::Cancelled("The upload was stopped.".into()));
                 }
+                let sum = match known {
+                    Some(sum) => sum,
+                    None => part_md5(&file, offset, length).await?,
+                };
                 let ctx = Context::space(&target.endpoint, &target.space);
                 let send = target
                     .client
@@ -465,6 +596,7 @@ pub(super) async fn upload_parts(
                     .upload_id(&upload_id)
                     .part_number(number)
                     .content_length(length as i64)
+                    .content_md5(integrity::base64(&sum))
                     .body(target.pace.body(body(&file, offset, length).await?))
                     .customize()
                     .config_override(crate::s3::moving_bytes())
@@ -476,7 +608,9 @@ pub(super) async fn upload_parts(
                     _ = cancel.wait() => return Err(Error::Cancelled("The upload was stopped.".into())),
                 };
                 link.moved(length, started.elapsed());
-                Ok((number, out.e_tag().unwrap_or_default().to_string(), length))
+                let etag = out.e_tag().unwrap_or_default().to_string();
+                stored_as_sent(Some(&etag), &integrity::hex(&sum), &file.key)?;
+                Ok((number, etag, length))
             });
             next = todo.next();
         }

@@ -10,10 +10,11 @@ use spacedock::core::connection::Endpoint;
 use spacedock::core::s3;
 use spacedock::core::secret::Secret;
 use spacedock::core::transfer::download::{self, DownloadFile, DownloadPlan};
+use spacedock::core::transfer::integrity;
 use spacedock::core::transfer::{
     self, Conflict, FileAcl, PlannedFile, QueuedFile, Settings, Target,
 };
-use spacedock_tests::hostile::HostileServer;
+use spacedock_tests::hostile::{HostileServer, Reply};
 
 /// Requests the server takes at once; one more is answered Slow Down.
 const ROOM: usize = 6;
@@ -23,7 +24,8 @@ const FILES: usize = 200;
 fn busy_server() -> (HostileServer, Arc<AtomicUsize>) {
     let (in_flight, slowed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (now, said) = (in_flight.clone(), slowed.clone());
-    let server = HostileServer::start(move |target| {
+    let server = HostileServer::start_with(move |r| {
+        let target = r.target.as_str();
         let answer = match now.fetch_add(1, SeqCst) + 1 > ROOM {
             true => {
                 said.fetch_add(1, SeqCst);
@@ -37,7 +39,14 @@ fn busy_server() -> (HostileServer, Arc<AtomicUsize>) {
             }
         };
         now.fetch_sub(1, SeqCst);
-        answer
+        match r.method.as_str() {
+            // With the ETag S3 gives, so each download can be checked.
+            "GET" => {
+                let etag = integrity::hex(&integrity::md5_of(answer.1.as_bytes()));
+                Reply::new(answer.0, answer.1).header("ETag", &format!("\"{etag}\""))
+            }
+            _ => Reply::new(answer.0, answer.1),
+        }
     });
     (server, slowed)
 }

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirecti
 use futures_util::StreamExt;
 
 use super::{Between, CopyFile, CopyMode, CopyPlan, CopySettings, CopySummary};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, S3Code};
 use crate::objects::acl_of;
 use crate::plan::Problem;
 use crate::s3::{map_error, Context};
@@ -391,7 +391,9 @@ async fn copy_file(
             // Refused on a condition: the original's (changed since the plan) or, where the
             // server honours it, the new name's (taken since looked at). A look tells which.
             Err(Error::Server { code, .. })
-                if code == "PreconditionFailed" && over.is_none() && unchanged(b, f).await =>
+                if code == S3Code::PreconditionFailed
+                    && over.is_none()
+                    && unchanged(b, f).await =>
             {
                 return Err(taken_meanwhile(f));
             }
@@ -401,6 +403,24 @@ async fn copy_file(
         let made = (copied.copy_object_result())
             .and_then(|r| r.e_tag())
             .map(str::to_string);
+        // A copy of a file stored in one piece holds the same bytes, so the same MD5.
+        let plain = |e: &str| {
+            matches!(
+                crate::integrity::known(e, None),
+                crate::integrity::Known::Md5(_)
+            )
+        };
+        if let Some(made) = &made {
+            if plain(made)
+                && plain(&f.etag)
+                && crate::integrity::bare(made) != crate::integrity::bare(&f.etag)
+            {
+                return Err(Error::BadAnswer(format!(
+                    "The copy of “{}” at “{}” holds other bytes than the original (their checksums differ).",
+                    f.from, f.to
+                )));
+            }
+        }
         return Ok((notes, made));
     }
     let made = copy_in_parts(s, f, over, &source, permission, cancel, progress).await?;
@@ -515,9 +535,10 @@ async fn copy_in_parts(
                 .await
                 .map(|out| out.e_tag().map(str::to_string))
                 .map_err(|e| match map_error(e, to_ctx) {
-                    Error::Server { code, .. } if code == "PreconditionFailed" => {
-                        taken_meanwhile(f)
-                    }
+                    Error::Server {
+                        code: S3Code::PreconditionFailed,
+                        ..
+                    } => taken_meanwhile(f),
                     e => e,
                 })
         }
@@ -626,13 +647,17 @@ async fn unchanged(b: &Between, f: &CopyFile) -> bool {
 /// A copy refused because the file is not the version planned says so.
 fn changed(e: Error, f: &CopyFile) -> Error {
     match e {
-        Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(format!(
+        Error::Server {
+            code: S3Code::PreconditionFailed,
+            ..
+        } => Error::FileChanged(format!(
             "“{}” changed after the copy was planned, so it was left as it is. Try again.",
             f.from
         )),
-        Error::Server { code, .. } if code == "NoSuchKey" => {
-            Error::Gone(format!("“{}” is no longer there.", f.from))
-        }
+        Error::Server {
+            code: S3Code::NoSuchKey,
+            ..
+        } => Error::Gone(format!("“{}” is no longer there.", f.from)),
         other => other,
     }
 }
@@ -671,7 +696,10 @@ async fn remove_original(b: &Between, f: &CopyFile) -> Result<()> {
         .send()
         .await
         .map_err(|e| match map_error(e, ctx) {
-            Error::Server { code, .. } if code == "PreconditionFailed" => Error::FileChanged(
+            Error::Server {
+                code: S3Code::PreconditionFailed,
+                ..
+            } => Error::FileChanged(
                 format!(
                     "It was copied to “{}”, but “{}” changed after it was copied, so the original was left where it is.",
                     f.to, f.from
