@@ -90,7 +90,7 @@ fn peak_rss_mb() -> f64 {
 /// Runs a peer and waits for it with wait4, which gives that one child's CPU time and peak memory.
 // wait4 below reaps the child; clippy only knows Child::wait.
 #[allow(clippy::zombie_processes)]
-fn run_peer(link: &Link, program: &Path, args: &[String]) -> Cost {
+pub(crate) fn run_peer(link: &Link, program: &Path, args: &[String]) -> Cost {
     let started = Instant::now();
     let child = Command::new(program)
         .args(args)
@@ -247,7 +247,7 @@ pub async fn download(
 }
 
 /// Measures Spacedock's engine in this process: CPU from getrusage, peak from VmHWM (reset first).
-async fn measured<F: std::future::Future<Output = ()>>(f: F) -> Cost {
+pub(crate) async fn measured<F: std::future::Future<Output = ()>>(f: F) -> Cost {
     // Linux: writing 5 to clear_refs resets the peak resident size (VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = cpu_of(&self_usage());
