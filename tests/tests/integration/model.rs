@@ -688,7 +688,8 @@ pub async fn run(cases: usize, seed: u64) -> Tally {
         for _ in 0..STEPS {
             case.step(&mut rng).await;
             let said = std::mem::take(&mut *SAID.lock().expect("said"));
-            case.log.extend(said.into_iter().map(|m| format!("  failed: {m}")));
+            case.log
+                .extend(said.into_iter().map(|m| format!("  failed: {m}")));
             case.check(&mut tally).await;
             tally.steps += 1;
         }
