@@ -70,6 +70,11 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
     .await;
     let acl = app.wait_for(Locator::Id("file-acl"), 20).await;
     assert_eq!(acl.text().await.expect("text"), "Public");
+    // Its MD5 as stored with it (rclone's form), shown apart from the metadata one may edit.
+    assert_eq!(
+        app.text(Locator::Id("file-md5")).await,
+        "1B2M2Y8AsgTpgAmY7PhCfg=="
+    );
     app.click(Locator::Id("share-create")).await;
     let link = app.text(Locator::Id("share-link")).await;
     assert!(link.contains("X-Amz-Signature="), "{link}");
