@@ -96,26 +96,7 @@ impl Home {
     /// Kills the app started from this home at once (SIGKILL), as a crash or a power cut would
     /// end it: nothing of its own runs after. Its daemons stop with it.
     pub fn kill_app(&self) {
-        let app = std::fs::canonicalize(app_path()).expect("the app binary");
-        let home = format!("HOME={}", self.path().display());
-        let mut killed = 0;
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let exe = std::fs::read_link(entry.path().join("exe")).ok();
-            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-            let ours = environ.split(|b| *b == 0).any(|v| v == home.as_bytes());
-            if exe.as_deref() == Some(app.as_path()) && ours {
-                // SAFETY: kill(2) on the app this test launched, found by its binary and home.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                killed += 1;
-            }
-        }
+        let killed = kill_apps_from(self.path());
         assert_eq!(killed, 1, "one app process runs from this home");
         let started = Instant::now();
         while !self.daemons().is_empty() {
@@ -163,12 +144,43 @@ impl Home {
     }
 }
 
-struct Driver(Child);
+/// Kills (SIGKILL) every app process started from `home`; returns how many there were.
+fn kill_apps_from(home: &Path) -> usize {
+    let app = std::fs::canonicalize(app_path()).expect("the app binary");
+    let home = format!("HOME={}", home.display());
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let exe = std::fs::read_link(entry.path().join("exe")).ok();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let ours = environ.split(|b| *b == 0).any(|v| v == home.as_bytes());
+        if exe.as_deref() == Some(app.as_path()) && ours {
+            // SAFETY: kill(2) on the app this test launched, found by its binary and home.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    killed
+}
+
+/// tauri-driver, and the home the app runs from.
+struct Driver(Child, PathBuf);
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // A test that failed leaves its app running (tauri-driver's children outlive it), and
+        // the next launch would only bring that window forward (one instance per user): it goes.
+        if std::thread::panicking() {
+            kill_apps_from(&self.1);
+        }
     }
 }
 
@@ -224,7 +236,7 @@ impl App {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
-        let driver = Driver(child);
+        let driver = Driver(child, home.path().to_path_buf());
         let t0 = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
