@@ -144,11 +144,11 @@ impl Home {
     }
 }
 
-/// Kills (SIGKILL) every app process started from `home`; returns how many there were.
-fn kill_apps_from(home: &Path) -> usize {
+/// The app processes started from `home` (found by their binary and HOME).
+fn apps_from(home: &Path) -> Vec<i32> {
     let app = std::fs::canonicalize(app_path()).expect("the app binary");
     let home = format!("HOME={}", home.display());
-    let mut killed = 0;
+    let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry
             .file_name()
@@ -161,12 +161,21 @@ fn kill_apps_from(home: &Path) -> usize {
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         let ours = environ.split(|b| *b == 0).any(|v| v == home.as_bytes());
         if exe.as_deref() == Some(app.as_path()) && ours {
-            // SAFETY: kill(2) on the app this test launched, found by its binary and home.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            killed += 1;
+            pids.push(pid);
         }
     }
-    killed
+    pids
+}
+
+/// Kills (SIGKILL) every app process started from `home`; returns how many there were (a
+/// killed one is counted until it is gone).
+fn kill_apps_from(home: &Path) -> usize {
+    let pids = apps_from(home);
+    for pid in &pids {
+        // SAFETY: kill(2) on an app a test launched, found by its binary and home.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    pids.len()
 }
 
 /// tauri-driver, and the home the app runs from.
@@ -176,10 +185,13 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-        // A test that failed leaves its app running (tauri-driver's children outlive it), and
-        // the next launch would only bring that window forward (one instance per user): it goes.
-        if std::thread::panicking() {
-            kill_apps_from(&self.1);
+        // The app outlives tauri-driver (it is WebKitWebDriver's child) and would still hold
+        // the one-instance name when the next test launches, which then only brings this
+        // window forward, or fails while this one goes away. A test that wants a clean quit
+        // quits first; what is left here is ended, and gone before the next launch.
+        let started = Instant::now();
+        while kill_apps_from(&self.1) > 0 && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -329,6 +341,11 @@ impl App {
         let _ = self.client.close().await;
         // Give the app its exit path (stopping the sandbox) before the driver goes away.
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        while !apps_from(&self._driver.1).is_empty() && started.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
