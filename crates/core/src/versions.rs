@@ -94,6 +94,12 @@ fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
+/// Whether a version of `at` is newer than the one kept (`kept`, if any); a tie keeps the one
+/// seen first, as the server lists a file's versions newest first.
+fn newer_than(at: Option<(i64, u32)>, kept: Option<Option<(i64, u32)>>) -> bool {
+    kept.is_none_or(|kept| at > kept)
+}
+
 /// Versions of one file held at most: more is refused, not kept in memory without bound.
 const MOST_VERSIONS: usize = 100_000;
 
@@ -309,7 +315,8 @@ pub async fn deleted_files(
     prefix: &str,
 ) -> Result<Vec<DeletedFile>> {
     let mut markers: std::collections::BTreeMap<String, Option<String>> = Default::default();
-    let mut sizes: std::collections::HashMap<String, (Option<String>, u64)> = Default::default();
+    let mut sizes: std::collections::HashMap<String, (Option<(i64, u32)>, u64)> =
+        Default::default();
     let ctx = Context::space(endpoint, space);
     let listing = crate::listing::each_version_page;
     listing(client, ctx, space, prefix, Some("/"), |page| {
@@ -320,10 +327,9 @@ pub async fn deleted_files(
         }
         for v in page.versions() {
             let Some(k) = v.key() else { continue };
-            let (modified, size) = (date(v.last_modified()), v.size().unwrap_or(0).max(0) as u64);
+            let (modified, size) = (when(v.last_modified()), v.size().unwrap_or(0).max(0) as u64);
             // The newest version under the marker is the one whose size is told.
-            let newer = sizes.get(k).is_none_or(|(m, _)| modified > *m);
-            if newer {
+            if newer_than(modified, sizes.get(k).map(|(m, _)| *m)) {
                 sizes.insert(k.to_string(), (modified, size));
             }
         }
@@ -494,6 +500,18 @@ pub mod service {
 mod tests {
     use super::*;
     use aws_smithy_types::DateTime;
+
+    #[test]
+    fn the_size_of_a_deleted_file_is_its_newest_versions_within_one_second_too() {
+        let whole = DateTime::from_secs_and_nanos(1_800_000_000, 0);
+        let half = DateTime::from_secs_and_nanos(1_800_000_000, 500_000_000);
+        // Listed newest first: the one at .5 s is kept against the one at .0 s after it.
+        assert!(newer_than(when(Some(&half)), None));
+        assert!(!newer_than(when(Some(&whole)), Some(when(Some(&half)))));
+        assert!(newer_than(when(Some(&half)), Some(when(Some(&whole)))));
+        // A tie keeps the first seen.
+        assert!(!newer_than(when(Some(&half)), Some(when(Some(&half)))));
+    }
 
     #[test]
     fn versions_within_one_second_are_ordered_by_time_not_by_its_text() {
