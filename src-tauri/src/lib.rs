@@ -37,7 +37,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             }
             services.sweep_left_partials();
             let started = format!("Spacedock {} started", env!("CARGO_PKG_VERSION"));
-            services.log.write(started);
+            services.log().write(started);
             app.manage(services);
             quit_on_signals(app.handle().clone());
             Ok(())

@@ -26,10 +26,10 @@ pub fn about(services: &Services) -> About {
         description: "A desktop app for DigitalOcean Spaces and other S3-compatible storage."
             .into(),
         data_folder: services
-            .sandbox_dir
+            .sandbox_dir()
             .parent()
             .map(|p| p.display().to_string()),
-        log_file: services.log.path().map(|p| p.display().to_string()),
+        log_file: services.log().path().map(|p| p.display().to_string()),
     }
 }
 
@@ -49,7 +49,7 @@ pub struct Requirement {
 /// Checks the keychain (reached, nothing written) and the sandbox's programs.
 pub fn check(services: &Services) -> Vec<Requirement> {
     // Asking for an entry that isn't there reaches the keychain without storing anything.
-    let keychain = match services.keychain.get("spacedock-requirements-check") {
+    let keychain = match services.keychain().get("spacedock-requirements-check") {
         Ok(_) => (
             true,
             "The Secret Service answered (e.g. GNOME Keyring).".to_string(),

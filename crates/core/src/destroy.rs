@@ -1,6 +1,6 @@
 //! Destroying a Space: only with the name typed to confirm, and only with its files when asked.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+pub use tokio_util::sync::CancellationToken;
 
 use aws_sdk_s3::types::ObjectIdentifier;
 use serde::Serialize;
@@ -49,7 +49,7 @@ pub async fn destroy(
     name: &str,
     typed: &str,
     delete_files: bool,
-    cancel: &AtomicBool,
+    cancel: &CancellationToken,
     mut progress: impl FnMut(DestroyProgress),
 ) -> Result<u64> {
     if typed != name {
@@ -68,7 +68,7 @@ pub async fn destroy(
     if delete_files {
         // Versions and delete markers too: a versioned Space is not empty until they are gone.
         loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return Err(Error::Cancelled(format!(
                     "{deleted} files were deleted; the Space “{name}” and its other files remain."
                 )));

@@ -2,8 +2,6 @@
 //! listing stops an older one), new folders, a file's details with its URLs, its permission,
 //! share links, metadata and deletion. Each request goes with the key remembered for the Space.
 
-use std::sync::atomic::Ordering;
-
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -64,10 +62,9 @@ pub async fn list_folder(
     page: impl Fn(ListingPage) -> bool,
 ) -> Result<u64> {
     let t = target(services, space, region).await?;
-    let generation = &services.listing_generation;
-    let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+    let newest = services.listings().begin();
     browse::list_folder(&t.client, &t.endpoint, space, prefix, PAGE_SIZE, |p| {
-        page(p) && generation.load(Ordering::SeqCst) == mine
+        page(p) && newest()
     })
     .await
 }
@@ -102,7 +99,7 @@ pub async fn view(
     request: Option<u32>,
 ) -> Result<FileView> {
     services
-        .requests
+        .requests()
         .run(request, view_now(services, space, region, key))
         .await
 }
@@ -173,7 +170,7 @@ pub async fn delete(
 ) -> Result<objects::DeleteSummary> {
     let t = target(services, space, region).await?;
     let done = objects::delete(&t.client, &t.endpoint, space, keys, shown).await?;
-    services.log.write(format!(
+    services.log().write(format!(
         "deleted {} files from “{space}”, kept {} changed since shown",
         done.deleted,
         done.kept.len()

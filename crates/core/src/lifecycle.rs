@@ -401,7 +401,7 @@ pub mod service {
     ) -> Result<SavedRules> {
         let t = target(services, space, region).await?;
         let now = super::set_rules(&t.client, &t.endpoint, space, shown, rules).await?;
-        services.log.write(format!(
+        services.log().write(format!(
             "lifecycle rules of “{space}”: {} now, {} not kept as sent",
             now.rules.len(),
             now.not_kept.len()

@@ -249,7 +249,7 @@ pub async fn preview_in(
         work.await
             .unwrap_or_else(|_| Err(Error::unreachable(&t.endpoint, "no answer in time")))
     };
-    services.requests.run(request, timed).await
+    services.requests().run(request, timed).await
 }
 
 #[cfg(test)]

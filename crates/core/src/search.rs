@@ -143,7 +143,6 @@ pub async fn search(
 /// The same on the active connection, with the key remembered for the Space. A newer search
 /// or size count stops an older one.
 pub mod service {
-    use std::sync::atomic::Ordering;
 
     use super::{FolderSize, SearchPage};
     use crate::error::Result;
@@ -169,10 +168,9 @@ pub mod service {
         page: impl Fn(SearchPage) -> bool,
     ) -> Result<u64> {
         let t = target(services, space, region).await?;
-        let generation = &services.search_generation;
-        let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let newest = services.searches().begin();
         super::search(&t.client, &t.endpoint, space, needle, |p| {
-            generation.load(Ordering::SeqCst) == mine && page(p)
+            newest() && page(p)
         })
         .await
     }

@@ -4,13 +4,14 @@
 //! `keys::service`, `transfer::upload_batch`, `transfer::download_batch`), which all work on
 //! this; the tests build it with a [`crate::settings::FileStore`] and no window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
 
 use crate::connection::active::Active;
 use crate::error::{Error, Result};
@@ -33,25 +34,27 @@ pub struct Setup {
 }
 
 pub struct Services {
-    pub keychain: Keychain,
-    pub settings: Settings,
-    pub log: Log,
-    pub sandbox_dir: PathBuf,
-    pub sandbox: Mutex<Option<Sandbox>>,
-    pub active: RwLock<Option<Active>>,
+    keychain: Keychain,
+    settings: Settings,
+    log: Log,
+    sandbox_dir: PathBuf,
+    /// The local sandbox, while it runs.
+    sandbox: Mutex<Option<Sandbox>>,
+    /// The connection in use: its profile, clients and the secrets of its Spaces' keys.
+    active: RwLock<Option<Active>>,
     /// Every transfer: its batches, limits, records and journal.
     queue: Queue,
     /// Connections whose DigitalOcean token was seen, this run, to list the connection's key.
-    pub tokens_checked: Mutex<std::collections::HashSet<String>>,
+    tokens_checked: Mutex<HashSet<String>>,
     /// What a window started and may stop: a preview, a file's details, its versions.
-    pub requests: Requests,
-    /// Bumped by each folder listing; a listing stops once a newer one began.
-    pub listing_generation: AtomicU64,
-    /// Bumped by each search of a whole Space; a search stops once a newer one began.
-    pub search_generation: AtomicU64,
-    /// Set to stop the Space destruction in progress.
-    pub cancel_destroy: Arc<AtomicBool>,
-    pub start_on_sandbox: bool,
+    requests: Requests,
+    /// Each folder listing stops once a newer one began.
+    listings: Latest,
+    /// Each search of a whole Space stops once a newer one began.
+    searches: Latest,
+    /// Stops the Space destruction in progress.
+    destroying: Mutex<CancellationToken>,
+    start_on_sandbox: bool,
 }
 
 impl Services {
@@ -76,9 +79,9 @@ impl Services {
             queue,
             tokens_checked: Mutex::default(),
             requests: Requests::default(),
-            listing_generation: AtomicU64::new(0),
-            search_generation: AtomicU64::new(0),
-            cancel_destroy: Arc::default(),
+            listings: Latest::default(),
+            searches: Latest::default(),
+            destroying: Mutex::default(),
             start_on_sandbox: setup.start_on_sandbox,
         }
     }
@@ -86,6 +89,85 @@ impl Services {
     /// The active connection, or [`Error::NotConnected`].
     pub async fn active(&self) -> Result<Active> {
         self.active.read().await.clone().ok_or(Error::NotConnected)
+    }
+
+    pub fn keychain(&self) -> &Keychain {
+        &self.keychain
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// What a window started and may stop.
+    pub fn requests(&self) -> &Requests {
+        &self.requests
+    }
+
+    /// Folder listings: each one stops once a newer one began.
+    pub fn listings(&self) -> &Latest {
+        &self.listings
+    }
+
+    /// Searches of a whole Space: each one stops once a newer one began.
+    pub fn searches(&self) -> &Latest {
+        &self.searches
+    }
+
+    /// Changes the connection in use (connect, disconnect, a Space's key), under its lock.
+    pub async fn change_active<T>(&self, change: impl FnOnce(&mut Option<Active>) -> T) -> T {
+        change(&mut *self.active.write().await)
+    }
+
+    /// Whether the app was started to connect to the sandbox at once (`--sandbox`).
+    pub fn start_on_sandbox(&self) -> bool {
+        self.start_on_sandbox
+    }
+
+    /// Where the sandbox keeps its cluster.
+    pub fn sandbox_dir(&self) -> &std::path::Path {
+        &self.sandbox_dir
+    }
+
+    /// Keeps the sandbox that was started, to be stopped at quit.
+    pub fn keep_sandbox(&self, started: Sandbox) {
+        *lock(&self.sandbox) = Some(started);
+    }
+
+    /// Works with the running sandbox, if any.
+    pub fn with_sandbox<T>(&self, work: impl FnOnce(Option<&Sandbox>) -> T) -> T {
+        work(lock(&self.sandbox).as_ref())
+    }
+
+    /// Whether connection `id`'s DigitalOcean token was seen this run to list its key.
+    pub fn token_checked(&self, id: &str) -> bool {
+        lock(&self.tokens_checked).contains(id)
+    }
+
+    /// Connection `id`'s token is seen to list its key (or, `false`, is forgotten).
+    pub fn set_token_checked(&self, id: &str, checked: bool) {
+        let mut all = lock(&self.tokens_checked);
+        if checked {
+            all.insert(id.to_string());
+        } else {
+            all.remove(id);
+        }
+    }
+
+    /// The stop of a Space destruction about to begin (each destruction gets its own).
+    pub fn begin_destroy(&self) -> CancellationToken {
+        let token = CancellationToken::new();
+        *lock(&self.destroying) = token.clone();
+        token
+    }
+
+    /// Stops the Space destruction in progress.
+    pub fn cancel_destroy(&self) {
+        lock(&self.destroying).cancel();
     }
 
     pub fn sandbox_port(&self) -> Option<u16> {
@@ -131,13 +213,27 @@ impl Services {
     }
 }
 
+/// Work of which only the newest counts (a folder listing, a search): each one that begins
+/// stops those before it.
+#[derive(Default)]
+pub struct Latest(Arc<AtomicU64>);
+
+impl Latest {
+    /// Begins one: the answer says whether it is still the newest.
+    pub fn begin(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let all = self.0.clone();
+        let mine = all.fetch_add(1, Ordering::SeqCst) + 1;
+        move || all.load(Ordering::SeqCst) == mine
+    }
+}
+
 /// Actions a window started that it may stop, each by the number the window gave it.
 #[derive(Default)]
 pub struct Requests(Mutex<RequestTokens>);
 
 #[derive(Default)]
 struct RequestTokens {
-    running: HashMap<u32, tokio_util::sync::CancellationToken>,
+    running: HashMap<u32, CancellationToken>,
     /// Stops that came before their request began (a few, the latest).
     early: std::collections::VecDeque<u32>,
 }
@@ -162,7 +258,7 @@ impl Requests {
                 all.early.remove(i);
                 return Err(Error::Cancelled("Stopped.".into()));
             }
-            let token = tokio_util::sync::CancellationToken::new();
+            let token = CancellationToken::new();
             all.running.insert(id, token.clone());
             token
         };

@@ -403,7 +403,7 @@ pub mod service {
         let t = target(services, space, region).await?;
         let now = super::set_versioning(&t.client, &t.endpoint, space, enabled).await?;
         services
-            .log
+            .log()
             .write(format!("versioning of “{space}” is now {now:?}"));
         Ok(now)
     }
@@ -418,7 +418,7 @@ pub mod service {
     ) -> Result<Vec<FileVersion>> {
         let t = target(services, space, region).await?;
         let listed = super::file_versions(&t.client, &t.endpoint, space, key);
-        services.requests.run(request, listed).await
+        services.requests().run(request, listed).await
     }
 
     /// Puts an old version back; `for_good`: the ETag of the version the user agreed to
@@ -435,7 +435,7 @@ pub mod service {
     ) -> Result<Restored> {
         let t = target(services, space, region).await?;
         let restoring = super::restore(&t.client, &t.endpoint, space, key, version_id, for_good);
-        let replaced = match services.requests.run(request, restoring).await {
+        let replaced = match services.requests().run(request, restoring).await {
             Err(Error::Cancelled(_)) => {
                 return Err(Error::Cancelled(
                     "Stopped waiting for the server; it may still put the version back. Look at the versions again to see.".into(),
@@ -443,7 +443,7 @@ pub mod service {
             }
             other => other?,
         };
-        services.log.write(format!(
+        services.log().write(format!(
             "restored a version of “{key}” in “{space}” over the current one ({replaced:?})"
         ));
         let versions = super::file_versions(&t.client, &t.endpoint, space, key).await?;
@@ -460,7 +460,7 @@ pub mod service {
     ) -> Result<Vec<FileVersion>> {
         let t = target(services, space, region).await?;
         super::delete_version(&t.client, &t.endpoint, space, key, version_id).await?;
-        services.log.write(format!(
+        services.log().write(format!(
             "deleted a version of “{key}” in “{space}” for good"
         ));
         super::file_versions(&t.client, &t.endpoint, space, key).await
@@ -490,7 +490,7 @@ pub mod service {
             back += 1;
         }
         services
-            .log
+            .log()
             .write(format!("undeleted {back} files in “{space}”"));
         Ok(back)
     }

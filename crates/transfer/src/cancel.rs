@@ -2,100 +2,78 @@
 //! can be resumed). A transfer waits on its switches without polling: setting one wakes it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
-/// A switch that can be awaited.
-#[derive(Default)]
-pub struct Flag {
-    on: AtomicBool,
-    changed: Notify,
-}
-
-impl Flag {
-    pub fn set(&self) {
-        self.on.store(true, Ordering::SeqCst);
-        self.changed.notify_waiters();
-    }
-
-    /// Off again (a batch that runs again).
-    pub fn clear(&self) {
-        self.on.store(false, Ordering::SeqCst);
-    }
-
-    pub fn is_set(&self) -> bool {
-        self.on.load(Ordering::SeqCst)
-    }
-
-    async fn wait(&self) {
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            // Registered before the check, so a set in between is not missed.
-            changed.as_mut().enable();
-            if self.is_set() {
-                return;
-            }
-            changed.await;
-        }
-    }
-}
-
-/// Cancellation of one file, and of everything; or a pause (at quit), which stops the same way
-/// but keeps a multipart upload on the server, noted, to be resumed at the next start.
+/// What stops one transfer: its own token, a child of its batch's, itself a child of the queue's
+/// quit. Cancelling a file stops that file; a batch, its files; a quit, everything, as a pause.
 #[derive(Clone, Default)]
 pub struct Cancel {
-    pub file: Arc<Flag>,
-    pub all: Arc<Flag>,
-    pub pause: Arc<Flag>,
+    token: CancellationToken,
+    quit: CancellationToken,
 }
 
 impl Cancel {
-    pub fn is_set(&self) -> bool {
-        self.file.is_set() || self.all.is_set() || self.is_paused()
-    }
-
-    pub(super) fn is_paused(&self) -> bool {
-        self.pause.is_set()
-    }
-
-    /// Returns once any of the switches is set.
-    pub(super) async fn wait(&self) {
-        tokio::select! {
-            _ = self.file.wait() => {}
-            _ = self.all.wait() => {}
-            _ = self.pause.wait() => {}
+    /// A file's stop under `batch`, itself under `quit`.
+    pub fn under(batch: &CancellationToken, quit: &CancellationToken) -> Cancel {
+        Cancel {
+            token: batch.child_token(),
+            quit: quit.clone(),
         }
+    }
+
+    /// Stops this transfer alone.
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    /// A handle that stops this transfer alone (for a caller that keeps it apart).
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Stopped by a quit, which keeps what can be resumed.
+    pub(super) fn is_paused(&self) -> bool {
+        self.quit.is_cancelled()
+    }
+
+    /// Returns once it is stopped, by any of the three.
+    pub(super) async fn wait(&self) {
+        self.token.cancelled().await
     }
 }
 
-/// A batch's switches in the queue: one for each file that ran, and one for all of it.
+/// A batch's stops in the queue: one for each file that ran, and one for all of it.
 #[derive(Default)]
 pub struct Switches {
     files: HashMap<u32, Cancel>,
-    all: Arc<Flag>,
+    /// None until the first run.
+    all: Option<CancellationToken>,
 }
 
 impl Switches {
-    /// A run (or a run again) of `ids`: the batch's switch is off again and each of these files
-    /// gets a fresh one, which `pause` (the app's quit) also stops. Returns every file's switch.
+    /// A run (or a run again) of `ids` under `quit`: a batch that was cancelled gets a new
+    /// token (a quit's stays cancelled), and each of these files a fresh one. Returns their
+    /// stops.
     pub fn arm(
         &mut self,
         ids: impl IntoIterator<Item = u32>,
-        pause: &Arc<Flag>,
+        quit: &CancellationToken,
     ) -> HashMap<u32, Cancel> {
-        self.all.clear();
-        for id in ids {
-            let cancel = Cancel {
-                all: self.all.clone(),
-                pause: pause.clone(),
-                ..Cancel::default()
-            };
-            self.files.insert(id, cancel);
-        }
-        self.files.clone()
+        let all = match &self.all {
+            Some(all) if !all.is_cancelled() => all.clone(),
+            _ => quit.child_token(),
+        };
+        let armed: HashMap<u32, Cancel> = (ids.into_iter())
+            .map(|id| (id, Cancel::under(&all, quit)))
+            .collect();
+        self.files.extend(armed.clone());
+        self.all = Some(all);
+        armed
     }
 
     /// Cancels one file, or (without `id`) the whole batch.
@@ -103,10 +81,14 @@ impl Switches {
         match id {
             Some(id) => {
                 if let Some(c) = self.files.get(&id) {
-                    c.file.set();
+                    c.cancel();
                 }
             }
-            None => self.all.set(),
+            None => {
+                if let Some(all) = &self.all {
+                    all.cancel();
+                }
+            }
         }
     }
 }
@@ -126,20 +108,36 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_transfer_wakes_when_its_batch_is_cancelled() {
-        let cancel = Cancel::default();
+        let quit = CancellationToken::new();
+        let mut switches = Switches::default();
+        let cancel = switches.arm([1], &quit)[&1].clone();
         let waiting = tokio::spawn({
             let cancel = cancel.clone();
             async move { cancel.wait().await }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished() && !cancel.is_set());
-        cancel.all.set();
+        switches.cancel(None);
         tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
             .await
             .expect("woken")
             .expect("joined");
-        assert!(cancel.is_set());
-        cancel.all.clear();
-        assert!(!cancel.is_set());
+        assert!(cancel.is_set() && !cancel.is_paused());
+        // A retry runs under a new batch token; the quit stops it, as a pause.
+        let again = switches.arm([1], &quit)[&1].clone();
+        assert!(!again.is_set());
+        quit.cancel();
+        assert!(again.is_set() && again.is_paused());
+        // Nothing runs again after a quit.
+        assert!(switches.arm([2], &quit)[&2].is_set());
+    }
+
+    #[test]
+    fn a_file_cancelled_leaves_its_batch_running() {
+        let quit = CancellationToken::new();
+        let mut switches = Switches::default();
+        let cancels = switches.arm([1, 2], &quit);
+        switches.cancel(Some(1));
+        assert!(cancels[&1].is_set() && !cancels[&2].is_set());
     }
 }

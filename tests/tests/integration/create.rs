@@ -1,7 +1,5 @@
 //! Creating Spaces, file listing, CORS and destroying, against the real RGW.
 
-use std::sync::atomic::AtomicBool;
-
 use aws_sdk_s3::primitives::ByteStream;
 use spacedock::core::connection::Provider;
 use spacedock::core::destroy;
@@ -255,7 +253,7 @@ async fn destroying_needs_the_typed_name_and_consent_for_files() {
     };
     let before = count().await;
     assert_eq!(before, 1005);
-    let cancel = AtomicBool::new(false);
+    let cancel = destroy::CancellationToken::new();
 
     let err = destroy::destroy(
         &client,
@@ -333,7 +331,8 @@ async fn a_cancelled_destroy_keeps_the_space() {
         .send()
         .await
         .expect("put");
-    let cancel = AtomicBool::new(true);
+    let cancel = destroy::CancellationToken::new();
+    cancel.cancel();
     let err = destroy::destroy(
         &client,
         &sb.endpoint.url,

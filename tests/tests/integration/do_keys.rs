@@ -143,7 +143,7 @@ async fn a_token_serves_only_the_connection_whose_key_it_lists() {
         save("Client B", "DO00CLIENTB000000001"),
     );
     // A token an older version kept for every connection: team A's.
-    s.keychain
+    s.keychain()
         .set("digitalocean-token", &Secret::new("good-token"))
         .expect("old token");
 
@@ -186,13 +186,13 @@ async fn a_token_serves_only_the_connection_whose_key_it_lists() {
     let names: Vec<&str> = listed.keys.iter().map(|r| r.key.name.as_str()).collect();
     assert_eq!(names, ["agency"]);
     assert!(s
-        .keychain
+        .keychain()
         .get("digitalocean-token")
         .expect("keychain")
         .is_none());
     let own = format!("digitalocean-token:{}", agency.id);
     assert_eq!(
-        s.keychain
+        s.keychain()
             .get(&own)
             .expect("keychain")
             .map(|t| t.expose().to_string())
@@ -200,10 +200,10 @@ async fn a_token_serves_only_the_connection_whose_key_it_lists() {
         Some("good-token")
     );
     for id in [&agency.id, &client_b.id] {
-        let _ = s.keychain.delete(&format!("digitalocean-token:{id}"));
-        let _ = s.keychain.delete(&format!("connection:{id}"));
+        let _ = s.keychain().delete(&format!("digitalocean-token:{id}"));
+        let _ = s.keychain().delete(&format!("connection:{id}"));
     }
-    let _ = s.keychain.delete(&format!("key:{}", made.key.access_key));
+    let _ = s.keychain().delete(&format!("key:{}", made.key.access_key));
     std::env::remove_var("SPACEDOCK_DIGITALOCEAN_API");
     std::env::remove_var("SPACEDOCK_DIGITALOCEAN_SPACES");
 }

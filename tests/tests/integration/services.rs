@@ -144,7 +144,11 @@ async fn revoking_a_key_takes_it_from_everything_that_held_it() {
         opened.opens_with.map(|k| k.name).as_deref(),
         Some("client a")
     );
-    let owner_profile = s.settings.profile(&saved.id).expect("read").expect("saved");
+    let owner_profile = s
+        .settings()
+        .profile(&saved.id)
+        .expect("read")
+        .expect("saved");
     assert_eq!(owner_profile.space_keys[&space].access_key, ak);
     let client_a = keys::connect_with(&s, &ak, "Client A", std::slice::from_ref(&space))
         .await
@@ -156,12 +160,12 @@ async fn revoking_a_key_takes_it_from_everything_that_held_it() {
     connections::connect(&s, &saved.id).await.expect("connect");
     keys::revoke(&s, &ak).await.expect("revoke");
     assert!(s
-        .keychain
+        .keychain()
         .get(&format!("key:{ak}"))
         .expect("keychain")
         .is_none());
-    assert!(!s.settings.key_names().contains_key(&ak));
-    let profiles = s.settings.profiles().expect("profiles");
+    assert!(!s.settings().key_names().contains_key(&ak));
+    let profiles = s.settings().profiles().expect("profiles");
     assert!(
         profiles.iter().all(|p| p.id != client_a.profile.id),
         "its connection went"

@@ -94,7 +94,7 @@ async fn a_preview_details_and_versions_stop_when_the_window_asks() {
         });
         tokio::time::sleep(Duration::from_millis(500)).await;
         let asked = Instant::now();
-        s.requests.cancel(n as u32 + 1);
+        s.requests().cancel(n as u32 + 1);
         let e = tokio::time::timeout(Duration::from_secs(5), running)
             .await
             .unwrap_or_else(|_| panic!("{what} did not stop"))
@@ -103,7 +103,7 @@ async fn a_preview_details_and_versions_stop_when_the_window_asks() {
         assert!(asked.elapsed() < Duration::from_secs(2), "{what}");
     }
     // A stop that comes before the request begins is kept for it.
-    s.requests.cancel(99);
+    s.requests().cancel(99);
     let e = files::view(&s, "s", None, "a.txt", Some(99)).await;
     assert_eq!(e.expect_err("stopped").kind(), ErrorKind::Cancelled);
 }

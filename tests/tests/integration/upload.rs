@@ -204,7 +204,7 @@ async fn cancelling_a_multipart_upload_leaves_nothing_behind() {
     drop(f);
     let plan = transfer::plan(&[path], "");
     let cancel = Cancel::default();
-    let trigger = cancel.file.clone();
+    let trigger = cancel.token();
     let settings = Settings {
         requests_in_flight: 1,
         parts_in_flight: 1,
@@ -224,7 +224,7 @@ async fn cancelling_a_multipart_upload_leaves_nothing_behind() {
         Arc::new(move |e| {
             // Cancel as soon as the first part is in.
             if e.bytes > 0 {
-                trigger.set();
+                trigger.cancel();
             }
         }),
     )

@@ -1,8 +1,6 @@
 //! Versions and undelete against the real engine: an old version put back, a deleted file
 //! brought back, one version deleted for good, a versioned Space destroyed.
 
-use std::sync::atomic::AtomicBool;
-
 use crate::safety::put;
 use spacedock::core::destroy;
 use spacedock::core::error::ErrorKind;
@@ -287,7 +285,7 @@ async fn a_versioned_space_is_destroyed_with_every_version() {
     )
     .await
     .expect("delete");
-    let stop = AtomicBool::new(false);
+    let stop = destroy::CancellationToken::new();
     destroy::destroy(&client, url, &space, &space, true, &stop, |_| {})
         .await
         .expect("destroy a versioned Space");

@@ -13,7 +13,7 @@ use crate::regions::{Region, REGIONS};
 use crate::s3;
 use crate::sandbox::{self, Progress, StartOptions};
 use crate::secret::Secret;
-use crate::services::{lock, Services};
+use crate::services::Services;
 use crate::spaces::{self, Reach, SpaceSummary};
 use crate::transfer::unfinished;
 
@@ -50,9 +50,9 @@ pub struct AppInfo {
 pub fn app_info(services: &Services) -> Result<AppInfo> {
     let (sandbox_missing, sandbox_packages) = sandbox::missing_programs();
     Ok(AppInfo {
-        connections: services.settings.profiles()?,
-        last_used: services.settings.last_used(),
-        start_on_sandbox: services.start_on_sandbox,
+        connections: services.settings().profiles()?,
+        last_used: services.settings().last_used(),
+        start_on_sandbox: services.start_on_sandbox(),
         sandbox_missing,
         sandbox_packages,
         regions: REGIONS.to_vec(),
@@ -65,8 +65,8 @@ pub async fn start_sandbox(
     progress: impl Fn(Progress) + Send + 'static,
 ) -> Result<Session> {
     if services.sandbox_port().is_none() {
-        let mut options = StartOptions::new(services.sandbox_dir.clone());
-        let saved = services.settings.profile(SANDBOX_ID)?;
+        let mut options = StartOptions::new(services.sandbox_dir().to_path_buf());
+        let saved = services.settings().profile(SANDBOX_ID)?;
         options.owner_access_key = saved.as_ref().map(|p| p.access_key.clone());
         let started = tokio::task::spawn_blocking(move || sandbox::start(&options, progress))
             .await
@@ -76,7 +76,7 @@ pub async fn start_sandbox(
             .iter()
             .map(|(step, d)| format!("{step:?} {:.1}s", d.as_secs_f64()))
             .collect();
-        services.log.write(format!(
+        services.log().write(format!(
             "local sandbox started on {} ({} start: {}; daemons use {} MB)",
             started.endpoint_url(),
             if started.first_start() {
@@ -89,13 +89,13 @@ pub async fn start_sandbox(
         ));
         // The keychain is where the app keeps the owner's secret, like any other.
         let owner = started.owner();
-        let keychain = &services.keychain;
+        let keychain = &services.keychain();
         if keychain.get(SANDBOX_OWNER_ACCOUNT)?.as_ref() != Some(&owner.secret) {
             keychain.set(SANDBOX_OWNER_ACCOUNT, &owner.secret)?;
         }
         let access_key = owner.access_key.clone();
-        *lock(&services.sandbox) = Some(started);
-        services.settings.upsert_profile(ConnectionProfile {
+        services.keep_sandbox(started);
+        services.settings().upsert_profile(ConnectionProfile {
             id: SANDBOX_ID.into(),
             name: "Local sandbox".into(),
             provider: Provider::Sandbox,
@@ -139,13 +139,13 @@ pub fn save_connection(services: &Services, draft: &ConnectionDraft) -> Result<C
         space_keys: Default::default(),
     };
     let account = profile.keychain_account();
-    services.keychain.set(&account, &draft.secret)?;
-    if let Err(e) = services.settings.upsert_profile(profile.clone()) {
+    services.keychain().set(&account, &draft.secret)?;
+    if let Err(e) = services.settings().upsert_profile(profile.clone()) {
         // Don't leave a secret in the keychain that no saved connection points to.
-        let _ = services.keychain.delete(&account);
+        let _ = services.keychain().delete(&account);
         return Err(e);
     }
-    services.log.write(format!(
+    services.log().write(format!(
         "saved connection “{}” ({})",
         profile.name, profile.id
     ));
@@ -155,10 +155,10 @@ pub fn save_connection(services: &Services, draft: &ConnectionDraft) -> Result<C
 /// Connects with a saved connection and the secrets of the keys its Spaces remember.
 pub async fn connect(services: &Services, id: &str) -> Result<Session> {
     let profile = services
-        .settings
+        .settings()
         .profile(id)?
         .ok_or_else(|| Error::Gone("That connection no longer exists.".into()))?;
-    let secret: Secret = services.keychain.get(&secret_account(&profile))?.ok_or_else(|| {
+    let secret: Secret = services.keychain().get(&secret_account(&profile))?.ok_or_else(|| {
         Error::SecretMissing(format!(
             "The secret of “{}” is not in the system keychain any more. Remove the connection and add it again.",
             profile.name
@@ -170,7 +170,7 @@ pub async fn connect(services: &Services, id: &str) -> Result<Session> {
     let mut space_secrets = BTreeMap::new();
     for key in profile.space_keys.values() {
         if key.access_key != profile.access_key && !space_secrets.contains_key(&key.access_key) {
-            if let Some(s) = services.keychain.get(&key_account(&key.access_key))? {
+            if let Some(s) = services.keychain().get(&key_account(&key.access_key))? {
                 space_secrets.insert(key.access_key.clone(), s);
             }
         }
@@ -184,9 +184,9 @@ pub async fn connect(services: &Services, id: &str) -> Result<Session> {
     };
     let session = active.session();
     abort_unfinished(services, &active).await;
-    *services.active.write().await = Some(active);
-    services.settings.set_last_used(id)?;
-    services.log.write(format!(
+    services.change_active(|a| *a = Some(active)).await;
+    services.settings().set_last_used(id)?;
+    services.log().write(format!(
         "connected to “{}” at {}",
         session.profile.name, session.endpoint
     ));
@@ -209,34 +209,37 @@ async fn abort_unfinished(services: &Services, active: &Active) {
     )
     .await;
     if aborted + left > 0 {
-        services.log.write(format!(
+        services.log().write(format!(
             "unfinished uploads from an earlier run: {aborted} aborted, {left} could not be reached"
         ));
     }
 }
 
 pub async fn disconnect(services: &Services) {
-    *services.active.write().await = None;
+    services.change_active(|a| *a = None).await;
 }
 
 /// Forgets a saved connection, its secret and its DigitalOcean token; disconnects if it is the
 /// active one.
 pub async fn delete_connection(services: &Services, id: &str) -> Result<()> {
-    let mut profiles = services.settings.profiles()?;
+    let mut profiles = services.settings().profiles()?;
     let Some(profile) = profiles.iter().find(|p| p.id == id).cloned() else {
         return Ok(());
     };
-    services.keychain.delete(&secret_account(&profile))?;
+    services.keychain().delete(&secret_account(&profile))?;
     services
-        .keychain
+        .keychain()
         .delete(&crate::keys::manager::token_account(id))?;
     profiles.retain(|p| p.id != id);
-    services.settings.save_profiles(&profiles)?;
-    let mut active = services.active.write().await;
-    if active.as_ref().is_some_and(|a| a.profile.id == id) {
-        *active = None;
-    }
-    services.log.write(format!(
+    services.settings().save_profiles(&profiles)?;
+    services
+        .change_active(|active| {
+            if active.as_ref().is_some_and(|a| a.profile.id == id) {
+                *active = None;
+            }
+        })
+        .await;
+    services.log().write(format!(
         "removed connection “{}” ({})",
         profile.name, profile.id
     ));
@@ -249,7 +252,7 @@ pub async fn list_spaces(services: &Services) -> Result<Vec<SpaceSummary>> {
     let active = services.active().await?;
     let profile = &active.profile;
     let named = profile.named_spaces();
-    let names = services.settings.key_names();
+    let names = services.settings().key_names();
     let opens_with = |space: &str| {
         profile
             .space_keys
@@ -270,7 +273,7 @@ pub async fn list_spaces(services: &Services) -> Result<Vec<SpaceSummary>> {
         .await
         .inspect_err(|e| {
             services
-                .log
+                .log()
                 .write(format!("listing Spaces failed: {:?}: {e}", e.kind()))
         })?;
     // The file-listing column is read with the connection's own (full) key.

@@ -9,7 +9,7 @@ use crate::connection::active::Active;
 use crate::connection::Provider;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::services::{lock, Services};
+use crate::services::Services;
 use crate::spaces;
 
 /// The keychain account of a DigitalOcean connection's personal access token: a token is of one
@@ -73,22 +73,22 @@ impl Manager {
 /// (the token lists that key; checked once a run, and before a token is kept).
 pub async fn api_of(services: &Services, active: &Active) -> Result<DoApi> {
     let id = &active.profile.id;
-    let own = services.keychain.get(&token_account(id))?;
+    let own = services.keychain().get(&token_account(id))?;
     let token = match own {
         Some(token) => token,
         None => {
             // A token kept by an older version, for every connection: this connection's only
             // if it lists this connection's key; then it moves here.
-            let old = services.keychain.get(OLD_TOKEN_ACCOUNT)?;
+            let old = services.keychain().get(OLD_TOKEN_ACCOUNT)?;
             let Some(old) = old else {
                 return Err(Error::ApiTokenNeeded);
             };
             let api = DoApi::new(&api_base()?, &old);
             match lists_own_key(&api, active).await {
                 Ok(()) => {
-                    services.keychain.set(&token_account(id), &old)?;
-                    services.keychain.delete(OLD_TOKEN_ACCOUNT)?;
-                    lock(&services.tokens_checked).insert(id.clone());
+                    services.keychain().set(&token_account(id), &old)?;
+                    services.keychain().delete(OLD_TOKEN_ACCOUNT)?;
+                    services.set_token_checked(id, true);
                     return Ok(api);
                 }
                 Err(Error::ApiTokenOtherAccount(_)) => return Err(Error::ApiTokenNeeded),
@@ -97,9 +97,9 @@ pub async fn api_of(services: &Services, active: &Active) -> Result<DoApi> {
         }
     };
     let api = DoApi::new(&api_base()?, &token);
-    if !lock(&services.tokens_checked).contains(id) {
+    if !services.token_checked(id) {
         lists_own_key(&api, active).await?;
-        lock(&services.tokens_checked).insert(id.clone());
+        services.set_token_checked(id, true);
     }
     Ok(api)
 }
@@ -114,8 +114,8 @@ pub async fn keep_token(services: &Services, active: &Active, token: &Secret) ->
     }
     lists_own_key(&DoApi::new(&api_base()?, token), active).await?;
     let id = &active.profile.id;
-    services.keychain.set(&token_account(id), token)?;
-    lock(&services.tokens_checked).insert(id.clone());
+    services.keychain().set(&token_account(id), token)?;
+    services.set_token_checked(id, true);
     Ok(())
 }
 
@@ -136,17 +136,17 @@ async fn lists_own_key(api: &DoApi, active: &Active) -> Result<()> {
 fn admin_of(services: &Services, active: &Active) -> Result<Admin> {
     let endpoint = &active.endpoint;
     if active.profile.provider == Provider::Sandbox {
-        let running = lock(&services.sandbox);
-        let sandbox = running
-            .as_ref()
-            .ok_or_else(|| Error::Sandbox("The local sandbox is not running.".into()))?;
-        let key = sandbox.admin_key();
-        return Ok(Admin::new(
-            &endpoint.url,
-            &endpoint.signing_region,
-            &key.access_key,
-            &key.secret,
-        ));
+        return services.with_sandbox(|running| {
+            let sandbox = running
+                .ok_or_else(|| Error::Sandbox("The local sandbox is not running.".into()))?;
+            let key = sandbox.admin_key();
+            Ok(Admin::new(
+                &endpoint.url,
+                &endpoint.signing_region,
+                &key.access_key,
+                &key.secret,
+            ))
+        });
     }
     Ok(Admin::new(
         &endpoint.url,

@@ -68,13 +68,13 @@ pub struct KeyTest {
 }
 
 fn held(services: &Services, access_key: &str) -> Result<bool> {
-    Ok(services.keychain.get(&key_account(access_key))?.is_some())
+    Ok(services.keychain().get(&key_account(access_key))?.is_some())
 }
 
 /// A held key's secret, or why it can't be used.
 pub fn secret_of(services: &Services, access_key: &str) -> Result<Secret> {
     services
-        .keychain
+        .keychain()
         .get(&key_account(access_key))?
         .ok_or_else(|| Error::SecretMissing("This key's secret is not in the keychain.".into()))
 }
@@ -89,8 +89,8 @@ pub async fn list(services: &Services) -> Result<KeysPage> {
         (Err(e), Manager::DigitalOcean(_)) => (Vec::new(), Some(e.to_string())),
         (Err(e), Manager::Rgw(_)) => return Err(e),
     };
-    let given = services.settings.key_names();
-    let dates = services.settings.key_dates();
+    let given = services.settings().key_names();
+    let dates = services.settings().key_dates();
     let mut rows = Vec::new();
     for mut key in manager.list(&active, &spaces).await? {
         let current = key.access_key == active.profile.access_key;
@@ -154,16 +154,16 @@ pub async fn generate(services: &Services, name: &str, scope: &Scope) -> Result<
     }
     if let Some(created) = &key.created {
         services
-            .settings
+            .settings()
             .set_key_date(&key.access_key, Some(created))?;
     }
     services
-        .keychain
+        .keychain()
         .set(&key_account(&key.access_key), &secret)?;
     services
-        .settings
+        .settings()
         .set_key_name(&key.access_key, Some(name.trim()))?;
-    services.log.write(format!(
+    services.log().write(format!(
         "generated the access key “{}” ({})",
         key.name, key.access_key
     ));
@@ -196,8 +196,8 @@ pub async fn add_existing(
         }
         typed => typed.to_string(),
     };
-    services.keychain.set(&key_account(access_key), secret)?;
-    services.settings.set_key_name(access_key, Some(&name))
+    services.keychain().set(&key_account(access_key), secret)?;
+    services.settings().set_key_name(access_key, Some(&name))
 }
 
 pub async fn rename(services: &Services, access_key: &str, name: &str) -> Result<()> {
@@ -210,16 +210,16 @@ pub async fn rename(services: &Services, access_key: &str, name: &str) -> Result
     if let Manager::DigitalOcean(api) = Manager::of(services, &active).await? {
         api.rename(access_key, name).await?;
     }
-    services.settings.set_key_name(access_key, Some(name))
+    services.settings().set_key_name(access_key, Some(name))
 }
 
 /// Removes a key from the keychain only, leaving it valid on its server (it may belong to
 /// another account, or be used elsewhere).
 pub async fn forget(services: &Services, access_key: &str) -> Result<()> {
-    services.keychain.delete(&key_account(access_key))?;
-    services.settings.forget_key(access_key)?;
+    services.keychain().delete(&key_account(access_key))?;
+    services.settings().forget_key(access_key)?;
     forget_for_spaces(services, access_key).await?;
-    services.log.write(format!(
+    services.log().write(format!(
         "removed the access key {access_key} from the keychain"
     ));
     Ok(())
@@ -236,41 +236,45 @@ pub async fn revoke(services: &Services, access_key: &str) -> Result<()> {
         .await?
         .revoke(&active, access_key)
         .await?;
-    services.keychain.delete(&key_account(access_key))?;
-    services.settings.forget_key(access_key)?;
+    services.keychain().delete(&key_account(access_key))?;
+    services.settings().forget_key(access_key)?;
     forget_for_spaces(services, access_key).await?;
-    let mut profiles = services.settings.profiles()?;
+    let mut profiles = services.settings().profiles()?;
     for dead in profiles.iter().filter(|p| p.access_key == access_key) {
-        services.keychain.delete(&dead.keychain_account())?;
-        services.log.write(format!(
+        services.keychain().delete(&dead.keychain_account())?;
+        services.log().write(format!(
             "removed connection “{}” ({}): its key was revoked",
             dead.name, dead.id
         ));
     }
     profiles.retain(|p| p.access_key != access_key);
-    services.settings.save_profiles(&profiles)?;
+    services.settings().save_profiles(&profiles)?;
     services
-        .log
+        .log()
         .write(format!("revoked the access key {access_key}"));
     Ok(())
 }
 
 /// The Spaces that remembered a key go back to their connection's key.
 async fn forget_for_spaces(services: &Services, access_key: &str) -> Result<()> {
-    for mut profile in services.settings.profiles()? {
+    for mut profile in services.settings().profiles()? {
         let before = profile.space_keys.len();
         profile.space_keys.retain(|_, k| k.access_key != access_key);
         if profile.space_keys.len() != before {
-            services.settings.upsert_profile(profile)?;
+            services.settings().upsert_profile(profile)?;
         }
     }
-    if let Some(active) = services.active.write().await.as_mut() {
-        active
-            .profile
-            .space_keys
-            .retain(|_, k| k.access_key != access_key);
-        active.space_secrets.remove(access_key);
-    }
+    services
+        .change_active(|active| {
+            if let Some(active) = active.as_mut() {
+                active
+                    .profile
+                    .space_keys
+                    .retain(|_, k| k.access_key != access_key);
+                active.space_secrets.remove(access_key);
+            }
+        })
+        .await;
     Ok(())
 }
 
@@ -279,7 +283,7 @@ async fn forget_for_spaces(services: &Services, access_key: &str) -> Result<()> 
 pub async fn held_keys(services: &Services) -> Result<Vec<HeldKey>> {
     let own = services.active().await?.profile.access_key;
     let mut keys = Vec::new();
-    for (access_key, name) in services.settings.key_names() {
+    for (access_key, name) in services.settings().key_names() {
         if access_key != own && held(services, &access_key)? {
             keys.push(HeldKey { name, access_key });
         }
@@ -380,8 +384,8 @@ pub async fn connect_with(
         space_keys: spaces.iter().skip(1).map(remembered).collect(),
     };
     services
-        .keychain
+        .keychain()
         .set(&profile.keychain_account(), &secret)?;
-    services.settings.upsert_profile(profile.clone())?;
+    services.settings().upsert_profile(profile.clone())?;
     service::connect(services, &profile.id).await
 }

@@ -87,7 +87,7 @@ pub async fn create_options(services: &Services) -> Result<CreateOptions> {
         Provider::DigitalOcean { region } => Some(region.clone()),
         _ => None,
     };
-    let default_region = (services.settings.last_region().filter(offered))
+    let default_region = (services.settings().last_region().filter(offered))
         .or(own)
         .or_else(|| regions.first().map(|r| r.slug.clone()))
         .unwrap_or_default();
@@ -112,7 +112,7 @@ async fn details(
         file_listing,
         urls: urls::space_urls(&active.profile.provider, &active.endpoint, name, region),
         opens_with: access.opens_with.map(|access_key| KeyLabel {
-            name: services.settings.key_name(&access_key),
+            name: services.settings().key_name(&access_key),
             access_key,
         }),
         limited: access.limited,
@@ -139,8 +139,8 @@ pub async fn create(
     }
     let (client, endpoint) = active.client_for_region(region)?;
     super::create(&client, &endpoint.url, name, file_listing).await?;
-    services.settings.set_last_region(region)?;
-    services.log.write(format!(
+    services.settings().set_last_region(region)?;
+    services.log().write(format!(
         "created the Space “{name}” in {region} (file listing {})",
         file_listing.label()
     ));
@@ -188,18 +188,21 @@ pub async fn open_with_key(
         }
     }
     let opened = details(services, &active, name, &region).await?;
-    services.settings.upsert_profile(active.profile.clone())?;
-    services.log.write(format!(
+    services.settings().upsert_profile(active.profile.clone())?;
+    services.log().write(format!(
         "the Space “{name}” opens with {}",
         chosen.as_deref().unwrap_or("the connection's key")
     ));
-    let mut slot = services.active.write().await;
-    if slot
-        .as_ref()
-        .is_some_and(|a| a.profile.id == active.profile.id)
-    {
-        *slot = Some(active);
-    }
+    services
+        .change_active(|slot| {
+            if slot
+                .as_ref()
+                .is_some_and(|a| a.profile.id == active.profile.id)
+            {
+                *slot = Some(active);
+            }
+        })
+        .await;
     Ok(opened)
 }
 
@@ -222,7 +225,7 @@ pub async fn set_file_listing(
     let (client, endpoint) = target(services, name, region).await?;
     let now = super::set_file_listing(&client, &endpoint, name, file_listing).await?;
     services
-        .log
+        .log()
         .write(format!("file listing of “{name}” set to {}", now.label()));
     Ok(now)
 }
@@ -261,26 +264,23 @@ pub async fn destroy(
     progress: impl Fn(DestroyProgress),
 ) -> Result<u64> {
     let (client, endpoint) = target(services, name, region).await?;
-    let cancel = &services.cancel_destroy;
-    cancel.store(false, std::sync::atomic::Ordering::Relaxed);
+    let cancel = services.begin_destroy();
     let deleted = destroy::destroy(
         &client,
         &endpoint,
         name,
         typed_name,
         delete_files,
-        cancel,
+        &cancel,
         progress,
     )
     .await?;
-    services.log.write(format!(
+    services.log().write(format!(
         "destroyed the Space “{name}” ({deleted} files deleted first)"
     ));
     Ok(deleted)
 }
 
 pub fn cancel_destroy(services: &Services) {
-    services
-        .cancel_destroy
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    services.cancel_destroy();
 }

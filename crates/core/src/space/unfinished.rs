@@ -165,7 +165,7 @@ pub async fn abort(
             }),
         }
     }
-    services.log.write(format!(
+    services.log().write(format!(
         "aborted {} unfinished uploads in “{space}” ({} could not be)",
         summary.aborted,
         summary.problems.len()

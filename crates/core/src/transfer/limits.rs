@@ -13,7 +13,7 @@ pub const LOWEST_LIMIT: u64 = 64_000;
 pub const MOST_FILES: u32 = FILES_IN_FLIGHT as u32;
 
 pub fn get(services: &Services) -> TransferLimits {
-    services.settings.transfer_limits()
+    services.settings().transfer_limits()
 }
 
 /// Checks and keeps new limits, and applies the bandwidth ones at once.
@@ -36,13 +36,13 @@ pub fn set(services: &Services, limits: TransferLimits) -> Result<TransferLimits
             "Files at once must be from 1 to {MOST_FILES}, or as many as helps."
         )));
     }
-    services.settings.set_transfer_limits(&limits)?;
+    services.settings().set_transfer_limits(&limits)?;
     services.queue().set_limits(
         limits.upload_limit,
         limits.download_limit,
         limits.files_at_once.map(|n| n as usize),
     );
-    services.log.write(format!(
+    services.log().write(format!(
         "transfer limits: up {:?} B/s, down {:?} B/s, files at once {:?}",
         limits.upload_limit, limits.download_limit, limits.files_at_once
     ));

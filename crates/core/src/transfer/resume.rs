@@ -143,7 +143,7 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
     let downloads = queue.partials().list();
     let damaged = (queue.unfinished().set_aside().into_iter()).chain(queue.partials().set_aside());
     for aside in damaged {
-        services.log.write(format!(
+        services.log().write(format!(
             "a damaged record of unfinished transfers was set aside as {}",
             aside.display()
         ));
@@ -219,7 +219,7 @@ pub async fn resume(services: &Services, id: &str, progress: EventSink<u64>) -> 
         let at = crate::SpaceRef::new(&client, &b.endpoint, &b.space);
         let done = queue.resume_batch(batch, &at, progress).await;
         if let Ok(r) = &done {
-            services.log.write(format!(
+            services.log().write(format!(
                 "resumed a batch of {} files in “{}”: {} finished, {} not",
                 b.files,
                 b.space,
@@ -239,10 +239,10 @@ pub async fn resume(services: &Services, id: &str, progress: EventSink<u64>) -> 
             1,
             settings.requests_in_flight,
         );
-        let cancel = queue.resuming().clone();
+        let cancel = queue.stop_at_quit();
         let done = resume_upload(&target, &u, settings, &budget, &cancel, &*progress).await;
         if let Ok(r) = &done {
-            services.log.write(format!(
+            services.log().write(format!(
                 "resumed the upload of “{}” to “{}”: {} bytes sent, {} were there",
                 u.key, u.space, r.moved, r.kept
             ));
@@ -255,7 +255,7 @@ pub async fn resume(services: &Services, id: &str, progress: EventSink<u64>) -> 
         let from = queue.download_target(&crate::SpaceRef::new(&client, &d.endpoint, &d.space));
         let done = resume_download(&from, &d, queue.partials(), &*progress).await;
         if let Ok(r) = &done {
-            services.log.write(format!(
+            services.log().write(format!(
                 "resumed the download of “{}” from “{}”: {} bytes fetched, {} were on disk",
                 d.key, d.space, r.moved, r.kept
             ));
@@ -307,7 +307,7 @@ pub async fn discard(services: &Services, id: &str) -> Result<()> {
             Box::pin(discard(services, &noted)).await?;
         }
         queue.discard_batch(batch);
-        services.log.write(format!(
+        services.log().write(format!(
             "discarded a batch of {} files not finished in “{}”",
             b.files, b.space
         ));
@@ -322,7 +322,7 @@ pub async fn discard(services: &Services, id: &str) -> Result<()> {
             .await
             .map_err(|e| map_error(e, ctx))?;
         queue.unfinished().remove(id);
-        services.log.write(format!(
+        services.log().write(format!(
             "discarded the upload of “{}” to “{}”",
             u.key, u.space
         ));
@@ -340,7 +340,7 @@ pub async fn discard(services: &Services, id: &str) -> Result<()> {
             }
         }
         queue.partials().remove(id);
-        services.log.write(format!(
+        services.log().write(format!(
             "discarded the download of “{}” from “{}”",
             d.key, d.space
         ));

@@ -153,7 +153,7 @@ impl Queue {
             b.running = true;
             let conflict = *b.conflict.get_or_insert(conflict);
             let files = chosen(&b.plan.files, ids, |f| f.id);
-            let cancels = b.switches.arm(files.iter().map(|f| f.id), &self.quitting);
+            let cancels = b.switches.arm(files.iter().map(|f| f.id), &self.quit);
             let journal_id = self.journal_copy(b, conflict, &files);
             let plan = CopyPlan {
                 files,

@@ -157,7 +157,7 @@ impl Queue {
             b.running = true;
             let conflict = *b.conflict.get_or_insert(conflict);
             let files = chosen(&b.plan.files, ids, |f| f.id);
-            let cancels = b.switches.arm(files.iter().map(|f| f.id), &self.quitting);
+            let cancels = b.switches.arm(files.iter().map(|f| f.id), &self.quit);
             let journal_id = b.noted.then(|| self.journal_download(b, conflict, &files));
             let plan = DownloadPlan {
                 files,

@@ -23,14 +23,14 @@ pub use resume::{BatchKind, BatchResumed, InterruptedBatch};
 pub use uploads::{PlannedUpload, UploadPlan, UploadSummary};
 
 use crate::adapt::Link;
-use crate::cancel::Flag;
 use crate::copy::CopyMode;
 use crate::journal::{Journal, Mark};
 use crate::local::LocalClaims;
 use crate::pace::Pace;
 use crate::unfinished::{DownloadFolders, PartialDownloads, Unfinished};
+use tokio_util::sync::CancellationToken;
+
 use crate::{Cancel, Conflict, FileAcl, FileState, Target, TransferEvent};
-use spacedock_common::sync::lock;
 use spacedock_s3::SpaceRef;
 
 /// Where progress and news go: one type for every kind of event.
@@ -57,10 +57,9 @@ pub struct Queue {
     unfinished: Arc<Unfinished>,
     partials: Arc<PartialDownloads>,
     writing: Arc<DownloadFolders>,
-    /// Paused at quit: the transfers being resumed.
-    resuming: Cancel,
-    /// Set at quit: every batch stops starting files, and stops the ones it can.
-    quitting: Arc<Flag>,
+    /// Cancelled at quit, which every batch's and file's stop is under: a batch stops starting
+    /// files and stops the ones it can, keeping what can be resumed.
+    quit: CancellationToken,
     /// Download and copy batches running now.
     running: Arc<AtomicUsize>,
     claims: LocalClaims,
@@ -157,8 +156,7 @@ impl Queue {
             writing: Arc::new(DownloadFolders::new(
                 data.join("downloads-writing-into.json"),
             )),
-            resuming: Cancel::default(),
-            quitting: Arc::default(),
+            quit: CancellationToken::new(),
             running: Arc::default(),
             claims: LocalClaims::default(),
             whole: Mutex::default(),
@@ -186,9 +184,9 @@ impl Queue {
         &self.writing
     }
 
-    /// What stops transfers being resumed one by one (paused at quit).
-    pub fn resuming(&self) -> &Cancel {
-        &self.resuming
+    /// The stop of a transfer resumed on its own: only a quit stops it (as a pause).
+    pub fn stop_at_quit(&self) -> Cancel {
+        Cancel::under(&self.quit, &self.quit)
     }
 
     /// A Space as uploads reach it: the upload limit and link, multipart uploads noted.
@@ -252,13 +250,13 @@ impl Queue {
         events: EventSink<TransferEvent>,
     ) -> EventSink<TransferEvent> {
         let Some(id) = id else { return events };
-        let (journal, quitting, id) = (self.journal.clone(), self.quitting.clone(), id.to_string());
+        let (journal, quit, id) = (self.journal.clone(), self.quit.clone(), id.to_string());
         Arc::new(move |e: TransferEvent| {
             let mark = match &e.state {
                 FileState::Done => Some((Mark::Done, None)),
                 FileState::Skipped => Some((Mark::Skipped, None)),
                 FileState::Failed { message, .. } => Some((Mark::Failed, Some(message.clone()))),
-                FileState::Cancelled if !quitting.is_set() => Some((Mark::Cancelled, None)),
+                FileState::Cancelled if !quit.is_cancelled() => Some((Mark::Cancelled, None)),
                 _ => None,
             };
             if let Some((mark, message)) = mark {
@@ -275,9 +273,7 @@ impl Queue {
     pub fn stop_all(&self, limit: Duration) {
         // Quitting first: the stops that follow are a quit's, which the journal does not take
         // for the user's cancel.
-        self.quitting.set();
-        lock(&self.uploads).values().for_each(|b| b.pause_all());
-        self.resuming.pause.set();
+        self.quit.cancel();
         let started = Instant::now();
         let busy = || {
             self.unfinished.in_flight_here() > 0

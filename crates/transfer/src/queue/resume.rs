@@ -184,7 +184,7 @@ impl Queue {
         let now = keys_now(&target, &keys).await?;
         let taken = Mutex::new(keys.iter().cloned().collect());
         let mut queued = Vec::new();
-        let pause = self.resuming.pause.clone();
+        let quit = self.quit.clone();
         let settings = Settings {
             files_at_once: self.files_at_once(),
             ..Settings::default()
@@ -211,10 +211,7 @@ impl Queue {
                     && u.source.as_ref().is_some_and(|s| s.path == f.path)
             });
             if let Some(noted) = noted {
-                let cancel = Cancel {
-                    pause: pause.clone(),
-                    ..Cancel::default()
-                };
+                let cancel = Cancel::under(&quit, &quit);
                 let report = tally.reporter(id);
                 let done = crate::resume::resume_upload(
                     &target, &noted, settings, &budget, &cancel, &*report,
@@ -279,14 +276,11 @@ impl Queue {
                     key: f.key.clone(),
                     size: f.size,
                 },
-                cancel: Cancel {
-                    pause: pause.clone(),
-                    ..Cancel::default()
-                },
+                cancel: Cancel::under(&quit, &quit),
                 expect: f.expect.clone(),
             });
         }
-        if pause.is_set() {
+        if quit.is_cancelled() {
             return Err(Error::Cancelled("Spacedock is closing.".into()));
         }
         let events = self.journaled(Some(&entry.id), tally.events());
@@ -349,13 +343,7 @@ impl Queue {
         let cancels: HashMap<u32, Cancel> = plan
             .files
             .iter()
-            .map(|f| {
-                let c = Cancel {
-                    pause: self.quitting.clone(),
-                    ..Cancel::default()
-                };
-                (f.id, c)
-            })
+            .map(|f| (f.id, Cancel::under(&self.quit, &self.quit)))
             .collect();
         let events = self.journaled(Some(&entry.id), tally.events());
         let summary = self
@@ -392,13 +380,7 @@ impl Queue {
         let cancels: HashMap<u32, Cancel> = plan
             .files
             .iter()
-            .map(|f| {
-                let c = Cancel {
-                    pause: self.quitting.clone(),
-                    ..Cancel::default()
-                };
-                (f.id, c)
-            })
+            .map(|f| (f.id, Cancel::under(&self.quit, &self.quit)))
             .collect();
         let events = self.journaled(Some(&entry.id), tally.events());
         let summary = self

@@ -4,21 +4,21 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{BatchSpec, EventSink, JobSpec, Queue};
-use crate::cancel::Flag;
+use crate::cancel::Switches;
 use crate::error::{Error, Result};
 use crate::journal::{self, Mark};
 use crate::{
-    Cancel, Conflict, Expect, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings,
-    Target, TransferEvent,
+    Conflict, Expect, FileAcl, FileState, PlannedFile, Problem, QueuedFile, Settings, Target,
+    TransferEvent,
 };
 use spacedock_common::sync::lock;
 use spacedock_s3::SpaceRef;
+use tokio_util::sync::CancellationToken;
 
 /// An upload waiting to run (or to run again).
 pub(super) struct UploadBatch {
@@ -29,20 +29,11 @@ pub(super) struct UploadBatch {
     /// Keys taken in the Space when the batch was planned, with their ETag then.
     existing: HashMap<String, String>,
     empty_folders: Vec<String>,
-    cancels: HashMap<u32, Cancel>,
-    all: Arc<Flag>,
-    pause: Arc<Flag>,
+    switches: Switches,
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
     /// Its id in the journal, once it ran.
     journal: Option<String>,
-}
-
-impl UploadBatch {
-    /// Stops every file of the batch (at quit); their multipart uploads stay, to be resumed.
-    pub(super) fn pause_all(&self) {
-        self.pause.set();
-    }
 }
 
 /// One file of an upload as the journal keeps it: enough to run it again after a restart.
@@ -134,9 +125,7 @@ impl Queue {
             files,
             existing,
             empty_folders: plan.empty_folders,
-            cancels: HashMap::new(),
-            all: Arc::default(),
-            pause: Arc::default(),
+            switches: Switches::default(),
             conflict: None,
             journal: None,
         };
@@ -160,7 +149,7 @@ impl Queue {
                 .get_mut(&batch)
                 .ok_or_else(|| Error::Gone("That upload is no longer in the queue.".into()))?;
             let first = b.conflict.is_none();
-            (take_run(b, conflict, ids), first)
+            (take_run(b, conflict, ids, &self.quit), first)
         };
         if run.conflict == Conflict::KeepBoth {
             let renamed = keep_both_names(&mut run).await?;
@@ -261,22 +250,19 @@ impl Queue {
     pub fn cancel_upload(&self, batch: u32, id: Option<u32>) {
         let uploads = lock(&self.uploads);
         let Some(b) = uploads.get(&batch) else { return };
-        match id {
-            Some(id) => {
-                if let Some(c) = b.cancels.get(&id) {
-                    c.file.set();
-                }
-            }
-            None => b.all.set(),
-        }
+        b.switches.cancel(id);
     }
 }
 
 /// Takes the files to run from the batch (all, or with `ids` only those again), each with a
 /// fresh cancel switch. A retry keeps the batch's first choice: a Skip or Keep both batch never
 /// overwrites.
-fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> Run {
-    b.all.clear();
+fn take_run(
+    b: &mut UploadBatch,
+    conflict: Conflict,
+    ids: Option<Vec<u32>>,
+    quit: &CancellationToken,
+) -> Run {
     let conflict = *b.conflict.get_or_insert(conflict);
     let wanted: Option<HashSet<u32>> = ids.map(|v| v.into_iter().collect());
     let mut run = Run {
@@ -305,12 +291,7 @@ fn take_run(b: &mut UploadBatch, conflict: Conflict, ids: Option<Vec<u32>>) -> R
             Some(etag) => Expect::Etag(etag.clone()),
             None => Expect::Absent,
         };
-        let cancel = Cancel {
-            file: Arc::default(),
-            all: b.all.clone(),
-            pause: b.pause.clone(),
-        };
-        b.cancels.insert(*id, cancel.clone());
+        let cancel = b.switches.arm([*id], quit).remove(id).unwrap_or_default();
         let queued = QueuedFile {
             id: *id,
             file: file.clone(),

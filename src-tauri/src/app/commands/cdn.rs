@@ -26,7 +26,9 @@ pub async fn enable_cdn(
 ) -> Result<CdnEndpoint> {
     let (api, origin) = cdn::of(&state, &space, region).await?;
     let endpoint = api.enable(&origin, &settings).await?;
-    state.log.write(format!("turned the CDN on for “{space}”"));
+    state
+        .log()
+        .write(format!("turned the CDN on for “{space}”"));
     Ok(endpoint)
 }
 
@@ -51,7 +53,9 @@ pub async fn disable_cdn(
 ) -> Result<()> {
     let (api, _) = cdn::of(&state, &space, region).await?;
     api.disable(&id).await?;
-    state.log.write(format!("turned the CDN off for “{space}”"));
+    state
+        .log()
+        .write(format!("turned the CDN off for “{space}”"));
     Ok(())
 }
 

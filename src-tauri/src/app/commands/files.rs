@@ -69,7 +69,7 @@ pub async fn file_details(
 /// Stops an action the page started with the number `request` (a preview, details, versions).
 #[tauri::command]
 pub fn cancel_request(state: State<'_, Services>, request: u32) {
-    state.requests.cancel(request);
+    state.requests().cancel(request);
 }
 
 /// Sets Public or Private on each file; returns the files that failed, with why.
