@@ -294,7 +294,7 @@ fn from_hex(s: &str) -> Option<Md5Sum> {
     Some(out)
 }
 
-fn from_base64(s: &str) -> Option<Md5Sum> {
+pub fn from_base64(s: &str) -> Option<Md5Sum> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .ok()?;

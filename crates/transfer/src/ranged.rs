@@ -112,12 +112,18 @@ pub(super) async fn fetch_into(
     };
     // The bytes are hashed in order while the ranges land, so the check at the end does not
     // read the file again.
+    // Only when the whole MD5 is what it is checked against: an object in parts with no MD5
+    // stored is checked by its parts' sums, which need the server's part size.
     let order = Arc::new(InOrder::default());
     let _stop = StopOnDrop(order.clone());
-    let hashed = {
+    let by_whole = matches!(
+        integrity::known(etag.as_deref().unwrap_or_default(), stored.as_deref()),
+        integrity::Known::Md5(_)
+    );
+    let hashed = by_whole.then(|| {
         let (order, file) = (order.clone(), file.clone());
         tokio::task::spawn_blocking(move || order.hash(&file, size, part))
-    };
+    });
     let place = Place {
         order: &order,
         client,
@@ -151,9 +157,12 @@ pub(super) async fn fetch_into(
             "{total} bytes came of an object of {size}"
         )));
     }
-    let whole = (hashed.await)
-        .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
-        .map_err(|e| disk_error(e, partial))?;
+    let whole = match hashed {
+        Some(hashed) => (hashed.await)
+            .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
+            .map_err(|e| disk_error(e, partial))?,
+        None => None,
+    };
     let fetched = Fetch { key, version };
     let known = (etag.as_deref(), stored);
     verify(from, fetched, known, (partial, size), whole).await?;
@@ -197,6 +206,18 @@ pub(super) async fn verify(
         }
     };
     let known = integrity::known(etag, None);
+    // Hashed as the ranges landed: the ETag's MD5 or the one stored with the file proves it
+    // without reading the file again. (A stored MD5 that differs may be stale: the server's
+    // own ETag of the parts decides then.)
+    if let Some(here) = whole {
+        let said = [
+            known_md5(&known),
+            stored.as_deref().and_then(integrity::from_base64),
+        ];
+        if said.contains(&Some(here)) {
+            return Ok(());
+        }
+    }
     if let integrity::Known::Parts { etag: want, count } = &known {
         // Part 1's size is the part size (every part but the last has it); a server that does
         // not know partNumber answers with the whole object, which the count then rules out.
@@ -221,34 +242,52 @@ pub(super) async fn verify(
         }
         (stored, _) => stored,
     };
-    match (integrity::known(etag, stored.as_deref()), known) {
-        (integrity::Known::Md5(sum), _) => {
-            let path = partial.to_path_buf();
-            let here = match whole {
-                Some(here) => here,
-                None => tokio::task::spawn_blocking(move || integrity::md5_of_file(&path))
-                    .await
-                    .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
-                    .map_err(|e| disk_error(e, partial))?,
-            };
-            match here == sum {
-                true => Ok(()),
-                false => Err(differs()),
+    // The MD5s said of it: the ETag's (one part) and the one stored with it.
+    let said = [
+        known_md5(&known),
+        stored.as_deref().and_then(integrity::from_base64),
+    ];
+    let mut checked = false;
+    if said.iter().any(Option::is_some) {
+        let path = partial.to_path_buf();
+        let here = match whole {
+            Some(here) => here,
+            None => tokio::task::spawn_blocking(move || integrity::md5_of_file(&path))
+                .await
+                .map_err(|e| Error::Internal(format!("checking the file stopped: {e}")))?
+                .map_err(|e| disk_error(e, partial))?,
+        };
+        if said.contains(&Some(here)) {
+            return Ok(());
+        }
+        checked = true;
+    }
+    // An MD5 stored with it that differs may be stale metadata: the parts' ETag, which the
+    // server computed itself, decides then.
+    if let integrity::Known::Parts { etag: want, count } = known {
+        for part in integrity::part_size_guesses(size, count) {
+            if parts_etag(part).await? == want {
+                return Ok(());
             }
         }
-        (_, integrity::Known::Parts { etag: want, count }) => {
-            for part in integrity::part_size_guesses(size, count) {
-                if parts_etag(part).await? == want {
-                    return Ok(());
-                }
-            }
-            Err(Error::BadAnswer(format!(
+        if !checked {
+            return Err(Error::BadAnswer(format!(
                 "“{key}” was stored in {count} parts of a size the Space does not say, and no MD5 was stored with it, so its bytes can't be checked and it was not kept."
-            )))
+            )));
         }
-        _ => Err(Error::BadAnswer(format!(
+    }
+    match checked {
+        true => Err(differs()),
+        false => Err(Error::BadAnswer(format!(
             "The Space gave no checksum for “{key}” that its bytes can be checked against, so it was not kept."
         ))),
+    }
+}
+
+fn known_md5(known: &integrity::Known) -> Option<integrity::Md5Sum> {
+    match known {
+        integrity::Known::Md5(sum) => Some(*sum),
+        _ => None,
     }
 }
 

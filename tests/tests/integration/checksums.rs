@@ -136,15 +136,18 @@ async fn a_file_uploaded_in_parts_by_another_program_is_checked_too() {
     let space = new_space(&sb, "sums-parts").await;
     let bytes = noise(20 * MIB + 3, 8);
     put_in_parts(&client, &space, "other.bin", &bytes).await;
+    // And with an MD5 stored that is not the bytes' (metadata copied from another file): the
+    // server's ETag of the parts decides, not the stale metadata.
+    let stale = transfer::integrity::base64(&transfer::integrity::md5_of(b"another file"));
+    put_in_parts_with(&client, &space, "stale.bin", &bytes, Some(&stale)).await;
     let target = Target::plain(&client, &sb.endpoint.url, &space);
     let dir = tempfile::tempdir().expect("tempdir");
-    download_to(&target, "other.bin", dir.path())
-        .await
-        .expect("checked and kept");
-    assert_eq!(
-        std::fs::read(dir.path().join("other.bin")).expect("read"),
-        bytes
-    );
+    for key in ["other.bin", "stale.bin"] {
+        download_to(&target, key, dir.path())
+            .await
+            .expect("checked and kept");
+        assert_eq!(std::fs::read(dir.path().join(key)).expect("read"), bytes);
+    }
 }
 
 /// Bytes that go bad between the Space and the disk: a proxy changes one byte value in every
@@ -168,6 +171,8 @@ async fn a_download_that_went_bad_on_the_way_is_not_kept() {
     // The big one again, in parts by another program, with no MD5 stored.
     let big = std::fs::read(dir.path().join("big.bin")).expect("read");
     put_in_parts(&client, &space, "other.bin", &big).await;
+    let stale = transfer::integrity::base64(&transfer::integrity::md5_of(b"another file"));
+    put_in_parts_with(&client, &space, "stale.bin", &big, Some(&stale)).await;
 
     let proxy = corrupting_proxy(&sb.endpoint.url, 0xFE, 0xFD);
     let endpoint = Endpoint {
@@ -177,7 +182,7 @@ async fn a_download_that_went_bad_on_the_way_is_not_kept() {
     let bad_client = s3::client(&endpoint, &sb.owner_access_key, &sb.owner_secret);
     let bad = Target::plain(&bad_client, &proxy.url, &space);
     let back = tempfile::tempdir().expect("tempdir");
-    for key in ["small.bin", "big.bin", "other.bin"] {
+    for key in ["small.bin", "big.bin", "other.bin", "stale.bin"] {
         let err = download_to(&bad, key, back.path())
             .await
             .expect_err("bytes that differ are refused");
@@ -189,17 +194,32 @@ async fn a_download_that_went_bad_on_the_way_is_not_kept() {
         "nothing kept, no partial"
     );
     // The same downloads, straight from the Space, are kept.
-    for key in ["small.bin", "big.bin", "other.bin"] {
+    for key in ["small.bin", "big.bin", "other.bin", "stale.bin"] {
         download_to(&target, key, back.path()).await.expect(key);
     }
-    assert_eq!(names_in(back.path()), ["big.bin", "other.bin", "small.bin"]);
+    assert_eq!(
+        names_in(back.path()),
+        ["big.bin", "other.bin", "small.bin", "stale.bin"]
+    );
 }
 
+/// Uploads `bytes` in parts of 8 MiB, as another program would, with `md5chksum` if given.
 async fn put_in_parts(client: &aws_sdk_s3::Client, space: &str, key: &str, bytes: &[u8]) {
+    put_in_parts_with(client, space, key, bytes, None).await
+}
+
+async fn put_in_parts_with(
+    client: &aws_sdk_s3::Client,
+    space: &str,
+    key: &str,
+    bytes: &[u8],
+    md5chksum: Option<&str>,
+) {
     let made = (client
         .create_multipart_upload()
         .bucket(space)
         .key(key)
+        .set_metadata(md5chksum.map(|v| [("md5chksum".to_string(), v.to_string())].into()))
         .send())
     .await
     .expect("create");
