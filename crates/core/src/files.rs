@@ -160,20 +160,32 @@ pub async fn set_metadata(
 
 /// Deletes files and folders (with everything in them). The page asks for confirmation first,
 /// and says which version of each file it showed (`shown`: ETags by key): a file changed since
-/// is kept.
+/// is kept. `progress` hears the count deleted so far; stopping `request` stops it between
+/// requests, and the summary says what was deleted.
 pub async fn delete(
     services: &Services,
     space: &str,
     region: Option<String>,
-    keys: &[String],
-    shown: &std::collections::HashMap<String, String>,
+    (keys, shown): (&[String], &std::collections::HashMap<String, String>),
+    request: Option<u32>,
+    progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<objects::DeleteSummary> {
     let t = target(services, space, region).await?;
-    let done = objects::delete(&t.client, &t.endpoint, space, keys, shown).await?;
+    let done = services
+        .requests()
+        .run_stoppable(request, |stop| async move {
+            objects::delete_until(&t.client, &t.endpoint, space, keys, shown, &stop, progress).await
+        })
+        .await?;
     services.log().write(format!(
-        "deleted {} files from “{space}”, kept {} changed since shown",
+        "deleted {} files from “{space}”, kept {} changed since shown{}",
         done.deleted,
-        done.kept.len()
+        done.kept.len(),
+        if done.stopped {
+            "; stopped before the end"
+        } else {
+            ""
+        }
     ));
     Ok(done)
 }

@@ -249,8 +249,27 @@ impl Requests {
         id: Option<u32>,
         work: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
+        self.run_stoppable(id, |token| async move {
+            tokio::select! {
+                done = work => done,
+                _ = token.cancelled() => Err(Error::Cancelled("Stopped.".into())),
+            }
+        })
+        .await
+    }
+
+    /// Runs `work` with the token request `id` stops: work that changes things stops at a
+    /// point where it can say what it did. A stop that came first stops it before it begins.
+    pub async fn run_stoppable<T, F>(
+        &self,
+        id: Option<u32>,
+        work: impl FnOnce(CancellationToken) -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
         let Some(id) = id else {
-            return work.await;
+            return work(CancellationToken::new()).await;
         };
         let token = {
             let mut all = lock(&self.0);
@@ -262,10 +281,7 @@ impl Requests {
             all.running.insert(id, token.clone());
             token
         };
-        let result = tokio::select! {
-            done = work => done,
-            _ = token.cancelled() => Err(Error::Cancelled("Stopped.".into())),
-        };
+        let result = work(token).await;
         lock(&self.0).running.remove(&id);
         result
     }

@@ -7,6 +7,7 @@ use aws_sdk_s3::types::{
     Delete, MetadataDirective, ObjectCannedAcl, ObjectIdentifier, Permission, Type,
 };
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use super::error::{Error, Result, S3Code};
@@ -633,6 +634,8 @@ pub struct DeleteSummary {
     pub deleted: u64,
     /// Files left as they are, with why (changed since they were shown).
     pub kept: Vec<spacedock_common::Problem>,
+    /// Stopped before the end: what was deleted stays deleted, the rest stays.
+    pub stopped: bool,
 }
 
 /// Deletes files, and folders with everything in them, in batches of 1,000. A file whose ETag
@@ -645,6 +648,21 @@ pub async fn delete(
     keys: &[String],
     shown: &std::collections::HashMap<String, String>,
 ) -> Result<DeleteSummary> {
+    let stop = CancellationToken::new();
+    delete_until(client, endpoint, space, keys, shown, &stop, &|_| {}).await
+}
+
+/// [`delete`], telling `progress` the count deleted so far, until `stop`: it stops between
+/// requests, and says what it deleted.
+pub async fn delete_until(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    keys: &[String],
+    shown: &std::collections::HashMap<String, String>,
+    stop: &CancellationToken,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<DeleteSummary> {
     let c = Context::space(endpoint, space);
     let mut all: Vec<String> = Vec::new();
     for key in keys {
@@ -655,7 +673,11 @@ pub async fn delete(
         }
         if key.ends_with('/') {
             // Below the folder only: a server that lists anything else deletes nothing.
-            let below = crate::listing::keys_below(client, c, space, key).await?;
+            let below = tokio::select! {
+                listed = crate::listing::keys_below(client, c, space, key) => listed?,
+                // Nothing was deleted yet.
+                _ = stop.cancelled() => return Ok(DeleteSummary { stopped: true, ..Default::default() }),
+            };
             all.extend(below.iter().filter_map(|o| o.key().map(str::to_string)));
         }
         all.push(key.clone());
@@ -670,12 +692,15 @@ pub async fn delete(
     let one = |key: String| {
         let etag = shown.get(&key).cloned().unwrap_or_default();
         async move {
+            if stop.is_cancelled() {
+                return Ok(Some(None));
+            }
             let head = client.head_object().bucket(space).key(&key).send().await;
             let same =
                 |t: Option<&str>| t.map(|t| t.trim_matches('"')) == Some(etag.trim_matches('"'));
             match head {
                 Ok(h) if same(h.e_tag()) => {}
-                Ok(_) => return Ok(Some(key.clone())),
+                Ok(_) => return Ok(Some(Some(key.clone()))),
                 // Gone already: nothing to delete.
                 Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
                     return Ok(None)
@@ -692,7 +717,7 @@ pub async fn delete(
                     Error::Server {
                         code: S3Code::PreconditionFailed,
                         ..
-                    } => Ok(Some(key.clone())),
+                    } => Ok(Some(Some(key.clone()))),
                     e => Err(e),
                 },
             }
@@ -700,16 +725,25 @@ pub async fn delete(
     };
     let checked = checked.into_iter().cloned();
     let mut results = futures_util::stream::iter(checked.map(one)).buffer_unordered(32);
+    // Each answer: deleted (None), kept (Some(key)) or not tried, being stopped (Some(None)).
     while let Some(result) = futures_util::StreamExt::next(&mut results).await {
         match result? {
-            None => summary.deleted += 1,
-            Some(key) => summary.kept.push(spacedock_common::Problem {
+            None => {
+                summary.deleted += 1;
+                progress(summary.deleted);
+            }
+            Some(Some(key)) => summary.kept.push(spacedock_common::Problem {
                 path: key,
                 message: "Not deleted: it changed after it was shown. Look at it again.".into(),
             }),
+            Some(None) => summary.stopped = true,
         }
     }
     for batch in plain.chunks(1000) {
+        if stop.is_cancelled() {
+            summary.stopped = true;
+            break;
+        }
         let objects = batch
             .iter()
             .map(|k| {
@@ -721,6 +755,7 @@ pub async fn delete(
             .collect::<Result<Vec<_>>>()?;
         delete_batch(client, space, c, objects).await?;
         summary.deleted += batch.len() as u64;
+        progress(summary.deleted);
     }
     Ok(summary)
 }

@@ -4,6 +4,7 @@
 
 mod cdn;
 mod create;
+mod deletes;
 mod desktop;
 mod drag_out;
 mod files;

@@ -144,7 +144,7 @@ fn listing_consumers() -> Vec<Consumer> {
             run: |k| {
                 Box::pin(async move {
                     let keys = ["docs/".to_string()];
-                    files::delete(&k.s, "s", None, &keys, &Default::default())
+                    files::delete(&k.s, "s", None, (&keys, &Default::default()), None, &|_| {})
                         .await
                         .map(drop)
                 })
@@ -542,9 +542,10 @@ fn overwriters() -> Vec<Overwriter> {
                     let keys = ["del/f.txt".to_string()];
                     let by_key =
                         std::collections::HashMap::from([("del/f.txt".to_string(), shown)]);
-                    let done = files::delete(&sc.s, &sc.space, None, &keys, &by_key)
-                        .await
-                        .expect("ran");
+                    let done =
+                        files::delete(&sc.s, &sc.space, None, (&keys, &by_key), None, &|_| {})
+                            .await
+                            .expect("ran");
                     Survived {
                         found: bytes_at(&sc, "del/f.txt").await,
                         reported: done.kept.len() == 1,

@@ -387,7 +387,15 @@ impl Case {
             self.log.push(format!("  changed outside: {key}"));
             self.put_outside(&key, rng).await;
         }
-        let done = files::delete(&self.s(), &self.space, None, &chosen, &shown).await;
+        let done = files::delete(
+            &self.s(),
+            &self.space,
+            None,
+            (&chosen, &shown),
+            None,
+            &|_| {},
+        )
+        .await;
         self.log.push(format!("  -> {:?}", done.map(|d| d.deleted)));
     }
 

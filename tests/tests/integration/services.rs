@@ -407,3 +407,56 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
         "the app's record is emptied too"
     );
 }
+
+/// A long delete stops when the window asks: between two requests, saying what it deleted, and
+/// exactly the files it did not delete are still there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_delete_stops_when_asked_and_says_what_it_deleted() {
+    use futures_util::StreamExt as _;
+    let sb = sandbox();
+    let target = crate::upload::new_space(&sb, "stop-del").await;
+    // The folder's marker and 2,100 files in it.
+    let keys: Vec<String> = std::iter::once("big/".to_string())
+        .chain((0..2100).map(|i| format!("big/{i:05}.txt")))
+        .collect();
+    futures_util::stream::iter(keys.iter().map(|key| {
+        (target.client.put_object())
+            .bucket(&target.space)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+    }))
+    .buffer_unordered(32)
+    .for_each(|put| async move {
+        put.expect("put");
+    })
+    .await;
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = Arc::new(connected(&sb, root.path(), &sb.endpoint.url).await);
+    let request = Some(41);
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let progress = {
+        let (s, heard) = (s.clone(), heard.clone());
+        move |n: u64| {
+            heard.lock().expect("heard").push(n);
+            // The window stops it as soon as it hears of the first thousand.
+            s.requests().cancel(41);
+        }
+    };
+    let chosen = (&["big/".to_string()][..], &Default::default());
+    let done = spacedock::core::files::delete(&s, &target.space, None, chosen, request, &progress)
+        .await
+        .expect("a stop is not an error");
+    assert!(done.stopped, "{done:?}");
+    assert_eq!(done.deleted, 1000, "one request of 1,000, then the stop");
+    assert_eq!(*heard.lock().expect("heard"), [1000]);
+    let left = spacedock::core::listing::keys_below(
+        &target.client,
+        spacedock::core::s3::Context::space(&target.endpoint, &target.space),
+        &target.space,
+        "big/",
+    )
+    .await
+    .expect("list");
+    assert_eq!(left.len(), 2101 - 1000, "the others are all still there");
+}

@@ -339,13 +339,25 @@ export function setFileMetadata(space: string, region: string | null, key: strin
  * Deletes files and folders. `shown` gives the ETag each file was listed with: a file changed
  * since is kept, and said so in the answer.
  */
-export function deleteFiles(space: string, region: string | null, keys: string[], shown: Record<string, string>): Promise<DeleteSummary> {
-  return invoke('delete_files', { space, region, keys, shown });
+/** Deletes files and folders; `onProgress` hears the count deleted so far, `signal` stops it
+ * between requests (the summary then says `stopped`, with what was deleted). */
+export function deleteFiles(
+  space: string,
+  region: string | null,
+  keys: string[],
+  shown: Record<string, string>,
+  onProgress?: (deleted: number) => void,
+  signal?: AbortSignal,
+): Promise<DeleteSummary> {
+  const channel = new Channel<number>();
+  if (onProgress) channel.onmessage = onProgress;
+  return stoppable(signal, (request) => invoke('delete_files', { space, region, keys, shown, request, onProgress: channel }));
 }
 
 /** One line about a delete. */
 export function deleteSentence(d: DeleteSummary): string {
-  const parts = [`Deleted ${d.deleted} ${d.deleted === 1 ? 'file' : 'files'}.`];
+  const files = `${d.deleted.toLocaleString()} ${d.deleted === 1 ? 'file' : 'files'}`;
+  const parts = [d.stopped ? `Stopped: deleted ${files}; the rest is still there.` : `Deleted ${files}.`];
   for (const k of d.kept) parts.push(`${k.path}: ${k.message}`);
   return parts.join(' ');
 }

@@ -110,15 +110,21 @@ pub async fn set_file_metadata(
 
 #[tauri::command]
 /// Deletes files and folders; a file whose ETag the page showed (`shown`) only if it is still
-/// that version.
+/// that version. `on_progress` hears the count deleted so far; `request` stops it.
 pub async fn delete_files(
     state: State<'_, Services>,
     space: String,
     region: Option<String>,
     keys: Vec<String>,
     shown: std::collections::HashMap<String, String>,
+    request: Option<u32>,
+    on_progress: Channel<u64>,
 ) -> Result<DeleteSummary> {
-    Ok(files::delete(&state, &space, region, &keys, &shown).await?)
+    let progress = move |n| {
+        let _ = on_progress.send(n);
+    };
+    let chosen = (keys.as_slice(), &shown);
+    Ok(files::delete(&state, &space, region, chosen, request, &progress).await?)
 }
 
 /// The system's folder dialog, opened where downloads usually go (else the home folder).

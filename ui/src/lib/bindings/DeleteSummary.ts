@@ -8,4 +8,8 @@ export type DeleteSummary = { deleted: number,
 /**
  * Files left as they are, with why (changed since they were shown).
  */
-kept: Array<Problem>, };
+kept: Array<Problem>, 
+/**
+ * Stopped before the end: what was deleted stays deleted, the rest stays.
+ */
+stopped: boolean, };

@@ -1,0 +1,85 @@
+//! Deleting a big folder in the real window: its progress, a Stop that leaves exactly what was
+//! not yet deleted, and a second delete that takes the rest.
+
+use super::*;
+use futures_util::StreamExt as _;
+
+async fn count_below(client: &aws_sdk_s3::Client, space: &str, prefix: &str) -> u64 {
+    let mut pages = (client.list_objects_v2().bucket(space).prefix(prefix))
+        .into_paginator()
+        .send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        n += page.expect("list").contents().len() as u64;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_folder_delete_shows_progress_and_stops_when_asked() {
+    let (home, app, client, space) = harness::on_sandbox_with_space("deletes").await;
+    // The folder's marker and 5,000 files in it.
+    let keys: Vec<String> = std::iter::once("many/".to_string())
+        .chain((0..5000).map(|i| format!("many/{i:05}.txt")))
+        .collect();
+    futures_util::stream::iter(keys.iter().map(|key| {
+        (client.put_object().bucket(&space).key(key))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+    }))
+    .buffer_unordered(32)
+    .for_each(|put| async move {
+        put.expect("put");
+    })
+    .await;
+    app.click(Locator::Id("refresh-spaces")).await;
+    app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
+        .await;
+    let select_folder = || async {
+        app.wait_for(
+            Locator::Css("[data-key='many/'] input[type='checkbox']"),
+            20,
+        )
+        .await;
+        app.click(Locator::Css("[data-key='many/'] input[type='checkbox']"))
+            .await;
+        app.click(Locator::Id("bulk-delete")).await;
+        app.click(Locator::Id("bulk-delete-confirm")).await;
+    };
+    select_folder().await;
+    app.wait_for(Locator::Id("bulk-delete-progress"), 10).await;
+    app.shot("90-delete-progress").await;
+    app.click(Locator::Id("bulk-delete-stop")).await;
+    let said = app
+        .wait_for(
+            Locator::XPath("//p[@id='bulk-message'][starts-with(., 'Stopped: deleted ')]"),
+            30,
+        )
+        .await
+        .text()
+        .await
+        .expect("text");
+    app.shot("91-delete-stopped").await;
+    let deleted: u64 = said
+        .trim_start_matches("Stopped: deleted ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("a count in “{said}”"));
+    assert!(deleted < 5001, "stopped before the end: {said}");
+    assert_eq!(
+        count_below(&client, &space, "many/").await,
+        5001 - deleted,
+        "exactly what it said it did not delete is still there"
+    );
+
+    // Deleted again, to the end.
+    select_folder().await;
+    app.wait_for(
+        Locator::XPath("//p[@id='bulk-message'][starts-with(., 'Deleted ')]"),
+        60,
+    )
+    .await;
+    assert_eq!(count_below(&client, &space, "many/").await, 0);
+    drop(home);
+}
