@@ -393,3 +393,28 @@ pub fn noise(len: u64, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Deletes `keys` (files, and folders with everything in them) the app's way, through a
+/// transfer queue of its own: planned, journaled, and guarded.
+pub async fn delete_keys(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    keys: &[String],
+) -> spacedock::core::Result<spacedock::core::objects::DeleteSummary> {
+    use spacedock::core::transfer::queue::{Queue, QueueSetup};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = Queue::new(QueueSetup {
+        data_dir: dir.path().to_path_buf(),
+        upload_limit: None,
+        download_limit: None,
+        files_at_once: None,
+        log: std::sync::Arc::new(|_| {}),
+    });
+    let at = spacedock::core::SpaceRef::new(client, endpoint, space);
+    let shown = Default::default();
+    let stop = spacedock::core::CancellationToken::new();
+    queue
+        .delete(&at, "tests", (keys, &shown), &stop, &|_| {})
+        .await
+}

@@ -158,10 +158,11 @@ pub async fn set_metadata(
     objects::set_metadata(&t.client, &t.endpoint, space, key, metadata, etag).await
 }
 
-/// Deletes files and folders (with everything in them). The page asks for confirmation first,
-/// and says which version of each file it showed (`shown`: ETags by key): a file changed since
-/// is kept. `progress` hears the count deleted so far; stopping `request` stops it between
-/// requests, and the summary says what was deleted.
+/// Deletes files and folders (with everything in them), through the transfer queue (planned,
+/// journaled, each file only if it is still its planned version). The page asks for
+/// confirmation first, and says which version of each file it showed (`shown`: ETags by key):
+/// a file changed since is kept. `progress` hears the count deleted so far; stopping `request`
+/// stops it between requests, and the summary says what was deleted.
 pub async fn delete(
     services: &Services,
     space: &str,
@@ -170,11 +171,14 @@ pub async fn delete(
     request: Option<u32>,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<objects::DeleteSummary> {
-    let t = target(services, space, region).await?;
+    let (at, connection) = space_ref(services, space, region).await?;
     let done = services
         .requests()
         .run_stoppable(request, |stop| async move {
-            objects::delete_until(&t.client, &t.endpoint, space, keys, shown, &stop, progress).await
+            let chosen = (keys, shown);
+            (services.queue())
+                .delete(&at, &connection, chosen, &stop, progress)
+                .await
         })
         .await?;
     services.log().write(format!(

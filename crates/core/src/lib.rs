@@ -28,3 +28,4 @@ pub use spacedock_sandbox as sandbox;
 
 pub use error::{Error, ErrorKind, ErrorPayload, Result};
 pub use spacedock_s3::SpaceRef;
+pub use tokio_util::sync::CancellationToken;

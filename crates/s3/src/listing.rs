@@ -179,6 +179,43 @@ pub fn next_part(next: Option<&str>, last: Option<i32>) -> Result<i32> {
     Ok(n)
 }
 
+/// One page of the keys below `prefix` that come after `after` (all of them without it), and
+/// whether there are more. Refused, whole: a key outside `prefix`, one not after `after`, or keys
+/// out of order: a lying page would have the caller act on keys it never asked about.
+pub async fn page_after(
+    client: &aws_sdk_s3::Client,
+    ctx: Context<'_>,
+    space: &str,
+    prefix: &str,
+    after: Option<&str>,
+) -> Result<(Vec<Object>, bool)> {
+    let out = client
+        .list_objects_v2()
+        .bucket(space)
+        .prefix(prefix)
+        .set_start_after(after.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| map_error(e, ctx))?;
+    let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
+    if let Some(k) = keys.iter().find(|k| !is_below(k, prefix)) {
+        return Err(outside(prefix, k));
+    }
+    let in_order = keys.windows(2).all(|w| w[0] < w[1]);
+    if !in_order || after.is_some_and(|a| keys.first().is_some_and(|k| *k <= a)) {
+        return Err(Error::BadAnswer(
+            "it listed again what it had listed before, which would list for ever".into(),
+        ));
+    }
+    let more = out.is_truncated() == Some(true);
+    if more && keys.is_empty() {
+        return Err(Error::BadAnswer(
+            "it said there was more but listed nothing, which would list for ever".into(),
+        ));
+    }
+    Ok((out.contents().to_vec(), more))
+}
+
 /// Every key (and only the keys) below `prefix`, gathered.
 pub async fn keys_below(
     client: &aws_sdk_s3::Client,

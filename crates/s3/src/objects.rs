@@ -7,7 +7,6 @@ use aws_sdk_s3::types::{
     Delete, MetadataDirective, ObjectCannedAcl, ObjectIdentifier, Permission, Type,
 };
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use super::error::{Error, Result, S3Code};
@@ -624,8 +623,6 @@ pub async fn set_metadata(
     details(client, endpoint, space, key).await
 }
 
-use futures_util::StreamExt as _;
-
 /// What a delete did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -636,128 +633,6 @@ pub struct DeleteSummary {
     pub kept: Vec<spacedock_common::Problem>,
     /// Stopped before the end: what was deleted stays deleted, the rest stays.
     pub stopped: bool,
-}
-
-/// Deletes files, and folders with everything in them, in batches of 1,000. A file whose ETag
-/// was shown (`shown`, by key) is deleted only if it is still that version, looked at right
-/// before its batch goes: one written since is kept, and said so.
-pub async fn delete(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
-    keys: &[String],
-    shown: &std::collections::HashMap<String, String>,
-) -> Result<DeleteSummary> {
-    let stop = CancellationToken::new();
-    delete_until(client, endpoint, space, keys, shown, &stop, &|_| {}).await
-}
-
-/// [`delete`], telling `progress` the count deleted so far, until `stop`: it stops between
-/// requests, and says what it deleted.
-pub async fn delete_until(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
-    keys: &[String],
-    shown: &std::collections::HashMap<String, String>,
-    stop: &CancellationToken,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<DeleteSummary> {
-    let c = Context::space(endpoint, space);
-    let mut all: Vec<String> = Vec::new();
-    for key in keys {
-        if key.is_empty() || key == "/" {
-            return Err(Error::InvalidInput(
-                "Pick the files and folders to delete, not the whole Space.".into(),
-            ));
-        }
-        if key.ends_with('/') {
-            // Below the folder only: a server that lists anything else deletes nothing.
-            let below = tokio::select! {
-                listed = crate::listing::keys_below(client, c, space, key) => listed?,
-                // Nothing was deleted yet.
-                _ = stop.cancelled() => return Ok(DeleteSummary { stopped: true, ..Default::default() }),
-            };
-            all.extend(below.iter().filter_map(|o| o.key().map(str::to_string)));
-        }
-        all.push(key.clone());
-    }
-    all.sort();
-    all.dedup();
-    let mut summary = DeleteSummary::default();
-    // A file whose version was shown goes on its own, right after a look at it (and with
-    // `If-Match` where the server honours that): one request wide, never a batch wide.
-    let (checked, plain): (Vec<&String>, Vec<&String>) =
-        all.iter().partition(|k| shown.contains_key(*k));
-    let one = |key: String| {
-        let etag = shown.get(&key).cloned().unwrap_or_default();
-        async move {
-            if stop.is_cancelled() {
-                return Ok(Some(None));
-            }
-            let head = client.head_object().bucket(space).key(&key).send().await;
-            let same =
-                |t: Option<&str>| t.map(|t| t.trim_matches('"')) == Some(etag.trim_matches('"'));
-            match head {
-                Ok(h) if same(h.e_tag()) => {}
-                Ok(_) => return Ok(Some(Some(key.clone()))),
-                // Gone already: nothing to delete.
-                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(map_error(e, c)),
-            }
-            let deleted = (client.delete_object().bucket(space).key(&key))
-                .if_match(format!("\"{}\"", etag.trim_matches('"')))
-                .send()
-                .await;
-            match deleted {
-                Ok(_) => Ok(None),
-                Err(e) => match map_error(e, c) {
-                    Error::Server {
-                        code: S3Code::PreconditionFailed,
-                        ..
-                    } => Ok(Some(Some(key.clone()))),
-                    e => Err(e),
-                },
-            }
-        }
-    };
-    let checked = checked.into_iter().cloned();
-    let mut results = futures_util::stream::iter(checked.map(one)).buffer_unordered(32);
-    // Each answer: deleted (None), kept (Some(key)) or not tried, being stopped (Some(None)).
-    while let Some(result) = futures_util::StreamExt::next(&mut results).await {
-        match result? {
-            None => {
-                summary.deleted += 1;
-                progress(summary.deleted);
-            }
-            Some(Some(key)) => summary.kept.push(spacedock_common::Problem {
-                path: key,
-                message: "Not deleted: it changed after it was shown. Look at it again.".into(),
-            }),
-            Some(None) => summary.stopped = true,
-        }
-    }
-    for batch in plain.chunks(1000) {
-        if stop.is_cancelled() {
-            summary.stopped = true;
-            break;
-        }
-        let objects = batch
-            .iter()
-            .map(|k| {
-                ObjectIdentifier::builder()
-                    .key(*k)
-                    .build()
-                    .map_err(|e| Error::InvalidInput(e.to_string()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        delete_batch(client, space, c, objects).await?;
-        summary.deleted += batch.len() as u64;
-        progress(summary.deleted);
-    }
-    Ok(summary)
 }
 
 /// Deletes up to 1,000 objects (or object versions) in one request; any refusal is an error.

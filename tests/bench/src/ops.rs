@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use spacedock_core::browse;
 use spacedock_core::transfer::copy::{self, Between, CopyMode, CopySettings};
+use spacedock_core::transfer::queue::{Queue, QueueSetup};
 use spacedock_core::transfer::Conflict;
-use spacedock_core::{browse, objects};
 
 use crate::tools::{measured, run_peer, Cost, Link, Programs, Tool};
 
@@ -117,13 +118,24 @@ pub async fn run(op: Op, tool: Tool, p: &Programs, link: &Link, space: &str) -> 
             &args(&["--endpoint-url", url, "mv", &s3("src/*"), &s3("dst/src/")]),
         ),
         (Op::Delete, Tool::Spacedock) => {
+            // The app's way: through the transfer queue (planned, journaled, guarded).
+            let dir = tempfile::tempdir().expect("tempdir");
+            let queue = Queue::new(QueueSetup {
+                data_dir: dir.path().to_path_buf(),
+                upload_limit: None,
+                download_limit: None,
+                files_at_once: None,
+                log: std::sync::Arc::new(|_| {}),
+            });
+            let at = spacedock_core::SpaceRef::new(&link.client, url, space);
             measured(async {
                 let keys = ["d/".to_string()];
-                let done = objects::delete(&link.client, url, space, &keys, &HashMap::new())
-                    .await
-                    .expect("delete");
-                // The folder's own key is counted too; what is left is checked by the caller.
-                assert!(done.deleted as usize >= DELETE_COUNT, "{}", done.deleted);
+                let stop = spacedock_core::CancellationToken::new();
+                let chosen = (&keys[..], &HashMap::new());
+                let done =
+                    (queue.delete(&at, "bench", chosen, &stop, &|_| {}).await).expect("delete");
+                // What is left is checked by the caller.
+                assert_eq!(done.deleted as usize, DELETE_COUNT, "{done:?}");
             })
             .await
         }

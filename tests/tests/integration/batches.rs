@@ -258,3 +258,77 @@ async fn a_quit_during_a_1000_file_move_resumes_to_exactly_the_planned_end() {
     );
     assert!(resume::interrupted(&s).await.expect("list").is_empty());
 }
+
+/// A folder delete a quit stopped half way is offered at the next start with the files it had
+/// not deleted, and finished; a file another client changed meanwhile is kept and named, and a
+/// file that came since is left alone: a delete acts on the versions it planned, nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quit_during_a_folder_delete_is_finished_at_the_next_start_and_keeps_what_changed() {
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("tempdir");
+    let client = owner_client(&sb);
+    let space = crate::upload::new_space(&sb, "del-quit").await.space;
+    let keys: Vec<String> = (0..2500).map(|i| format!("f/{i:05}.txt")).collect();
+    let put = |key: String, body: &'static [u8]| {
+        (client.put_object().bucket(&space).key(key))
+            .body(ByteStream::from_static(body))
+            .send()
+    };
+    futures_util::stream::iter(keys.iter().map(|k| put(k.clone(), b"x")))
+        .buffer_unordered(32)
+        .for_each(|p| async move {
+            p.expect("put");
+        })
+        .await;
+
+    let s = Arc::new(connected(&sb, root.path(), &sb.endpoint.url).await);
+    // Once the first thousand are gone: another client changes a file the delete has not
+    // reached and adds one, then the app quits.
+    let progress = {
+        let (s, client, space) = (s.clone(), client.clone(), space.clone());
+        move |n: u64| {
+            assert_eq!(n, 1000, "the quit comes after the first request");
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    for (key, body) in [("f/02000.txt", "changed"), ("f/02000-new.txt", "new")] {
+                        (client.put_object().bucket(&space).key(key))
+                            .body(ByteStream::from_static(body.as_bytes()))
+                            .send()
+                            .await
+                            .expect("put");
+                    }
+                })
+            });
+            quit(&s);
+        }
+    };
+    let chosen = (&["f/".to_string()][..], &Default::default());
+    let done = spacedock::core::files::delete(&s, &space, None, chosen, None, &progress)
+        .await
+        .expect("a quit is not an error");
+    assert!(done.stopped && done.deleted == 1000, "{done:?}");
+    drop(progress);
+    drop(Arc::into_inner(s).expect("the only one"));
+
+    let s = connected(&sb, root.path(), &sb.endpoint.url).await;
+    let batch = the_batch(
+        resume::interrupted(&s).await.expect("list"),
+        Direction::Delete,
+    );
+    assert_eq!((batch.files, batch.total), (Some(1500), Some(2500)));
+    let resumed = resume::resume(&s, &batch.id, Arc::new(|_| {}))
+        .await
+        .expect("resume");
+    assert_eq!(resumed.files, 1499, "{resumed:?}");
+    let kept: Vec<&str> = resumed.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(kept, ["f/02000.txt"]);
+    let left = etags_below(&client, &space, "f/").await;
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        ["f/02000-new.txt", "f/02000.txt"],
+        "only what changed or came since"
+    );
+    assert_eq!(left["f/02000.txt"], md5_hex(b"changed"));
+    assert!(resume::interrupted(&s).await.expect("list").is_empty());
+}

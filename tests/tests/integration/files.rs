@@ -129,12 +129,11 @@ async fn deleting_a_folder_takes_everything_in_it() {
     for key in ["keep.txt", "old/", "old/a.txt", "old/deep/b.txt"] {
         put(&target, key, b"").await;
     }
-    let n = objects::delete(
+    let n = spacedock_tests::delete_keys(
         &target.client,
         &target.endpoint,
         &target.space,
         &["old/".to_string()],
-        &Default::default(),
     )
     .await
     .expect("delete");

@@ -193,7 +193,7 @@ async fn a_deleted_file_is_shown_as_deleted_and_undeleted() {
     put(&client, &space, "docs/kept.txt", b"kept").await;
     put(&client, &space, "docs/deeper/x.txt", b"x").await;
     let keys = ["docs/report.pdf".to_string(), "docs/deeper/".to_string()];
-    objects::delete(&client, url, &space, &keys, &Default::default())
+    spacedock_tests::delete_keys(&client, url, &space, &keys)
         .await
         .expect("delete");
     assert_eq!(fetch(&client, &space, "docs/report.pdf").await, None);
@@ -246,15 +246,9 @@ async fn one_version_deleted_for_good_and_the_others_kept() {
     );
 
     // A delete marker can't be restored: it has no bytes.
-    objects::delete(
-        &client,
-        url,
-        &space,
-        &["f.bin".to_string()],
-        &Default::default(),
-    )
-    .await
-    .expect("delete");
+    spacedock_tests::delete_keys(&client, url, &space, &["f.bin".to_string()])
+        .await
+        .expect("delete");
     let listed = versions::file_versions(&client, url, &space, "f.bin").await;
     let marker = listed.expect("versions")[0].clone();
     assert!(marker.deleted && marker.current);
@@ -276,15 +270,9 @@ async fn a_versioned_space_is_destroyed_with_every_version() {
     let space = versioned_space(&sb, "ver-destroy").await;
     put(&client, &space, "a.txt", b"1").await;
     put(&client, &space, "a.txt", b"2").await;
-    objects::delete(
-        &client,
-        url,
-        &space,
-        &["a.txt".to_string()],
-        &Default::default(),
-    )
-    .await
-    .expect("delete");
+    spacedock_tests::delete_keys(&client, url, &space, &["a.txt".to_string()])
+        .await
+        .expect("delete");
     let stop = destroy::CancellationToken::new();
     destroy::destroy(&client, url, &space, &space, true, &stop, |_| {})
         .await

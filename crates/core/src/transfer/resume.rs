@@ -30,6 +30,8 @@ pub enum Direction {
     Download,
     Copy,
     Move,
+    /// Files deleted from a Space (its size and bytes count files).
+    Delete,
 }
 
 /// A transfer an earlier run left unfinished.
@@ -127,6 +129,7 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
                 BatchKind::Download => Direction::Download,
                 BatchKind::Copy => Direction::Copy,
                 BatchKind::Move => Direction::Move,
+                BatchKind::Delete => Direction::Delete,
             },
             space: b.space,
             key: b.first,

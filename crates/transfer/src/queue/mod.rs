@@ -5,6 +5,7 @@
 //! crash. The window sees the queue through ids; clients, paths and switches stay here.
 
 mod copies;
+mod deletes;
 mod downloads;
 mod resume;
 mod uploads;
@@ -107,12 +108,14 @@ pub(crate) enum JobSpec {
         /// New keys taken at the plan, with their ETag then.
         existing: HashMap<String, String>,
     },
+    Delete,
 }
 
 impl JobSpec {
     fn kind(&self) -> &'static str {
         match self {
             JobSpec::Upload { .. } => "upload",
+            JobSpec::Delete => "delete",
             JobSpec::Download { .. } => "download",
             JobSpec::Copy {
                 mode: CopyMode::Copy,

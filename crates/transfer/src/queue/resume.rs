@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use super::deletes::DeleteFileSpec;
 use super::uploads::UploadFileSpec;
 use super::{BatchSpec, EventSink, JobSpec, Queue};
 use crate::copy::{Between, CopyFile, CopyMode, CopyPlan};
@@ -35,6 +36,7 @@ pub enum BatchKind {
     Download,
     Copy,
     Move,
+    Delete,
 }
 
 /// A batch the journal holds files of that were not finished.
@@ -67,6 +69,7 @@ pub type BatchResumed = Resumed;
 fn kind_of(job: &JobSpec) -> BatchKind {
     match job {
         JobSpec::Upload { .. } => BatchKind::Upload,
+        JobSpec::Delete => BatchKind::Delete,
         JobSpec::Download { .. } => BatchKind::Download,
         JobSpec::Copy {
             mode: CopyMode::Copy,
@@ -145,6 +148,7 @@ impl Queue {
                 self.resume_copies(&entry, at, &to_space, mode, (conflict, existing), &tally)
                     .await
             }
+            JobSpec::Delete => self.resume_deletes(&entry, at, &tally).await,
         };
         result?;
         self.journal.flush();
@@ -162,6 +166,38 @@ impl Queue {
 
     fn mark(&self, batch: &str, file: u32, mark: Mark, message: Option<String>) {
         self.journal.mark(batch, file, mark, message);
+    }
+
+    /// The files of a delete not yet deleted, each still only if it is its planned version.
+    async fn resume_deletes(&self, entry: &Entry, at: &SpaceRef, tally: &Tally) -> Result<()> {
+        let mut files = Vec::new();
+        for f in entry.waiting() {
+            match f.spec::<DeleteFileSpec>() {
+                Ok(spec) => {
+                    tally.name(f.id, &spec.key);
+                    files.push((f.id, spec));
+                }
+                Err(e) => tally.failed(&f.id.to_string(), &e.to_string()),
+            }
+        }
+        let count = std::sync::atomic::AtomicU64::new(0);
+        let progress = |_: u64| {
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (tally.progress)(n + 1);
+        };
+        let stop = super::deletes::Stops {
+            user: self.quit.child_token(),
+            quit: self.quit.clone(),
+        };
+        let (done, finished) = self
+            .run_delete(&entry.id, at, files, &stop, &progress)
+            .await?;
+        // Each file deleted, or gone already, is finished; a changed one is said.
+        lock(&tally.state).files += finished;
+        for p in &done.kept {
+            tally.failed(&p.path, &p.message);
+        }
+        Ok(())
     }
 
     async fn resume_uploads(
@@ -420,6 +456,11 @@ fn describe(entry: &Entry, spec: &BatchSpec) -> Option<InterruptedBatch> {
                 let c: CopyFile = f.spec().ok()?;
                 (c.from.clone(), c.size, (c.from, PathBuf::new()))
             }
+            // A delete's size is its count of files.
+            JobSpec::Delete => {
+                let d: DeleteFileSpec = f.spec().ok()?;
+                (d.key.clone(), 1, (d.key, PathBuf::new()))
+            }
         };
         if first.is_empty() {
             first = name;
@@ -432,6 +473,7 @@ fn describe(entry: &Entry, spec: &BatchSpec) -> Option<InterruptedBatch> {
         JobSpec::Upload { prefix, .. } => (prefix.clone(), None),
         JobSpec::Download { dest, .. } => (dest.display().to_string(), None),
         JobSpec::Copy { to_space, .. } => (String::new(), Some(to_space.clone())),
+        JobSpec::Delete => (String::new(), None),
     };
     Some(InterruptedBatch {
         id: entry.id.clone(),
