@@ -198,6 +198,9 @@ pub async fn page_after(
         .await
         .map_err(|e| map_error(e, ctx))?;
     let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
+    if keys.len() != out.contents().len() {
+        return Err(Error::BadAnswer("it listed a file without a name".into()));
+    }
     if let Some(k) = keys.iter().find(|k| !is_below(k, prefix)) {
         return Err(outside(prefix, k));
     }

@@ -158,6 +158,8 @@ pub struct Journal {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// What opening found wrong, said once.
     notice: Mutex<Option<String>>,
+    /// Batches this run is working on (noted this run, or being resumed): not interrupted.
+    live: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Journal {
@@ -205,6 +207,7 @@ impl Journal {
             writes: Mutex::new(writes),
             writer: Mutex::new(writer),
             notice: Mutex::new(notice),
+            live: Mutex::default(),
         }
     }
 
@@ -217,6 +220,20 @@ impl Journal {
         if let Some(tx) = lock(&self.writes).as_ref() {
             let _ = tx.send(w);
         }
+    }
+
+    /// Whether this run is working on batch `id` (a batch of its queue, or one being resumed).
+    pub fn is_live(&self, id: &str) -> bool {
+        lock(&self.live).contains(id)
+    }
+
+    /// This run works on batch `id` (a resume), or (`false`) no longer does.
+    pub fn set_live(&self, id: &str, live: bool) {
+        let mut all = lock(&self.live);
+        match live {
+            true => all.insert(id.to_string()),
+            false => all.remove(id),
+        };
     }
 
     /// Notes a batch with its files, all waiting.
@@ -234,6 +251,7 @@ impl Journal {
         let Ok(spec) = serde_json::to_string(spec) else {
             return;
         };
+        self.set_live(id, true);
         self.send(Write::Batch {
             id: id.to_string(),
             kind: kind.to_string(),

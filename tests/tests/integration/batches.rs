@@ -300,6 +300,10 @@ async fn a_quit_during_a_folder_delete_is_finished_at_the_next_start_and_keeps_w
                     }
                 })
             });
+            // A delete running now is not an interrupted one.
+            let listed = tokio::task::block_in_place(|| handle.block_on(resume::interrupted(&s)));
+            let listed = listed.expect("list");
+            assert!(listed.is_empty(), "{listed:?}");
             quit(&s);
         }
     };
@@ -317,10 +321,15 @@ async fn a_quit_during_a_folder_delete_is_finished_at_the_next_start_and_keeps_w
         Direction::Delete,
     );
     assert_eq!((batch.files, batch.total), (Some(1500), Some(2500)));
-    let resumed = resume::resume(&s, &batch.id, Arc::new(|_| {}))
-        .await
-        .expect("resume");
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hear = {
+        let heard = heard.clone();
+        Arc::new(move |n: u64| heard.lock().expect("heard").push(n))
+    };
+    let resumed = resume::resume(&s, &batch.id, hear).await.expect("resume");
     assert_eq!(resumed.files, 1499, "{resumed:?}");
+    // Its progress counts files: the last it heard is all those deleted.
+    assert_eq!(heard.lock().expect("heard").last(), Some(&1499));
     let kept: Vec<&str> = resumed.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(kept, ["f/02000.txt"]);
     let left = etags_below(&client, &space, "f/").await;

@@ -460,3 +460,50 @@ async fn a_folder_delete_stops_when_asked_and_says_what_it_deleted() {
     .expect("list");
     assert_eq!(left.len(), 2101 - 1000, "the others are all still there");
 }
+
+/// A server that refuses some files of a delete request (a policy here) deletes the others:
+/// each file's own answer counts, the refused ones are named with why, and nothing deleted is
+/// left unsaid.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_refused_for_some_files_deletes_and_counts_the_others() {
+    let sb = sandbox();
+    let target = crate::upload::new_space(&sb, "del-policy").await;
+    let space = target.space.clone();
+    for key in ["d/a.txt", "d/keep-1.txt", "d/b.txt", "d/keep-2.txt"] {
+        (target.client.put_object().bucket(&space).key(key))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect("put");
+    }
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::{space}/d/keep-*"}}]}}"#
+    );
+    (target
+        .client
+        .put_bucket_policy()
+        .bucket(&space)
+        .policy(policy))
+    .send()
+    .await
+    .expect("policy");
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = connected(&sb, root.path(), &sb.endpoint.url).await;
+    let chosen = (&["d/".to_string()][..], &Default::default());
+    let done = spacedock::core::files::delete(&s, &space, None, chosen, None, &|_| {})
+        .await
+        .expect("deleted what it could");
+    assert_eq!(done.deleted, 2, "{done:?}");
+    let kept: Vec<&str> = done.kept.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(kept, ["d/keep-1.txt", "d/keep-2.txt"], "{done:?}");
+    let left = spacedock::core::listing::keys_below(
+        &target.client,
+        spacedock::core::s3::Context::space(&target.endpoint, &space),
+        &space,
+        "d/",
+    )
+    .await
+    .expect("list");
+    let left: Vec<&str> = left.iter().filter_map(|o| o.key()).collect();
+    assert_eq!(left, ["d/keep-1.txt", "d/keep-2.txt"]);
+}

@@ -358,7 +358,7 @@ export function deleteFiles(
 export function deleteSentence(d: DeleteSummary): string {
   const files = `${d.deleted.toLocaleString()} ${d.deleted === 1 ? 'file' : 'files'}`;
   const parts = [d.stopped ? `Stopped: deleted ${files}; the rest is still there.` : `Deleted ${files}.`];
-  for (const k of d.kept) parts.push(`${k.path}: ${k.message}`);
+  for (const k of d.kept) parts.push(k.path ? `${k.path}: ${k.message}` : k.message);
   return parts.join(' ');
 }
 

@@ -17,7 +17,7 @@ use crate::journal::{self, Mark};
 use spacedock_common::Problem;
 use spacedock_s3::client::{map_error, Context};
 use spacedock_s3::listing;
-use spacedock_s3::objects::{delete_batch, DeleteSummary};
+use spacedock_s3::objects::DeleteSummary;
 use spacedock_s3::SpaceRef;
 
 /// One file of a delete as the journal keeps it.
@@ -38,6 +38,8 @@ enum Outcome {
     Gone,
     /// Changed since the plan: kept.
     Changed,
+    /// Refused by the server (e.g. a policy): kept, with why.
+    Refused(String),
 }
 
 /// Files that go in one request of a delete (S3 takes at most 1,000).
@@ -55,6 +57,8 @@ impl Queue {
         stop: &CancellationToken,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<DeleteSummary> {
+        // A quit waits for it to end between two requests.
+        let _running = self.running();
         let stop = Stops {
             user: stop.clone(),
             quit: self.quit.clone(),
@@ -78,14 +82,18 @@ impl Queue {
         let done = (self.run_delete(&id, at, files, &stop, progress).await).map(|(s, _)| s);
         self.journal.flush();
         if !self.quit.is_cancelled() {
-            // Every file has its end: a stop is the user's, not something to finish later.
+            // Over: what the user stopped, or what an error stopped (said in the summary), is
+            // not something to finish at the next start.
             self.journal.remove(&id);
+            self.journal.set_live(&id, false);
         }
         done
     }
 
     /// Deletes `files` of journal batch `id`, marking each as it ends. Returns what it did, and
-    /// how many files are finished (deleted, or gone already).
+    /// how many files are finished (deleted, or gone already). An error on the way (a listing
+    /// refused, the server unreachable) ends the run with what was done and the error among
+    /// the summary's problems; the files it did not reach stay waiting in the journal.
     pub(super) async fn run_delete(
         &self,
         id: &str,
@@ -116,6 +124,14 @@ impl Queue {
                             message: why.into(),
                         });
                     }
+                    Outcome::Refused(why) => {
+                        let why = format!("Not deleted: {why}");
+                        self.journal.mark(id, file, Mark::Failed, Some(why.clone()));
+                        summary.kept.push(Problem {
+                            path: key,
+                            message: why,
+                        });
+                    }
                 }
             }
             if summary.deleted != before {
@@ -136,19 +152,22 @@ impl Queue {
                 break;
             }
         }
-        summary.stopped = stop.is_cancelled() && !left.is_empty();
-        // What a quit stopped stays waiting, to be finished at the next start; what the user
-        // stopped, or an error, ends here.
-        if !self.quit.is_cancelled() {
-            let (mark, why) = match &result {
-                Err(e) => (Mark::Failed, Some(e.to_string())),
-                Ok(()) => (Mark::Cancelled, None),
-            };
-            for file in &left {
-                self.journal.mark(id, *file, mark, why.clone());
+        summary.stopped = !left.is_empty();
+        match result {
+            // What the user stopped ends here; what a quit stopped stays waiting, to be
+            // finished at the next start.
+            Ok(()) if !self.quit.is_cancelled() => {
+                for file in &left {
+                    self.journal.mark(id, *file, Mark::Cancelled, None);
+                }
             }
+            Ok(()) => {}
+            Err(e) => summary.kept.push(Problem {
+                path: String::new(),
+                message: format!("The delete stopped: {e}"),
+            }),
         }
-        result.map(|()| (summary, finished))
+        Ok((summary, finished))
     }
 }
 
@@ -201,9 +220,25 @@ async fn plan_delete(
                 }
             }
         } else if seen.insert(key.clone()) {
+            // Not shown: the version it has now is the one planned (a resume days later deletes
+            // that one, not whatever has the name then).
+            let etag = match shown.get(key) {
+                Some(etag) => Some(etag.clone()),
+                None => {
+                    let head = at.client.head_object().bucket(&at.name).key(key).send();
+                    match head.await {
+                        Ok(h) => h.e_tag().map(str::to_string),
+                        // Not there: nothing to delete.
+                        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                            continue
+                        }
+                        Err(e) => return Err(map_error(e, ctx)),
+                    }
+                }
+            };
             planned.push(DeleteFileSpec {
                 key: key.clone(),
-                etag: shown.get(key).cloned(),
+                etag,
                 under: None,
             });
         }
@@ -220,7 +255,8 @@ fn same(planned: Option<&str>, now: Option<&str>) -> bool {
 }
 
 /// A folder's files: the folder is listed a page at a time from where the last page ended, and
-/// each page's planned files that are still their planned version go in one request.
+/// each page's planned files that are still their planned version go in one request. Listing
+/// stops past the last planned file; planned files it did not list are looked at one by one.
 async fn delete_listed(
     at: &SpaceRef,
     folder: &str,
@@ -229,50 +265,104 @@ async fn delete_listed(
     report: &mut (dyn FnMut(Vec<(u32, String, Outcome)>) + Send),
 ) -> Result<()> {
     let ctx = Context::space(&at.endpoint, &at.name);
-    let mut planned: HashMap<String, (u32, Option<String>)> = (group.into_iter())
+    let mut planned: BTreeMap<String, (u32, Option<String>)> = (group.into_iter())
         .map(|(i, f)| (f.key, (i, f.etag)))
         .collect();
     let mut after: Option<String> = None;
-    while !planned.is_empty() && !stop.is_cancelled() {
+    loop {
+        let Some(last_planned) = planned.keys().next_back().cloned() else {
+            return Ok(());
+        };
+        if stop.is_cancelled() {
+            return Ok(());
+        }
+        if after.as_deref().is_some_and(|a| a >= last_planned.as_str()) {
+            break;
+        }
         let (page, more) =
             listing::page_after(&at.client, ctx, &at.name, folder, after.as_deref()).await?;
         let (mut go, mut changed) = (Vec::new(), Vec::new());
         for o in &page {
-            let Some(key) = o.key() else { continue };
+            // `page_after` refuses a page with an object that has no key.
+            let key = o.key().unwrap_or_default();
             let Some((file, etag)) = planned.remove(key) else {
                 // Not planned (it came since): left as it is.
                 continue;
             };
             match same(etag.as_deref(), o.e_tag()) {
-                true => go.push((file, key.to_string())),
+                true => go.push((file, key.to_string(), etag)),
                 false => changed.push((file, key.to_string(), Outcome::Changed)),
             }
         }
         report(changed);
         for chunk in go.chunks(PER_REQUEST) {
-            let objects = (chunk.iter())
-                .map(|(_, k)| {
-                    aws_sdk_s3::types::ObjectIdentifier::builder()
-                        .key(k)
-                        .build()
-                        .map_err(|e| Error::InvalidInput(e.to_string()))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            delete_batch(&at.client, &at.name, ctx, objects).await?;
-            let ended = chunk.iter().map(|(f, k)| (*f, k.clone(), Outcome::Deleted));
-            report(ended.collect());
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            report(delete_some(at, ctx, chunk).await?);
         }
         after = page.last().and_then(|o| o.key()).map(str::to_string);
         if !more {
-            // Planned, and no longer listed: gone already.
-            let gone = std::mem::take(&mut planned).into_iter();
-            report(
-                gone.map(|(key, (file, _))| (file, key, Outcome::Gone))
-                    .collect(),
-            );
+            break;
         }
     }
-    Ok(())
+    // Planned, and not listed (gone already, or listed under another form of its name): each
+    // is looked at before it is called gone.
+    let rest = planned.into_iter().map(|(key, (file, etag))| {
+        let f = DeleteFileSpec {
+            key,
+            etag,
+            under: None,
+        };
+        (file, f)
+    });
+    delete_looked(at, rest.collect(), stop, report).await
+}
+
+/// One request deleting up to 1,000 files, each with its planned ETag (servers that honour
+/// that check it too); each file's own answer: deleted, or refused with why.
+async fn delete_some(
+    at: &SpaceRef,
+    ctx: Context<'_>,
+    files: &[(u32, String, Option<String>)],
+) -> Result<Vec<(u32, String, Outcome)>> {
+    let objects = (files.iter())
+        .map(|(_, key, etag)| {
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key(key)
+                .set_e_tag(etag.clone())
+                .build()
+                .map_err(|e| Error::InvalidInput(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let delete = aws_sdk_s3::types::Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(true)
+        .build()
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let out = (at.client.delete_objects().bucket(&at.name).delete(delete))
+        .send()
+        .await
+        .map_err(|e| map_error(e, ctx))?;
+    let refused: HashMap<&str, String> = (out.errors().iter())
+        .filter_map(|e| {
+            let why = match e.code().map(S3Code::parse) {
+                Some(S3Code::PreconditionFailed) => None,
+                _ => Some(e.message().unwrap_or("refused").to_string()),
+            };
+            Some((e.key()?, why.unwrap_or_default()))
+        })
+        .collect();
+    Ok((files.iter())
+        .map(|(file, key, _)| {
+            let outcome = match refused.get(key.as_str()) {
+                None => Outcome::Deleted,
+                Some(why) if why.is_empty() => Outcome::Changed,
+                Some(why) => Outcome::Refused(why.clone()),
+            };
+            (*file, key.clone(), outcome)
+        })
+        .collect())
 }
 
 /// Files chosen one by one: each looked at right before it goes (and sent with `If-Match`,

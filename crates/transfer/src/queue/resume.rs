@@ -89,6 +89,10 @@ impl Queue {
     pub fn interrupted_batches(&self) -> Result<Vec<InterruptedBatch>> {
         let mut out = Vec::new();
         for entry in self.journal.entries()? {
+            // This run's own, or one being resumed now: not interrupted.
+            if self.journal.is_live(&entry.id) {
+                continue;
+            }
             if entry.waiting().next().is_none() {
                 self.journal.remove(&entry.id);
                 continue;
@@ -130,6 +134,10 @@ impl Queue {
                 "a batch was resumed on another Space than its own".into(),
             ));
         }
+        if self.journal.is_live(id) {
+            return Err(Error::Gone("That batch is being resumed already.".into()));
+        }
+        self.journal.set_live(id, true);
         let tally = Tally::new(progress);
         let result = match spec.job.clone() {
             JobSpec::Upload { acl, conflict, .. } => {
@@ -150,6 +158,7 @@ impl Queue {
             }
             JobSpec::Delete => self.resume_deletes(&entry, at, &tally).await,
         };
+        self.journal.set_live(id, false);
         result?;
         self.journal.flush();
         let left = self
@@ -180,11 +189,7 @@ impl Queue {
                 Err(e) => tally.failed(&f.id.to_string(), &e.to_string()),
             }
         }
-        let count = std::sync::atomic::AtomicU64::new(0);
-        let progress = |_: u64| {
-            let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            (tally.progress)(n + 1);
-        };
+        let progress = |deleted: u64| (tally.progress)(deleted);
         let stop = super::deletes::Stops {
             user: self.quit.child_token(),
             quit: self.quit.clone(),
