@@ -1,5 +1,6 @@
 //! Deleting a big folder in the real window: its progress, a Stop that leaves exactly what was
-//! not yet deleted, and a second delete that takes the rest.
+//! not yet deleted, and a second delete that takes the rest; then a delete the app is killed
+//! during, offered at the next start and finished with Resume.
 
 use super::*;
 use futures_util::StreamExt as _;
@@ -18,9 +19,10 @@ async fn count_below(client: &aws_sdk_s3::Client, space: &str, prefix: &str) -> 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_big_folder_delete_shows_progress_and_stops_when_asked() {
     let (home, app, client, space) = harness::on_sandbox_with_space("deletes").await;
-    // The folder's marker and 5,000 files in it.
+    // The folder's marker and 5,000 files in it; and 4,000 in another.
     let keys: Vec<String> = std::iter::once("many/".to_string())
         .chain((0..5000).map(|i| format!("many/{i:05}.txt")))
+        .chain((0..4000).map(|i| format!("more/{i:05}.txt")))
         .collect();
     futures_util::stream::iter(keys.iter().map(|key| {
         (client.put_object().bucket(&space).key(key))
@@ -35,18 +37,14 @@ async fn a_big_folder_delete_shows_progress_and_stops_when_asked() {
     app.click(Locator::Id("refresh-spaces")).await;
     app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
         .await;
-    let select_folder = || async {
-        app.wait_for(
-            Locator::Css("[data-key='many/'] input[type='checkbox']"),
-            20,
-        )
-        .await;
-        app.click(Locator::Css("[data-key='many/'] input[type='checkbox']"))
-            .await;
+    let delete_folder = async |app: &App, folder: &str| {
+        let checkbox = format!("[data-key='{folder}'] input[type='checkbox']");
+        app.wait_for(Locator::Css(&checkbox), 20).await;
+        app.click(Locator::Css(&checkbox)).await;
         app.click(Locator::Id("bulk-delete")).await;
         app.click(Locator::Id("bulk-delete-confirm")).await;
     };
-    select_folder().await;
+    delete_folder(&app, "many/").await;
     app.wait_for(Locator::Id("bulk-delete-progress"), 10).await;
     app.shot("90-delete-progress").await;
     app.click(Locator::Id("bulk-delete-stop")).await;
@@ -74,12 +72,41 @@ async fn a_big_folder_delete_shows_progress_and_stops_when_asked() {
     );
 
     // Deleted again, to the end.
-    select_folder().await;
+    delete_folder(&app, "many/").await;
     app.wait_for(
         Locator::XPath("//p[@id='bulk-message'][starts-with(., 'Deleted ')]"),
         60,
     )
     .await;
     assert_eq!(count_below(&client, &space, "many/").await, 0);
+
+    // Killed once the first thousand are gone: the next start offers the rest, Resume ends it.
+    delete_folder(&app, "more/").await;
+    let started = Instant::now();
+    while count_below(&client, &space, "more/").await == 4000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    home.kill_app();
+    drop(app);
+    // Started again (with the sandbox, which went with the app).
+    let app = App::launch(&home, &["--sandbox"]).await;
+    let row =
+        "//section[@id='interrupted-transfers']//li[span[contains(@class, 'dir')][contains(., 'Delete')]]";
+    app.wait_for(Locator::XPath(row), 180).await;
+    assert!(
+        count_below(&client, &space, "more/").await > 0,
+        "killed too late"
+    );
+    app.shot("92-interrupted-delete").await;
+    app.click(Locator::XPath(&format!("{row}//button[.='Resume']")))
+        .await;
+    app.wait_for(Locator::XPath(&format!("{row}[@data-state='done']")), 120)
+        .await;
+    app.shot("93-resumed-delete").await;
+    assert_eq!(count_below(&client, &space, "more/").await, 0);
     drop(home);
 }

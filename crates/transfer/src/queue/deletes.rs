@@ -135,6 +135,8 @@ impl Queue {
                 }
             }
             if summary.deleted != before {
+                // On disk before it is said: a crash now does not offer these again.
+                self.journal.flush();
                 progress(summary.deleted);
             }
         };
