@@ -404,17 +404,26 @@ pub async fn delete_keys(
 ) -> spacedock::core::Result<spacedock::core::objects::DeleteSummary> {
     use spacedock::core::transfer::queue::{Queue, QueueSetup};
     let dir = tempfile::tempdir().expect("tempdir");
-    let queue = Queue::new(QueueSetup {
-        data_dir: dir.path().to_path_buf(),
-        upload_limit: None,
-        download_limit: None,
-        files_at_once: None,
-        log: std::sync::Arc::new(|_| {}),
-    });
+    let queue = Queue::new(QueueSetup::in_folder(dir.path()));
     let at = spacedock::core::SpaceRef::new(client, endpoint, space);
     let shown = Default::default();
     let stop = spacedock::core::CancellationToken::new();
     queue
         .delete(&at, "tests", (keys, &shown), &stop, &|_| {})
         .await
+}
+
+/// Puts a one-byte file at each of `keys`, 32 at a time.
+pub async fn put_many(client: &aws_sdk_s3::Client, space: &str, keys: &[String]) {
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(keys.iter().map(|key| {
+        (client.put_object().bucket(space).key(key))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+    }))
+    .buffer_unordered(32)
+    .for_each(|put| async move {
+        put.expect("put");
+    })
+    .await;
 }

@@ -1,6 +1,6 @@
 //! Destroying a Space: only with the name typed to confirm, and only with its files when asked.
 
-pub use tokio_util::sync::CancellationToken;
+use tokio_util::sync::CancellationToken;
 
 use aws_sdk_s3::types::ObjectIdentifier;
 use serde::Serialize;

@@ -148,14 +148,9 @@ impl Services {
         lock(&self.tokens_checked).contains(id)
     }
 
-    /// Connection `id`'s token is seen to list its key (or, `false`, is forgotten).
-    pub fn set_token_checked(&self, id: &str, checked: bool) {
-        let mut all = lock(&self.tokens_checked);
-        if checked {
-            all.insert(id.to_string());
-        } else {
-            all.remove(id);
-        }
+    /// Connection `id`'s token is seen to list its key.
+    pub fn mark_token_checked(&self, id: &str) {
+        lock(&self.tokens_checked).insert(id.to_string());
     }
 
     /// The stop of a Space destruction about to begin (each destruction gets its own).

@@ -635,13 +635,22 @@ pub struct DeleteSummary {
     pub stopped: bool,
 }
 
-/// Deletes up to 1,000 objects (or object versions) in one request; any refusal is an error.
-pub async fn delete_batch(
+/// A file a delete request left where it was, with the server's code and why.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub key: String,
+    pub code: S3Code,
+    pub message: String,
+}
+
+/// Deletes up to 1,000 objects (or object versions) in one request; returns those the server
+/// refused, each with why (the others are gone).
+pub async fn delete_each(
     client: &aws_sdk_s3::Client,
     space: &str,
     c: Context<'_>,
     objects: Vec<ObjectIdentifier>,
-) -> Result<()> {
+) -> Result<Vec<Refused>> {
     let delete = Delete::builder()
         .set_objects(Some(objects))
         .quiet(true)
@@ -654,14 +663,30 @@ pub async fn delete_batch(
         .send()
         .await
         .map_err(|e| map_error(e, c))?;
-    match out.errors().first() {
+    Ok((out.errors().iter())
+        .map(|e| Refused {
+            key: e.key().unwrap_or_default().to_string(),
+            code: e.code().unwrap_or("DeleteFailed").into(),
+            message: e.message().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// Deletes up to 1,000 objects (or object versions) in one request; any refusal is an error.
+pub async fn delete_batch(
+    client: &aws_sdk_s3::Client,
+    space: &str,
+    c: Context<'_>,
+    objects: Vec<ObjectIdentifier>,
+) -> Result<()> {
+    match delete_each(client, space, c, objects)
+        .await?
+        .into_iter()
+        .next()
+    {
         Some(first) => Err(Error::Server {
-            code: first.code().unwrap_or("DeleteFailed").into(),
-            message: format!(
-                "could not delete “{}”: {}",
-                first.key().unwrap_or_default(),
-                first.message().unwrap_or_default()
-            ),
+            code: first.code,
+            message: format!("could not delete “{}”: {}", first.key, first.message),
         }),
         None => Ok(()),
     }

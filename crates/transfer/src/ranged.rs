@@ -206,17 +206,13 @@ pub(super) async fn verify(
         }
     };
     let known = integrity::known(etag, None);
-    // Hashed as the ranges landed: the ETag's MD5 or the one stored with the file proves it
-    // without reading the file again. (A stored MD5 that differs may be stale: the server's
-    // own ETag of the parts decides then.)
-    if let Some(here) = whole {
-        let said = [
-            known_md5(&known),
-            stored.as_deref().and_then(integrity::from_base64),
-        ];
-        if said.contains(&Some(here)) {
-            return Ok(());
-        }
+    // The MD5s said of it: the ETag's (one part) and the one stored with it.
+    let said_of =
+        |stored: Option<&str>| [known_md5(&known), stored.and_then(integrity::from_base64)];
+    // Hashed as the ranges landed: either MD5 proves it without reading the file again. (A
+    // stored MD5 that differs may be stale: the server's own ETag of the parts decides then.)
+    if whole.is_some_and(|here| said_of(stored.as_deref()).contains(&Some(here))) {
+        return Ok(());
     }
     if let integrity::Known::Parts { etag: want, count } = &known {
         // Part 1's size is the part size (every part but the last has it); a server that does
@@ -242,11 +238,7 @@ pub(super) async fn verify(
         }
         (stored, _) => stored,
     };
-    // The MD5s said of it: the ETag's (one part) and the one stored with it.
-    let said = [
-        known_md5(&known),
-        stored.as_deref().and_then(integrity::from_base64),
-    ];
+    let said = said_of(stored.as_deref());
     let mut checked = false;
     if said.iter().any(Option::is_some) {
         let path = partial.to_path_buf();

@@ -71,7 +71,7 @@ async fn fresh_space(link: &Link, label: &str) -> String {
 }
 
 async fn drop_space(link: &Link, name: &str) {
-    let cancel = destroy::CancellationToken::new();
+    let cancel = spacedock_core::CancellationToken::new();
     let gone = destroy::destroy(&link.client, &link.url, name, name, true, &cancel, |_| {});
     gone.await.expect("clean up");
 }

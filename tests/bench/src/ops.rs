@@ -120,13 +120,7 @@ pub async fn run(op: Op, tool: Tool, p: &Programs, link: &Link, space: &str) -> 
         (Op::Delete, Tool::Spacedock) => {
             // The app's way: through the transfer queue (planned, journaled, guarded).
             let dir = tempfile::tempdir().expect("tempdir");
-            let queue = Queue::new(QueueSetup {
-                data_dir: dir.path().to_path_buf(),
-                upload_limit: None,
-                download_limit: None,
-                files_at_once: None,
-                log: std::sync::Arc::new(|_| {}),
-            });
+            let queue = Queue::new(QueueSetup::in_folder(dir.path()));
             let at = spacedock_core::SpaceRef::new(&link.client, url, space);
             measured(async {
                 let keys = ["d/".to_string()];

@@ -3,7 +3,6 @@
 //! during, offered at the next start and finished with Resume.
 
 use super::*;
-use futures_util::StreamExt as _;
 
 async fn count_below(client: &aws_sdk_s3::Client, space: &str, prefix: &str) -> u64 {
     let mut pages = (client.list_objects_v2().bucket(space).prefix(prefix))
@@ -24,16 +23,7 @@ async fn a_big_folder_delete_shows_progress_and_stops_when_asked() {
         .chain((0..5000).map(|i| format!("many/{i:05}.txt")))
         .chain((0..4000).map(|i| format!("more/{i:05}.txt")))
         .collect();
-    futures_util::stream::iter(keys.iter().map(|key| {
-        (client.put_object().bucket(&space).key(key))
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
-            .send()
-    }))
-    .buffer_unordered(32)
-    .for_each(|put| async move {
-        put.expect("put");
-    })
-    .await;
+    spacedock_tests::put_many(&client, &space, &keys).await;
     app.click(Locator::Id("refresh-spaces")).await;
     app.click(Locator::XPath(&format!("//td//button[.='{space}']")))
         .await;

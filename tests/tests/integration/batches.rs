@@ -269,17 +269,7 @@ async fn a_quit_during_a_folder_delete_is_finished_at_the_next_start_and_keeps_w
     let client = owner_client(&sb);
     let space = crate::upload::new_space(&sb, "del-quit").await.space;
     let keys: Vec<String> = (0..2500).map(|i| format!("f/{i:05}.txt")).collect();
-    let put = |key: String, body: &'static [u8]| {
-        (client.put_object().bucket(&space).key(key))
-            .body(ByteStream::from_static(body))
-            .send()
-    };
-    futures_util::stream::iter(keys.iter().map(|k| put(k.clone(), b"x")))
-        .buffer_unordered(32)
-        .for_each(|p| async move {
-            p.expect("put");
-        })
-        .await;
+    spacedock_tests::put_many(&client, &space, &keys).await;
 
     let s = Arc::new(connected(&sb, root.path(), &sb.endpoint.url).await);
     // Once the first thousand are gone: another client changes a file the delete has not

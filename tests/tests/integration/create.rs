@@ -253,7 +253,7 @@ async fn destroying_needs_the_typed_name_and_consent_for_files() {
     };
     let before = count().await;
     assert_eq!(before, 1005);
-    let cancel = destroy::CancellationToken::new();
+    let cancel = spacedock::core::CancellationToken::new();
 
     let err = destroy::destroy(
         &client,
@@ -331,7 +331,7 @@ async fn a_cancelled_destroy_keeps_the_space() {
         .send()
         .await
         .expect("put");
-    let cancel = destroy::CancellationToken::new();
+    let cancel = spacedock::core::CancellationToken::new();
     cancel.cancel();
     let err = destroy::destroy(
         &client,

@@ -51,7 +51,7 @@ async fn destroy_empties_a_versioned_space() {
                 .await
                 .expect("null delete marker");
         }
-        let cancel = destroy::CancellationToken::new();
+        let cancel = spacedock::core::CancellationToken::new();
         let destroyed = tokio::time::timeout(
             Duration::from_secs(120),
             destroy::destroy(
@@ -113,7 +113,7 @@ async fn a_stopped_destroy_keeps_the_space_and_the_rest() {
         done.expect("task").expect("put");
     }
     // Stop is pressed as soon as the first batch of 1,000 is reported.
-    let cancel = destroy::CancellationToken::new();
+    let cancel = spacedock::core::CancellationToken::new();
     let err = destroy::destroy(
         &client,
         &sb.endpoint.url,

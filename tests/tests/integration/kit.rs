@@ -228,7 +228,7 @@ fn listing_consumers() -> Vec<Consumer> {
             run: |k| {
                 Box::pin(async move {
                     let active = k.s.active().await.expect("connected");
-                    let stop = destroy::CancellationToken::new();
+                    let stop = spacedock::core::CancellationToken::new();
                     let url = active.endpoint.url.clone();
                     destroy::destroy(&active.client, &url, "s", "s", true, &stop, |_| {})
                         .await

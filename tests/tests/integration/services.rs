@@ -412,25 +412,13 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
 /// exactly the files it did not delete are still there.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_folder_delete_stops_when_asked_and_says_what_it_deleted() {
-    use futures_util::StreamExt as _;
     let sb = sandbox();
     let target = crate::upload::new_space(&sb, "stop-del").await;
     // The folder's marker and 2,100 files in it.
     let keys: Vec<String> = std::iter::once("big/".to_string())
         .chain((0..2100).map(|i| format!("big/{i:05}.txt")))
         .collect();
-    futures_util::stream::iter(keys.iter().map(|key| {
-        (target.client.put_object())
-            .bucket(&target.space)
-            .key(key)
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
-            .send()
-    }))
-    .buffer_unordered(32)
-    .for_each(|put| async move {
-        put.expect("put");
-    })
-    .await;
+    spacedock_tests::put_many(&target.client, &target.space, &keys).await;
     let root = tempfile::tempdir().expect("tempdir");
     let s = Arc::new(connected(&sb, root.path(), &sb.endpoint.url).await);
     let request = Some(41);

@@ -273,7 +273,7 @@ async fn a_versioned_space_is_destroyed_with_every_version() {
     spacedock_tests::delete_keys(&client, url, &space, &["a.txt".to_string()])
         .await
         .expect("delete");
-    let stop = destroy::CancellationToken::new();
+    let stop = spacedock::core::CancellationToken::new();
     destroy::destroy(&client, url, &space, &space, true, &stop, |_| {})
         .await
         .expect("destroy a versioned Space");

@@ -89,7 +89,7 @@ pub async fn start_sandbox(
         ));
         // The keychain is where the app keeps the owner's secret, like any other.
         let owner = started.owner();
-        let keychain = &services.keychain();
+        let keychain = services.keychain();
         if keychain.get(SANDBOX_OWNER_ACCOUNT)?.as_ref() != Some(&owner.secret) {
             keychain.set(SANDBOX_OWNER_ACCOUNT, &owner.secret)?;
         }

@@ -88,7 +88,7 @@ pub async fn api_of(services: &Services, active: &Active) -> Result<DoApi> {
                 Ok(()) => {
                     services.keychain().set(&token_account(id), &old)?;
                     services.keychain().delete(OLD_TOKEN_ACCOUNT)?;
-                    services.set_token_checked(id, true);
+                    services.mark_token_checked(id);
                     return Ok(api);
                 }
                 Err(Error::ApiTokenOtherAccount(_)) => return Err(Error::ApiTokenNeeded),
@@ -99,7 +99,7 @@ pub async fn api_of(services: &Services, active: &Active) -> Result<DoApi> {
     let api = DoApi::new(&api_base()?, &token);
     if !services.token_checked(id) {
         lists_own_key(&api, active).await?;
-        services.set_token_checked(id, true);
+        services.mark_token_checked(id);
     }
     Ok(api)
 }
@@ -115,7 +115,7 @@ pub async fn keep_token(services: &Services, active: &Active, token: &Secret) ->
     lists_own_key(&DoApi::new(&api_base()?, token), active).await?;
     let id = &active.profile.id;
     services.keychain().set(&token_account(id), token)?;
-    services.set_token_checked(id, true);
+    services.mark_token_checked(id);
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use crate::journal::{self, Mark};
 use spacedock_common::Problem;
 use spacedock_s3::client::{map_error, Context};
 use spacedock_s3::listing;
-use spacedock_s3::objects::DeleteSummary;
+use spacedock_s3::objects::{delete_each, DeleteSummary, Refused};
 use spacedock_s3::SpaceRef;
 
 /// One file of a delete as the journal keeps it.
@@ -226,17 +226,11 @@ async fn plan_delete(
             // that one, not whatever has the name then).
             let etag = match shown.get(key) {
                 Some(etag) => Some(etag.clone()),
-                None => {
-                    let head = at.client.head_object().bucket(&at.name).key(key).send();
-                    match head.await {
-                        Ok(h) => h.e_tag().map(str::to_string),
-                        // Not there: nothing to delete.
-                        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
-                            continue
-                        }
-                        Err(e) => return Err(map_error(e, ctx)),
-                    }
-                }
+                None => match look(at, key).await? {
+                    Some(now) => now,
+                    // Not there: nothing to delete.
+                    None => continue,
+                },
             };
             planned.push(DeleteFileSpec {
                 key: key.clone(),
@@ -246,6 +240,13 @@ async fn plan_delete(
         }
     }
     Ok(planned)
+}
+
+/// A file's ETag now: None if it is not there, Some(None) if the server gave none.
+async fn look(at: &SpaceRef, key: &str) -> Result<Option<Option<String>>> {
+    let target = crate::Target::plain(&at.client, &at.endpoint, &at.name);
+    let now = crate::etag_now(&target, key).await?;
+    Ok(now.map(|etag| Some(etag).filter(|e| !e.is_empty())))
 }
 
 fn same(planned: Option<&str>, now: Option<&str>) -> bool {
@@ -337,30 +338,18 @@ async fn delete_some(
                 .map_err(|e| Error::InvalidInput(e.to_string()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let delete = aws_sdk_s3::types::Delete::builder()
-        .set_objects(Some(objects))
-        .quiet(true)
-        .build()
-        .map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let out = (at.client.delete_objects().bucket(&at.name).delete(delete))
-        .send()
-        .await
-        .map_err(|e| map_error(e, ctx))?;
-    let refused: HashMap<&str, String> = (out.errors().iter())
-        .filter_map(|e| {
-            let why = match e.code().map(S3Code::parse) {
-                Some(S3Code::PreconditionFailed) => None,
-                _ => Some(e.message().unwrap_or("refused").to_string()),
-            };
-            Some((e.key()?, why.unwrap_or_default()))
-        })
+    let refused: HashMap<String, Refused> = (delete_each(&at.client, &at.name, ctx, objects)
+        .await?)
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
         .collect();
     Ok((files.iter())
         .map(|(file, key, _)| {
-            let outcome = match refused.get(key.as_str()) {
+            let outcome = match refused.get(key) {
                 None => Outcome::Deleted,
-                Some(why) if why.is_empty() => Outcome::Changed,
-                Some(why) => Outcome::Refused(why.clone()),
+                Some(r) if r.code == S3Code::PreconditionFailed => Outcome::Changed,
+                Some(r) if r.message.is_empty() => Outcome::Refused("refused".into()),
+                Some(r) => Outcome::Refused(r.message.clone()),
             };
             (*file, key.clone(), outcome)
         })
@@ -380,13 +369,8 @@ async fn delete_looked(
         if stop.is_cancelled() {
             return Ok(None);
         }
-        let head = at.client.head_object().bucket(&at.name).key(&f.key).send();
-        let now = match head.await {
-            Ok(h) => h.e_tag().map(str::to_string),
-            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
-                return Ok(Some((file, f.key, Outcome::Gone)))
-            }
-            Err(e) => return Err(map_error(e, ctx)),
+        let Some(now) = look(at, &f.key).await? else {
+            return Ok(Some((file, f.key, Outcome::Gone)));
         };
         if !same(f.etag.as_deref(), now.as_deref()) {
             return Ok(Some((file, f.key, Outcome::Changed)));

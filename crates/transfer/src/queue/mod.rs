@@ -49,6 +49,19 @@ pub struct QueueSetup {
     pub log: EventSink<String>,
 }
 
+impl QueueSetup {
+    /// A queue keeping its journal and records in `data_dir`, with no limits and no log.
+    pub fn in_folder(data_dir: &std::path::Path) -> QueueSetup {
+        QueueSetup {
+            data_dir: data_dir.to_path_buf(),
+            upload_limit: None,
+            download_limit: None,
+            files_at_once: None,
+            log: Arc::new(|_| {}),
+        }
+    }
+}
+
 pub struct Queue {
     uploads: Mutex<HashMap<u32, uploads::UploadBatch>>,
     downloads: Mutex<HashMap<u32, downloads::DownloadBatch>>,

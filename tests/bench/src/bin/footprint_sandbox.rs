@@ -39,7 +39,7 @@ async fn main() {
     };
     let client = s3::client(&endpoint, &access_key, &secret);
     // Empty at each start: an upload measured is a new file, never one already there.
-    let stop = spacedock_core::destroy::CancellationToken::new();
+    let stop = spacedock_core::CancellationToken::new();
     let _ =
         spacedock_core::destroy::destroy(&client, &url, SPACE, SPACE, true, &stop, |_| {}).await;
     client
