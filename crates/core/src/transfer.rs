@@ -3,6 +3,7 @@
 
 pub use spacedock_transfer::*;
 
+pub mod board;
 pub mod copy_batch;
 pub mod download_batch;
 pub mod limits;

@@ -3,6 +3,7 @@
 
 mod about;
 mod batches;
+mod board;
 mod browse;
 mod busy;
 mod cdn;

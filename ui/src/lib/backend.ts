@@ -24,7 +24,8 @@ import type { SavedRules } from './bindings/SavedRules';
 import type { Restored } from './bindings/Restored';
 import type { DeleteSummary } from './bindings/DeleteSummary';
 import type { FileAcl } from './bindings/FileAcl';
-import type { TransferEvent } from './bindings/TransferEvent';
+import type { TransferRow } from './bindings/TransferRow';
+import type { TransfersChanged } from './bindings/TransfersChanged';
 import type { UploadPlan } from './bindings/UploadPlan';
 import type { UploadSummary } from './bindings/UploadSummary';
 import type { Interrupted } from './bindings/Interrupted';
@@ -233,20 +234,33 @@ export function planUpload(space: string, region: string | null, prefix: string,
   return invoke('plan_upload', { space, region, prefix, paths });
 }
 
-export function startUpload(
-  batch: number,
-  acl: FileAcl,
-  conflict: Conflict,
-  ids: number[] | null,
-  onEvent: (e: TransferEvent) => void,
-): Promise<UploadSummary> {
-  const channel = new Channel<TransferEvent>();
-  channel.onmessage = onEvent;
-  return invoke('start_upload', { batch, acl, conflict, ids, onEvent: channel });
+/** Runs a planned upload; its files' progress is on the Transfers panel's rows. */
+export function startUpload(batch: number, acl: FileAcl, conflict: Conflict): Promise<UploadSummary> {
+  return invoke('start_upload', { batch, acl, conflict });
 }
 
-export function cancelUpload(batch: number, id: number | null): Promise<void> {
-  return invoke('cancel_upload', { batch, id });
+// --- The Transfers panel: the engine's queue ---
+
+/** Every row of the engine's queue now; each change from then on goes to `onChange`. */
+export function watchTransfers(onChange: (c: TransfersChanged) => void): Promise<TransferRow[]> {
+  const channel = new Channel<TransfersChanged>();
+  channel.onmessage = onChange;
+  return invoke('watch_transfers', { onChange: channel });
+}
+
+/** Cancels one file of a batch, or (with `file` null) all of it. */
+export function cancelTransfer(batch: number, file: number | null): Promise<void> {
+  return invoke('cancel_transfer', { batch, file });
+}
+
+/** Runs again a batch's files that failed or were cancelled; says how many. */
+export function retryTransfer(batch: number): Promise<number> {
+  return invoke('retry_transfer', { batch });
+}
+
+/** Clears the rows of files that finished; with `batch`, stops it and clears all of it. */
+export function clearTransfers(batch: number | null): Promise<void> {
+  return invoke('clear_transfers', { batch });
 }
 
 // --- Transfers a quit or a crash interrupted ---
@@ -436,31 +450,14 @@ export function planDownload(space: string, region: string | null, keys: string[
   return invoke('plan_download', { space, region, keys });
 }
 
-export function startDownload(
-  batch: number,
-  conflict: Conflict,
-  ids: number[] | null,
-  onEvent: (e: TransferEvent) => void,
-): Promise<DownloadSummary> {
-  const channel = new Channel<TransferEvent>();
-  channel.onmessage = onEvent;
-  return invoke('start_download', { batch, conflict, ids, onEvent: channel });
+/** Runs a planned download; its files' progress is on the Transfers panel's rows. */
+export function startDownload(batch: number, conflict: Conflict): Promise<DownloadSummary> {
+  return invoke('start_download', { batch, conflict });
 }
 
-export function cancelDownload(batch: number, id: number | null): Promise<void> {
-  return invoke('cancel_download', { batch, id });
-}
-
-/** Starts a drag out; its download runs at once, each file's progress going to `onEvent`. */
-export function dragOut(
-  space: string,
-  region: string | null,
-  keys: string[],
-  onEvent: (e: TransferEvent) => void,
-): Promise<PlannedDownload> {
-  const channel = new Channel<TransferEvent>();
-  channel.onmessage = onEvent;
-  return invoke('drag_out', { space, region, keys, onEvent: channel });
+/** Starts a drag out; its download runs at once, through the queue. */
+export function dragOut(space: string, region: string | null, keys: string[]): Promise<PlannedDownload> {
+  return invoke('drag_out', { space, region, keys });
 }
 
 export function forgetDownload(batch: number): Promise<void> {
@@ -498,19 +495,9 @@ export function planCopy(ask: CopyRequest): Promise<PlannedCopy> {
   return invoke('plan_copy', { ask });
 }
 
-export function startCopy(
-  batch: number,
-  conflict: Conflict,
-  ids: number[] | null,
-  onEvent: (e: TransferEvent) => void,
-): Promise<CopySummary> {
-  const channel = new Channel<TransferEvent>();
-  channel.onmessage = onEvent;
-  return invoke('start_copy', { batch, conflict, ids, onEvent: channel });
-}
-
-export function cancelCopy(batch: number, id: number | null): Promise<void> {
-  return invoke('cancel_copy', { batch, id });
+/** Runs a planned copy; its files' progress is on the Transfers panel's rows. */
+export function startCopy(batch: number, conflict: Conflict): Promise<CopySummary> {
+  return invoke('start_copy', { batch, conflict });
 }
 
 export function forgetCopy(batch: number): Promise<void> {

@@ -3,49 +3,98 @@ import * as backend from './backend';
 import type { Conflict } from './bindings/Conflict';
 import type { FileAcl } from './bindings/FileAcl';
 import type { FileState } from './bindings/FileState';
-import type { TransferEvent } from './bindings/TransferEvent';
-import type { DownloadSummary } from './bindings/DownloadSummary';
+import type { TransferRow } from './bindings/TransferRow';
+import type { TransfersChanged } from './bindings/TransfersChanged';
+import type { Direction } from './bindings/Direction';
 import type { CopyRequest } from './bindings/CopyRequest';
 
 export type ItemState = FileState['state'];
+export type { Direction };
 
-/** Copies and moves run on the server: their bytes never pass through this computer. */
-export type Direction = 'upload' | 'download' | 'copy' | 'move';
-
+/** A row of the engine's queue, as the panel shows it. */
 export interface Item {
+  row: number;
   batch: number;
-  id: number;
+  /** The file's id in its batch; null for what the plan found can't be moved. */
+  id: number | null;
   direction: Direction;
   space: string;
   key: string;
   /** Where a copy or move puts the file. */
-  to?: string;
+  to: string | null;
   size: number;
   bytes: number;
   state: ItemState;
   message: string | null;
 }
 
-interface Batch {
-  direction: Direction;
-  acl: FileAcl;
-  /** The choice made for files already there: a retry keeps it. */
-  conflict: Conflict;
-  onFinished: () => void;
+function toItem(r: TransferRow): Item {
+  return {
+    row: r.row,
+    batch: r.batch,
+    id: r.file,
+    direction: r.direction,
+    space: r.space,
+    key: r.key,
+    to: r.to,
+    size: r.size,
+    bytes: r.bytes,
+    state: r.state.state,
+    message: r.state.state === 'failed' ? r.state.message : null,
+  };
 }
 
 /** Asks the user what to do with files that already exist; null cancels the upload. */
 export type AskConflict = (count: number) => Promise<Conflict | null>;
 
+/**
+ * The Transfers panel's view of the engine's queue: the rows are the engine's, handed over once
+ * and then as they change; Cancel, Retry and Clear act there. The page keeps only what it does
+ * when a batch it started ends (refresh a listing).
+ */
 export class TransferQueue {
   items: Item[] = $state([]);
   /** Bytes per second, smoothed. */
   rate = $state(0);
-  private index = new Map<string, Item>();
-  private batches = new Map<number, Batch>();
+  private at = new Map<number, number>();
+  private finished = new Map<number, () => void>();
   private lastSample: { at: number; bytes: number } | null = null;
-  /** Ids of rows that are not files of a batch (what can't be moved, and why). */
-  private problemIds = -1;
+  private watching: Promise<void> | null = null;
+
+  /** Shows the engine's queue: every row now, then each change. */
+  watch(): Promise<void> {
+    this.watching ??= (async () => {
+      // Changes can come before the rows they change: they wait for them.
+      let early: TransfersChanged[] | null = [];
+      const rows = await backend.watchTransfers((c) => (early ? early.push(c) : this.changed(c)));
+      this.items = rows.map(toItem);
+      this.reindex();
+      for (const c of early) this.changed(c);
+      early = null;
+    })();
+    return this.watching;
+  }
+
+  private reindex() {
+    this.at = new Map(this.items.map((i, n) => [i.row, n]));
+  }
+
+  private changed(c: TransfersChanged) {
+    for (const r of c.rows) {
+      const n = this.at.get(r.row);
+      if (n === undefined) {
+        this.at.set(r.row, this.items.length);
+        this.items.push(toItem(r));
+      } else {
+        this.items[n] = toItem(r);
+      }
+    }
+    if (c.removed.length > 0) {
+      const gone = new Set(c.removed);
+      this.items = this.items.filter((i) => !gone.has(i.row));
+      this.reindex();
+    }
+  }
 
   get totalBytes(): number {
     return this.items.reduce((n, i) => (i.state === 'skipped' || i.state === 'cancelled' ? n : n + i.size), 0);
@@ -79,18 +128,6 @@ export class TransferQueue {
     }
   }
 
-  private apply(batch: number, e: TransferEvent) {
-    const item = this.index.get(`${batch}:${e.id}`);
-    if (!item) return;
-    item.state = e.state.state;
-    if (e.state.state === 'running' || e.state.state === 'done') item.bytes = e.bytes;
-    else if (e.state.state !== 'failed') item.bytes = 0;
-    if (e.state.state === 'failed') {
-      item.message = e.state.message;
-      item.bytes = 0;
-    }
-  }
-
   /** Plans and runs an upload of local paths into `prefix` of a Space. */
   async upload(
     space: string,
@@ -109,9 +146,7 @@ export class TransferQueue {
       if (answer === null) return;
       conflict = answer;
     }
-    this.batches.set(plan.batch, { direction: 'upload', acl, conflict, onFinished });
-    this.enqueue(plan.batch, 'upload', space, plan.files, plan.problems);
-    await this.run(plan.batch, null);
+    await this.run(plan.batch, onFinished, () => backend.startUpload(plan.batch, acl, conflict));
   }
 
   /**
@@ -135,9 +170,7 @@ export class TransferQueue {
       }
       conflict = answer;
     }
-    this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict, onFinished: () => {} });
-    this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
-    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [], notes: [] };
+    const summary = await this.run(plan.batch, () => {}, () => backend.startDownload(plan.batch, conflict));
     return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 
@@ -148,9 +181,7 @@ export class TransferQueue {
   async downloadVersion(space: string, region: string | null, key: string, versionId: string): Promise<backend.DownloadResult | null> {
     const plan = await backend.planVersionDownload(space, region, key, versionId);
     if (!plan) return null;
-    this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict: 'keepBoth', onFinished: () => {} });
-    this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
-    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [], notes: [] };
+    const summary = await this.run(plan.batch, () => {}, () => backend.startDownload(plan.batch, 'keepBoth'));
     return { dest: plan.dest, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 
@@ -169,11 +200,8 @@ export class TransferQueue {
       }
       conflict = answer;
     }
-    const problems = plan.problems.map((p) => ({ path: p.path, message: p.message }));
-    this.batches.set(plan.batch, { direction: ask.mode, acl: 'private', conflict, onFinished });
-    this.enqueue(plan.batch, ask.mode, ask.toSpace, plan.files, problems);
-    const summary = (await this.run(plan.batch, null)) ?? { done: 0, skipped: 0, cancelled: 0, problems: [], notes: [] };
-    return { mode: ask.mode, stopped: false, summary: { renamed: [], ...summary, problems: [...plan.problems, ...summary.problems] } };
+    const summary = await this.run(plan.batch, onFinished, () => backend.startCopy(plan.batch, conflict));
+    return { mode: ask.mode, stopped: false, summary: { ...summary, problems: [...plan.problems, ...summary.problems] } };
   }
 
   /** Set while files dragged out of the window may pass over it. */
@@ -184,17 +212,9 @@ export class TransferQueue {
   /** Drags files and folders out of the window; they download through the queue meanwhile. */
   async dragOut(space: string, region: string | null, keys: string[]): Promise<void> {
     this.draggingOut = true;
-    // The download starts with the drag, before the plan is back here: early events wait.
-    let batch: number | null = null;
-    const early: TransferEvent[] = [];
-    const onEvent = (e: TransferEvent) => (batch === null ? early.push(e) : this.apply(batch, e));
-    const plan = await backend.dragOut(space, region, keys, onEvent);
+    const plan = await backend.dragOut(space, region, keys);
     this.staging.push(plan.dest);
     this.dragged = { space, region, keys, batch: plan.batch, dest: plan.dest };
-    this.batches.set(plan.batch, { direction: 'download', acl: 'private', conflict: 'overwrite', onFinished: () => {} });
-    this.enqueue(plan.batch, 'download', space, plan.files, plan.problems);
-    batch = plan.batch;
-    for (const e of early.splice(0)) this.apply(plan.batch, e);
   }
 
   /** The last drag out, until it is dropped. */
@@ -208,9 +228,7 @@ export class TransferQueue {
     const d = this.dragged;
     if (!d || !paths.some((p) => p === d.dest || p.startsWith(`${d.dest}/`))) return null;
     this.dragged = null;
-    backend.cancelDownload(d.batch, null).catch(() => {});
-    this.items = this.items.filter((i) => i.batch !== d.batch);
-    this.index = new Map(this.items.map((i) => [`${i.batch}:${i.id}`, i]));
+    backend.clearTransfers(d.batch).catch(() => {});
     return { space: d.space, region: d.region, keys: d.keys };
   }
 
@@ -218,93 +236,43 @@ export class TransferQueue {
     return paths.length > 0 && paths.every((p) => this.staging.some((s) => p === s || p.startsWith(`${s}/`)));
   }
 
-  /** Shows a batch's files as queued, and what can't be moved as failed beside them. */
-  private enqueue(
-    batch: number,
-    direction: Direction,
-    space: string,
-    files: { id: number; key: string; size: number; to?: string }[],
-    problems: { path: string; message: string }[],
-  ) {
-    for (const p of problems) {
-      this.items.push({ batch, id: this.problemIds--, direction, space, key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
-    }
-    for (const f of files) {
-      this.items.push({ batch, id: f.id, direction, space, key: f.key, to: f.to, size: f.size, bytes: 0, state: 'queued', message: null });
-      // Index the reactive proxy, so later updates reach the UI.
-      this.index.set(`${batch}:${f.id}`, this.items[this.items.length - 1]);
-    }
-  }
-
-  /** Runs a batch (or, with `ids`, those files again); a download's or copy's summary is returned. */
-  private async run(batch: number, ids: number[] | null): Promise<DownloadSummary | null> {
-    const b = this.batches.get(batch);
-    if (!b) return null;
-    const onEvent = (e: TransferEvent) => this.apply(batch, e);
-    let downloaded: DownloadSummary | null = null;
+  /**
+   * Runs a batch's first run; `onFinished` runs after it and after each retry. An error after
+   * the batch's rows are up is on its rows; one before is thrown.
+   */
+  private async run<T>(batch: number, onFinished: () => void, start: () => Promise<T>): Promise<T> {
+    this.finished.set(batch, onFinished);
     try {
-      if (b.direction === 'copy' || b.direction === 'move') {
-        const copied = await backend.startCopy(batch, b.conflict, ids, onEvent);
-        // Keep both gave some files a numbered name: the rows say where they went.
-        for (const [id, to] of copied.renamed) {
-          const item = this.index.get(`${batch}:${id}`);
-          if (item) item.to = to;
-        }
-        downloaded = copied;
-      } else if (b.direction === 'download') {
-        // Failed files are told through their events, with why.
-        downloaded = await backend.startDownload(batch, b.conflict, ids, onEvent);
-      } else {
-        const summary = await backend.startUpload(batch, b.acl, b.conflict, ids, onEvent);
-        for (const p of summary.problems) {
-          this.items.push({ batch, id: this.problemIds--, direction: 'upload', space: '', key: p.path, size: 0, bytes: 0, state: 'failed', message: p.message });
-        }
-      }
-    } catch (e) {
-      const error = backend.toErrorPayload(e);
-      for (const item of this.items) {
-        if (item.batch === batch && (item.state === 'queued' || item.state === 'running')) {
-          item.state = 'failed';
-          item.message = error.message;
-        }
-      }
+      return await start();
+    } finally {
+      onFinished();
     }
-    b.onFinished();
-    return downloaded;
-  }
-
-  private cancelIn(batch: number, id: number | null) {
-    const direction = this.batches.get(batch)?.direction;
-    if (direction === 'copy' || direction === 'move') return backend.cancelCopy(batch, id);
-    return direction === 'download' ? backend.cancelDownload(batch, id) : backend.cancelUpload(batch, id);
   }
 
   cancel(item: Item) {
-    if (item.id >= 0) this.cancelIn(item.batch, item.id);
+    if (item.id !== null) backend.cancelTransfer(item.batch, item.id).catch(() => {});
   }
 
   cancelAll() {
     for (const batch of new Set(this.items.filter((i) => i.state === 'queued' || i.state === 'running').map((i) => i.batch))) {
-      this.cancelIn(batch, null);
+      backend.cancelTransfer(batch, null).catch(() => {});
     }
   }
 
+  /** Runs again every file that failed or was cancelled, each batch with its first choices. */
   async retryFailed() {
-    const byBatch = new Map<number, number[]>();
-    for (const i of this.items) {
-      if ((i.state === 'failed' || i.state === 'cancelled') && i.id >= 0) {
-        i.state = 'queued';
-        i.message = null;
-        i.bytes = 0;
-        byBatch.set(i.batch, [...(byBatch.get(i.batch) ?? []), i.id]);
-      }
-    }
-    await Promise.all([...byBatch].map(([batch, ids]) => this.run(batch, ids)));
+    const batches = new Set(this.items.filter((i) => (i.state === 'failed' || i.state === 'cancelled') && i.id !== null).map((i) => i.batch));
+    await Promise.all(
+      [...batches].map(async (batch) => {
+        // A retry that can't run says why on its rows.
+        await backend.retryTransfer(batch).catch(() => 0);
+        this.finished.get(batch)?.();
+      }),
+    );
   }
 
-  clearFinished() {
-    this.items = this.items.filter((i) => i.state === 'queued' || i.state === 'running');
-    this.index = new Map(this.items.map((i) => [`${i.batch}:${i.id}`, i]));
+  async clearFinished() {
+    await backend.clearTransfers(null);
   }
 }
 

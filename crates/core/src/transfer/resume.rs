@@ -13,7 +13,8 @@ use ts_rs::TS;
 
 use super::download::disk_error;
 use super::local::is_partial;
-use super::queue::{BatchKind, EventSink, InterruptedBatch};
+pub use super::queue::Direction;
+use super::queue::{EventSink, InterruptedBatch};
 use super::unfinished::{abort_one, Noted};
 use super::upload::Settings;
 use crate::connection::active::Active;
@@ -21,18 +22,6 @@ use crate::error::{Error, Result};
 use crate::regions::REGIONS;
 use crate::s3::{map_error, Context};
 use crate::services::Services;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub enum Direction {
-    Upload,
-    Download,
-    Copy,
-    Move,
-    /// Files deleted from a Space (its size and bytes count files).
-    Delete,
-}
 
 /// A transfer an earlier run left unfinished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -108,7 +97,7 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
     let partials = queue.partials().list();
     for b in batches {
         // A download's bytes on disk: those of its big files in flight.
-        let on_disk = (b.kind == BatchKind::Download).then(|| {
+        let on_disk = (b.kind == Direction::Download).then(|| {
             let mine = members(std::slice::from_ref(&b));
             (partials.iter())
                 .filter(|d| {
@@ -124,13 +113,7 @@ pub async fn interrupted(services: &Services) -> Result<Vec<Interrupted>> {
         });
         found.push(Interrupted {
             id: format!("{BATCH}{}", b.id),
-            direction: match b.kind {
-                BatchKind::Upload => Direction::Upload,
-                BatchKind::Download => Direction::Download,
-                BatchKind::Copy => Direction::Copy,
-                BatchKind::Move => Direction::Move,
-                BatchKind::Delete => Direction::Delete,
-            },
+            direction: b.kind,
             space: b.space,
             key: b.first,
             path: b.to,

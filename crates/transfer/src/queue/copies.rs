@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::board::{Direction, NewRow};
 use super::{BatchSpec, EventSink, JobSpec, Queue};
 use crate::cancel::{chosen, Switches};
 use crate::copy::{self, Between, CopyFile, CopyMode, CopyPlan, CopySettings, CopySummary};
@@ -47,7 +48,15 @@ pub(super) struct CopyBatch {
     /// The choice made when the batch first ran: a retry keeps it.
     conflict: Option<Conflict>,
     running: bool,
+    /// What the plan found can't be copied, shown beside the files when it first runs.
+    problems: Vec<Problem>,
     journal: Option<String>,
+}
+
+impl CopyBatch {
+    pub(super) fn is_running(&self) -> bool {
+        self.running
+    }
 }
 
 /// One file of a planned copy, as the queue shows it.
@@ -130,6 +139,7 @@ impl Queue {
             switches: Switches::default(),
             conflict: None,
             running: false,
+            problems: answer.problems.clone(),
             journal: None,
         };
         lock(&self.copies).insert(batch, waiting);
@@ -151,6 +161,21 @@ impl Queue {
                 .get_mut(&batch)
                 .ok_or_else(|| Error::Gone("That copy is no longer in the queue.".into()))?;
             b.running = true;
+            if b.conflict.is_none() {
+                let rows = b.plan.files.iter().map(|f| NewRow {
+                    file: f.id,
+                    key: f.from.clone(),
+                    to: Some(f.to.clone()),
+                    size: f.size,
+                });
+                let direction = match b.mode {
+                    CopyMode::Copy => Direction::Copy,
+                    CopyMode::Move => Direction::Move,
+                };
+                let problems = std::mem::take(&mut b.problems);
+                let space = b.between.to.clone();
+                (self.board).add(batch, direction, &space, rows, &problems);
+            }
             let conflict = *b.conflict.get_or_insert(conflict);
             let files = chosen(&b.plan.files, ids, |f| f.id);
             let cancels = b.switches.arm(files.iter().map(|f| f.id), &self.quit);
@@ -171,7 +196,7 @@ impl Queue {
         };
         self.journal.flush();
         let count = plan.files.len();
-        let events = self.journaled(Some(&journal_id), events);
+        let events = self.tracked(Some(batch), Some(&journal_id), events);
         let summary = self
             .copy_files(
                 &between,
@@ -197,6 +222,10 @@ impl Queue {
             summary.cancelled,
             summary.problems.len()
         ));
+        // Keep both gave some files a numbered name: the rows say where they went.
+        for (id, to) in &summary.renamed {
+            self.board.renamed(batch, *id, to, Direction::Copy);
+        }
         let mut copies = lock(&self.copies);
         if summary.problems.is_empty() && summary.cancelled == 0 {
             copies.remove(&batch);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::board::{Direction, NewRow};
 use super::{BatchSpec, EventSink, JobSpec, Queue};
 use crate::cancel::{chosen, Switches};
 use crate::download::{self, DownloadPlan, DownloadSummary};
@@ -31,9 +32,16 @@ pub(super) struct DownloadBatch {
     /// Big files are noted as they go, and the batch is journaled, to be resumed after a quit
     /// (not a drag's staged copies, which no drop uses after a quit).
     noted: bool,
-    /// Keys the plan refused: the batch can't bring the selection whole.
-    refused: usize,
+    /// Keys the plan refused, with why: the batch can't bring the selection whole. Shown
+    /// beside the files when it first runs.
+    refused: Vec<Problem>,
     journal: Option<String>,
+}
+
+impl DownloadBatch {
+    pub(super) fn is_running(&self) -> bool {
+        self.running
+    }
 }
 
 /// One file of a planned download, as the queue shows it.
@@ -133,7 +141,7 @@ impl Queue {
             conflict: None,
             running: false,
             noted,
-            refused: answer.problems.len(),
+            refused: answer.problems.clone(),
             journal: None,
         };
         lock(&self.downloads).insert(batch, waiting);
@@ -155,6 +163,16 @@ impl Queue {
                 .get_mut(&batch)
                 .ok_or_else(|| Error::Gone("That download is no longer in the queue.".into()))?;
             b.running = true;
+            if b.conflict.is_none() {
+                let rows = b.plan.files.iter().map(|f| NewRow {
+                    file: f.id,
+                    key: f.key.clone(),
+                    to: None,
+                    size: f.size,
+                });
+                let space = b.from.space.clone();
+                (self.board).add(batch, Direction::Download, &space, rows, &b.refused);
+            }
             let conflict = *b.conflict.get_or_insert(conflict);
             let files = chosen(&b.plan.files, ids, |f| f.id);
             let cancels = b.switches.arm(files.iter().map(|f| f.id), &self.quit);
@@ -173,7 +191,7 @@ impl Queue {
                 journal_id,
             )
         };
-        let events = self.journaled(journal_id.as_deref(), events);
+        let events = self.tracked(Some(batch), journal_id.as_deref(), events);
         let count = plan.files.len();
         let summary = self
             .download_files(&from, &dest, plan, conflict, noted, &cancels, &*events)
@@ -197,7 +215,7 @@ impl Queue {
         }
         let whole = finished && summary.skipped == 0;
         match downloads.get_mut(&batch) {
-            Some(b) if whole && b.refused == 0 => {
+            Some(b) if whole && b.refused.is_empty() => {
                 // A drag's batch says so to its drop, which asks once.
                 if !b.noted {
                     lock(&self.whole).insert(batch);

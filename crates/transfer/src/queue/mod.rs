@@ -4,6 +4,7 @@
 //! everything at quit — and the journal that keeps each batch, file by file, across a quit or a
 //! crash. The window sees the queue through ids; clients, paths and switches stay here.
 
+mod board;
 mod copies;
 mod deletes;
 mod downloads;
@@ -18,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use board::{Direction, TransferRow, TransfersChanged};
 pub use copies::{CopyRequest, PlannedCopy, QueuedCopy};
 pub use downloads::{PlannedDownload, QueuedDownload};
-pub use resume::{BatchKind, BatchResumed, InterruptedBatch};
+pub use resume::{BatchResumed, InterruptedBatch};
 pub use uploads::{PlannedUpload, UploadPlan, UploadSummary};
 
 use crate::adapt::Link;
@@ -31,7 +33,9 @@ use crate::pace::Pace;
 use crate::unfinished::{DownloadFolders, PartialDownloads, Unfinished};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::{Error, Result};
 use crate::{Cancel, Conflict, FileAcl, FileState, Target, TransferEvent};
+use spacedock_common::sync::lock;
 use spacedock_s3::SpaceRef;
 
 /// Where progress and news go: one type for every kind of event.
@@ -68,6 +72,8 @@ pub struct Queue {
     copies: Mutex<HashMap<u32, copies::CopyBatch>>,
     next: AtomicU32,
     journal: Arc<Journal>,
+    /// What the window shows: every file of every batch this run started.
+    board: Arc<board::Board>,
     unfinished: Arc<Unfinished>,
     partials: Arc<PartialDownloads>,
     writing: Arc<DownloadFolders>,
@@ -167,6 +173,7 @@ impl Queue {
             copies: Mutex::default(),
             next: AtomicU32::new(0),
             journal: Arc::new(journal),
+            board: Arc::default(),
             unfinished: Arc::new(Unfinished::new(data.join("unfinished-uploads.json"))),
             partials: Arc::new(PartialDownloads::new(data.join("partial-downloads.json"))),
             writing: Arc::new(DownloadFolders::new(
@@ -258,16 +265,25 @@ impl Queue {
         Running(self.running.clone())
     }
 
-    /// Events of a journaled batch go to the journal as well as to `events`: each file's end,
-    /// except the stops a quit makes, which leave the file to be resumed.
-    fn journaled(
+    /// Events of a batch go to the board (a batch of this run's, `batch`), to the journal if it
+    /// is journaled (each file's end, except the stops a quit makes, which leave the file to be
+    /// resumed), and to `events`.
+    fn tracked(
         &self,
+        batch: Option<u32>,
         id: Option<&str>,
         events: EventSink<TransferEvent>,
     ) -> EventSink<TransferEvent> {
-        let Some(id) = id else { return events };
-        let (journal, quit, id) = (self.journal.clone(), self.quit.clone(), id.to_string());
+        let board = self.board.clone();
+        let (journal, quit, id) = (
+            self.journal.clone(),
+            self.quit.clone(),
+            id.map(String::from),
+        );
         Arc::new(move |e: TransferEvent| {
+            if let Some(batch) = batch {
+                board.apply(batch, &e);
+            }
             let mark = match &e.state {
                 FileState::Done => Some((Mark::Done, None)),
                 FileState::Skipped => Some((Mark::Skipped, None)),
@@ -275,11 +291,85 @@ impl Queue {
                 FileState::Cancelled if !quit.is_cancelled() => Some((Mark::Cancelled, None)),
                 _ => None,
             };
-            if let Some((mark, message)) = mark {
-                journal.mark(&id, e.id, mark, message);
+            if let (Some(id), Some((mark, message))) = (&id, mark) {
+                journal.mark(id, e.id, mark, message);
             }
             events(e)
         })
+    }
+
+    /// Every row of the Transfers panel, and from now on each change to `watcher`.
+    pub fn watch(&self, watcher: EventSink<TransfersChanged>) -> Vec<TransferRow> {
+        self.board.watch(watcher)
+    }
+
+    /// Every row of the Transfers panel.
+    pub fn rows(&self) -> Vec<TransferRow> {
+        self.board.rows()
+    }
+
+    /// Cancels one file of a batch, or (without `file`) all of it, whatever the batch does.
+    pub fn cancel(&self, batch: u32, file: Option<u32>) {
+        self.cancel_upload(batch, file);
+        self.cancel_download(batch, file);
+        self.cancel_copy(batch, file);
+    }
+
+    /// Runs again a batch's files that failed or were cancelled, with the choices of its first
+    /// run. Says how many.
+    pub async fn retry(&self, batch: u32) -> Result<usize> {
+        let files = self.board.to_retry(batch);
+        if files.is_empty() {
+            return Ok(0);
+        }
+        self.board.requeue(batch, &files);
+        let count = files.len();
+        let none: EventSink<TransferEvent> = Arc::new(|_| {});
+        let upload = lock(&self.uploads).get(&batch).map(|b| b.retry_choices());
+        let ran = if let Some((acl, conflict)) = upload {
+            self.run_upload(batch, acl, conflict, Some(files), none)
+                .await
+                .map(|_| ())
+        } else if lock(&self.downloads).contains_key(&batch) {
+            // The first run's choice is kept: the one given here is not used.
+            (self
+                .run_download(batch, Conflict::Skip, Some(files), none)
+                .await)
+                .map(|_| ())
+        } else if lock(&self.copies).contains_key(&batch) {
+            (self
+                .run_copy(batch, Conflict::Skip, Some(files), none)
+                .await)
+                .map(|_| ())
+        } else {
+            Err(Error::Gone(
+                "That transfer is no longer in the queue.".into(),
+            ))
+        };
+        if let Err(e) = &ran {
+            self.board.fail_unfinished(batch, &failed(e));
+        }
+        ran.map(|_| count)
+    }
+
+    /// Clears the rows of files that finished (with `batch`, every row of that batch, which is
+    /// cancelled). A batch left with no row is forgotten: nothing of it can be tried again.
+    pub fn clear(&self, batch: Option<u32>) {
+        if let Some(b) = batch {
+            self.cancel(b, None);
+        }
+        for gone in self.board.clear(batch) {
+            lock(&self.uploads).remove(&gone);
+            let mut downloads = lock(&self.downloads);
+            if downloads.get(&gone).is_some_and(|d| !d.is_running()) {
+                downloads.remove(&gone);
+            }
+            drop(downloads);
+            let mut copies = lock(&self.copies);
+            if copies.get(&gone).is_some_and(|c| !c.is_running()) {
+                copies.remove(&gone);
+            }
+        }
     }
 
     /// At quit: pauses every transfer, and waits up to `limit` for them to stop. Multipart
@@ -320,5 +410,13 @@ impl Queue {
 
     fn say(&self, line: String) {
         (self.log)(line)
+    }
+}
+
+/// A file's state after its run ended in `e`.
+fn failed(e: &Error) -> FileState {
+    FileState::Failed {
+        kind: e.kind(),
+        message: e.to_string(),
     }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use super::board::Direction;
 use super::deletes::DeleteFileSpec;
 use super::uploads::UploadFileSpec;
 use super::{BatchSpec, EventSink, JobSpec, Queue};
@@ -29,22 +30,12 @@ use crate::{
 use spacedock_common::sync::lock;
 use spacedock_s3::SpaceRef;
 
-/// What kind of batch it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchKind {
-    Upload,
-    Download,
-    Copy,
-    Move,
-    Delete,
-}
-
 /// A batch the journal holds files of that were not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterruptedBatch {
     /// Its id in the journal.
     pub id: String,
-    pub kind: BatchKind,
+    pub kind: Direction,
     pub connection: String,
     pub endpoint: String,
     pub space: String,
@@ -66,19 +57,19 @@ pub struct InterruptedBatch {
 /// What resuming a batch did.
 pub type BatchResumed = Resumed;
 
-fn kind_of(job: &JobSpec) -> BatchKind {
+fn kind_of(job: &JobSpec) -> Direction {
     match job {
-        JobSpec::Upload { .. } => BatchKind::Upload,
-        JobSpec::Delete => BatchKind::Delete,
-        JobSpec::Download { .. } => BatchKind::Download,
+        JobSpec::Upload { .. } => Direction::Upload,
+        JobSpec::Delete => Direction::Delete,
+        JobSpec::Download { .. } => Direction::Download,
         JobSpec::Copy {
             mode: CopyMode::Copy,
             ..
-        } => BatchKind::Copy,
+        } => Direction::Copy,
         JobSpec::Copy {
             mode: CopyMode::Move,
             ..
-        } => BatchKind::Move,
+        } => Direction::Move,
     }
 }
 
@@ -324,7 +315,7 @@ impl Queue {
         if quit.is_cancelled() {
             return Err(Error::Cancelled("Spacedock is closing.".into()));
         }
-        let events = self.journaled(Some(&entry.id), tally.events());
+        let events = self.tracked(None, Some(&entry.id), tally.events());
         crate::upload_all(target, queued, acl, settings, events).await;
         Ok(())
     }
@@ -386,7 +377,7 @@ impl Queue {
             .iter()
             .map(|f| (f.id, Cancel::under(&self.quit, &self.quit)))
             .collect();
-        let events = self.journaled(Some(&entry.id), tally.events());
+        let events = self.tracked(None, Some(&entry.id), tally.events());
         let summary = self
             .download_files(&from, &dest, plan, conflict, true, &cancels, &*events)
             .await;
@@ -423,7 +414,7 @@ impl Queue {
             .iter()
             .map(|f| (f.id, Cancel::under(&self.quit, &self.quit)))
             .collect();
-        let events = self.journaled(Some(&entry.id), tally.events());
+        let events = self.tracked(None, Some(&entry.id), tally.events());
         let summary = self
             .copy_files(
                 &between,

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::board::{Direction, NewRow};
 use super::{BatchSpec, EventSink, JobSpec, Queue};
 use crate::cancel::Switches;
 use crate::error::{Error, Result};
@@ -30,10 +31,20 @@ pub(super) struct UploadBatch {
     existing: HashMap<String, String>,
     empty_folders: Vec<String>,
     switches: Switches,
-    /// The choice made when the batch first ran: a retry keeps it.
+    /// The choices made when the batch first ran: a retry keeps them.
     conflict: Option<Conflict>,
+    acl: FileAcl,
+    /// What the plan found can't be uploaded, shown beside the files when it first runs.
+    problems: Vec<Problem>,
     /// Its id in the journal, once it ran.
     journal: Option<String>,
+}
+
+impl UploadBatch {
+    /// What its first run chose: the permission of new files, and what to do with files there.
+    pub(super) fn retry_choices(&self) -> (FileAcl, Conflict) {
+        (self.acl, self.conflict.unwrap_or(Conflict::Skip))
+    }
 }
 
 /// One file of an upload as the journal keeps it: enough to run it again after a restart.
@@ -127,6 +138,8 @@ impl Queue {
             empty_folders: plan.empty_folders,
             switches: Switches::default(),
             conflict: None,
+            acl: FileAcl::Private,
+            problems: answer.problems.clone(),
             journal: None,
         };
         lock(&self.uploads).insert(batch, queued);
@@ -143,19 +156,39 @@ impl Queue {
         ids: Option<Vec<u32>>,
         events: EventSink<TransferEvent>,
     ) -> Result<UploadSummary> {
-        let (mut run, first) = {
+        let (mut run, first, acl) = {
             let mut uploads = lock(&self.uploads);
             let b = uploads
                 .get_mut(&batch)
                 .ok_or_else(|| Error::Gone("That upload is no longer in the queue.".into()))?;
             let first = b.conflict.is_none();
-            (take_run(b, conflict, ids, &self.quit), first)
+            if first {
+                b.acl = acl;
+                let rows = b.files.iter().map(|(id, f)| NewRow {
+                    file: *id,
+                    key: f.key.clone(),
+                    to: None,
+                    size: f.size,
+                });
+                let problems = std::mem::take(&mut b.problems);
+                self.board
+                    .add(batch, Direction::Upload, &b.target.space, rows, &problems);
+            }
+            // A retry keeps the first run's permission, as it keeps its choice.
+            (take_run(b, conflict, ids, &self.quit), first, b.acl)
         };
         if run.conflict == Conflict::KeepBoth {
-            let renamed = keep_both_names(&mut run).await?;
+            let renamed = match keep_both_names(&mut run).await {
+                Ok(renamed) => renamed,
+                Err(e) => {
+                    self.board.fail_unfinished(batch, &super::failed(&e));
+                    return Err(e);
+                }
+            };
             // A retry uploads under the same new names, not yet another numbered one.
             if let Some(b) = lock(&self.uploads).get_mut(&batch) {
                 for (id, key) in renamed {
+                    self.board.renamed(batch, id, &key, Direction::Upload);
                     if let Some((_, f)) = b.files.iter_mut().find(|(i, _)| *i == id) {
                         f.key = key;
                     }
@@ -163,7 +196,7 @@ impl Queue {
             }
         }
         let journal_id = self.journal_upload(batch, acl, &run, first);
-        let events = self.journaled(journal_id.as_deref(), events);
+        let events = self.tracked(Some(batch), journal_id.as_deref(), events);
         for id in &run.skipped {
             events(TransferEvent {
                 id: *id,
@@ -173,6 +206,7 @@ impl Queue {
         }
         let problems =
             make_empty_folders(&run.target, std::mem::take(&mut run.empty_folders)).await;
+        self.board.problems(batch, &problems);
         let count = run.queued.len();
         let space = run.target.space.clone();
         let queued = run.queued.into_iter().map(|(q, _)| q).collect();

@@ -17,7 +17,7 @@ use crate::core::search::{self, FolderSize, SearchPage};
 use crate::core::services::Services;
 use crate::core::transfer::download::DownloadSummary;
 use crate::core::transfer::download_batch::{self, PlannedDownload};
-use crate::core::transfer::{Conflict, FileAcl, TransferEvent};
+use crate::core::transfer::{Conflict, FileAcl};
 
 /// Streams the folder `prefix` of `space` to `on_page`; a newer listing stops this one.
 #[tauri::command]
@@ -160,30 +160,20 @@ pub async fn plan_download<R: Runtime>(
     ))
 }
 
-/// Runs a planned download (or, with `ids`, only those files again); files already in the
-/// folder are handled as `conflict` says. Each file's progress goes to `on_event`.
+/// Runs a planned download; files already in the folder are handled as `conflict` says. Its
+/// files' progress is on the Transfers panel's rows.
 #[tauri::command]
 pub async fn start_download(
     state: State<'_, Services>,
     batch: u32,
     conflict: Conflict,
-    ids: Option<Vec<u32>>,
-    on_event: Channel<TransferEvent>,
 ) -> Result<DownloadSummary> {
-    let events = move |e| {
-        let _ = on_event.send(e);
-    };
-    Ok(download_batch::start(&state, batch, conflict, ids, std::sync::Arc::new(events)).await?)
-}
-
-/// Cancels one file of a download, or (without `id`) all of it.
-#[tauri::command]
-pub fn cancel_download(state: State<'_, Services>, batch: u32, id: Option<u32>) {
-    download_batch::cancel(&state, batch, id);
+    let rows_only = std::sync::Arc::new(|_| {});
+    Ok(download_batch::start(&state, batch, conflict, None, rows_only).await?)
 }
 
 /// Starts dragging files and folders out of the window. They download at once, through the
-/// queue (each file's progress goes to `on_event`), into a staging folder; the drop gets them
+/// queue (each file's progress is on its row), into a staging folder; the drop gets them
 /// once on disk. The download runs here, not from the page: while a drag holds the pointer the
 /// page may not get to ask for it.
 #[tauri::command]
@@ -193,7 +183,6 @@ pub async fn drag_out<R: Runtime>(
     space: String,
     region: Option<String>,
     keys: Vec<String>,
-    on_event: Channel<TransferEvent>,
 ) -> Result<PlannedDownload> {
     let cache = app.path().app_cache_dir();
     let cache = cache.map_err(|e| AppError::Drag(format!("no cache folder ({e})")))?;
@@ -209,20 +198,11 @@ pub async fn drag_out<R: Runtime>(
     start_drag(&app, paths, plan.batch)?;
     let (batch, app) = (plan.batch, app.clone());
     tauri::async_runtime::spawn(async move {
-        let events = move |e| {
-            let _ = on_event.send(e);
-        };
-        // The staging folder is new: nothing there to overwrite. Each file's outcome goes out
-        // as its event; a batch that is gone was cancelled with its drag.
+        // The staging folder is new: nothing there to overwrite. Each file's outcome is on its
+        // row; a batch that is gone was cancelled with its drag.
         let services = app.state::<Services>();
-        let _ = download_batch::start(
-            &services,
-            batch,
-            Conflict::Overwrite,
-            None,
-            std::sync::Arc::new(events),
-        )
-        .await;
+        let rows_only = std::sync::Arc::new(|_| {});
+        let _ = download_batch::start(&services, batch, Conflict::Overwrite, None, rows_only).await;
     });
     Ok(plan)
 }

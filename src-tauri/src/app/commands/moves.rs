@@ -1,14 +1,13 @@
 //! Commands of server-side copies, moves and renames: each adapts one call of
 //! [`crate::core::transfer::copy_batch`].
 
-use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::app::error::Result;
 use crate::core::services::Services;
 use crate::core::transfer::copy::CopySummary;
 use crate::core::transfer::copy_batch::{self, CopyRequest, PlannedCopy};
-use crate::core::transfer::{Conflict, TransferEvent};
+use crate::core::transfer::Conflict;
 
 /// Plans copying, moving or renaming files and folders on the server.
 #[tauri::command]
@@ -16,26 +15,16 @@ pub async fn plan_copy(state: State<'_, Services>, ask: CopyRequest) -> Result<P
     Ok(copy_batch::plan(&state, ask).await?)
 }
 
-/// Runs a planned copy (or, with `ids`, only those files again); new names already taken are
-/// handled as `conflict` says. Each file's progress goes to `on_event`.
+/// Runs a planned copy; new names already taken are handled as `conflict` says. Its files'
+/// progress is on the Transfers panel's rows.
 #[tauri::command]
 pub async fn start_copy(
     state: State<'_, Services>,
     batch: u32,
     conflict: Conflict,
-    ids: Option<Vec<u32>>,
-    on_event: Channel<TransferEvent>,
 ) -> Result<CopySummary> {
-    let events = move |e| {
-        let _ = on_event.send(e);
-    };
-    Ok(copy_batch::start(&state, batch, conflict, ids, std::sync::Arc::new(events)).await?)
-}
-
-/// Cancels one file of a copy, or (without `id`) all of it.
-#[tauri::command]
-pub fn cancel_copy(state: State<'_, Services>, batch: u32, id: Option<u32>) {
-    copy_batch::cancel(&state, batch, id);
+    let rows_only = std::sync::Arc::new(|_| {});
+    Ok(copy_batch::start(&state, batch, conflict, None, rows_only).await?)
 }
 
 /// Forgets a planned copy the user stopped at the question about names already taken.

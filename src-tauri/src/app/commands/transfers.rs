@@ -12,10 +12,11 @@ use tauri_plugin_dialog::DialogExt;
 use crate::app::error::{AppError, Result};
 use crate::core::services::Services;
 use crate::core::settings::TransferLimits;
+use crate::core::transfer::board::{self, TransferRow, TransfersChanged};
 use crate::core::transfer::limits;
 use crate::core::transfer::resume::{self, Interrupted, Resumed};
 use crate::core::transfer::upload_batch::{self, UploadPlan, UploadSummary};
-use crate::core::transfer::{Conflict, FileAcl, TransferEvent};
+use crate::core::transfer::{Conflict, FileAcl};
 
 #[tauri::command]
 pub async fn plan_upload(
@@ -29,26 +30,48 @@ pub async fn plan_upload(
     Ok(upload_batch::plan(&state, &space, region, &prefix, paths).await?)
 }
 
-/// Runs a planned batch (or, with `ids`, only those files again). Events go to `on_event`.
+/// Runs a planned batch; its files' progress is on the Transfers panel's rows.
 #[tauri::command]
 pub async fn start_upload(
     state: State<'_, Services>,
     batch: u32,
     acl: FileAcl,
     conflict: Conflict,
-    ids: Option<Vec<u32>>,
-    on_event: Channel<TransferEvent>,
 ) -> Result<UploadSummary> {
-    let events = Arc::new(move |e| {
-        let _ = on_event.send(e);
-    });
-    Ok(upload_batch::start(&state, batch, acl, conflict, ids, events).await?)
+    let rows_only = Arc::new(|_| {});
+    Ok(upload_batch::start(&state, batch, acl, conflict, None, rows_only).await?)
 }
 
-/// Cancels one file of a batch, or (without `id`) all of it.
+/// Every row of the Transfers panel; from now on each change goes to `on_change`.
 #[tauri::command]
-pub fn cancel_upload(state: State<'_, Services>, batch: u32, id: Option<u32>) {
-    upload_batch::cancel(&state, batch, id);
+pub fn watch_transfers(
+    state: State<'_, Services>,
+    on_change: Channel<TransfersChanged>,
+) -> Vec<TransferRow> {
+    board::watch(
+        &state,
+        Arc::new(move |c| {
+            let _ = on_change.send(c);
+        }),
+    )
+}
+
+/// Cancels one file of a batch, or (without `file`) all of it.
+#[tauri::command]
+pub fn cancel_transfer(state: State<'_, Services>, batch: u32, file: Option<u32>) {
+    board::cancel(&state, batch, file);
+}
+
+/// Runs again a batch's files that failed or were cancelled; says how many.
+#[tauri::command]
+pub async fn retry_transfer(state: State<'_, Services>, batch: u32) -> Result<usize> {
+    Ok(board::retry(&state, batch).await?)
+}
+
+/// Clears the rows of files that finished; with `batch`, stops it and clears all of it.
+#[tauri::command]
+pub fn clear_transfers(state: State<'_, Services>, batch: Option<u32>) {
+    board::clear(&state, batch);
 }
 
 /// Transfers an earlier run left unfinished (a quit or a crash), to resume or discard.

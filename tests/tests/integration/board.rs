@@ -1,0 +1,174 @@
+//! The Transfers panel is the queue's own rows: a window loaded again gets every row as the
+//! engine has it, and Cancel, Retry and Clear act there with each batch's first choices.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use spacedock::core::space::page;
+use spacedock::core::space::FileListing;
+use spacedock::core::transfer::board::{self, TransferRow};
+use spacedock::core::transfer::upload_batch;
+use spacedock::core::transfer::{Conflict, FileAcl, FileState};
+use spacedock::core::ErrorKind;
+use spacedock_tests::{fetch, sandbox, unique};
+
+use crate::services::connected;
+
+/// The rows a window watching since `watch` sees, changes applied as they came.
+#[derive(Clone, Default)]
+struct Window(Arc<Mutex<BTreeMap<u32, TransferRow>>>);
+
+impl Window {
+    fn rows(&self) -> Vec<TransferRow> {
+        self.0.lock().expect("rows").values().cloned().collect()
+    }
+
+    fn by_key(&self) -> BTreeMap<String, FileState> {
+        (self.rows().into_iter())
+            .map(|r| (r.key, r.state))
+            .collect()
+    }
+}
+
+async fn settled() {
+    // Changes go out at most every 100 ms.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transfers_panel_is_the_queues_rows_and_retry_keeps_the_first_choices() {
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("root");
+    let s = connected(&sb, root.path(), &sb.endpoint.url).await;
+    let space = unique("board");
+    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+        .await
+        .expect("create");
+    let owner = spacedock_tests::owner_client(&sb);
+
+    let window = Window::default();
+    let seen = window.0.clone();
+    let first = board::watch(
+        &s,
+        Arc::new(move |c| {
+            let mut rows = seen.lock().expect("rows");
+            for r in c.rows {
+                rows.insert(r.row, r);
+            }
+            for gone in c.removed {
+                rows.remove(&gone);
+            }
+        }),
+    );
+    assert!(first.is_empty(), "a new queue has no rows");
+
+    let local = tempfile::tempdir().expect("local");
+    let (a, b) = (local.path().join("a.txt"), local.path().join("b.txt"));
+    std::fs::write(&a, b"a").expect("a");
+    std::fs::write(&b, b"b").expect("b");
+    let missing = local.path().join("never-there.txt");
+    let plan = upload_batch::plan(&s, &space, None, "in/", vec![a, b.clone(), missing])
+        .await
+        .expect("plan");
+    assert_eq!(plan.problems.len(), 1, "{:?}", plan.problems);
+    // Gone before it runs: that file fails, the other goes.
+    std::fs::remove_file(&b).expect("remove b");
+    let none = Arc::new(|_| {});
+    let done = upload_batch::start(&s, plan.batch, FileAcl::Public, Conflict::Skip, None, none)
+        .await
+        .expect("run");
+    assert_eq!((done.done, done.failed), (1, 1));
+    settled().await;
+
+    let rows = window.by_key();
+    assert_eq!(
+        rows.len(),
+        3,
+        "two files and what can't be uploaded: {rows:?}"
+    );
+    assert_eq!(rows.get("in/a.txt"), Some(&FileState::Done));
+    assert!(
+        matches!(rows.get("in/b.txt"), Some(FileState::Failed { .. })),
+        "{rows:?}"
+    );
+    let problem = window.rows().into_iter().find(|r| r.file.is_none());
+    assert!(
+        problem.is_some_and(|p| p.key.ends_with("never-there.txt")),
+        "{:?}",
+        window.rows()
+    );
+    // A window loaded again is handed exactly the rows the first one built from changes.
+    assert_eq!(
+        board::watch(&s, Arc::new(|_| {})),
+        window.rows(),
+        "a window loaded again sees the same rows"
+    );
+
+    // Watching again with the first window, then Retry: the failed file runs again, public
+    // as the first run chose, and its row says so.
+    let seen = window.0.clone();
+    board::watch(
+        &s,
+        Arc::new(move |c| {
+            let mut rows = seen.lock().expect("rows");
+            for r in c.rows {
+                rows.insert(r.row, r);
+            }
+        }),
+    );
+    std::fs::write(&b, b"b").expect("b again");
+    assert_eq!(board::retry(&s, plan.batch).await.expect("retry"), 1);
+    settled().await;
+    assert_eq!(window.by_key().get("in/b.txt"), Some(&FileState::Done));
+    assert_eq!(
+        fetch(&owner, &space, "in/b.txt").await.as_deref(),
+        Some(&b"b"[..])
+    );
+    let acl = owner
+        .get_object_acl()
+        .bucket(&space)
+        .key("in/b.txt")
+        .send()
+        .await
+        .expect("acl");
+    let public = acl.grants().iter().any(|g| {
+        g.grantee()
+            .and_then(|w| w.uri())
+            .is_some_and(|u| u.ends_with("AllUsers"))
+    });
+    assert!(public, "the retry kept the first run's permission");
+    assert_eq!(board::retry(&s, plan.batch).await.expect("nothing"), 0);
+
+    // Keep both: the row shows the name the file took.
+    let plan = upload_batch::plan(&s, &space, None, "in/", vec![local.path().join("a.txt")])
+        .await
+        .expect("plan");
+    let none = Arc::new(|_| {});
+    upload_batch::start(
+        &s,
+        plan.batch,
+        FileAcl::Private,
+        Conflict::KeepBoth,
+        None,
+        none,
+    )
+    .await
+    .expect("keep both");
+    let rows = board::watch(&s, Arc::new(|_| {}));
+    assert!(
+        rows.iter().any(|r| r.batch == plan.batch
+            && r.key == "in/a (1).txt"
+            && r.state == FileState::Done),
+        "{rows:?}"
+    );
+
+    // Clear: rows of finished files go, and a batch with no row left is forgotten.
+    board::clear(&s, None);
+    assert!(board::watch(&s, Arc::new(|_| {})).is_empty());
+    let none = Arc::new(|_| {});
+    let gone = upload_batch::start(&s, plan.batch, FileAcl::Private, Conflict::Skip, None, none)
+        .await
+        .expect_err("forgotten");
+    assert_eq!(gone.kind(), ErrorKind::Gone);
+}
