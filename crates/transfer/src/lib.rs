@@ -14,6 +14,7 @@ pub mod pace;
 pub mod plan;
 pub mod queue;
 mod ranged;
+pub mod remove;
 pub mod resume;
 pub mod unfinished;
 pub mod upload;

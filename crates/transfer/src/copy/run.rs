@@ -1,8 +1,9 @@
 //! Running a planned copy or move. Each file, on its own and several at once: the new key is
 //! looked at right before the copy (a name taken or changed since the plan is not replaced),
-//! the copy is made of the planned version only, and a move removes the original right after,
-//! only if it is still that version. So the window in which a change can slip through is one
-//! request of one file, never a whole batch.
+//! the copy is made of the planned version only, and a move removes the originals of what it
+//! copied, only if each is still that version: up to a thousand at a time, in one request right
+//! after a look at exactly those files (their folder listed, or each file looked at), the same
+//! door a folder delete goes through.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -34,7 +35,21 @@ enum Outcome {
         error: Error,
         renamed: bool,
     },
+    /// A move's copy is stored; its original is removed with others.
+    Copied {
+        renamed: bool,
+        notes: Vec<String>,
+    },
 }
+
+/// A move's files copied whose originals are still to go, with what their copy came to.
+type Waiting = Vec<(CopyFile, bool, Vec<String>)>;
+
+/// Fewer originals than this are each looked at; more are looked at by listing their folder.
+const LISTED_FROM: usize = 50;
+
+/// The longest a copied file waits for its original to be removed (unless a thousand wait).
+const REMOVE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the files of one run share.
 struct Shared<'a> {
@@ -99,10 +114,20 @@ pub async fn run(
     };
     let mut results = futures_util::stream::iter(plan.files.into_iter().map(one))
         .buffer_unordered(settings.files_at_once.max(1));
+    let mut waiting: Waiting = Vec::new();
+    let mut removed = std::time::Instant::now();
     while let Some((file, outcome)) = results.next().await {
-        let failed = |summary: &mut CopySummary, file: &CopyFile, e| {
-            failed_in(summary, events, mode, file, e)
-        };
+        if let Outcome::Copied { renamed, notes } = outcome {
+            waiting.push((file, renamed, notes));
+            // A thousand go in one request; fewer once a while has passed, so that files say
+            // they are done (and their originals leave) as the move goes.
+            if waiting.len() >= crate::remove::PER_REQUEST || removed.elapsed() >= REMOVE_EVERY {
+                let ended = remove_originals(b, std::mem::take(&mut waiting)).await;
+                tell(&mut summary, events, mode, ended);
+                removed = std::time::Instant::now();
+            }
+            continue;
+        }
         let event = |bytes, state| {
             events(TransferEvent {
                 id: file.id,
@@ -110,6 +135,35 @@ pub async fn run(
                 state,
             })
         };
+        match outcome {
+            Outcome::Skipped => {
+                event(0, FileState::Skipped);
+                summary.skipped += 1;
+            }
+            Outcome::Cancelled => {
+                event(0, FileState::Cancelled);
+                summary.cancelled += 1;
+            }
+            other => tell(&mut summary, events, mode, vec![(file, other)]),
+        }
+    }
+    // Also after a cancel or a quit: no file copied is left in two places.
+    if !waiting.is_empty() {
+        let ended = remove_originals(b, waiting).await;
+        tell(&mut summary, events, mode, ended);
+    }
+    summary
+}
+
+/// Says how files ended whose end is not a plain copy: a move's, once its original went (or
+/// stayed), and failures.
+fn tell(
+    summary: &mut CopySummary,
+    events: &(dyn Fn(TransferEvent) + Send + Sync),
+    mode: CopyMode,
+    ended: Vec<(CopyFile, Outcome)>,
+) {
+    for (file, outcome) in ended {
         match outcome {
             Outcome::Done { renamed, notes } => {
                 if renamed {
@@ -119,18 +173,13 @@ pub async fn run(
                     path: file.from.clone(),
                     message: n,
                 }));
-                event(file.size, FileState::Done);
+                events(TransferEvent {
+                    id: file.id,
+                    bytes: file.size,
+                    state: FileState::Done,
+                });
                 summary.done += 1;
             }
-            Outcome::Skipped => {
-                event(0, FileState::Skipped);
-                summary.skipped += 1;
-            }
-            Outcome::Cancelled => {
-                event(0, FileState::Cancelled);
-                summary.cancelled += 1;
-            }
-            Outcome::Failed(e) => failed(&mut summary, &file, e),
             Outcome::CopiedOnly { error, renamed } => {
                 // Kept for a retry, which then only removes the original (if the copy is still
                 // the one made).
@@ -138,11 +187,107 @@ pub async fn run(
                 if renamed {
                     summary.renamed.push((file.id, file.to.clone()));
                 }
-                failed(&mut summary, &file, error)
+                failed_in(summary, events, mode, &file, error)
             }
+            Outcome::Failed(e) => failed_in(summary, events, mode, &file, e),
+            Outcome::Skipped | Outcome::Cancelled | Outcome::Copied { .. } => {}
         }
     }
-    summary
+}
+
+/// Removes the originals of a move's copied files, each only if it is still the version
+/// copied: looked at right before, by listing their folder (many) or one by one (a few), then
+/// deleted up to a thousand in one request. Never stopped half way: a file copied whose
+/// original stayed would be in two places.
+async fn remove_originals(b: &Between, waiting: Waiting) -> Vec<(CopyFile, Outcome)> {
+    use crate::remove::{remove_listed, remove_looked, Removed};
+    let at = spacedock_s3::SpaceRef::new(&b.client, &b.endpoint, &b.from);
+    let mut ended = Vec::new();
+    let mut files: HashMap<u32, (CopyFile, bool, Vec<String>)> = HashMap::new();
+    let mut planned = Vec::new();
+    for (f, renamed, notes) in waiting {
+        if f.etag.is_empty() {
+            let error = kept(&f, "the server gave no tag to tell its version by".into());
+            ended.push((f, Outcome::CopiedOnly { error, renamed }));
+            continue;
+        }
+        planned.push((f.id, f.from.clone(), Some(f.etag.clone())));
+        files.insert(f.id, (f, renamed, notes));
+    }
+    let mut report = |removed: Vec<(u32, String, Removed)>| {
+        for (id, _, how) in removed {
+            let Some((f, renamed, notes)) = files.remove(&id) else {
+                continue;
+            };
+            let outcome = match how {
+                // Gone already (removed by someone else): nothing is left in two places.
+                Removed::Deleted | Removed::Gone => Outcome::Done { renamed, notes },
+                Removed::Changed => {
+                    let why = format!(
+                        "“{}” changed after it was copied (the copy holds the version from before)",
+                        f.from
+                    );
+                    let error = kept(&f, why);
+                    Outcome::CopiedOnly { error, renamed }
+                }
+                Removed::Refused(why) => {
+                    let error = Error::FileChanged(format!(
+                        "It was copied to “{}”, but the original could not be removed: {why}",
+                        f.to
+                    ));
+                    Outcome::CopiedOnly { error, renamed }
+                }
+            };
+            ended.push((f, outcome));
+        }
+    };
+    let never = || false;
+    let result = match planned.len() < LISTED_FROM {
+        true => remove_looked(&at, planned, &never, &mut report).await,
+        false => {
+            let folder = common_folder(planned.iter().map(|(_, key, _)| key.as_str()));
+            remove_listed(&at, &folder, planned, &never, &mut report).await
+        }
+    };
+    if let Err(e) = result {
+        for (_, (f, renamed, _)) in files.drain() {
+            let error = Error::FileChanged(format!(
+                "It was copied to “{}”, but the original could not be removed: {e}",
+                f.to
+            ));
+            ended.push((f, Outcome::CopiedOnly { error, renamed }));
+        }
+    }
+    ended
+}
+
+/// A move's original left where it is, and why.
+fn kept(f: &CopyFile, why: String) -> Error {
+    Error::FileChanged(format!(
+        "It was copied to “{}”, but {why}, so the original was left where it is.",
+        f.to
+    ))
+}
+
+/// The deepest folder every key is in (“” for the top of the Space).
+fn common_folder<'a>(mut keys: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = keys.next() else {
+        return String::new();
+    };
+    let mut common = first.len();
+    for k in keys {
+        common = first
+            .bytes()
+            .zip(k.bytes())
+            .take(common)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    let shared = &first.as_bytes()[..common];
+    match shared.iter().rposition(|c| *c == b'/') {
+        Some(slash) => first[..=slash].to_string(),
+        None => String::new(),
+    }
 }
 
 /// A file that failed: told to the page and kept in the summary.
@@ -246,6 +391,9 @@ async fn one_file(
                 ));
                 return Outcome::CopiedOnly { error, renamed };
             }
+        }
+        if !retried {
+            return Outcome::Copied { renamed, notes };
         }
         if let Err(error) = remove_original(s.b, file).await {
             return Outcome::CopiedOnly { error, renamed };
@@ -711,4 +859,21 @@ async fn remove_original(b: &Between, f: &CopyFile) -> Result<()> {
             )),
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_folder;
+
+    #[test]
+    fn the_common_folder_is_cut_at_a_slash() {
+        let folder = |keys: &[&str]| common_folder(keys.iter().copied());
+        assert_eq!(folder(&["docs/a.txt", "docs/sub/b.txt"]), "docs/");
+        assert_eq!(folder(&["docs/ab.txt", "docs/ac.txt"]), "docs/");
+        assert_eq!(folder(&["docs/a.txt", "dogs/b.txt"]), "");
+        assert_eq!(folder(&["a/b/c.txt"]), "a/b/");
+        assert_eq!(folder(&["top.txt", "a/b.txt"]), "");
+        assert_eq!(folder(&["é/x", "é/y"]), "é/");
+        assert_eq!(folder(&[]), "");
+    }
 }

@@ -6,18 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::{BatchSpec, JobSpec, Queue};
-use crate::error::{Error, Result, S3Code};
-use crate::integrity;
+use crate::error::{Error, Result};
 use crate::journal::{self, Mark};
+use crate::remove::{look, remove_listed, remove_looked, Planned, Removed};
 use spacedock_common::Problem;
-use spacedock_s3::client::{map_error, Context};
+use spacedock_s3::client::Context;
 use spacedock_s3::listing;
-use spacedock_s3::objects::{delete_each, DeleteSummary, Refused};
+use spacedock_s3::objects::DeleteSummary;
 use spacedock_s3::SpaceRef;
 
 /// One file of a delete as the journal keeps it.
@@ -30,20 +29,6 @@ pub(super) struct DeleteFileSpec {
     /// The folder it was listed in (a folder deleted whole): looked at a page at a time.
     pub under: Option<String>,
 }
-
-/// What became of one file.
-enum Outcome {
-    Deleted,
-    /// Not there any more: nothing to delete.
-    Gone,
-    /// Changed since the plan: kept.
-    Changed,
-    /// Refused by the server (e.g. a policy): kept, with why.
-    Refused(String),
-}
-
-/// Files that go in one request of a delete (S3 takes at most 1,000).
-const PER_REQUEST: usize = 1000;
 
 impl Queue {
     /// Deletes `keys` (files, and folders with everything in them) from `at`; `shown` holds
@@ -106,17 +91,17 @@ impl Queue {
         let mut finished = 0u32;
         let mut left: HashSet<u32> = files.iter().map(|(i, _)| *i).collect();
         // Each request's files at once: the count deleted is said once a request.
-        let mut report = |ended: Vec<(u32, String, Outcome)>| {
+        let mut report = |ended: Vec<(u32, String, Removed)>| {
             let before = summary.deleted;
             for (file, key, outcome) in ended {
                 left.remove(&file);
                 match outcome {
-                    Outcome::Deleted | Outcome::Gone => {
+                    Removed::Deleted | Removed::Gone => {
                         self.journal.mark(id, file, Mark::Done, None);
                         finished += 1;
-                        summary.deleted += matches!(outcome, Outcome::Deleted) as u64;
+                        summary.deleted += matches!(outcome, Removed::Deleted) as u64;
                     }
-                    Outcome::Changed => {
+                    Removed::Changed => {
                         let why = "Not deleted: it changed after the delete was planned. Look at it again.";
                         self.journal.mark(id, file, Mark::Skipped, Some(why.into()));
                         summary.kept.push(Problem {
@@ -124,7 +109,7 @@ impl Queue {
                             message: why.into(),
                         });
                     }
-                    Outcome::Refused(why) => {
+                    Removed::Refused(why) => {
                         let why = format!("Not deleted: {why}");
                         self.journal.mark(id, file, Mark::Failed, Some(why.clone()));
                         summary.kept.push(Problem {
@@ -140,15 +125,16 @@ impl Queue {
                 progress(summary.deleted);
             }
         };
-        let mut groups: BTreeMap<Option<String>, Vec<(u32, DeleteFileSpec)>> = BTreeMap::new();
+        let mut groups: BTreeMap<Option<String>, Vec<Planned>> = BTreeMap::new();
         for (i, f) in files {
-            groups.entry(f.under.clone()).or_default().push((i, f));
+            groups.entry(f.under).or_default().push((i, f.key, f.etag));
         }
+        let stopped = || stop.is_cancelled();
         let mut result = Ok(());
         for (under, group) in groups {
             result = match under {
-                Some(folder) => delete_listed(at, &folder, group, stop, &mut report).await,
-                None => delete_looked(at, group, stop, &mut report).await,
+                Some(folder) => remove_listed(at, &folder, group, &stopped, &mut report).await,
+                None => remove_looked(at, group, &stopped, &mut report).await,
             };
             if result.is_err() || stop.is_cancelled() {
                 break;
@@ -240,160 +226,4 @@ async fn plan_delete(
         }
     }
     Ok(planned)
-}
-
-/// A file's ETag now: None if it is not there, Some(None) if the server gave none.
-async fn look(at: &SpaceRef, key: &str) -> Result<Option<Option<String>>> {
-    let target = crate::Target::plain(&at.client, &at.endpoint, &at.name);
-    let now = crate::etag_now(&target, key).await?;
-    Ok(now.map(|etag| Some(etag).filter(|e| !e.is_empty())))
-}
-
-fn same(planned: Option<&str>, now: Option<&str>) -> bool {
-    match (planned, now) {
-        (None, _) => true,
-        (Some(p), Some(n)) => integrity::bare(p) == integrity::bare(n),
-        (Some(_), None) => false,
-    }
-}
-
-/// A folder's files: the folder is listed a page at a time from where the last page ended, and
-/// each page's planned files that are still their planned version go in one request. Listing
-/// stops past the last planned file; planned files it did not list are looked at one by one.
-async fn delete_listed(
-    at: &SpaceRef,
-    folder: &str,
-    group: Vec<(u32, DeleteFileSpec)>,
-    stop: &Stops,
-    report: &mut (dyn FnMut(Vec<(u32, String, Outcome)>) + Send),
-) -> Result<()> {
-    let ctx = Context::space(&at.endpoint, &at.name);
-    let mut planned: BTreeMap<String, (u32, Option<String>)> = (group.into_iter())
-        .map(|(i, f)| (f.key, (i, f.etag)))
-        .collect();
-    let mut after: Option<String> = None;
-    loop {
-        let Some(last_planned) = planned.keys().next_back().cloned() else {
-            return Ok(());
-        };
-        if stop.is_cancelled() {
-            return Ok(());
-        }
-        if after.as_deref().is_some_and(|a| a >= last_planned.as_str()) {
-            break;
-        }
-        let (page, more) =
-            listing::page_after(&at.client, ctx, &at.name, folder, after.as_deref()).await?;
-        let (mut go, mut changed) = (Vec::new(), Vec::new());
-        for o in &page {
-            // `page_after` refuses a page with an object that has no key.
-            let key = o.key().unwrap_or_default();
-            let Some((file, etag)) = planned.remove(key) else {
-                // Not planned (it came since): left as it is.
-                continue;
-            };
-            match same(etag.as_deref(), o.e_tag()) {
-                true => go.push((file, key.to_string(), etag)),
-                false => changed.push((file, key.to_string(), Outcome::Changed)),
-            }
-        }
-        report(changed);
-        for chunk in go.chunks(PER_REQUEST) {
-            if stop.is_cancelled() {
-                return Ok(());
-            }
-            report(delete_some(at, ctx, chunk).await?);
-        }
-        after = page.last().and_then(|o| o.key()).map(str::to_string);
-        if !more {
-            break;
-        }
-    }
-    // Planned, and not listed (gone already, or listed under another form of its name): each
-    // is looked at before it is called gone.
-    let rest = planned.into_iter().map(|(key, (file, etag))| {
-        let f = DeleteFileSpec {
-            key,
-            etag,
-            under: None,
-        };
-        (file, f)
-    });
-    delete_looked(at, rest.collect(), stop, report).await
-}
-
-/// One request deleting up to 1,000 files, each with its planned ETag (servers that honour
-/// that check it too); each file's own answer: deleted, or refused with why.
-async fn delete_some(
-    at: &SpaceRef,
-    ctx: Context<'_>,
-    files: &[(u32, String, Option<String>)],
-) -> Result<Vec<(u32, String, Outcome)>> {
-    let objects = (files.iter())
-        .map(|(_, key, etag)| {
-            aws_sdk_s3::types::ObjectIdentifier::builder()
-                .key(key)
-                .set_e_tag(etag.clone())
-                .build()
-                .map_err(|e| Error::InvalidInput(e.to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let refused: HashMap<String, Refused> = (delete_each(&at.client, &at.name, ctx, objects)
-        .await?)
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
-    Ok((files.iter())
-        .map(|(file, key, _)| {
-            let outcome = match refused.get(key) {
-                None => Outcome::Deleted,
-                Some(r) if r.code == S3Code::PreconditionFailed => Outcome::Changed,
-                Some(r) if r.message.is_empty() => Outcome::Refused("refused".into()),
-                Some(r) => Outcome::Refused(r.message.clone()),
-            };
-            (*file, key.clone(), outcome)
-        })
-        .collect())
-}
-
-/// Files chosen one by one: each looked at right before it goes (and sent with `If-Match`,
-/// which servers that honour it check too).
-async fn delete_looked(
-    at: &SpaceRef,
-    group: Vec<(u32, DeleteFileSpec)>,
-    stop: &Stops,
-    report: &mut (dyn FnMut(Vec<(u32, String, Outcome)>) + Send),
-) -> Result<()> {
-    let ctx = Context::space(&at.endpoint, &at.name);
-    let one = |(file, f): (u32, DeleteFileSpec)| async move {
-        if stop.is_cancelled() {
-            return Ok(None);
-        }
-        let Some(now) = look(at, &f.key).await? else {
-            return Ok(Some((file, f.key, Outcome::Gone)));
-        };
-        if !same(f.etag.as_deref(), now.as_deref()) {
-            return Ok(Some((file, f.key, Outcome::Changed)));
-        }
-        let delete = (at.client.delete_object().bucket(&at.name).key(&f.key)).set_if_match(
-            f.etag
-                .as_deref()
-                .map(|e| format!("\"{}\"", integrity::bare(e))),
-        );
-        match delete.send().await.map_err(|e| map_error(e, ctx)) {
-            Ok(_) => Ok(Some((file, f.key, Outcome::Deleted))),
-            Err(Error::Server {
-                code: S3Code::PreconditionFailed,
-                ..
-            }) => Ok(Some((file, f.key, Outcome::Changed))),
-            Err(e) => Err(e),
-        }
-    };
-    let mut results = futures_util::stream::iter(group.into_iter().map(one)).buffer_unordered(32);
-    while let Some(result) = results.next().await {
-        if let Some(ended) = result? {
-            report(vec![ended]);
-        }
-    }
-    Ok(())
 }

@@ -67,8 +67,8 @@ async fn upload_batches_keep_their_choice_and_report_each_problem() {
 
     // The photo vanishes before it is sent: it fails alone; the blank folder fails alone.
     std::fs::remove_file(&photo).expect("vanish");
-    let start = |conflict: &str, ids: Value| json!({ "batch": batch, "acl": "private", "conflict": conflict, "ids": ids, "onEvent": "__CHANNEL__:7" });
-    let first = w.ok("start_upload", start("keepBoth", Value::Null));
+    let start = |conflict: &str| json!({ "batch": batch, "acl": "private", "conflict": conflict });
+    let first = w.ok("start_upload", start("keepBoth"));
     assert_eq!(
         (first["done"].clone(), first["failed"].clone()),
         (json!(1), json!(1)),
@@ -86,15 +86,30 @@ async fn upload_batches_keep_their_choice_and_report_each_problem() {
 
     // Retried, as the page does, it keeps Keep both: the earlier a.jpg is not replaced.
     std::fs::write(&photo, b"new").expect("photo again");
-    let retried = w.ok("start_upload", start("overwrite", json!([photo_id])));
-    assert_eq!(retried["done"], json!(1), "{retried}");
+    let retried = w.ok("retry_transfer", json!({ "batch": batch }));
+    assert_eq!(retried, json!(1), "one file ran again");
     assert_eq!(get("a.jpg").await.as_deref(), Some(&b"original"[..]));
     assert_eq!(get("a (1).jpg").await.as_deref(), Some(&b"new"[..]));
     assert!(get("drop/link-out.txt").await.is_none());
+    // The panel's rows say it, under the name it took.
+    let rows = w.ok("watch_transfers", json!({ "onChange": "__CHANNEL__:8" }));
+    let photo_row = (rows.as_array().expect("rows").iter())
+        .find(|r| r["batch"] == batch && r["file"] == photo_id)
+        .expect("the photo's row")
+        .clone();
+    assert_eq!(
+        (
+            photo_row["key"].clone(),
+            photo_row["state"]["state"].clone()
+        ),
+        (json!("a (1).jpg"), json!("done")),
+        "{rows}"
+    );
 
     // Nothing is left to retry: the batch is freed.
+    assert_eq!(w.ok("retry_transfer", json!({ "batch": batch })), json!(0));
     let gone = w
-        .call("start_upload", start("overwrite", json!([photo_id])))
+        .call("start_upload", start("overwrite"))
         .expect_err("a finished batch is freed");
     assert_eq!(gone["kind"], json!("gone"), "{gone}");
 
