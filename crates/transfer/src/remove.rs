@@ -76,10 +76,17 @@ pub async fn remove_listed(
             .filter(|a| a.len() > folder.len())
             .map(String::from)
     });
+    // Files far apart in a big folder would have it listed between them: past a few pages per
+    // thousand planned, the rest are looked at one by one instead.
+    let mut pages_left = planned.len().div_ceil(PER_REQUEST) * 3 + 2;
     loop {
         let Some(last_planned) = planned.keys().next_back().cloned() else {
             return Ok(());
         };
+        if pages_left == 0 {
+            break;
+        }
+        pages_left -= 1;
         if stop() {
             return Ok(());
         }
@@ -162,8 +169,11 @@ pub async fn remove_looked(
     report: Report<'_>,
 ) -> Result<()> {
     let ctx = Context::space(&at.endpoint, &at.name);
+    // After an error no more are started; those on their way still say how they ended.
+    let broke = std::sync::atomic::AtomicBool::new(false);
+    let broke = &broke;
     let one = |(file, key, etag): (u32, String, Option<String>)| async move {
-        if stop() {
+        if stop() || broke.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(None);
         }
         let Some(now) = look(at, &key).await? else {
@@ -182,14 +192,27 @@ pub async fn remove_looked(
                 code: S3Code::PreconditionFailed,
                 ..
             }) => Ok(Some((file, key, Removed::Changed))),
+            // The server's answer for this file alone (a policy, say): it stays, with why.
+            Err(e @ (Error::AccessDenied(_) | Error::Server { .. })) => {
+                Ok(Some((file, key, Removed::Refused(e.to_string()))))
+            }
             Err(e) => Err(e),
         }
     };
     let mut results = futures_util::stream::iter(group.into_iter().map(one)).buffer_unordered(32);
+    let mut first_error = None;
     while let Some(result) = results.next().await {
-        if let Some(ended) = result? {
-            report(vec![ended]);
+        match result {
+            Ok(Some(ended)) => report(vec![ended]),
+            Ok(None) => {}
+            Err(e) => {
+                broke.store(true, std::sync::atomic::Ordering::SeqCst);
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(())
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -172,3 +172,59 @@ async fn the_transfers_panel_is_the_queues_rows_and_retry_keeps_the_first_choice
         .expect_err("forgotten");
     assert_eq!(gone.kind(), ErrorKind::Gone);
 }
+
+/// Retry waits for a batch's run to end: two runs of one batch would each act on its files
+/// (a move's file copied twice, a journal entry dropped under a run still going).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_still_running_is_not_retried() {
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("root");
+    // Slow enough that the batch still runs when its first file has failed.
+    let proxy = spacedock_tests::proxy::counting_proxy(&sb.endpoint.url, Some(400_000));
+    let s = Arc::new(connected(&sb, root.path(), &proxy.url).await);
+    let space = unique("board-busy");
+    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+        .await
+        .expect("create");
+    let local = tempfile::tempdir().expect("local");
+    let (gone, big) = (local.path().join("gone.txt"), local.path().join("big.bin"));
+    std::fs::write(&gone, b"g").expect("gone");
+    std::fs::write(&big, vec![7u8; 2 << 20]).expect("big");
+    let plan = upload_batch::plan(&s, &space, None, "", vec![gone.clone(), big])
+        .await
+        .expect("plan");
+    std::fs::remove_file(&gone).expect("remove");
+    let run = tokio::spawn({
+        let (s, batch) = (s.clone(), plan.batch);
+        let none = Arc::new(|_| {});
+        async move { upload_batch::start(&s, batch, FileAcl::Private, Conflict::Skip, None, none).await }
+    });
+    let failed_while_running = async {
+        loop {
+            let rows = board::watch(&s, Arc::new(|_| {}));
+            let failed = rows
+                .iter()
+                .any(|r| matches!(r.state, FileState::Failed { .. }));
+            let running = rows
+                .iter()
+                .any(|r| matches!(r.state, FileState::Running | FileState::Queued));
+            if failed && running {
+                return;
+            }
+            assert!(
+                running,
+                "the batch ended before the test could ask: {rows:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    failed_while_running.await;
+    let busy = board::retry(&s, plan.batch)
+        .await
+        .expect_err("still running");
+    assert_eq!(busy.kind(), ErrorKind::InvalidInput, "{busy}");
+    let summary = run.await.expect("joined").expect("ran");
+    assert_eq!((summary.done, summary.failed), (1, 1));
+    // Ended: now it runs again (and the file, still gone, fails again).
+    assert_eq!(board::retry(&s, plan.batch).await.expect("retry"), 1);
+}

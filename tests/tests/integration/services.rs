@@ -457,7 +457,14 @@ async fn a_delete_refused_for_some_files_deletes_and_counts_the_others() {
     let sb = sandbox();
     let target = crate::upload::new_space(&sb, "del-policy").await;
     let space = target.space.clone();
-    for key in ["d/a.txt", "d/keep-1.txt", "d/b.txt", "d/keep-2.txt"] {
+    for key in [
+        "d/a.txt",
+        "d/keep-1.txt",
+        "d/b.txt",
+        "d/keep-2.txt",
+        "p/a.txt",
+        "p/keep-3.txt",
+    ] {
         (target.client.put_object().bucket(&space).key(key))
             .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
             .send()
@@ -465,7 +472,7 @@ async fn a_delete_refused_for_some_files_deletes_and_counts_the_others() {
             .expect("put");
     }
     let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::{space}/d/keep-*"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::{space}/*keep-*"}}]}}"#
     );
     (target
         .client
@@ -494,4 +501,22 @@ async fn a_delete_refused_for_some_files_deletes_and_counts_the_others() {
     .expect("list");
     let left: Vec<&str> = left.iter().filter_map(|o| o.key()).collect();
     assert_eq!(left, ["d/keep-1.txt", "d/keep-2.txt"]);
+
+    // Files picked one by one are each looked at and deleted on their own: one refused is
+    // named, and the other still goes.
+    let picked = ["p/a.txt".to_string(), "p/keep-3.txt".to_string()];
+    let done = spacedock::core::files::delete(
+        &s,
+        &space,
+        None,
+        (&picked[..], &Default::default()),
+        None,
+        &|_| {},
+    )
+    .await
+    .expect("deleted what it could");
+    assert_eq!(done.deleted, 1, "{done:?}");
+    let kept: Vec<&str> = done.kept.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(kept, ["p/keep-3.txt"], "{done:?}");
+    assert!(!done.stopped, "{done:?}");
 }

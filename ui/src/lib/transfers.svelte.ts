@@ -260,8 +260,15 @@ export class TransferQueue {
   }
 
   /** Runs again every file that failed or was cancelled, each batch with its first choices. */
+  /** Batches with files to run again, none of whose files is still on its way. */
+  get retryable(): number[] {
+    const busy = new Set(this.items.filter((i) => i.state === 'queued' || i.state === 'running').map((i) => i.batch));
+    const ended = this.items.filter((i) => (i.state === 'failed' || i.state === 'cancelled') && i.id !== null && !busy.has(i.batch));
+    return [...new Set(ended.map((i) => i.batch))];
+  }
+
   async retryFailed() {
-    const batches = new Set(this.items.filter((i) => (i.state === 'failed' || i.state === 'cancelled') && i.id !== null).map((i) => i.batch));
+    const batches = this.retryable;
     await Promise.all(
       [...batches].map(async (batch) => {
         // A retry that can't run says why on its rows.

@@ -115,16 +115,29 @@ pub async fn run(
     let mut results = futures_util::stream::iter(plan.files.into_iter().map(one))
         .buffer_unordered(settings.files_at_once.max(1));
     let mut waiting: Waiting = Vec::new();
-    let mut removed = std::time::Instant::now();
-    while let Some((file, outcome)) = results.next().await {
-        if let Outcome::Copied { renamed, notes } = outcome {
-            waiting.push((file, renamed, notes));
-            // A thousand go in one request; fewer once a while has passed, so that files say
-            // they are done (and their originals leave) as the move goes.
-            if waiting.len() >= crate::remove::PER_REQUEST || removed.elapsed() >= REMOVE_EVERY {
+    let mut due = tokio::time::Instant::now() + REMOVE_EVERY;
+    loop {
+        // A thousand originals go in one request; fewer once a while has passed (even while a
+        // big file is still copying), so that files say they are done, and their originals
+        // leave, as the move goes.
+        let next = tokio::select! {
+            next = results.next() => next,
+            _ = tokio::time::sleep_until(due), if !waiting.is_empty() => {
                 let ended = remove_originals(b, std::mem::take(&mut waiting)).await;
                 tell(&mut summary, events, mode, ended);
-                removed = std::time::Instant::now();
+                due = tokio::time::Instant::now() + REMOVE_EVERY;
+                continue;
+            }
+        };
+        let Some((file, outcome)) = next else { break };
+        if let Outcome::Copied { renamed, notes } = outcome {
+            if waiting.is_empty() {
+                due = tokio::time::Instant::now() + REMOVE_EVERY;
+            }
+            waiting.push((file, renamed, notes));
+            if waiting.len() >= crate::remove::PER_REQUEST {
+                let ended = remove_originals(b, std::mem::take(&mut waiting)).await;
+                tell(&mut summary, events, mode, ended);
             }
             continue;
         }

@@ -166,6 +166,16 @@ impl Board {
         self.changed();
     }
 
+    /// Whether the batch has rows (it ran, and was not cleared).
+    pub fn has(&self, batch: u32) -> bool {
+        lock(&self.rows).rows.values().any(|r| r.batch == batch)
+    }
+
+    /// Whether any file of the batch is waiting or on its way.
+    pub fn is_busy(&self, batch: u32) -> bool {
+        (lock(&self.rows).rows.values()).any(|r| r.batch == batch && is_unfinished(&r.state))
+    }
+
     /// What a run found can't be moved, beside its files.
     pub fn problems(self: &Arc<Self>, batch: u32, problems: &[Problem]) {
         if problems.is_empty() {
@@ -304,11 +314,15 @@ impl Board {
 
     fn send(&self) {
         self.due.store(false, Ordering::SeqCst);
-        let news = lock(&self.rows).take();
+        // The news and whom it is for are taken together: a window that starts watching after
+        // this is handed rows that already hold it, and never gets it late, over newer rows.
+        let (news, watcher) = {
+            let mut rows = lock(&self.rows);
+            (rows.take(), lock(&self.watcher).clone())
+        };
         if news.rows.is_empty() && news.removed.is_empty() {
             return;
         }
-        let watcher = lock(&self.watcher).clone();
         if let Some(watcher) = watcher {
             watcher(news);
         }

@@ -246,6 +246,8 @@ impl Queue {
                 }
             }
         }
+        drop(copies);
+        self.forget_if_cleared(batch);
         Ok(summary)
     }
 

@@ -225,6 +225,8 @@ impl Queue {
             Some(b) => b.running = false,
             None => {}
         }
+        drop(downloads);
+        self.forget_if_cleared(batch);
         Ok(summary)
     }
 

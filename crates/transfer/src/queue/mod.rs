@@ -318,6 +318,21 @@ impl Queue {
     /// Runs again a batch's files that failed or were cancelled, with the choices of its first
     /// run. Says how many.
     pub async fn retry(&self, batch: u32) -> Result<usize> {
+        // A run still going ends first: two runs of one batch would each act on its files.
+        let running = lock(&self.uploads)
+            .get(&batch)
+            .is_some_and(|b| b.is_running())
+            || lock(&self.downloads)
+                .get(&batch)
+                .is_some_and(|b| b.is_running())
+            || lock(&self.copies)
+                .get(&batch)
+                .is_some_and(|b| b.is_running());
+        if running || self.board.is_busy(batch) {
+            return Err(Error::InvalidInput(
+                "Some of its files are still on their way: try again once they end.".into(),
+            ));
+        }
         let files = self.board.to_retry(batch);
         if files.is_empty() {
             return Ok(0);
@@ -359,7 +374,12 @@ impl Queue {
             self.cancel(b, None);
         }
         for gone in self.board.clear(batch) {
-            lock(&self.uploads).remove(&gone);
+            // A batch still running is forgotten when its run ends (see `ended`).
+            let mut uploads = lock(&self.uploads);
+            if uploads.get(&gone).is_some_and(|u| !u.is_running()) {
+                uploads.remove(&gone);
+            }
+            drop(uploads);
             let mut downloads = lock(&self.downloads);
             if downloads.get(&gone).is_some_and(|d| !d.is_running()) {
                 downloads.remove(&gone);
@@ -370,6 +390,16 @@ impl Queue {
                 copies.remove(&gone);
             }
         }
+    }
+
+    /// A run of `batch` ended: a batch whose rows were cleared meanwhile is forgotten.
+    fn forget_if_cleared(&self, batch: u32) {
+        if self.board.has(batch) {
+            return;
+        }
+        lock(&self.uploads).remove(&batch);
+        lock(&self.downloads).remove(&batch);
+        lock(&self.copies).remove(&batch);
     }
 
     /// At quit: pauses every transfer, and waits up to `limit` for them to stop. Multipart

@@ -36,6 +36,7 @@ pub(super) struct UploadBatch {
     acl: FileAcl,
     /// What the plan found can't be uploaded, shown beside the files when it first runs.
     problems: Vec<Problem>,
+    running: bool,
     /// Its id in the journal, once it ran.
     journal: Option<String>,
 }
@@ -44,6 +45,10 @@ impl UploadBatch {
     /// What its first run chose: the permission of new files, and what to do with files there.
     pub(super) fn retry_choices(&self) -> (FileAcl, Conflict) {
         (self.acl, self.conflict.unwrap_or(Conflict::Skip))
+    }
+
+    pub(super) fn is_running(&self) -> bool {
+        self.running
     }
 }
 
@@ -140,6 +145,7 @@ impl Queue {
             conflict: None,
             acl: FileAcl::Private,
             problems: answer.problems.clone(),
+            running: false,
             journal: None,
         };
         lock(&self.uploads).insert(batch, queued);
@@ -162,6 +168,7 @@ impl Queue {
                 .get_mut(&batch)
                 .ok_or_else(|| Error::Gone("That upload is no longer in the queue.".into()))?;
             let first = b.conflict.is_none();
+            b.running = true;
             if first {
                 b.acl = acl;
                 let rows = b.files.iter().map(|(id, f)| NewRow {
@@ -182,6 +189,9 @@ impl Queue {
                 Ok(renamed) => renamed,
                 Err(e) => {
                     self.board.fail_unfinished(batch, &super::failed(&e));
+                    if let Some(b) = lock(&self.uploads).get_mut(&batch) {
+                        b.running = false;
+                    }
                     return Err(e);
                 }
             };
@@ -225,7 +235,10 @@ impl Queue {
             if let Some(id) = &journal_id {
                 self.journal.remove(id);
             }
+        } else if let Some(b) = lock(&self.uploads).get_mut(&batch) {
+            b.running = false;
         }
+        self.forget_if_cleared(batch);
         Ok(UploadSummary {
             done: summary.done,
             failed: summary.failed,

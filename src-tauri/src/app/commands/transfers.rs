@@ -44,16 +44,17 @@ pub async fn start_upload(
 
 /// Every row of the Transfers panel; from now on each change goes to `on_change`.
 #[tauri::command]
-pub fn watch_transfers(
+pub async fn watch_transfers(
     state: State<'_, Services>,
     on_change: Channel<TransfersChanged>,
-) -> Vec<TransferRow> {
-    board::watch(
+) -> Result<Vec<TransferRow>> {
+    // Off the main thread: a big queue's rows take a while to copy.
+    Ok(board::watch(
         &state,
         Arc::new(move |c| {
             let _ = on_change.send(c);
         }),
-    )
+    ))
 }
 
 /// Cancels one file of a batch, or (without `file`) all of it.
