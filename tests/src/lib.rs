@@ -413,6 +413,24 @@ pub async fn delete_keys(
         .await
 }
 
+/// Puts a version of `key` back the app's way, through a transfer queue of its own.
+pub async fn restore_version(
+    client: &aws_sdk_s3::Client,
+    endpoint: &str,
+    space: &str,
+    key: &str,
+    version_id: &str,
+    for_good: Option<&str>,
+) -> spacedock::core::Result<spacedock::core::versions::Replaced> {
+    use spacedock::core::transfer::queue::{Queue, QueueSetup};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = Queue::new(QueueSetup::in_folder(dir.path()));
+    let at = spacedock::core::SpaceRef::new(client, endpoint, space);
+    let stop = spacedock::core::CancellationToken::new();
+    let at = (&at, "tests");
+    spacedock::core::versions::restore(&queue, at, key, version_id, for_good, stop).await
+}
+
 /// Puts a one-byte file at each of `keys`, 32 at a time.
 pub async fn put_many(client: &aws_sdk_s3::Client, space: &str, keys: &[String]) {
     use futures_util::StreamExt as _;

@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
-use crate::objects::grants_of;
+use std::sync::Arc;
+
 use crate::s3::{map_error, Context};
+use crate::transfer::queue::{Queue, RestoredVersion};
+use crate::transfer::Conflict;
+use crate::{CancellationToken, SpaceRef};
 
 /// A Space's versioning, as the server says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -180,20 +184,24 @@ pub enum Replaced {
     Nothing,
 }
 
-/// Puts an old version back: copies it over the current one. With versioning on, the one it
-/// replaces becomes a version of its own. With versioning suspended the copy is the file's
-/// “null” version, which replaces the one there for good: that is done only when `for_good`
-/// names that version's ETag (the user was asked), and only if it is still that version. The
-/// file keeps the permission it has now (or, if it reads as deleted, the one that version had).
+/// Puts an old version back: a job of the transfer queue (`queue`), which copies it on the
+/// server over the file, replacing only what the file holds when the restore is planned (one
+/// that changes before the copy is not replaced), in parts if it is big, journaled and shown
+/// on the Transfers panel like any copy. With versioning on, the one it replaces becomes a
+/// version of its own. With versioning suspended the copy is the file's “null” version, which
+/// replaces the one there for good: that is done only when `for_good` names that version's ETag
+/// (the user was asked), and only if it is still that version. The file keeps the permission it
+/// has now (or, if it reads as deleted, the one that version had). `stop` stops it before the
+/// copy, or a copy in parts between parts.
 pub async fn restore(
-    client: &aws_sdk_s3::Client,
-    endpoint: &str,
-    space: &str,
+    queue: &Queue,
+    (at, connection): (&SpaceRef, &str),
     key: &str,
     version_id: &str,
     for_good: Option<&str>,
+    stop: CancellationToken,
 ) -> Result<Replaced> {
-    let ctx = Context::space(endpoint, space);
+    let (client, endpoint, space) = (&at.client, at.endpoint.as_str(), at.name.as_str());
     let versions = file_versions(client, endpoint, space, key).await?;
     let chosen = versions
         .iter()
@@ -228,42 +236,49 @@ pub async fn restore(
             )));
         }
     }
-    let grants = match live {
-        Some(_) => grants_of(client, endpoint, space, key, None, NOT_RESTORED).await?,
-        None => grants_of(client, endpoint, space, key, Some(version_id), NOT_RESTORED).await?,
+    let version = RestoredVersion {
+        id: version_id.to_string(),
+        etag: chosen.etag.clone().unwrap_or_default(),
+        size: chosen.size,
     };
+    let planned = queue.plan_restore(at, connection, key, version).await?;
     if let Some(lost) = lost {
         // Agreed for that version: if another came in since, it is not replaced unasked.
         let now = file_versions(client, endpoint, space, key).await?;
         let same = now.iter().find(|v| v.version_id == "null" && !v.deleted);
         if same.map(|v| &v.etag) != Some(&lost.etag) {
+            queue.forget_copy(planned.batch);
             return Err(Error::FileChanged(format!(
                 "“{key}” changed since you agreed to replace it, so nothing was restored. Look at its versions again."
             )));
         }
     }
-    let source = format!(
-        "{space}/{}?versionId={}",
-        crate::urls::encode_key(key),
-        crate::urls::encode_key(version_id)
-    );
-    let copy = client
-        .copy_object()
-        .bucket(space)
-        .key(key)
-        .copy_source(source);
-    grants
-        .on_copy(copy)
-        .customize()
-        .config_override(crate::s3::moving_bytes())
-        .send()
-        .await
-        .map_err(|e| map_error(e, ctx))?;
-    Ok(match (lost, live) {
-        (Some(_), _) => Replaced::ForGood,
-        (None, Some(_)) => Replaced::Kept,
-        (None, None) => Replaced::Nothing,
-    })
+    let batch = planned.batch;
+    let stopping = async {
+        stop.cancelled().await;
+        queue.cancel_copy(batch, None);
+        std::future::pending::<()>().await;
+    };
+    let running = queue.run_copy(batch, Conflict::Overwrite, None, Arc::new(|_| {}));
+    let summary = tokio::select! {
+        summary = running => summary?,
+        _ = stopping => unreachable!("it waits for ever"),
+    };
+    if summary.done == 1 {
+        return Ok(match (lost, live) {
+            (Some(_), _) => Replaced::ForGood,
+            (None, Some(_)) => Replaced::Kept,
+            (None, None) => Replaced::Nothing,
+        });
+    }
+    if summary.cancelled > 0 {
+        return Err(Error::Cancelled(
+            "The restore was stopped; nothing was put back.".into(),
+        ));
+    }
+    let why =
+        (summary.problems.first()).map_or_else(|| NOT_RESTORED.to_string(), |p| p.message.clone());
+    Err(Error::FileChanged(why))
 }
 
 /// A file's versions after a restore, and what became of the version it replaced.
@@ -381,7 +396,7 @@ pub async fn undelete(
 /// The same calls on the active connection, each with the key remembered for the Space.
 pub mod service {
     use super::{DeletedFile, FileVersion, Restored, Versioning};
-    use crate::error::{Error, Result};
+    use crate::error::Result;
     use crate::files::target;
     use crate::services::Services;
 
@@ -433,20 +448,18 @@ pub mod service {
         for_good: Option<&str>,
         request: Option<u32>,
     ) -> Result<Restored> {
-        let t = target(services, space, region).await?;
-        let restoring = super::restore(&t.client, &t.endpoint, space, key, version_id, for_good);
-        let replaced = match services.requests().run(request, restoring).await {
-            Err(Error::Cancelled(_)) => {
-                return Err(Error::Cancelled(
-                    "Stopped waiting for the server; it may still put the version back. Look at the versions again to see.".into(),
-                ))
-            }
-            other => other?,
-        };
+        let (at, connection) = crate::files::space_ref(services, space, region).await?;
+        let replaced = services
+            .requests()
+            .run_stoppable(request, |stop| {
+                let at = (&at, connection.as_str());
+                super::restore(services.queue(), at, key, version_id, for_good, stop)
+            })
+            .await?;
         services.log().write(format!(
             "restored a version of “{key}” in “{space}” over the current one ({replaced:?})"
         ));
-        let versions = super::file_versions(&t.client, &t.endpoint, space, key).await?;
+        let versions = super::file_versions(&at.client, &at.endpoint, space, key).await?;
         Ok(Restored { versions, replaced })
     }
 

@@ -202,6 +202,11 @@ async fn a_batch_still_running_is_not_retried() {
     let failed_while_running = async {
         loop {
             let rows = board::watch(&s, Arc::new(|_| {}));
+            if rows.is_empty() {
+                // Not begun yet: its rows come with its first run.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
             let failed = rows
                 .iter()
                 .any(|r| matches!(r.state, FileState::Failed { .. }));
@@ -227,4 +232,91 @@ async fn a_batch_still_running_is_not_retried() {
     assert_eq!((summary.done, summary.failed), (1, 1));
     // Ended: now it runs again (and the file, still gone, fails again).
     assert_eq!(board::retry(&s, plan.batch).await.expect("retry"), 1);
+}
+
+/// A version put back is a job of the queue like any copy: it is on the Transfers panel, and
+/// it replaces only what the file held when it was planned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_is_a_job_of_the_queue() {
+    use spacedock::core::transfer::board::Direction;
+    use spacedock::core::versions::{self, Replaced};
+    let sb = sandbox();
+    let root = tempfile::tempdir().expect("root");
+    let s = connected(&sb, root.path(), &sb.endpoint.url).await;
+    let space = unique("board-restore");
+    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+        .await
+        .expect("create");
+    versions::service::set_versioning(&s, &space, None, true)
+        .await
+        .expect("versioning");
+    let owner = spacedock_tests::owner_client(&sb);
+    for body in [&b"one"[..], b"two two"] {
+        (owner.put_object().bucket(&space).key("notes.txt"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(body))
+            .send()
+            .await
+            .expect("put");
+    }
+    let listed = versions::service::file_versions(&s, &space, None, "notes.txt", None)
+        .await
+        .expect("versions");
+    let first = listed
+        .iter()
+        .find(|v| v.size == 3)
+        .expect("the first version");
+    let restored =
+        versions::service::restore(&s, &space, None, "notes.txt", &first.version_id, None, None)
+            .await
+            .expect("restored");
+    assert_eq!(restored.replaced, Replaced::Kept);
+    assert_eq!(
+        fetch(&owner, &space, "notes.txt").await.as_deref(),
+        Some(&b"one"[..])
+    );
+    let rows = board::watch(&s, Arc::new(|_| {}));
+    assert!(
+        rows.iter().any(|r| r.direction == Direction::Restore
+            && r.key == "notes.txt"
+            && r.state == FileState::Done),
+        "{rows:?}"
+    );
+
+    // Planned, then the file changes before the copy: the new version is not replaced.
+    use spacedock::core::transfer::queue::{Queue, QueueSetup, RestoredVersion};
+    let dir = tempfile::tempdir().expect("queue dir");
+    let queue = Queue::new(QueueSetup::in_folder(dir.path()));
+    let at = spacedock::core::SpaceRef::new(&owner, &sb.endpoint.url, &space);
+    let version = RestoredVersion {
+        id: first.version_id.clone(),
+        etag: first.etag.clone().expect("etag"),
+        size: first.size,
+    };
+    let planned = queue
+        .plan_restore(&at, "tests", "notes.txt", version)
+        .await
+        .expect("planned");
+    (owner.put_object().bucket(&space).key("notes.txt"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"three"))
+        .send()
+        .await
+        .expect("put");
+    let none = Arc::new(|_| {});
+    let summary = queue
+        .run_copy(planned.batch, Conflict::Overwrite, None, none)
+        .await
+        .expect("ran");
+    assert_eq!(summary.done, 0, "{summary:?}");
+    assert!(
+        summary
+            .problems
+            .iter()
+            .any(|p| p.message.contains("changed after")),
+        "{summary:?}"
+    );
+    assert_eq!(
+        fetch(&owner, &space, "notes.txt").await.as_deref(),
+        Some(&b"three"[..]),
+        "what came since is kept"
+    );
 }

@@ -418,7 +418,7 @@ impl Case {
         }
         let v = older[rng.below(older.len())];
         self.log.push(format!("restore {key} to {}", v.version_id));
-        versions::restore(&self.client, url, &self.space, &key, &v.version_id, None)
+        spacedock_tests::restore_version(&self.client, url, &self.space, &key, &v.version_id, None)
             .await
             .expect("restore");
         let etag = integrity::bare(v.etag.as_deref().unwrap_or_default()).to_string();

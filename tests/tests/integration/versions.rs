@@ -59,9 +59,10 @@ async fn restoring_the_first_version_brings_its_bytes_back_with_the_files_permis
     };
 
     let first = sized(3);
-    let replaced = versions::restore(&client, url, &space, "notes.txt", &first, None)
-        .await
-        .expect("restore");
+    let replaced =
+        spacedock_tests::restore_version(&client, url, &space, "notes.txt", &first, None)
+            .await
+            .expect("restore");
     assert_eq!(replaced, Replaced::Kept);
     assert_eq!(
         fetch(&client, &space, "notes.txt").await.as_deref(),
@@ -130,7 +131,15 @@ async fn a_restore_that_would_replace_a_version_for_good_asks_first() {
     let first = listed.iter().find(|v| v.size == 2).expect("v1");
     let null = &listed[0];
     assert_eq!((null.version_id.as_str(), null.current), ("null", true));
-    let asked = versions::restore(&client, url, &space, "notes.txt", &first.version_id, None).await;
+    let asked = spacedock_tests::restore_version(
+        &client,
+        url,
+        &space,
+        "notes.txt",
+        &first.version_id,
+        None,
+    )
+    .await;
     let asked = asked.expect_err("asked first");
     assert_eq!(asked.kind(), ErrorKind::ReplacesForGood, "{asked}");
     assert_eq!(
@@ -141,7 +150,7 @@ async fn a_restore_that_would_replace_a_version_for_good_asks_first() {
     // Agreed for v3; then v4 comes in: v4 is not replaced unasked.
     let etag = null.etag.clone().expect("etag");
     put(&client, &space, "notes.txt", b"v4444").await;
-    let changed = versions::restore(
+    let changed = spacedock_tests::restore_version(
         &client,
         url,
         &space,
@@ -166,7 +175,7 @@ async fn a_restore_that_would_replace_a_version_for_good_asks_first() {
         .find(|v| v.version_id == "null")
         .expect("the null version");
     let etag = null_now.etag.clone().expect("etag");
-    let done = versions::restore(
+    let done = spacedock_tests::restore_version(
         &client,
         url,
         &space,
@@ -252,7 +261,9 @@ async fn one_version_deleted_for_good_and_the_others_kept() {
     let listed = versions::file_versions(&client, url, &space, "f.bin").await;
     let marker = listed.expect("versions")[0].clone();
     assert!(marker.deleted && marker.current);
-    let refused = versions::restore(&client, url, &space, "f.bin", &marker.version_id, None).await;
+    let refused =
+        spacedock_tests::restore_version(&client, url, &space, "f.bin", &marker.version_id, None)
+            .await;
     assert!(refused.is_err(), "a delete marker has nothing to restore");
 
     // Suspended keeps the versions there are.

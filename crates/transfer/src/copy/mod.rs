@@ -21,13 +21,15 @@ use super::unfinished::Unfinished;
 use crate::error::{Error, Result};
 use crate::s3::{map_error, Context};
 
-/// Copy leaves the originals; Move removes each once its copy is stored.
+/// Copy leaves the originals; Move removes each once its copy is stored; Restore copies an
+/// earlier version of a file over the file itself, which keeps its permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum CopyMode {
     Copy,
     Move,
+    Restore,
 }
 
 impl CopyMode {
@@ -35,6 +37,7 @@ impl CopyMode {
         match self {
             CopyMode::Copy => "Not copied",
             CopyMode::Move => "Not moved",
+            CopyMode::Restore => "Not restored",
         }
     }
 }
@@ -84,6 +87,9 @@ pub struct CopyFile {
     pub copied: bool,
     /// The ETag of the copy made.
     pub copy_etag: Option<String>,
+    /// The version copied, when it is not the current one (a version put back).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl CopyFile {
@@ -291,6 +297,7 @@ pub async fn plan(
                     etag,
                     copied: false,
                     copy_etag: None,
+                    version: None,
                 });
             }
         }

@@ -430,6 +430,10 @@ async fn copy_there(s: &Shared<'_>, f: &CopyFile) -> Result<Option<String>> {
     if !f.etag.is_empty() && bare(&now.etag) == bare(&f.etag) {
         return Ok(Some(now.etag));
     }
+    if f.version.is_some() {
+        // The file's current version is not what was copied: only the ETag tells.
+        return Ok(None);
+    }
     let source = Target::plain(&s.b.client, &s.b.endpoint, &s.b.from);
     let original = crate::head_now(&source, &f.from).await?;
     let same = match (&original, &now.md5) {
@@ -500,13 +504,18 @@ async fn copy_file(
     let b = s.b;
     let ctx = Context::space(&b.endpoint, &b.from);
     // A copy is a new object, private unless told: the original's grants go with it (within
-    // a Space, exactly; into another, only what means the same there).
+    // a Space, exactly; into another, only what means the same there). A version put back
+    // keeps the permission the file has now (or, if it reads as deleted, the version's own).
+    let (key, version) = match (s.mode, over) {
+        (CopyMode::Restore, Some(_)) => (&f.to, None),
+        _ => (&f.from, f.version.as_deref()),
+    };
     let acl = acl_of(
         &b.client,
         &b.endpoint,
         &b.from,
-        &f.from,
-        None,
+        key,
+        version,
         "it was not copied",
     )
     .await
@@ -526,7 +535,15 @@ async fn copy_file(
             (Permission::Canned(canned), notes)
         }
     };
-    let source = format!("{}/{}", b.from, encode_key(&f.from));
+    let source = match &f.version {
+        Some(v) => format!(
+            "{}/{}?versionId={}",
+            b.from,
+            encode_key(&f.from),
+            encode_key(v)
+        ),
+        None => format!("{}/{}", b.from, encode_key(&f.from)),
+    };
     if f.size <= s.settings.single_limit {
         let copy = (b.client.copy_object())
             .bucket(&b.to)
@@ -624,6 +641,7 @@ async fn copy_in_parts(
     let head = (b.client.head_object())
         .bucket(&b.from)
         .key(&f.from)
+        .set_version_id(f.version.clone())
         .send()
         .await
         .map_err(|e| changed(map_error(e, from_ctx), f))?;
@@ -799,7 +817,7 @@ fn same_version_for_rgw(r: &mut aws_smithy_runtime_api::http::Request, etag: &st
 /// Whether the file is still the version the copy was planned from.
 async fn unchanged(b: &Between, f: &CopyFile) -> bool {
     let head = (b.client.head_object()).bucket(&b.from).key(&f.from);
-    match head.send().await {
+    match head.set_version_id(f.version.clone()).send().await {
         Ok(h) => f.etag.is_empty() || h.e_tag() == Some(f.etag.as_str()),
         Err(_) => false,
     }

@@ -30,6 +30,8 @@ pub enum Direction {
     Move,
     /// Files deleted from a Space (counted in files, not bytes).
     Delete,
+    /// An earlier version of a file put back over it, on the server.
+    Restore,
 }
 
 /// One line of the Transfers panel: a file of a batch, or something of it that can't be moved.

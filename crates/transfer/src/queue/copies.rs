@@ -59,6 +59,14 @@ impl CopyBatch {
     }
 }
 
+/// The version a restore puts back: its id, its ETag and its size, as the versions listed it.
+#[derive(Debug, Clone)]
+pub struct RestoredVersion {
+    pub id: String,
+    pub etag: String,
+    pub size: u64,
+}
+
 /// One file of a planned copy, as the queue shows it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -146,6 +154,67 @@ impl Queue {
         Ok(answer)
     }
 
+    /// Plans putting an earlier version of `key` back over the file, as a copy on the server:
+    /// it replaces only what the file holds now, looked at here (a file that changes before
+    /// the copy is not replaced), and keeps the file's permission. Run it with Overwrite.
+    pub async fn plan_restore(
+        &self,
+        at: &SpaceRef,
+        connection: &str,
+        key: &str,
+        version: RestoredVersion,
+    ) -> Result<PlannedCopy> {
+        let between = Between {
+            unfinished: Some(self.unfinished.clone()),
+            ..Between::new(&at.client, &at.endpoint, &at.name, &at.name)
+        };
+        let target = Target::plain(&between.client, &between.endpoint, &between.to);
+        let now = crate::etag_now(&target, key).await?;
+        let file = CopyFile {
+            id: 0,
+            from: key.to_string(),
+            to: key.to_string(),
+            size: version.size,
+            etag: version.etag,
+            copied: false,
+            copy_etag: None,
+            version: Some(version.id),
+        };
+        let batch = self.next_batch();
+        let answer = PlannedCopy {
+            batch,
+            files: vec![QueuedCopy {
+                id: 0,
+                key: key.to_string(),
+                to: key.to_string(),
+                size: version.size,
+            }],
+            existing_count: now.is_some() as u32,
+            existing: now.iter().map(|_| key.to_string()).collect(),
+            problems: Vec::new(),
+        };
+        let waiting = CopyBatch {
+            between,
+            connection: connection.to_string(),
+            mode: CopyMode::Restore,
+            plan: CopyPlan {
+                files: vec![file],
+                problems: Vec::new(),
+            },
+            existing: now
+                .map(|etag| (key.to_string(), etag))
+                .into_iter()
+                .collect(),
+            switches: Switches::default(),
+            conflict: None,
+            running: false,
+            problems: Vec::new(),
+            journal: None,
+        };
+        lock(&self.copies).insert(batch, waiting);
+        Ok(answer)
+    }
+
     /// Runs a planned copy (or, with `ids`, only those files again); new keys already taken
     /// are handled as `conflict` says (a retry keeps the first run's choice).
     pub async fn run_copy(
@@ -171,6 +240,7 @@ impl Queue {
                 let direction = match b.mode {
                     CopyMode::Copy => Direction::Copy,
                     CopyMode::Move => Direction::Move,
+                    CopyMode::Restore => Direction::Restore,
                 };
                 let problems = std::mem::take(&mut b.problems);
                 let space = b.between.to.clone();
@@ -212,6 +282,7 @@ impl Queue {
         let verb = match mode {
             CopyMode::Copy => "copied",
             CopyMode::Move => "moved",
+            CopyMode::Restore => "restored a version in",
         };
         self.say(format!(
             "{verb} from “{}” to “{}”: {} of {count} done, {} skipped, {} cancelled, {} failed",

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use board::{Direction, TransferRow, TransfersChanged};
-pub use copies::{CopyRequest, PlannedCopy, QueuedCopy};
+pub use copies::{CopyRequest, PlannedCopy, QueuedCopy, RestoredVersion};
 pub use downloads::{PlannedDownload, QueuedDownload};
 pub use resume::{BatchResumed, InterruptedBatch};
 pub use uploads::{PlannedUpload, UploadPlan, UploadSummary};
@@ -144,6 +144,10 @@ impl JobSpec {
                 mode: CopyMode::Move,
                 ..
             } => "move",
+            JobSpec::Copy {
+                mode: CopyMode::Restore,
+                ..
+            } => "restore",
         }
     }
 }

@@ -70,6 +70,10 @@ fn kind_of(job: &JobSpec) -> Direction {
             mode: CopyMode::Move,
             ..
         } => Direction::Move,
+        JobSpec::Copy {
+            mode: CopyMode::Restore,
+            ..
+        } => Direction::Restore,
     }
 }
 
