@@ -241,17 +241,39 @@ pub async fn restore(
         etag: chosen.etag.clone().unwrap_or_default(),
         size: chosen.size,
     };
-    let planned = queue.plan_restore(at, connection, key, version).await?;
-    if let Some(lost) = lost {
-        // Agreed for that version: if another came in since, it is not replaced unasked.
-        let now = file_versions(client, endpoint, space, key).await?;
-        let same = now.iter().find(|v| v.version_id == "null" && !v.deleted);
-        if same.map(|v| &v.etag) != Some(&lost.etag) {
-            queue.forget_copy(planned.batch);
+    let live_etag = live.and_then(|v| v.etag.as_deref());
+    let planned = queue
+        .plan_restore(at, connection, key, version, live_etag)
+        .await?;
+    // Right before the copy: the Space is still as it was when the user chose (versioning not
+    // switched off meanwhile, and the null version the user agreed to replace still that one);
+    // and the user has not stopped it.
+    let checked = async {
+        let on_now = versioning(client, endpoint, space).await? == Versioning::Enabled;
+        if on && !on_now {
             return Err(Error::FileChanged(format!(
-                "“{key}” changed since you agreed to replace it, so nothing was restored. Look at its versions again."
+                "Versioning was suspended while “{key}” was being restored, so nothing was restored: the version there would have been replaced for good. Look at its versions again."
             )));
         }
+        if let Some(lost) = lost {
+            let now = file_versions(client, endpoint, space, key).await?;
+            let same = now.iter().find(|v| v.version_id == "null" && !v.deleted);
+            if same.map(|v| &v.etag) != Some(&lost.etag) {
+                return Err(Error::FileChanged(format!(
+                    "“{key}” changed since you agreed to replace it, so nothing was restored. Look at its versions again."
+                )));
+            }
+        }
+        if stop.is_cancelled() {
+            return Err(Error::Cancelled(
+                "The restore was stopped; nothing was put back.".into(),
+            ));
+        }
+        Ok(())
+    };
+    if let Err(e) = checked.await {
+        queue.forget_copy(planned.batch);
+        return Err(e);
     }
     let batch = planned.batch;
     let stopping = async {
@@ -261,6 +283,7 @@ pub async fn restore(
     };
     let running = queue.run_copy(batch, Conflict::Overwrite, None, Arc::new(|_| {}));
     let summary = tokio::select! {
+        biased;
         summary = running => summary?,
         _ = stopping => unreachable!("it waits for ever"),
     };

@@ -292,8 +292,16 @@ async fn a_restore_is_a_job_of_the_queue() {
         etag: first.etag.clone().expect("etag"),
         size: first.size,
     };
+    // As the versions are listed now (the restore above made a version of its own).
+    let listed_now = versions::file_versions(&owner, &sb.endpoint.url, &space, "notes.txt")
+        .await
+        .expect("versions");
+    let current = listed_now
+        .iter()
+        .find(|v| v.current)
+        .and_then(|v| v.etag.as_deref());
     let planned = queue
-        .plan_restore(&at, "tests", "notes.txt", version)
+        .plan_restore(&at, "tests", "notes.txt", version, current)
         .await
         .expect("planned");
     (owner.put_object().bucket(&space).key("notes.txt"))
@@ -318,5 +326,54 @@ async fn a_restore_is_a_job_of_the_queue() {
         fetch(&owner, &space, "notes.txt").await.as_deref(),
         Some(&b"three"[..]),
         "what came since is kept"
+    );
+    // A restore that did not happen is not tried again later unasked.
+    let again = queue.retry(planned.batch).await.expect_err("forgotten");
+    assert_eq!(again.kind(), ErrorKind::Gone, "{again}");
+
+    // Planned from versions listed before the file changed: refused at once.
+    let stale = RestoredVersion {
+        id: first.version_id.clone(),
+        etag: first.etag.clone().expect("etag"),
+        size: first.size,
+    };
+    let listed_then = listed
+        .iter()
+        .find(|v| v.current)
+        .and_then(|v| v.etag.as_deref());
+    let refused = queue
+        .plan_restore(&at, "tests", "notes.txt", stale.clone(), listed_then)
+        .await
+        .expect_err("the file changed since its versions were listed");
+    assert_eq!(refused.kind(), ErrorKind::FileChanged, "{refused}");
+
+    // Planned, then the file is deleted: it is not brought back.
+    let now = versions::file_versions(&owner, &sb.endpoint.url, &space, "notes.txt")
+        .await
+        .expect("versions");
+    let live = now.iter().find(|v| v.current).and_then(|v| v.etag.clone());
+    let planned = queue
+        .plan_restore(&at, "tests", "notes.txt", stale, live.as_deref())
+        .await
+        .expect("planned");
+    spacedock_tests::delete_keys(&owner, &sb.endpoint.url, &space, &["notes.txt".to_string()])
+        .await
+        .expect("deleted");
+    let none = Arc::new(|_| {});
+    let summary = queue
+        .run_copy(planned.batch, Conflict::Overwrite, None, none)
+        .await
+        .expect("ran");
+    assert!(
+        summary
+            .problems
+            .iter()
+            .any(|p| p.message.contains("was deleted after")),
+        "{summary:?}"
+    );
+    assert_eq!(
+        fetch(&owner, &space, "notes.txt").await,
+        None,
+        "still deleted"
     );
 }

@@ -263,7 +263,10 @@ export class TransferQueue {
   /** Batches with files to run again, none of whose files is still on its way. */
   get retryable(): number[] {
     const busy = new Set(this.items.filter((i) => i.state === 'queued' || i.state === 'running').map((i) => i.batch));
-    const ended = this.items.filter((i) => (i.state === 'failed' || i.state === 'cancelled') && i.id !== null && !busy.has(i.batch));
+    // A restore is not tried again from here: it was agreed for the file as it was then.
+    const ended = this.items.filter(
+      (i) => (i.state === 'failed' || i.state === 'cancelled') && i.id !== null && i.direction !== 'restore' && !busy.has(i.batch),
+    );
     return [...new Set(ended.map((i) => i.batch))];
   }
 

@@ -371,6 +371,10 @@ async fn one_file(
             })
         };
         progress(0);
+        // Stopped while its new name was looked at: nothing is written.
+        if cancel.is_set() {
+            return Outcome::Cancelled;
+        }
         if let Some(over) = over {
             match copy_file(s, file, &over, cancel, &progress).await {
                 Ok((left, etag)) => {
@@ -457,6 +461,14 @@ enum Settled {
 async fn settle(s: &Shared<'_>, f: &mut CopyFile) -> Result<Settled> {
     let now = etag_now(&s.target, &f.to).await?;
     let Some(now) = now else {
+        if s.mode == CopyMode::Restore && s.existing.contains_key(&f.to) {
+            // Deleted since: a restore does not bring it back unasked (with the version's
+            // permission, which may not be the one it had).
+            return Err(Error::FileChanged(format!(
+                "“{}” was deleted after the restore was planned, so nothing was restored.",
+                f.to
+            )));
+        }
         return Ok(Settled::Copy(None));
     };
     // A folder that is there already takes the copied folder's files: nothing to rename.

@@ -101,6 +101,11 @@ impl Queue {
         connection: &str,
         ask: &CopyRequest,
     ) -> Result<PlannedCopy> {
+        if ask.mode == CopyMode::Restore {
+            return Err(Error::InvalidInput(
+                "A version is put back from the file's versions.".into(),
+            ));
+        }
         let between = Between {
             unfinished: Some(self.unfinished.clone()),
             ..Between::new(&at.client, &at.endpoint, &at.name, &ask.to_space)
@@ -156,13 +161,16 @@ impl Queue {
 
     /// Plans putting an earlier version of `key` back over the file, as a copy on the server:
     /// it replaces only what the file holds now, looked at here (a file that changes before
-    /// the copy is not replaced), and keeps the file's permission. Run it with Overwrite.
+    /// the copy is not replaced), and keeps the file's permission. `live`: the ETag of the file
+    /// as its versions were listed (None: it read as deleted). Run it with Overwrite; a run that
+    /// does not put the version back is forgotten, never tried again unasked.
     pub async fn plan_restore(
         &self,
         at: &SpaceRef,
         connection: &str,
         key: &str,
         version: RestoredVersion,
+        live: Option<&str>,
     ) -> Result<PlannedCopy> {
         let between = Between {
             unfinished: Some(self.unfinished.clone()),
@@ -170,6 +178,14 @@ impl Queue {
         };
         let target = Target::plain(&between.client, &between.endpoint, &between.to);
         let now = crate::etag_now(&target, key).await?;
+        // What the file holds must be what the versions said when the user chose: a version
+        // that came between is never the one replaced.
+        let bare = crate::integrity::bare;
+        if now.as_deref().map(bare) != live.map(bare) {
+            return Err(Error::FileChanged(format!(
+                "“{key}” changed while the restore was planned, so nothing was restored. Look at its versions again."
+            )));
+        }
         let file = CopyFile {
             id: 0,
             from: key.to_string(),
@@ -298,7 +314,10 @@ impl Queue {
             self.board.renamed(batch, *id, to, Direction::Copy);
         }
         let mut copies = lock(&self.copies);
-        if summary.problems.is_empty() && summary.cancelled == 0 {
+        // A restore was agreed for the file as it was: one that did not happen is not tried
+        // again later from the panel, when the Space may be otherwise.
+        let restore = mode == CopyMode::Restore;
+        if (summary.problems.is_empty() && summary.cancelled == 0) || restore {
             copies.remove(&batch);
             self.journal.remove(&journal_id);
         } else if let Some(b) = copies.get_mut(&batch) {

@@ -413,12 +413,35 @@ impl Queue {
                 Err(e) => tally.failed(&f.id.to_string(), &e.to_string()),
             }
         }
+        let events = self.tracked(None, Some(&entry.id), tally.events());
+        if mode == CopyMode::Restore {
+            // A restore was agreed for the Space as it was then (its versioning, the version
+            // the file held): it is not carried out days later. It is done if the file holds
+            // the version's bytes; otherwise it is left for the user to do again.
+            let target = crate::Target::plain(&between.client, &between.endpoint, &between.to);
+            for f in plan.files {
+                let now = crate::etag_now(&target, &f.to).await?;
+                let done = now.is_some_and(|n| integrity::bare(&n) == integrity::bare(&f.etag));
+                let state = match done {
+                    true => FileState::Done,
+                    false => FileState::Failed {
+                        kind: crate::error::ErrorKind::FileChanged,
+                        message: "The app quit during this restore, which was not seen to finish: look at the file's versions, and restore the version again if it is not back.".into(),
+                    },
+                };
+                events(TransferEvent {
+                    id: f.id,
+                    bytes: if done { f.size } else { 0 },
+                    state,
+                });
+            }
+            return Ok(());
+        }
         let cancels: HashMap<u32, Cancel> = plan
             .files
             .iter()
             .map(|f| (f.id, Cancel::under(&self.quit, &self.quit)))
             .collect();
-        let events = self.tracked(None, Some(&entry.id), tally.events());
         let summary = self
             .copy_files(
                 &between,
