@@ -165,6 +165,17 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
     assert!(got("video.bin") == big, "the download arrived whole");
     assert_eq!(got("day 2/notes+ünï.txt"), b"sunny");
     app.shot("21-downloaded").await;
+
+    // The Transfers panel shows the engine's queue: a window loaded again shows the same rows.
+    app.client.refresh().await.expect("load the window again");
+    app.wait_for(
+        Locator::XPath(
+            "//li[@data-key='holiday/video.bin'][@data-direction='download'][@data-state='done']",
+        ),
+        60,
+    )
+    .await;
+    app.shot("21b-transfers-after-reload").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
     let _ = keychain.delete("sandbox-owner");
