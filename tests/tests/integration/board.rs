@@ -377,3 +377,110 @@ async fn a_restore_is_a_job_of_the_queue() {
         "still deleted"
     );
 }
+
+/// A restore a quit stopped is never carried out at the next start: it is done if the file
+/// already holds the version, and otherwise the user is told to do it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_a_quit_stopped_is_only_looked_at_the_next_start() {
+    use spacedock::core::transfer::board::Direction;
+    use spacedock::core::transfer::queue::{Queue, QueueSetup, RestoredVersion};
+    use spacedock::core::versions;
+    let sb = sandbox();
+    let owner = spacedock_tests::owner_client(&sb);
+    let space = spacedock_tests::new_space(&sb, "restore-quit").await;
+    versions::set_versioning(&owner, &sb.endpoint.url, &space, true)
+        .await
+        .expect("versioning");
+    let put = |body: &'static [u8]| {
+        (owner.put_object().bucket(&space).key("a.txt"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(body))
+            .send()
+    };
+    put(b"old").await.expect("put");
+    put(b"new!").await.expect("put");
+    let at = spacedock::core::SpaceRef::new(&owner, &sb.endpoint.url, &space);
+    let data = tempfile::tempdir().expect("data");
+
+    // Three times: the file still holds what it held (the restore would still go through:
+    // it is not carried out unasked), it changed meanwhile, and it holds the version already
+    // (the copy went, its mark did not).
+    for (changed, already_done) in [(false, false), (true, false), (false, true)] {
+        let listed = versions::file_versions(&owner, &sb.endpoint.url, &space, "a.txt")
+            .await
+            .expect("versions");
+        let old = listed
+            .iter()
+            .find(|v| v.size == 3)
+            .expect("the old version");
+        let current = listed
+            .iter()
+            .find(|v| v.current)
+            .and_then(|v| v.etag.clone());
+        let queue = Queue::new(QueueSetup::in_folder(data.path()));
+        let version = RestoredVersion {
+            id: old.version_id.clone(),
+            etag: old.etag.clone().expect("etag"),
+            size: old.size,
+        };
+        let planned = queue
+            .plan_restore(&at, "tests", "a.txt", version, current.as_deref())
+            .await
+            .expect("planned");
+        // The app quits as the restore begins: it is journaled, and nothing is copied.
+        queue.stop_all(Duration::from_secs(1));
+        let none = Arc::new(|_| {});
+        let ran = queue
+            .run_copy(planned.batch, Conflict::Overwrite, None, none)
+            .await
+            .expect("ran");
+        assert_eq!((ran.done, ran.cancelled), (0, 1), "{ran:?}");
+        drop(queue);
+        if already_done {
+            let source = format!("{space}/a.txt?versionId={}", old.version_id);
+            (owner
+                .copy_object()
+                .bucket(&space)
+                .key("a.txt")
+                .copy_source(source))
+            .send()
+            .await
+            .expect("copied by hand");
+        } else if changed {
+            put(b"newer").await.expect("changed meanwhile");
+        }
+        let before = fetch(&owner, &space, "a.txt").await;
+
+        let queue = Queue::new(QueueSetup::in_folder(data.path()));
+        let interrupted = queue.interrupted_batches().expect("listed");
+        let batch = (interrupted.iter())
+            .find(|b| b.kind == Direction::Restore)
+            .unwrap_or_else(|| panic!("the restore is offered: {interrupted:?}"));
+        let resumed = queue
+            .resume_batch(&batch.id, &at, Arc::new(|_| {}))
+            .await
+            .expect("resumed");
+        assert_eq!(
+            fetch(&owner, &space, "a.txt").await,
+            before,
+            "nothing is copied at the next start"
+        );
+        match already_done {
+            true => assert_eq!(
+                (resumed.files, resumed.problems.len()),
+                (1, 0),
+                "{resumed:?}"
+            ),
+            false => {
+                assert_eq!(resumed.files, 0, "{resumed:?}");
+                assert!(
+                    resumed
+                        .problems
+                        .iter()
+                        .any(|p| p.message.contains("restore the version again")),
+                    "{resumed:?}"
+                );
+            }
+        }
+        assert!(queue.interrupted_batches().expect("listed").is_empty());
+    }
+}

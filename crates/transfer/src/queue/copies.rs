@@ -315,8 +315,9 @@ impl Queue {
         }
         let mut copies = lock(&self.copies);
         // A restore was agreed for the file as it was: one that did not happen is not tried
-        // again later from the panel, when the Space may be otherwise.
-        let restore = mode == CopyMode::Restore;
+        // again later from the panel, when the Space may be otherwise. (One a quit stopped stays
+        // in the journal: the next start says whether it was done.)
+        let restore = mode == CopyMode::Restore && !self.quit.is_cancelled();
         if (summary.problems.is_empty() && summary.cancelled == 0) || restore {
             copies.remove(&batch);
             self.journal.remove(&journal_id);
