@@ -161,6 +161,17 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         body_of(&client, &space, "notes.txt").await.as_deref(),
         Some(&b"one"[..])
     );
+    // The restore was a job of the transfer queue: it is on the Transfers panel.
+    app.wait_for(
+        Locator::Css(
+            "#transfer-queue li[data-key='notes.txt'][data-direction='restore'][data-state='done']",
+        ),
+        20,
+    )
+    .await;
+    let summary = app.text(Locator::Id("transfer-summary")).await;
+    assert!(summary.starts_with("1 of 1 file ·"), "{summary}");
+    app.shot("51b-restored").await;
 
     // Deleted from the details panel, it is listed as deleted, and comes back.
     app.click(Locator::Id("file-delete")).await;

@@ -247,10 +247,12 @@ impl Queue {
                 .ok_or_else(|| Error::Gone("That copy is no longer in the queue.".into()))?;
             b.running = true;
             if b.conflict.is_none() {
+                // A restore stays where it is: its row names the file alone.
+                let restore = b.mode == CopyMode::Restore;
                 let rows = b.plan.files.iter().map(|f| NewRow {
                     file: f.id,
                     key: f.from.clone(),
-                    to: Some(f.to.clone()),
+                    to: (!restore).then(|| f.to.clone()),
                     size: f.size,
                 });
                 let direction = match b.mode {
