@@ -244,10 +244,7 @@ async fn remove_originals(b: &Between, waiting: Waiting) -> Vec<(CopyFile, Outco
                     Outcome::CopiedOnly { error, renamed }
                 }
                 Removed::Refused(why) => {
-                    let error = Error::FileChanged(format!(
-                        "It was copied to “{}”, but the original could not be removed: {why}",
-                        f.to
-                    ));
+                    let error = not_removed(&f, why);
                     Outcome::CopiedOnly { error, renamed }
                 }
             };
@@ -264,10 +261,7 @@ async fn remove_originals(b: &Between, waiting: Waiting) -> Vec<(CopyFile, Outco
     };
     if let Err(e) = result {
         for (_, (f, renamed, _)) in files.drain() {
-            let error = Error::FileChanged(format!(
-                "It was copied to “{}”, but the original could not be removed: {e}",
-                f.to
-            ));
+            let error = not_removed(&f, e.to_string());
             ended.push((f, Outcome::CopiedOnly { error, renamed }));
         }
     }
@@ -278,6 +272,14 @@ async fn remove_originals(b: &Between, waiting: Waiting) -> Vec<(CopyFile, Outco
 fn kept(f: &CopyFile, why: String) -> Error {
     Error::FileChanged(format!(
         "It was copied to “{}”, but {why}, so the original was left where it is.",
+        f.to
+    ))
+}
+
+/// A move's original the server would not remove, and why.
+fn not_removed(f: &CopyFile, why: impl std::fmt::Display) -> Error {
+    Error::FileChanged(format!(
+        "It was copied to “{}”, but the original could not be removed: {why}",
         f.to
     ))
 }
@@ -860,22 +862,22 @@ fn changed(e: Error, f: &CopyFile) -> Error {
 async fn remove_original(b: &Between, f: &CopyFile) -> Result<()> {
     let ctx = Context::space(&b.endpoint, &b.from);
     let from = Target::plain(&b.client, &b.endpoint, &b.from);
-    let kept = |why: String| {
-        Err(Error::FileChanged(format!(
-            "It was copied to “{}”, but {why}, so the original was left where it is.",
-            f.to
-        )))
-    };
     match etag_now(&from, &f.from).await? {
         // Gone already (removed by someone else): nothing is left in two places.
         None => return Ok(()),
         Some(_) if f.etag.is_empty() => {
-            return kept("the server gave no tag to tell its version by".into())
+            return Err(kept(
+                f,
+                "the server gave no tag to tell its version by".into(),
+            ))
         }
         Some(now) if now != f.etag => {
-            return kept(format!(
-                "“{}” changed after it was copied (the copy holds the version from before)",
-                f.from
+            return Err(kept(
+                f,
+                format!(
+                    "“{}” changed after it was copied (the copy holds the version from before)",
+                    f.from
+                ),
             ))
         }
         Some(_) => {}
@@ -896,10 +898,7 @@ async fn remove_original(b: &Between, f: &CopyFile) -> Result<()> {
                     f.to, f.from
                 ),
             ),
-            e => Error::FileChanged(format!(
-                "It was copied to “{}”, but the original could not be removed: {e}",
-                f.to
-            )),
+            e => not_removed(f, e),
         })?;
     Ok(())
 }
