@@ -445,3 +445,28 @@ pub async fn put_many(client: &aws_sdk_s3::Client, space: &str, keys: &[String])
     })
     .await;
 }
+
+/// Every key below `prefix` in `space`.
+pub async fn keys_below(client: &aws_sdk_s3::Client, space: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_objects_v2()
+            .bucket(space)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("list");
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(String::from)),
+        );
+        match out.next_continuation_token() {
+            Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => return keys,
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub mod services;
 pub mod settings;
 pub mod space;
 pub mod spaces;
+pub mod sync;
 pub mod transfer;
 pub mod versions;
 

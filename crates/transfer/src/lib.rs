@@ -16,6 +16,7 @@ pub mod queue;
 mod ranged;
 pub mod remove;
 pub mod resume;
+pub mod sync;
 pub mod unfinished;
 pub mod upload;
 

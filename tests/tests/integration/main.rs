@@ -36,5 +36,6 @@ mod safety;
 mod search;
 mod services;
 mod slow;
+mod sync;
 mod upload;
 mod versions;

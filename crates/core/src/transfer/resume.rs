@@ -71,7 +71,11 @@ fn batches_of(services: &Services, active: &Active) -> Result<Vec<InterruptedBat
 }
 
 /// A client of the active connection for `space` at `endpoint` (a Space's region has its own).
-fn client_at(active: &Active, space: &str, endpoint: &str) -> Option<aws_sdk_s3::Client> {
+pub(crate) fn client_at(
+    active: &Active,
+    space: &str,
+    endpoint: &str,
+) -> Option<aws_sdk_s3::Client> {
     let own = active.profile.provider.region_label();
     let regions = std::iter::once(own.as_str()).chain(REGIONS.iter().map(|r| r.slug));
     regions

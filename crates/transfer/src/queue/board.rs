@@ -32,6 +32,8 @@ pub enum Direction {
     Delete,
     /// An earlier version of a file put back over it, on the server.
     Restore,
+    /// A file of this computer moved to the desktop's trash (by a sync).
+    Trash,
 }
 
 /// One line of the Transfers panel: a file of a batch, or something of it that can't be moved.
@@ -68,7 +70,7 @@ pub struct TransfersChanged {
 }
 
 /// A file of a batch as its row first shows it.
-pub(super) struct NewRow {
+pub(crate) struct NewRow {
     pub file: u32,
     pub key: String,
     pub to: Option<String>,
@@ -113,7 +115,7 @@ impl Rows {
 }
 
 #[derive(Default)]
-pub(super) struct Board {
+pub(crate) struct Board {
     rows: Mutex<Rows>,
     /// Where changes go: the window watching, if any.
     watcher: Mutex<Option<EventSink<TransfersChanged>>>,
@@ -160,6 +162,33 @@ impl Board {
                     key: f.key,
                     to: f.to,
                     size: f.size,
+                    bytes: 0,
+                    state: FileState::Queued,
+                });
+            }
+        }
+        self.changed();
+    }
+
+    /// A batch whose files each go their own way (a sync's): direction, id, key, size.
+    pub fn add_rows(
+        self: &Arc<Self>,
+        batch: u32,
+        space: &str,
+        files: impl IntoIterator<Item = (Direction, u32, String, u64)>,
+    ) {
+        {
+            let mut rows = lock(&self.rows);
+            for (direction, file, key, size) in files {
+                rows.push(TransferRow {
+                    row: 0,
+                    batch,
+                    file: Some(file),
+                    direction,
+                    space: space.to_string(),
+                    key,
+                    to: None,
+                    size,
                     bytes: 0,
                     state: FileState::Queued,
                 });

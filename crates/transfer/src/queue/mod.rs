@@ -73,13 +73,13 @@ pub struct Queue {
     next: AtomicU32,
     journal: Arc<Journal>,
     /// What the window shows: every file of every batch this run started.
-    board: Arc<board::Board>,
+    pub(crate) board: Arc<board::Board>,
     unfinished: Arc<Unfinished>,
     partials: Arc<PartialDownloads>,
     writing: Arc<DownloadFolders>,
     /// Cancelled at quit, which every batch's and file's stop is under: a batch stops starting
     /// files and stops the ones it can, keeping what can be resumed.
-    quit: CancellationToken,
+    pub(crate) quit: CancellationToken,
     /// Download and copy batches running now.
     running: Arc<AtomicUsize>,
     claims: LocalClaims,
@@ -91,6 +91,8 @@ pub struct Queue {
     link_down: Link,
     files_at_once: AtomicUsize,
     log: EventSink<String>,
+    /// Sync pairs, their baselines, and their runs.
+    pub(crate) syncs: crate::sync::Syncs,
 }
 
 /// The journal's description of a batch: whose it is, where, and what was chosen.
@@ -153,7 +155,7 @@ impl JobSpec {
 }
 
 /// Counts a batch as running until dropped.
-struct Running(Arc<AtomicUsize>);
+pub(crate) struct Running(Arc<AtomicUsize>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -193,6 +195,7 @@ impl Queue {
             link_down: Link::default(),
             files_at_once: AtomicUsize::new(setup.files_at_once.unwrap_or(0)),
             log: setup.log,
+            syncs: crate::sync::Syncs::open(data),
         }
     }
 
@@ -260,11 +263,11 @@ impl Queue {
         }
     }
 
-    fn next_batch(&self) -> u32 {
+    pub(crate) fn next_batch(&self) -> u32 {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn running(&self) -> Running {
+    pub(crate) fn running(&self) -> Running {
         self.running.fetch_add(1, Ordering::SeqCst);
         Running(self.running.clone())
     }
@@ -317,6 +320,7 @@ impl Queue {
         self.cancel_upload(batch, file);
         self.cancel_download(batch, file);
         self.cancel_copy(batch, file);
+        self.syncs.cancel(batch, file);
     }
 
     /// Runs again a batch's files that failed or were cancelled, with the choices of its first

@@ -3,4 +3,4 @@
 /**
  * What a batch does.
  */
-export type Direction = "upload" | "download" | "copy" | "move" | "delete" | "restore";
+export type Direction = "upload" | "download" | "copy" | "move" | "delete" | "restore" | "trash";

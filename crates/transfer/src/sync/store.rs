@@ -1,0 +1,255 @@
+//! Where sync pairs and their baselines are kept: the engine's SQLite database of syncs, beside
+//! the transfer journal. Every baseline change of a run is written as its file's action ends, in
+//! one transaction per group, so a crash leaves either the old row or the new one. A database a
+//! newer Spacedock wrote, or one that can't be read, is never written to: sync says why and waits.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection};
+
+use super::decide::{Base, Stamp};
+use super::SyncPair;
+use crate::error::{Error, Result};
+use spacedock_common::sync::lock;
+
+const SCHEMA: i32 = 1;
+
+const MIGRATIONS: [&str; SCHEMA as usize] = [
+    // 1: pairs (their settings as JSON, kept whole) and each pair's baseline, key by key
+    "CREATE TABLE pairs (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        last_good INTEGER,
+        last_run INTEGER,
+        last_error TEXT,
+        running INTEGER
+    );
+    CREATE TABLE baseline (
+        pair TEXT NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        md5 TEXT NOT NULL,
+        remote_size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        PRIMARY KEY (pair, key)
+    ) WITHOUT ROWID;",
+];
+
+pub(crate) struct Store {
+    conn: Mutex<std::result::Result<Connection, String>>,
+}
+
+fn db_error(e: rusqlite::Error) -> Error {
+    Error::Internal(format!("the sync database could not be used: {e}"))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn open(path: &Path) -> std::result::Result<Connection, String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(|e| e.to_string())?;
+    let ok: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if ok != "ok" {
+        return Err(format!("it is damaged: {ok}"));
+    }
+    let version: i32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if version > SCHEMA {
+        return Err(format!(
+            "a newer Spacedock wrote it (schema {version}; this one reads up to {SCHEMA})"
+        ));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(step).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", i as i32 + 1)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(conn)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Store {
+        let conn = open(path).map_err(|why| {
+            format!(
+                "The sync database “{}” can't be used ({why}); pairs are not synced until it can.",
+                path.display()
+            )
+        });
+        Store {
+            conn: Mutex::new(conn),
+        }
+    }
+
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = lock(&self.conn);
+        match conn.as_mut() {
+            Ok(c) => work(c).map_err(db_error),
+            Err(why) => Err(Error::Internal(why.clone())),
+        }
+    }
+
+    pub fn pairs(&self) -> Result<Vec<SyncPair>> {
+        self.with(|c| {
+            let mut q = c.prepare(
+                "SELECT spec, last_good, last_run, last_error, running FROM pairs ORDER BY created, id",
+            )?;
+            let rows = q.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (spec, last_good, last_run, last_error, running) = row?;
+                let Ok(mut pair) = serde_json::from_str::<SyncPair>(&spec) else {
+                    continue;
+                };
+                pair.last_good = last_good;
+                pair.last_run = last_run;
+                pair.last_error = last_error;
+                pair.interrupted = running.is_some();
+                out.push(pair);
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn add_pair(&self, pair: &SyncPair) -> Result<()> {
+        let spec = serde_json::to_string(pair).map_err(|e| Error::Internal(e.to_string()))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO pairs (id, spec, created) VALUES (?1, ?2, ?3)",
+                params![pair.id, spec, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Forgets a pair and its baseline (its files stay where they are).
+    pub fn remove_pair(&self, id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM pairs WHERE id = ?1", [id])
+                .map(|_| ())
+        })
+    }
+
+    pub fn baseline(&self, pair: &str) -> Result<HashMap<String, Base>> {
+        self.with(|c| {
+            let mut q = c.prepare(
+                "SELECT key, size, mtime_ns, inode, md5, remote_size, etag FROM baseline WHERE pair = ?1",
+            )?;
+            let rows = q.query_map([pair], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Base {
+                        local: Stamp {
+                            size: r.get::<_, i64>(1)? as u64,
+                            mtime_ns: r.get(2)?,
+                            inode: r.get::<_, i64>(3)? as u64,
+                        },
+                        md5: r.get(4)?,
+                        remote_size: r.get::<_, i64>(5)? as u64,
+                        etag: r.get(6)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Writes (Some) or forgets (None) each key's baseline, all in one transaction.
+    pub fn write(&self, pair: &str, changes: &[(String, Option<Base>)]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut put = tx.prepare(
+                    "INSERT OR REPLACE INTO baseline (pair, key, size, mtime_ns, inode, md5, remote_size, etag)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                let mut forget = tx.prepare("DELETE FROM baseline WHERE pair = ?1 AND key = ?2")?;
+                for (key, base) in changes {
+                    match base {
+                        Some(b) => put.execute(params![
+                            pair,
+                            key,
+                            b.local.size as i64,
+                            b.local.mtime_ns,
+                            b.local.inode as i64,
+                            b.md5,
+                            b.remote_size as i64,
+                            b.etag
+                        ])?,
+                        None => forget.execute(params![pair, key])?,
+                    };
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// A run begins: until it ends, the pair shows as interrupted if the app stops.
+    pub fn begin(&self, pair: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE pairs SET running = ?2, last_run = ?2 WHERE id = ?1",
+                params![pair, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// A run ended: well (no error), or with what went wrong.
+    pub fn end(&self, pair: &str, error: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            match error {
+                None => c.execute(
+                    "UPDATE pairs SET running = NULL, last_good = ?2, last_error = NULL WHERE id = ?1",
+                    params![pair, now()],
+                ),
+                Some(e) => c.execute(
+                    "UPDATE pairs SET running = NULL, last_error = ?2 WHERE id = ?1",
+                    params![pair, e],
+                ),
+            }
+            .map(|_| ())
+        })
+    }
+
+    /// A run that could not even plan: the pair shows it, red.
+    pub fn failed(&self, pair: &str, error: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE pairs SET last_run = ?2, last_error = ?3 WHERE id = ?1",
+                params![pair, now(), error],
+            )
+            .map(|_| ())
+        })
+    }
+}

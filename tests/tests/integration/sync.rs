@@ -1,0 +1,569 @@
+//! Syncing a folder with a Space against the real RGW: plans first, approval for a first run,
+//! same-size edits on either side, both copies kept in a conflict, nothing replaced that changed
+//! after the plan, no deletes on doubt, a way back for whatever a run replaces or deletes, and
+//! names one disk takes as one file left alone.
+
+use std::path::{Path, PathBuf};
+
+use spacedock::core::services::Services;
+use spacedock::core::sync::{
+    self, NewPair, SyncAction, SyncDeletes, SyncDirection, SyncOutcome, SyncPair, SyncPlan,
+};
+use spacedock::core::ErrorKind;
+use spacedock_tests::{fetch, new_space, owner_client, sandbox, SandboxInfo};
+
+use crate::services::connected;
+
+pub(crate) struct Setup {
+    pub s: Services,
+    pub space: String,
+    pub owner: aws_sdk_s3::Client,
+    pub folder: PathBuf,
+    _root: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) async fn setup(sb: &SandboxInfo, name: &str) -> Setup {
+    let root = tempfile::tempdir().expect("root");
+    let s = connected(sb, root.path(), &sb.endpoint.url).await;
+    let space = new_space(sb, name).await;
+    let dir = tempfile::tempdir().expect("folder");
+    let folder = dir.path().join("synced");
+    std::fs::create_dir(&folder).expect("folder");
+    Setup {
+        s,
+        space,
+        owner: owner_client(sb),
+        folder,
+        _root: root,
+        _dir: dir,
+    }
+}
+
+pub(crate) fn new_pair(
+    folder: &Path,
+    space: &str,
+    direction: SyncDirection,
+    deletes: SyncDeletes,
+    trash: Option<&str>,
+) -> NewPair {
+    NewPair {
+        folder: folder.to_string_lossy().into_owned(),
+        space: space.to_string(),
+        prefix: String::new(),
+        direction,
+        deletes,
+        trash: trash.map(str::to_string),
+        broad_confirmed: false,
+    }
+}
+
+pub(crate) async fn put(owner: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
+    owner
+        .put_object()
+        .bucket(space)
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .expect("put");
+}
+
+pub(crate) fn write(folder: &Path, rel: &str, body: &[u8]) {
+    let path = folder.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
+    std::fs::write(path, body).expect("write");
+}
+
+pub(crate) fn read(folder: &Path, rel: &str) -> Option<Vec<u8>> {
+    std::fs::read(folder.join(rel)).ok()
+}
+
+/// Plans and runs a pair, approving what waits for approval.
+pub(crate) async fn sync_now(s: &Services, pair: &SyncPair) -> (SyncPlan, SyncOutcome) {
+    let plan = sync::plan(s, &pair.id).await.expect("plan");
+    let done = sync::run(s, plan.plan, true).await.expect("run");
+    (plan, done)
+}
+
+fn actions(plan: &SyncPlan) -> Vec<(String, SyncAction, bool)> {
+    (plan.items.iter())
+        .map(|i| (i.path.clone(), i.action, i.held.is_some()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_sync_waits_for_approval_then_both_sides_are_equal_and_the_next_plan_is_empty() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-first").await;
+    write(&t.folder, "a.txt", b"local a");
+    write(&t.folder, "deep/b.txt", b"local b");
+    put(&t.owner, &t.space, "d/remote.txt", b"remote d").await;
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            None,
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert!(
+        plan.approval
+            .as_deref()
+            .is_some_and(|a| a.contains("first")),
+        "{:?}",
+        plan.approval
+    );
+    assert_eq!(
+        (plan.counts.uploads.files, plan.counts.uploads.bytes),
+        (2, 14)
+    );
+    assert_eq!(
+        (plan.counts.downloads.files, plan.counts.downloads.bytes),
+        (1, 8)
+    );
+    // Not approved: nothing happens, and the plan is gone (a new one must be made and seen).
+    let refused = sync::run(&t.s, plan.plan, false).await.expect_err("waits");
+    assert_eq!(refused.kind(), ErrorKind::InvalidInput, "{refused}");
+    assert_eq!(fetch(&t.owner, &t.space, "a.txt").await, None);
+
+    let (_, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        (done.uploaded, done.downloaded, done.failed),
+        (2, 1, 0),
+        "{done:?}"
+    );
+    assert_eq!(
+        fetch(&t.owner, &t.space, "deep/b.txt").await.as_deref(),
+        Some(&b"local b"[..])
+    );
+    assert_eq!(
+        read(&t.folder, "d/remote.txt").as_deref(),
+        Some(&b"remote d"[..])
+    );
+
+    let again = sync::plan(&t.s, &pair.id).await.expect("plan again");
+    assert!(
+        again.is_empty() && again.approval.is_none(),
+        "{:?} {:?}",
+        again.approval,
+        actions(&again)
+    );
+    assert_eq!(again.counts.unchanged, 3);
+    let pairs = sync::pairs(&t.s).expect("pairs");
+    assert!(pairs[0].last_good.is_some() && pairs[0].last_error.is_none() && !pairs[0].interrupted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_size_edits_on_either_side_are_found_by_content() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-same-size").await;
+    write(&t.folder, "here.txt", b"aaaa");
+    write(&t.folder, "there.txt", b"bbbb");
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    // The same size, and the local clock an hour back: only the content tells.
+    write(&t.folder, "here.txt", b"AAAA");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(t.folder.join("here.txt"))
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .expect("mtime");
+    put(&t.owner, &t.space, "there.txt", b"BBBB").await;
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("here.txt".into(), SyncAction::Upload, false),
+            ("there.txt".into(), SyncAction::Download, false)
+        ]
+    );
+    assert_eq!((done.uploaded, done.downloaded), (1, 1), "{done:?}");
+    assert_eq!(
+        fetch(&t.owner, &t.space, "here.txt").await.as_deref(),
+        Some(&b"AAAA"[..])
+    );
+    assert_eq!(read(&t.folder, "there.txt").as_deref(), Some(&b"BBBB"[..]));
+    // The local file replaced went to the desktop's trash.
+    assert!(
+        trashed("there.txt", b"bbbb"),
+        "the replaced file is in the trash"
+    );
+    assert!(sync::plan(&t.s, &pair.id).await.expect("plan").is_empty());
+}
+
+/// Whether the desktop's trash holds a file of this name and content.
+pub(crate) fn trashed(name: &str, body: &[u8]) -> bool {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    let Some(files) = data.map(|d| d.join("Trash/files")) else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(files) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with(name.trim_end_matches(".txt"))
+            && std::fs::read(e.path()).is_ok_and(|b| b == body)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_changed_on_both_sides_keeps_both_copies_on_both_sides() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-conflict").await;
+    write(&t.folder, "notes.txt", b"first");
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            None,
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    write(&t.folder, "notes.txt", b"mine, edited here");
+    put(&t.owner, &t.space, "notes.txt", b"theirs, edited there").await;
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        actions(&plan),
+        vec![("notes.txt".into(), SyncAction::Conflict, false)]
+    );
+    assert_eq!((done.conflicts, done.failed), (1, 0), "{done:?}");
+    // The Space's keeps the name on both sides; the folder's is beside it on both.
+    assert_eq!(
+        read(&t.folder, "notes.txt").as_deref(),
+        Some(&b"theirs, edited there"[..])
+    );
+    let names: Vec<String> = std::fs::read_dir(&t.folder)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let other = names
+        .iter()
+        .find(|n| n.starts_with("notes (conflict "))
+        .expect("a conflict copy")
+        .clone();
+    assert!(other.ends_with(").txt"), "{other}");
+    assert_eq!(
+        read(&t.folder, &other).as_deref(),
+        Some(&b"mine, edited here"[..])
+    );
+    assert_eq!(
+        fetch(&t.owner, &t.space, &other).await.as_deref(),
+        Some(&b"mine, edited here"[..])
+    );
+    assert_eq!(
+        fetch(&t.owner, &t.space, "notes.txt").await.as_deref(),
+        Some(&b"theirs, edited there"[..])
+    );
+    assert!(sync::plan(&t.s, &pair.id).await.expect("plan").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_edited_between_plan_and_act_is_kept_and_left_for_the_next_run() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-between").await;
+    write(&t.folder, "a.txt", b"one");
+    write(&t.folder, "b.txt", b"two");
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    write(&t.folder, "a.txt", b"one, edited");
+    std::fs::remove_file(t.folder.join("b.txt")).expect("rm");
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("a.txt".into(), SyncAction::Upload, false),
+            ("b.txt".into(), SyncAction::DeleteRemote, false)
+        ]
+    );
+    // Another client edits both in the Space after the plan.
+    put(&t.owner, &t.space, "a.txt", b"theirs").await;
+    put(&t.owner, &t.space, "b.txt", b"theirs too").await;
+    let done = sync::run(&t.s, plan.plan, true).await.expect("run");
+    assert_eq!(
+        (done.uploaded, done.deleted_remote, done.changed_since),
+        (0, 0, 2),
+        "{done:?}"
+    );
+    assert_eq!(
+        fetch(&t.owner, &t.space, "a.txt").await.as_deref(),
+        Some(&b"theirs"[..])
+    );
+    assert_eq!(
+        fetch(&t.owner, &t.space, "b.txt").await.as_deref(),
+        Some(&b"theirs too"[..])
+    );
+    // The next plan sees them as they are: a conflict, and a file to bring back.
+    let next = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert_eq!(
+        actions(&next),
+        vec![
+            ("a.txt".into(), SyncAction::Conflict, false),
+            ("b.txt".into(), SyncAction::Download, false)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_is_deleted_on_doubt_or_without_a_way_back() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-doubt").await;
+    for i in 0..4 {
+        write(
+            &t.folder,
+            &format!("f{i}.txt"),
+            format!("file {i}").as_bytes(),
+        );
+    }
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::Up,
+            SyncDeletes::Mirror,
+            None,
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+
+    // The Space keeps no versions and the pair has no trash folder: the delete is held.
+    std::fs::remove_file(t.folder.join("f0.txt")).expect("rm");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        actions(&plan),
+        vec![("f0.txt".into(), SyncAction::DeleteRemote, true)]
+    );
+    assert_eq!(done.deleted_remote, 0);
+    assert!(fetch(&t.owner, &t.space, "f0.txt").await.is_some());
+
+    // An empty folder (a disk not mounted under it, say): deletes are held.
+    for i in 1..4 {
+        std::fs::remove_file(t.folder.join(format!("f{i}.txt"))).expect("rm");
+    }
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert!(
+        plan.doubts.iter().any(|d| d.contains("empty")),
+        "{:?}",
+        plan.doubts
+    );
+    assert!(
+        plan.items.iter().all(|i| i.held.is_some()),
+        "{:?}",
+        actions(&plan)
+    );
+
+    // The folder gone: no plan at all.
+    std::fs::remove_dir_all(&t.folder).expect("rm folder");
+    let err = sync::plan(&t.s, &pair.id).await.expect_err("no folder");
+    assert!(err.to_string().contains("mounted"), "{err}");
+    let pairs = sync::pairs(&t.s).expect("pairs");
+    assert!(pairs[0].last_error.is_some(), "the pair shows the failure");
+    for i in 0..4 {
+        assert!(
+            fetch(&t.owner, &t.space, &format!("f{i}.txt"))
+                .await
+                .is_some(),
+            "f{i} kept"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_delete_keeps_a_way_back_in_the_trash_folder_or_the_versions() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-trash").await;
+    for i in 0..8 {
+        write(
+            &t.folder,
+            &format!("f{i}.txt"),
+            format!("file {i}").as_bytes(),
+        );
+    }
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::Up,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    std::fs::remove_file(t.folder.join("f0.txt")).expect("rm");
+    write(&t.folder, "f1.txt", b"file 1, new");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(plan.approval, None, "one delete of eight needs no approval");
+    assert_eq!(
+        (done.deleted_remote, done.uploaded, done.failed),
+        (1, 1, 0),
+        "{done:?}"
+    );
+    assert_eq!(fetch(&t.owner, &t.space, "f0.txt").await, None);
+    let kept = spacedock_tests::keys_below(&t.owner, &t.space, ".trash/").await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        kept.iter().any(|k| k.ends_with("/f0.txt")) && kept.iter().any(|k| k.ends_with("/f1.txt"))
+    );
+    let old = kept.iter().find(|k| k.ends_with("/f1.txt")).expect("f1");
+    assert_eq!(
+        fetch(&t.owner, &t.space, old).await.as_deref(),
+        Some(&b"file 1"[..])
+    );
+    // The trash folder is never synced back.
+    assert!(sync::plan(&t.s, &pair.id).await.expect("plan").is_empty());
+
+    // Many deletes wait for approval.
+    for i in 2..8 {
+        std::fs::remove_file(t.folder.join(format!("f{i}.txt"))).expect("rm");
+    }
+    write(&t.folder, "other.txt", b"keeps the folder from being empty");
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert_eq!(plan.counts.remote_deletes.files, 6);
+    assert!(
+        plan.approval
+            .as_deref()
+            .is_some_and(|a| a.contains("deletes 6")),
+        "{:?}",
+        plan.approval
+    );
+    assert!(sync::run(&t.s, plan.plan, false).await.is_err());
+    assert!(fetch(&t.owner, &t.space, "f2.txt").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_space_to_folder_mirror_moves_local_deletes_to_the_trash_and_skips_names_one_disk_merges()
+{
+    let sb = sandbox();
+    let t = setup(&sb, "sync-down").await;
+    put(&t.owner, &t.space, "keep.txt", b"keep").await;
+    put(&t.owner, &t.space, "gone-later.txt", b"gone later").await;
+    put(&t.owner, &t.space, "Photo.jpg", b"upper").await;
+    put(&t.owner, &t.space, "photo.jpg", b"lower").await;
+    put(&t.owner, &t.space, "caf\u{e9}.txt", b"nfc").await;
+    put(&t.owner, &t.space, "cafe\u{301}.txt", b"nfd").await;
+    let pair = sync::add_pair(
+        &t.s,
+        new_pair(
+            &t.folder,
+            &t.space,
+            SyncDirection::Down,
+            SyncDeletes::Mirror,
+            None,
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(plan.problems.len(), 4, "{:?}", plan.problems);
+    assert_eq!(done.downloaded, 2, "{done:?}");
+    let mut names: Vec<String> = std::fs::read_dir(&t.folder)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["gone-later.txt", "keep.txt"]);
+    spacedock_tests::delete_keys(
+        &t.owner,
+        &sb.endpoint.url,
+        &t.space,
+        &["gone-later.txt".to_string()],
+    )
+    .await
+    .expect("delete");
+    let (_, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(done.deleted_local, 1, "{done:?}");
+    assert!(read(&t.folder, "gone-later.txt").is_none());
+    assert!(trashed("gone-later.txt", b"gone later"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_pairs_and_the_home_folder_are_refused() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-overlap").await;
+    let add = |folder: &Path, space: &str, prefix: &str| {
+        let mut p = new_pair(folder, space, SyncDirection::Up, SyncDeletes::Keep, None);
+        p.prefix = prefix.to_string();
+        p
+    };
+    sync::add_pair(&t.s, add(&t.folder, &t.space, "site/"), None)
+        .await
+        .expect("first");
+    let inner = t.folder.join("inner");
+    std::fs::create_dir(&inner).expect("inner");
+    let other = t.folder.parent().expect("parent").join("other");
+    std::fs::create_dir(&other).expect("other");
+    for (folder, prefix) in [
+        (&inner, "elsewhere/"),
+        (&t.folder.parent().expect("p").to_path_buf(), "x/"),
+        (&other, "site/deeper/"),
+        (&other, ""),
+    ] {
+        let err = sync::add_pair(&t.s, add(folder, &t.space, prefix), None)
+            .await
+            .expect_err("overlaps");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("overlaps"), "{err}");
+    }
+    sync::add_pair(&t.s, add(&other, &t.space, "blog/"), None)
+        .await
+        .expect("apart");
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let err = sync::add_pair(&t.s, add(&home, &t.space, "home/"), None)
+        .await
+        .expect_err("home");
+    assert!(err.to_string().contains("second time"), "{err}");
+    assert_eq!(sync::pairs(&t.s).expect("pairs").len(), 2);
+}
