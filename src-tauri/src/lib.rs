@@ -123,6 +123,13 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::versions::deleted_files,
             app::commands::versions::undelete_files,
             app::commands::versions::plan_version_download,
+            app::commands::sync::sync_pairs,
+            app::commands::sync::add_sync_pair,
+            app::commands::sync::remove_sync_pair,
+            app::commands::sync::plan_sync,
+            app::commands::sync::run_sync,
+            app::commands::sync::stop_sync,
+            app::commands::sync::pick_sync_folder,
             app::commands::transfers::pick_upload_paths,
         ])
 }

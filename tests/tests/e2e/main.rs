@@ -13,6 +13,7 @@ mod harness;
 mod keys;
 mod moves;
 mod resume;
+mod sync;
 mod versions;
 
 use std::process::Command;

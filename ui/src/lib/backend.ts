@@ -58,6 +58,10 @@ import type { Preview } from './bindings/Preview';
 import type { Requirement } from './bindings/Requirement';
 import type { LifecycleRule } from './bindings/LifecycleRule';
 import type { SearchPage } from './bindings/SearchPage';
+import type { NewPair } from './bindings/NewPair';
+import type { SyncPair } from './bindings/SyncPair';
+import type { SyncPlan } from './bindings/SyncPlan';
+import type { SyncOutcome } from './bindings/SyncOutcome';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -588,4 +592,36 @@ export function heldKeys(): Promise<HeldKey[]> {
 /** Removes a key from the keychain only; it stays valid on its server. */
 export function forgetKey(accessKey: string): Promise<void> {
   return invoke('forget_key', { accessKey });
+}
+
+// Sync pairs: a folder of this computer and a folder of a Space.
+export function syncPairs(): Promise<SyncPair[]> {
+  return invoke('sync_pairs');
+}
+
+export function addSyncPair(pair: NewPair, region: string | null): Promise<SyncPair> {
+  return invoke('add_sync_pair', { pair, region });
+}
+
+export function removeSyncPair(id: string): Promise<void> {
+  return invoke('remove_sync_pair', { id });
+}
+
+/** Scans both sides and says what a sync would do; nothing changes. */
+export function planSync(id: string): Promise<SyncPlan> {
+  return invoke('plan_sync', { id });
+}
+
+/** Runs a plan; one that waits for approval runs only when `approved`. */
+export function runSync(plan: number, approved: boolean): Promise<SyncOutcome> {
+  return invoke('run_sync', { plan, approved });
+}
+
+export function stopSync(id: string): Promise<void> {
+  return invoke('stop_sync', { id });
+}
+
+/** The folder dialog; null when cancelled. */
+export function pickSyncFolder(): Promise<string | null> {
+  return invoke('pick_sync_folder');
 }

@@ -255,99 +255,107 @@ impl Queue {
             let outcome = &outcome;
             let changes = &changes;
             let cancels = &cancels;
-            futures_util::stream::iter(phase.into_iter().map(|(i, p)| async move {
-                let event = |bytes: u64, state: FileState| {
-                    board.apply(
-                        batch,
-                        &TransferEvent {
-                            id: i,
-                            bytes,
-                            state,
-                        },
-                    );
-                };
-                if ctx.stop.is_cancelled() {
-                    event(0, FileState::Cancelled);
-                    return;
-                }
-                event(0, FileState::Running);
-                let progress = |b: u64| {
-                    board.apply(
-                        batch,
-                        &TransferEvent {
-                            id: i,
-                            bytes: b,
-                            state: FileState::Running,
-                        },
-                    )
-                };
-                let cancel = cancels.get(&i).cloned().unwrap_or_default();
-                let ended = if cancel.is_set() {
-                    Err(Error::Cancelled("Stopped.".into()))
-                } else {
-                    ctx.one(p, &cancel, &progress).await
-                };
-                let mut o = lock(outcome);
-                match ended {
-                    Ok(done) => {
-                        let size = p
-                            .local
-                            .as_ref()
-                            .map(|l| l.size)
-                            .or(p.remote.as_ref().map(|r| r.size))
-                            .unwrap_or(0);
-                        match &p.act {
-                            Act::Upload { .. } => o.uploaded += 1,
-                            Act::Download { .. } => o.downloaded += 1,
-                            Act::DeleteRemote { .. } => o.deleted_remote += 1,
-                            Act::DeleteLocal { .. } => o.deleted_local += 1,
-                            _ => o.conflicts += 1,
+            // Boxed as Send: the compiler can't prove it of these borrowing futures unaided.
+            type Each<'f> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'f>>;
+            let each: Vec<Each<'_>> = phase
+                .into_iter()
+                .map(|(i, p)| -> Each<'_> {
+                    Box::pin(async move {
+                        let event = |bytes: u64, state: FileState| {
+                            board.apply(
+                                batch,
+                                &TransferEvent {
+                                    id: i,
+                                    bytes,
+                                    state,
+                                },
+                            );
+                        };
+                        if ctx.stop.is_cancelled() {
+                            event(0, FileState::Cancelled);
+                            return;
                         }
-                        event(size, FileState::Done);
-                        lock(changes).extend(done);
-                    }
-                    Err(Error::FileChanged(why)) => {
-                        o.changed_since += 1;
-                        o.notes.push(Problem {
-                            path: p.rel.clone(),
-                            message: why.clone(),
-                        });
-                        event(0, FileState::Skipped);
-                    }
-                    Err(Error::Cancelled(_)) => {
-                        o.stopped = true;
-                        event(0, FileState::Cancelled);
-                    }
-                    Err(e) => {
-                        o.failed += 1;
-                        o.notes.push(Problem {
-                            path: p.rel.clone(),
-                            message: e.to_string(),
-                        });
-                        event(
-                            0,
-                            FileState::Failed {
-                                kind: e.kind(),
-                                message: e.to_string(),
-                            },
-                        );
-                    }
-                }
-                drop(o);
-                // Each file's baseline is written as it ends, a group at a time.
-                let full = {
-                    let mut c = lock(changes);
-                    if c.len() >= GROUP {
-                        std::mem::take(&mut *c)
-                    } else {
-                        Vec::new()
-                    }
-                };
-                let _ = ctx.store.write(&ctx.made.pair.id, &full);
-            }))
-            .buffer_unordered(AT_ONCE)
-            .collect::<Vec<()>>()
-            .await;
+                        event(0, FileState::Running);
+                        let progress = |b: u64| {
+                            board.apply(
+                                batch,
+                                &TransferEvent {
+                                    id: i,
+                                    bytes: b,
+                                    state: FileState::Running,
+                                },
+                            )
+                        };
+                        let cancel = cancels.get(&i).cloned().unwrap_or_default();
+                        let ended = if cancel.is_set() {
+                            Err(Error::Cancelled("Stopped.".into()))
+                        } else {
+                            ctx.one(p, &cancel, &progress).await
+                        };
+                        let mut o = lock(outcome);
+                        match ended {
+                            Ok(done) => {
+                                let size = p
+                                    .local
+                                    .as_ref()
+                                    .map(|l| l.size)
+                                    .or(p.remote.as_ref().map(|r| r.size))
+                                    .unwrap_or(0);
+                                match &p.act {
+                                    Act::Upload { .. } => o.uploaded += 1,
+                                    Act::Download { .. } => o.downloaded += 1,
+                                    Act::DeleteRemote { .. } => o.deleted_remote += 1,
+                                    Act::DeleteLocal { .. } => o.deleted_local += 1,
+                                    _ => o.conflicts += 1,
+                                }
+                                event(size, FileState::Done);
+                                lock(changes).extend(done);
+                            }
+                            Err(Error::FileChanged(why)) => {
+                                o.changed_since += 1;
+                                o.notes.push(Problem {
+                                    path: p.rel.clone(),
+                                    message: why.clone(),
+                                });
+                                event(0, FileState::Skipped);
+                            }
+                            Err(Error::Cancelled(_)) => {
+                                o.stopped = true;
+                                event(0, FileState::Cancelled);
+                            }
+                            Err(e) => {
+                                o.failed += 1;
+                                o.notes.push(Problem {
+                                    path: p.rel.clone(),
+                                    message: e.to_string(),
+                                });
+                                event(
+                                    0,
+                                    FileState::Failed {
+                                        kind: e.kind(),
+                                        message: e.to_string(),
+                                    },
+                                );
+                            }
+                        }
+                        drop(o);
+                        // Each file's baseline is written as it ends, a group at a time.
+                        let full = {
+                            let mut c = lock(changes);
+                            if c.len() >= GROUP {
+                                std::mem::take(&mut *c)
+                            } else {
+                                Vec::new()
+                            }
+                        };
+                        let _ = ctx.store.write(&ctx.made.pair.id, &full);
+                    })
+                })
+                .collect();
+            futures_util::stream::iter(each)
+                .buffer_unordered(AT_ONCE)
+                .collect::<Vec<()>>()
+                .await;
         }
         let rest = std::mem::take(&mut *lock(&changes));
         store.write(&pair.id, &rest)?;

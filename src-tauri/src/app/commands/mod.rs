@@ -7,5 +7,6 @@ pub mod files;
 pub mod keys;
 pub mod moves;
 pub mod spaces;
+pub mod sync;
 pub mod transfers;
 pub mod versions;
