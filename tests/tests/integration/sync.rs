@@ -323,9 +323,15 @@ async fn a_file_edited_between_plan_and_act_is_kept_and_left_for_the_next_run() 
     put(&t.owner, &t.space, "a.txt", b"theirs").await;
     put(&t.owner, &t.space, "b.txt", b"theirs too").await;
     let done = sync::run(&t.s, plan.plan, true).await.expect("run");
+    // The upload met a change; the delete waits for a run where every write went through.
     assert_eq!(
-        (done.uploaded, done.deleted_remote, done.changed_since),
-        (0, 0, 2),
+        (
+            done.uploaded,
+            done.deleted_remote,
+            done.changed_since,
+            done.held
+        ),
+        (0, 0, 1, 1),
         "{done:?}"
     );
     assert_eq!(
@@ -566,4 +572,248 @@ async fn overlapping_pairs_and_the_home_folder_are_refused() {
         .expect_err("home");
     assert!(err.to_string().contains("second time"), "{err}");
     assert_eq!(sync::pairs(&t.s).expect("pairs").len(), 2);
+}
+
+fn pair_of(
+    t: &Setup,
+    direction: SyncDirection,
+    deletes: SyncDeletes,
+    trash: Option<&str>,
+) -> NewPair {
+    new_pair(&t.folder, &t.space, direction, deletes, trash)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_that_puts_the_old_mtime_back_is_still_found_and_each_replaced_version_keeps_its_own_trash_copy(
+) {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-ctime").await;
+    write(&t.folder, "cfg.json", b"{\"v\":1}");
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
+        None,
+    )
+    .await
+    .expect("add");
+    // Old enough that its stamp is trusted.
+    let path = t.folder.join("cfg.json");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .set_modified(old)
+        .expect("mtime");
+    sync_now(&t.s, &pair).await;
+    for body in [&b"{\"v\":2}"[..], &b"{\"v\":3}"[..]] {
+        // The same size, and the mtime put back as it was (as `cp -p` or `touch -r` do).
+        std::fs::write(&path, body).expect("edit");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        let (plan, done) = sync_now(&t.s, &pair).await;
+        assert_eq!(
+            actions(&plan),
+            vec![("cfg.json".into(), SyncAction::Upload, false)]
+        );
+        assert_eq!(done.uploaded, 1, "{done:?}");
+    }
+    assert_eq!(
+        fetch(&t.owner, &t.space, "cfg.json").await.as_deref(),
+        Some(&b"{\"v\":3}"[..])
+    );
+    // Two replacements within one minute: each old version has its own copy in the trash.
+    let kept = spacedock_tests::keys_below(&t.owner, &t.space, ".trash/").await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let mut bodies = Vec::new();
+    for k in &kept {
+        bodies.push(fetch(&t.owner, &t.space, k).await.expect("kept"));
+    }
+    bodies.sort();
+    assert_eq!(bodies, vec![b"{\"v\":1}".to_vec(), b"{\"v\":2}".to_vec()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_replaced_by_a_link_is_never_taken_as_deleted() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-link").await;
+    write(&t.folder, "sub/x.txt", b"x");
+    write(&t.folder, "y.txt", b"y");
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(
+            &t,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    // The folder moved to another disk, a link left in its place.
+    let away = t.folder.parent().expect("parent").join("away");
+    std::fs::rename(t.folder.join("sub"), &away).expect("move");
+    std::os::unix::fs::symlink(&away, t.folder.join("sub")).expect("link");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        actions(&plan),
+        vec![("sub/x.txt".into(), SyncAction::Kept, false)]
+    );
+    assert_eq!(done.deleted_remote, 0);
+    assert!(fetch(&t.owner, &t.space, "sub/x.txt").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_one_way_conflict_the_destination_file_is_never_replaced_unasked() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-diverged").await;
+    put(&t.owner, &t.space, "doc.txt", b"v1").await;
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(&t, SyncDirection::Down, SyncDeletes::Mirror, None),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    write(&t.folder, "doc.txt", b"my edit");
+    put(&t.owner, &t.space, "doc.txt", b"v2").await;
+    let (plan, _) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        actions(&plan),
+        vec![("doc.txt".into(), SyncAction::Conflict, false)]
+    );
+    assert_eq!(read(&t.folder, "doc.txt").as_deref(), Some(&b"my edit"[..]));
+    // The Space changes again: the user's edit is still not replaced; v3 goes beside it.
+    put(&t.owner, &t.space, "doc.txt", b"v3").await;
+    let (plan, _) = sync_now(&t.s, &pair).await;
+    assert_eq!(
+        actions(&plan),
+        vec![("doc.txt".into(), SyncAction::Conflict, false)]
+    );
+    assert_eq!(read(&t.folder, "doc.txt").as_deref(), Some(&b"my edit"[..]));
+    // Deleted in the Space: the user's different file stays.
+    spacedock_tests::delete_keys(
+        &t.owner,
+        &sb.endpoint.url,
+        &t.space,
+        &["doc.txt".to_string()],
+    )
+    .await
+    .expect("delete");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert!(
+        actions(&plan)
+            .iter()
+            .all(|a| a.1 != SyncAction::DeleteLocal),
+        "{:?}",
+        actions(&plan)
+    );
+    assert_eq!(done.deleted_local, 0);
+    assert_eq!(read(&t.folder, "doc.txt").as_deref(), Some(&b"my edit"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rename_whose_upload_did_not_go_through_deletes_nothing() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-rename").await;
+    for i in 0..6 {
+        write(&t.folder, &format!("f{i}.txt"), b"some words");
+    }
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    std::fs::rename(t.folder.join("f0.txt"), t.folder.join("renamed.txt")).expect("rename");
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("f0.txt".into(), SyncAction::DeleteRemote, false),
+            ("renamed.txt".into(), SyncAction::Upload, false)
+        ]
+    );
+    // Edited after the plan: its upload is left for the next run, and so is the delete.
+    write(&t.folder, "renamed.txt", b"some words, more");
+    let done = sync::run(&t.s, plan.plan, true).await.expect("run");
+    assert_eq!(
+        (done.changed_since, done.deleted_remote, done.held),
+        (1, 0, 1),
+        "{done:?}"
+    );
+    assert!(
+        fetch(&t.owner, &t.space, "f0.txt").await.is_some(),
+        "the old name stays"
+    );
+    let (_, done) = sync_now(&t.s, &pair).await;
+    assert_eq!((done.uploaded, done.deleted_remote), (1, 1), "{done:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_replacements_wait_for_approval_and_names_the_pair_does_not_own_are_left_alone() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-many").await;
+    for i in 0..8 {
+        write(&t.folder, &format!("f{i}.txt"), b"plain");
+    }
+    // Inside the pair's trash folder, and a name the engine gives files it is writing.
+    write(&t.folder, "trash/inside.txt", b"never synced");
+    put(
+        &t.owner,
+        &t.space,
+        ".x.txt.spacedock-part",
+        b"not a file of ours",
+    )
+    .await;
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(
+            &t,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some("trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(done.uploaded, 8, "{done:?}");
+    let problems: Vec<&str> = plan.problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(
+        problems.contains(&"trash/inside.txt") && problems.contains(&".x.txt.spacedock-part"),
+        "{problems:?}"
+    );
+    assert!(fetch(&t.owner, &t.space, "trash/inside.txt")
+        .await
+        .is_none());
+    assert!(read(&t.folder, ".x.txt.spacedock-part").is_none());
+    // Every file rewritten (encrypted, say): the run waits for approval.
+    for i in 0..8 {
+        write(&t.folder, &format!("f{i}.txt"), b"SCRAMBLED");
+    }
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert_eq!(plan.counts.uploads.files, 8);
+    assert!(
+        plan.approval
+            .as_deref()
+            .is_some_and(|a| a.contains("replaces or deletes 8")),
+        "{:?}",
+        plan.approval
+    );
+    assert!(sync::run(&t.s, plan.plan, false).await.is_err());
+    assert_eq!(
+        fetch(&t.owner, &t.space, "f0.txt").await.as_deref(),
+        Some(&b"plain"[..])
+    );
 }

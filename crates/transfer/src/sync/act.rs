@@ -26,7 +26,7 @@ use crate::local::{make_folders_inside, partial_path, rename_noreplace};
 use crate::plan::PlannedFile;
 use crate::queue::{Direction, Queue};
 use crate::remove::{remove_looked, Removed};
-use crate::upload::{learn_versioning, upload_file, FileAcl, Settings};
+use crate::upload::{upload_file, FileAcl, Settings};
 use crate::{Cancel, Expect, FileState, Target, TransferEvent};
 use spacedock_common::sync::lock;
 use spacedock_common::Problem;
@@ -50,6 +50,11 @@ pub(super) struct Made {
     /// The Space keeps versions: what a run replaces or deletes stays in them.
     pub versioned: bool,
 }
+
+/// The most a copy into the trash folder can hold in one request (CopyObject's limit).
+const TRASH_COPY_MOST: u64 = 5 << 30;
+/// "2026-12-05 103015 host 1a2b3c4d/": the run's folder in the trash, at most this long.
+const TRASH_STAMP_LEN: usize = 18 + 64 + 10;
 
 /// Files acted on at once.
 const AT_ONCE: usize = 16;
@@ -171,6 +176,7 @@ impl Queue {
                         md5: l.md5.clone().unwrap_or_default(),
                         remote_size: r.size,
                         etag: r.etag.clone(),
+                        remote_md5: r.md5.clone().unwrap_or_default(),
                     }),
                 )),
                 (Act::Forget, _, _) => Some((p.rel.clone(), None)),
@@ -227,8 +233,10 @@ impl Queue {
         }
         let _forget = Forget(&self.syncs, batch);
         let mut target = self.upload_target(&made.at);
+        // Its own link: what the plan learned of versioning (only Enabled counts; a Space
+        // with versioning suspended replaces for good, so it is written with conditions).
         target.link = crate::adapt::Link::default();
-        learn_versioning(&target).await;
+        target.link.set_versioned(made.versioned);
         let down = self.download_target(&made.at);
         let ctx = Ctx {
             made,
@@ -239,6 +247,12 @@ impl Queue {
             stop,
             store,
             when: conflict_time(),
+            trash_run: format!(
+                "{} {} {}",
+                conflict_time_seconds(),
+                host(),
+                &crate::journal::new_id()[..8]
+            ),
         };
         let board = self.board.clone();
         let outcome = Mutex::new(SyncOutcome {
@@ -249,7 +263,32 @@ impl Queue {
         // Writes before deletes: a run stopped half way has added, not yet taken away.
         let (writes, deletes): (Vec<_>, Vec<_>) =
             todo.into_iter().partition(|(_, p)| !p.act.is_delete());
-        for phase in [writes, deletes] {
+        for (n, phase) in [writes, deletes].into_iter().enumerate() {
+            // A write that failed or met a change may be the other half of a rename: its
+            // deletes wait for a run where every write went through.
+            let writes_short = {
+                let o = lock(&outcome);
+                o.failed > 0 || o.changed_since > 0 || o.stopped
+            };
+            if n == 1 && writes_short {
+                let mut o = lock(&outcome);
+                for (i, p) in &phase {
+                    o.held += 1;
+                    board.apply(
+                        batch,
+                        &TransferEvent {
+                            id: *i,
+                            bytes: 0,
+                            state: FileState::Skipped,
+                        },
+                    );
+                    o.notes.push(Problem {
+                        path: p.rel.clone(),
+                        message: "not deleted: another file of this sync did not go through, so deletes wait for the next sync".into(),
+                    });
+                }
+                continue;
+            }
             let ctx = &ctx;
             let board = &board;
             let outcome = &outcome;
@@ -348,7 +387,14 @@ impl Queue {
                                 Vec::new()
                             }
                         };
-                        let _ = ctx.store.write(&ctx.made.pair.id, &full);
+                        if let Err(e) = ctx.store.write(&ctx.made.pair.id, &full) {
+                            let mut o = lock(outcome);
+                            o.failed += 1;
+                            o.notes.push(Problem {
+                                path: String::new(),
+                                message: e.to_string(),
+                            });
+                        }
                     })
                 })
                 .collect();
@@ -373,7 +419,11 @@ struct Ctx<'a> {
     budget: Arc<Window>,
     stop: &'a CancellationToken,
     store: &'a super::store::Store,
+    /// When the run started, in conflict names.
     when: String,
+    /// The run's own folder in the trash: its time to the second, this computer, and a random
+    /// part, so no two runs (of this computer or another) ever write one trash key.
+    trash_run: String,
 }
 
 fn changed_here(rel: &str) -> Error {
@@ -433,6 +483,7 @@ impl Ctx<'_> {
                     p.rel.clone(),
                     Some(Base {
                         local: stamp,
+                        remote_md5: md5.clone(),
                         md5,
                         remote_size: r.size,
                         etag: r.etag.clone(),
@@ -519,6 +570,9 @@ impl Ctx<'_> {
         .await
         .map_err(|e| match (e, cancel.is_set()) {
             (_, true) => Error::Cancelled("Stopped.".into()),
+            (Error::FileChanged(_), _) => Error::FileChanged(format!(
+                "“{key}” changed after the plan (in the folder or in the Space); it is left for the next sync."
+            )),
             (e, _) => e,
         })?;
         // What the Space holds now must be what went up (the same bytes, proven).
@@ -541,6 +595,7 @@ impl Ctx<'_> {
         }
         Ok(Some(Base {
             local: l.stamp,
+            remote_md5: md5.clone(),
             md5,
             remote_size: head.content_length().unwrap_or(0).max(0) as u64,
             etag,
@@ -557,6 +612,21 @@ impl Ctx<'_> {
         cancel: &Cancel,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(PathBuf, String)> {
+        // A folder here that is a link is never written through, even to inside the folder:
+        // the walk does not follow links, so what lands there would look deleted next time.
+        let mut at = self.root.to_path_buf();
+        for part in Path::new(rel)
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+        {
+            at.push(part);
+            if at.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+                return Err(Error::InvalidInput(format!(
+                    "“{rel}” is below a link in the folder; links are not synced."
+                )));
+            }
+        }
         make_folders_inside(self.root, path).map_err(|e| crate::download::disk_error(e, path))?;
         crate::download::inside(path.parent().unwrap_or(self.root), self.root).await?;
         let partial = partial_path(path);
@@ -649,29 +719,30 @@ impl Ctx<'_> {
         };
         let at = &self.made.at;
         let key = self.key(rel);
-        let to = format!("{trash}{}/{key}", self.when);
+        let to = format!("{trash}{}/{key}", self.trash_run);
         let source = format!("{}/{}", at.name, crate::urls::encode_key(&key));
-        let copied = (at.client.copy_object())
-            .bucket(&at.name)
-            .key(&to)
-            .copy_source(source)
-            .copy_source_if_match(etag)
-            .send()
-            .await;
-        match copied {
-            Ok(_) => Ok(()),
-            Err(e) => match spacedock_s3::client::map_error(
-                e,
-                spacedock_s3::client::Context::space(&at.endpoint, &at.name),
-            ) {
-                Error::Server {
+        // The ETag as RGW compares it first, then quoted as S3 writes it.
+        let bare = integrity::bare(etag);
+        for condition in [bare.to_string(), format!("\"{bare}\"")] {
+            let copied = (at.client.copy_object())
+                .bucket(&at.name)
+                .key(&to)
+                .copy_source(&source)
+                .copy_source_if_match(condition)
+                .send()
+                .await;
+            let ctx = spacedock_s3::client::Context::space(&at.endpoint, &at.name);
+            match copied.map_err(|e| spacedock_s3::client::map_error(e, ctx)) {
+                Ok(_) => return Ok(()),
+                Err(Error::Server {
                     code: crate::error::S3Code::PreconditionFailed,
                     ..
-                } => Err(changed_there(rel)),
-                Error::Gone(_) => Err(changed_there(rel)),
-                e => Err(e),
-            },
+                }) => continue,
+                Err(Error::Gone(_)) => return Err(changed_there(rel)),
+                Err(e) => return Err(e),
+            }
         }
+        Err(changed_there(rel))
     }
 
     /// Both copies kept. Two-way: the Space's keeps the name on both sides, the folder's goes
@@ -695,8 +766,8 @@ impl Ctx<'_> {
         match self.made.pair.direction {
             SyncDirection::Up => {
                 // The folder's version goes up beside the Space's; only the Space holds it, so it
-                // has no baseline. The name keeps a baseline of both sides as they stand, so
-                // the next run leaves it until one of them changes again.
+                // has no baseline. The name keeps a baseline of each side as it stands: the
+                // Space's file is never replaced or deleted by this pair while they differ.
                 self.upload(path, &self.key(&other), l, None, cancel, progress)
                     .await?;
                 let base = Base {
@@ -704,17 +775,21 @@ impl Ctx<'_> {
                     md5: l.md5.clone().unwrap_or_default(),
                     remote_size: r.size,
                     etag: etag.to_string(),
+                    remote_md5: r.md5.clone().unwrap_or_default(),
                 };
                 Ok(vec![(rel.clone(), Some(base))])
             }
             SyncDirection::Down => {
+                // The Space's version goes beside the folder's; the folder's file is never
+                // replaced or deleted by this pair while the two differ.
                 let (partial, md5) = self.fetch(rel, &other_path, r, cancel, progress).await?;
                 self.place(&partial, &other_path, None, &other)?;
                 let base = Base {
                     local: planned,
-                    md5,
+                    md5: l.md5.clone().unwrap_or_default(),
                     remote_size: r.size,
                     etag: etag.to_string(),
+                    remote_md5: md5,
                 };
                 Ok(vec![(rel.clone(), Some(base))])
             }
@@ -758,6 +833,7 @@ impl Ctx<'_> {
                         rel.clone(),
                         Some(Base {
                             local: stamp,
+                            remote_md5: md5.clone(),
                             md5,
                             remote_size: r.size,
                             etag: etag.to_string(),
@@ -784,6 +860,15 @@ fn to_trash(path: &Path) -> Result<()> {
 
 /// "2026-12-05 1030": when a run started, in the names it gives.
 fn conflict_time() -> String {
+    civil_time(false)
+}
+
+/// "2026-12-05 103015".
+fn conflict_time_seconds() -> String {
+    civil_time(true)
+}
+
+fn civil_time(seconds: bool) -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -798,11 +883,16 @@ fn conflict_time() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
+    let hm = format!(
         "{y:04}-{m:02}-{d:02} {:02}{:02}",
         rem / 3600,
         rem % 3600 / 60
-    )
+    );
+    if seconds {
+        format!("{hm}{:02}", rem % 60)
+    } else {
+        hm
+    }
 }
 
 fn host() -> String {
@@ -857,6 +947,22 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
     let versioned = is_versioned(&at).await?;
     problems.append(&mut local.problems);
 
+    // What maps into the trash folder in the Space is not synced: the listing leaves it out.
+    if let Some(trash) = &pair.trash {
+        let inside: Vec<String> = (local.files.keys())
+            .filter(|rel| format!("{}{rel}", pair.prefix).starts_with(trash.as_str()))
+            .cloned()
+            .collect();
+        for rel in inside {
+            local.files.remove(&rel);
+            local.skipped.push(rel.clone());
+            problems.push(Problem {
+                path: rel,
+                message: "it would be in the pair's trash folder in the Space; it is not synced"
+                    .into(),
+            });
+        }
+    }
     let keys: BTreeSet<&String> = (base.keys())
         .chain(local.files.keys())
         .chain(remote.keys())
@@ -900,6 +1006,9 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
             continue;
         }
         let under_unreadable = local.unreadable.iter().any(|u| rel.starts_with(u.as_str()));
+        // A file or link here that can't be read is there all the same: never taken as deleted.
+        let skipped = (local.skipped.iter())
+            .any(|s| rel == s || (rel.starts_with(s.as_str()) && rel[s.len()..].starts_with('/')));
         let (b, l, r) = (
             base.get(rel),
             local.files.get(rel).map(|f| f.now.clone()),
@@ -910,8 +1019,17 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
         if under_unreadable && !matches!(act, Act::Nothing) {
             act = Act::Kept("its folder could not be read");
         }
+        if skipped && !matches!(act, Act::Nothing) {
+            act = Act::Kept("it is in the folder but can't be read there (or is a link)");
+        }
         if matches!(act, Act::Nothing | Act::Record) && both {
             unchanged += 1;
+        }
+        // The same bytes under a stamp that moved (a touch, a copy back): the baseline catches
+        // up, so the next scan need not read the file again.
+        if act == Act::Nothing && both && b.zip(l.as_ref()).is_some_and(|(b, l)| b.local != l.stamp)
+        {
+            act = Act::Record;
         }
         if act == Act::Nothing {
             continue;
@@ -927,11 +1045,17 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
             act,
             Act::DeleteRemote { .. } | Act::Upload { replace: Some(_) }
         );
-        if held.is_none() && replaces_remote && !versioned && pair.trash.is_none() {
-            held = Some(
-                "The Space keeps no versions and the pair has no trash folder, so it would be lost."
-                    .into(),
-            );
+        if held.is_none() && replaces_remote && !versioned {
+            let size = r.as_ref().map_or(0, |r| r.size);
+            let trash_key_len = pair.trash.as_ref().map_or(0, |t| {
+                t.len() + TRASH_STAMP_LEN + pair.prefix.len() + rel.len()
+            });
+            held = match &pair.trash {
+                None => Some("The Space keeps no versions and the pair has no trash folder, so it would be lost.".into()),
+                Some(_) if size > TRASH_COPY_MOST => Some("It is too big (over 5 GB) for a copy in the trash folder; turn versioning on to sync it.".into()),
+                Some(_) if trash_key_len > 1024 => Some("Its name is too long for a copy in the trash folder; turn versioning on to sync it.".into()),
+                Some(_) => None,
+            };
         }
         items.push(Planned {
             rel: rel.clone(),
@@ -941,17 +1065,30 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
             held,
         });
     }
-    let deletes = items
+    // Deletes and replacements together (a folder encrypted by ransomware, or another disk
+    // mounted at its path, replaces everything): many of them wait for the user.
+    let destroys = items
         .iter()
-        .filter(|p| p.act.is_delete() && p.held.is_none())
+        .filter(|p| {
+            p.held.is_none()
+                && matches!(
+                    p.act,
+                    Act::DeleteRemote { .. }
+                        | Act::DeleteLocal { .. }
+                        | Act::Upload { replace: Some(_) }
+                        | Act::Download { replace: Some(_) }
+                )
+        })
         .count() as u32;
     let known = base.len().max(1) as u32;
-    let many_deletes = deletes > DELETE_COUNT
-        || (deletes > FEW && deletes as u64 * 100 > known as u64 * DELETE_SHARE_PERCENT as u64);
+    let many = destroys > DELETE_COUNT
+        || (destroys > FEW && destroys as u64 * 100 > known as u64 * DELETE_SHARE_PERCENT as u64);
     let first = pair.last_good.is_none();
-    let approval = match (first, many_deletes) {
+    let approval = match (first, many) {
         (true, _) => Some("this is the pair's first sync".to_string()),
-        (_, true) => Some(format!("it deletes {deletes} of {known} files")),
+        (_, true) => Some(format!(
+            "it replaces or deletes {destroys} of {known} files"
+        )),
         _ => None,
     };
     let mut counts = PlanCounts {

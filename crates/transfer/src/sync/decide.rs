@@ -42,11 +42,13 @@ pub struct LocalNow {
     pub md5: Option<String>,
 }
 
-/// What tells a file on disk changed without reading it: size, mtime to the nanosecond, inode.
+/// What tells a file on disk changed without reading it: size, mtime and ctime to the
+/// nanosecond, inode. (A tool that sets mtime back still moves ctime.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Stamp {
     pub size: u64,
     pub mtime_ns: i64,
+    pub ctime_ns: i64,
     pub inode: u64,
 }
 
@@ -60,13 +62,24 @@ pub struct RemoteNow {
     pub md5: Option<String>,
 }
 
-/// Both sides at the last good sync: they held the same content, this MD5.
+/// Both sides at the last good sync: the same content (`md5` = `remote_md5`), or, after a
+/// one-way pair kept both copies of a conflict, each side's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     pub local: Stamp,
+    /// The local file's MD5.
     pub md5: String,
     pub remote_size: u64,
     pub etag: String,
+    /// The Space's file's MD5 ("" when it could not be proven).
+    pub remote_md5: String,
+}
+
+impl Base {
+    /// The two sides held different files at the last sync (a one-way conflict kept both).
+    pub fn diverged(&self) -> bool {
+        !self.md5.eq_ignore_ascii_case(&self.remote_md5)
+    }
 }
 
 /// How one side stands against the baseline.
@@ -140,7 +153,11 @@ pub fn remote_side(base: Option<&Base>, now: Option<&RemoteNow>) -> Side {
         (None, Some(_)) => Side::New,
         (Some(_), None) => Side::Gone,
         (Some(b), Some(n)) if same_etag(&b.etag, &n.etag) => Side::Same,
-        (Some(b), Some(n)) if n.md5.as_deref() == Some(b.md5.as_str()) => Side::Same,
+        (Some(b), Some(n))
+            if !b.remote_md5.is_empty() && n.md5.as_deref() == Some(b.remote_md5.as_str()) =>
+        {
+            Side::Same
+        }
         (Some(_), Some(_)) => Side::Changed,
     }
 }
@@ -188,6 +205,10 @@ pub fn decide(
         },
     };
     let mirror = deletes == SyncDeletes::Mirror || direction == SyncDirection::TwoWay;
+    // Since a one-way conflict the destination holds another file than the source: it is never
+    // replaced or deleted; each new version of the source goes beside it.
+    let diverged = base.is_some_and(Base::diverged);
+    let apart = || Act::Kept("differs from the other side since a conflict kept both; not deleted");
     match (l, r) {
         (Absent, Absent) | (Same, Same) => Act::Nothing,
         (Gone, Gone) => Act::Forget,
@@ -202,6 +223,8 @@ pub fn decide(
                 _ => Act::Nothing,
             },
             SyncDirection::Up => match (l, r) {
+                (Changed, Same) if diverged => Act::Conflict { local: stamp(), etag: etag() },
+                (Gone, Same) if diverged => apart(),
                 (New, Absent) | (Changed, Same) | (Changed, Gone) | (Same, Gone) => upload(),
                 (Gone, Same) if mirror => Act::DeleteRemote { etag: etag() },
                 (Gone, Same) => Act::Kept("deleted in the folder; this pair never deletes"),
@@ -211,6 +234,8 @@ pub fn decide(
                 _ => Act::Nothing,
             },
             SyncDirection::Down => match (l, r) {
+                (Same, Changed) if diverged => Act::Conflict { local: stamp(), etag: etag() },
+                (Same, Gone) if diverged => apart(),
                 (Absent, New) | (Same, Changed) | (Gone, Changed) | (Gone, Same) => download(),
                 (Same, Gone) if mirror => Act::DeleteLocal { stamp: stamp() },
                 (Same, Gone) => Act::Kept("deleted in the Space; this pair never deletes"),
@@ -231,6 +256,7 @@ mod tests {
         Stamp {
             size: 3,
             mtime_ns: n,
+            ctime_ns: n,
             inode: 7,
         }
     }
@@ -254,6 +280,7 @@ mod tests {
             md5: "aa".into(),
             remote_size: 3,
             etag: "aa".into(),
+            remote_md5: "aa".into(),
         }
     }
     use SyncDeletes::*;

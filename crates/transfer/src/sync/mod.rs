@@ -192,6 +192,8 @@ pub struct SyncOutcome {
     /// Files that changed between the plan and the act: left for the next run.
     pub changed_since: u32,
     pub failed: u32,
+    /// Deletes held back because a write of the same run did not go through.
+    pub held: u32,
     pub stopped: bool,
     /// Each failure or change, by path.
     pub notes: Vec<Problem>,
@@ -260,7 +262,9 @@ impl Syncs {
         }
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let home = home.and_then(|h| std::fs::canonicalize(h).ok());
-        if (real == Path::new("/") || Some(&real) == home.as_ref()) && !new.broad_confirmed {
+        // The home folder, `/`, or any folder holding the home folder.
+        let broad = real == Path::new("/") || home.as_ref().is_some_and(|h| h.starts_with(&real));
+        if broad && !new.broad_confirmed {
             return Err(Error::InvalidInput(format!(
                 "“{}” holds everything of yours. Confirm a second time that this whole folder is to be synced.",
                 real.display()
@@ -288,10 +292,18 @@ impl Syncs {
                     other.folder
                 )));
             }
-            let same_space = other.space == new.space && other.endpoint == endpoint;
-            if same_space
-                && (prefix.starts_with(&other.prefix) || other.prefix.starts_with(&prefix))
-            {
+            let same_space = other.space == new.space && same_endpoint(&other.endpoint, endpoint);
+            let overlaps = |a: &str, b: &str| a.starts_with(b) || b.starts_with(a);
+            // One pair's trash folder is not another's files.
+            let trashes = (other.trash.as_deref()).is_some_and(|t| overlaps(t, &prefix))
+                || trash.as_deref().is_some_and(|t| overlaps(t, &other.prefix));
+            if same_space && trashes {
+                return Err(Error::InvalidInput(format!(
+                    "“{}” overlaps the trash folder of another pair, or its trash folder overlaps another pair's files.",
+                    new.space
+                )));
+            }
+            if same_space && overlaps(&prefix, &other.prefix) {
                 return Err(Error::InvalidInput(format!(
                     "“{}{}” overlaps what another pair syncs (“{}{}”).",
                     new.space,
@@ -372,6 +384,12 @@ impl Syncs {
     fn take_plan(&self, id: u32) -> Option<Arc<act::Made>> {
         lock(&self.plans).remove(&id)
     }
+}
+
+/// One endpoint however it is spelled (case, a trailing slash).
+fn same_endpoint(a: &str, b: &str) -> bool {
+    let norm = |e: &str| e.trim().trim_end_matches('/').to_ascii_lowercase();
+    norm(a) == norm(b)
 }
 
 /// "" or a folder ending in "/", with no empty, "." or ".." segment.

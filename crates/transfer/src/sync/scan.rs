@@ -26,12 +26,16 @@ pub(super) struct Local {
     pub problems: Vec<Problem>,
     /// Folders that could not be read (their files may be there): nothing below is acted on.
     pub unreadable: Vec<String>,
+    /// Files and links that are there but can't be synced (unreadable, changing, a link): the
+    /// same names on the Space's side are left as they are, never taken as deleted here.
+    pub skipped: Vec<String>,
 }
 
 pub(super) fn stamp_of(m: &std::fs::Metadata) -> Stamp {
     Stamp {
         size: m.len(),
         mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
         inode: m.ino(),
     }
 }
@@ -54,6 +58,7 @@ pub(super) fn walk(root: &Path) -> Result<Local> {
         files: BTreeMap::new(),
         problems: Vec::new(),
         unreadable: Vec::new(),
+        skipped: Vec::new(),
     };
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
@@ -81,8 +86,10 @@ pub(super) fn walk(root: &Path) -> Result<Local> {
                 }
             };
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                let lossy = format!("{rel}{}", entry.file_name().to_string_lossy());
+                out.skipped.push(lossy.clone());
                 out.problems.push(Problem {
-                    path: format!("{rel}{}", entry.file_name().to_string_lossy()),
+                    path: lossy,
                     message: "its name is not valid UTF-8, which a Space can't hold".into(),
                 });
                 continue;
@@ -91,6 +98,7 @@ pub(super) fn walk(root: &Path) -> Result<Local> {
             let meta = match path.symlink_metadata() {
                 Ok(m) => m,
                 Err(e) => {
+                    out.skipped.push(format!("{rel}{name}"));
                     out.problems.push(Problem {
                         path: format!("{rel}{name}"),
                         message: format!("it can't be read: {e}"),
@@ -99,6 +107,7 @@ pub(super) fn walk(root: &Path) -> Result<Local> {
                 }
             };
             if meta.is_symlink() {
+                out.skipped.push(format!("{rel}{name}"));
                 out.problems.push(Problem {
                     path: format!("{rel}{name}"),
                     message: "it is a link; links are not synced".into(),
@@ -135,7 +144,19 @@ pub(super) async fn hash(local: &mut Local, base: &HashMap<String, Base>) {
         }
     }
     let sums = futures_util::stream::iter(todo.into_iter().map(|(rel, path)| async move {
-        let sum = tokio::task::spawn_blocking(move || integrity::md5_of_file(&path)).await;
+        // Looked at again after reading: a file that changed meanwhile has no sum this run.
+        let sum = tokio::task::spawn_blocking(move || {
+            let before = path.symlink_metadata().map(|m| stamp_of(&m))?;
+            let sum = integrity::md5_of_file(&path)?;
+            let after = path.symlink_metadata().map(|m| stamp_of(&m))?;
+            if before != after {
+                return Err(std::io::Error::other(
+                    "it changed while it was read; it is synced next time",
+                ));
+            }
+            Ok((sum, after))
+        })
+        .await;
         (rel, sum)
     }))
     .buffer_unordered(8)
@@ -143,13 +164,16 @@ pub(super) async fn hash(local: &mut Local, base: &HashMap<String, Base>) {
     .await;
     for (rel, sum) in sums {
         match sum {
-            Ok(Ok(sum)) => {
+            Ok(Ok((sum, stamp))) => {
                 if let Some(f) = local.files.get_mut(&rel) {
                     f.now.md5 = Some(integrity::hex(&sum));
+                    f.now.stamp = stamp;
+                    f.now.size = stamp.size;
                 }
             }
             Ok(Err(e)) => {
                 local.files.remove(&rel);
+                local.skipped.push(rel.clone());
                 local.problems.push(Problem {
                     path: rel,
                     message: format!("it can't be read: {e}"),
@@ -157,6 +181,7 @@ pub(super) async fn hash(local: &mut Local, base: &HashMap<String, Base>) {
             }
             Err(e) => {
                 local.files.remove(&rel);
+                local.skipped.push(rel.clone());
                 local.problems.push(Problem {
                     path: rel,
                     message: format!("reading it stopped: {e}"),
@@ -197,6 +222,14 @@ pub(super) async fn list(
                     continue;
                 }
                 let rel = &key[prefix.len()..];
+                // The walk skips these names, so they would look deleted in the folder.
+                if rel.rsplit('/').next().is_some_and(is_partial) {
+                    problems.push(Problem {
+                        path: rel.to_string(),
+                        message: "its name is one Spacedock gives files it is still writing; it is not synced".into(),
+                    });
+                    continue;
+                }
                 if let Err(why) = path_inside(root, rel) {
                     problems.push(Problem {
                         path: rel.to_string(),

@@ -32,10 +32,12 @@ const MIGRATIONS: [&str; SCHEMA as usize] = [
         key TEXT NOT NULL,
         size INTEGER NOT NULL,
         mtime_ns INTEGER NOT NULL,
+        ctime_ns INTEGER NOT NULL,
         inode INTEGER NOT NULL,
         md5 TEXT NOT NULL,
         remote_size INTEGER NOT NULL,
         etag TEXT NOT NULL,
+        remote_md5 TEXT NOT NULL,
         PRIMARY KEY (pair, key)
     ) WITHOUT ROWID;",
 ];
@@ -85,6 +87,20 @@ fn open(path: &Path) -> std::result::Result<Connection, String> {
         tx.commit().map_err(|e| e.to_string())?;
     }
     Ok(conn)
+}
+
+/// A file changed within the last two seconds may change again within the same tick of a coarse
+/// clock (FAT, SMB, NFS) without its stamp moving: its mtime is kept as unknown, so the next
+/// scan reads it again rather than trusting the stamp.
+fn racy_safe(mtime_ns: i64) -> i64 {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    if now_ns - mtime_ns < 2_000_000_000 {
+        -1
+    } else {
+        mtime_ns
+    }
 }
 
 impl Store {
@@ -160,7 +176,7 @@ impl Store {
     pub fn baseline(&self, pair: &str) -> Result<HashMap<String, Base>> {
         self.with(|c| {
             let mut q = c.prepare(
-                "SELECT key, size, mtime_ns, inode, md5, remote_size, etag FROM baseline WHERE pair = ?1",
+                "SELECT key, size, mtime_ns, ctime_ns, inode, md5, remote_size, etag, remote_md5 FROM baseline WHERE pair = ?1",
             )?;
             let rows = q.query_map([pair], |r| {
                 Ok((
@@ -169,11 +185,13 @@ impl Store {
                         local: Stamp {
                             size: r.get::<_, i64>(1)? as u64,
                             mtime_ns: r.get(2)?,
-                            inode: r.get::<_, i64>(3)? as u64,
+                            ctime_ns: r.get(3)?,
+                            inode: r.get::<_, i64>(4)? as u64,
                         },
-                        md5: r.get(4)?,
-                        remote_size: r.get::<_, i64>(5)? as u64,
-                        etag: r.get(6)?,
+                        md5: r.get(5)?,
+                        remote_size: r.get::<_, i64>(6)? as u64,
+                        etag: r.get(7)?,
+                        remote_md5: r.get(8)?,
                     },
                 ))
             })?;
@@ -190,8 +208,8 @@ impl Store {
             let tx = c.transaction()?;
             {
                 let mut put = tx.prepare(
-                    "INSERT OR REPLACE INTO baseline (pair, key, size, mtime_ns, inode, md5, remote_size, etag)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR REPLACE INTO baseline (pair, key, size, mtime_ns, ctime_ns, inode, md5, remote_size, etag, remote_md5)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?;
                 let mut forget = tx.prepare("DELETE FROM baseline WHERE pair = ?1 AND key = ?2")?;
                 for (key, base) in changes {
@@ -200,11 +218,13 @@ impl Store {
                             pair,
                             key,
                             b.local.size as i64,
-                            b.local.mtime_ns,
+                            racy_safe(b.local.mtime_ns),
+                            b.local.ctime_ns,
                             b.local.inode as i64,
                             b.md5,
                             b.remote_size as i64,
-                            b.etag
+                            b.etag,
+                            b.remote_md5
                         ])?,
                         None => forget.execute(params![pair, key])?,
                     };

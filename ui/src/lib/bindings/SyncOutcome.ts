@@ -12,7 +12,11 @@ conflicts: number,
 /**
  * Files that changed between the plan and the act: left for the next run.
  */
-changedSince: number, failed: number, stopped: boolean, 
+changedSince: number, failed: number, 
+/**
+ * Deletes held back because a write of the same run did not go through.
+ */
+held: number, stopped: boolean, 
 /**
  * Each failure or change, by path.
  */
