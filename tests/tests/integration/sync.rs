@@ -817,3 +817,133 @@ async fn many_replacements_wait_for_approval_and_names_the_pair_does_not_own_are
         Some(&b"plain"[..])
     );
 }
+
+/// Runs rclone against the sandbox as `owner`; its exit status and what it said.
+fn rclone(sb: &SandboxInfo, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("rclone")
+        .args(args)
+        .env("RCLONE_CONFIG", "/dev/null")
+        // The test environment points the SDK at its CA bundle; rclone refuses that setting.
+        .env_remove("AWS_CA_BUNDLE")
+        .env("RCLONE_CONFIG_SANDBOX_TYPE", "s3")
+        .env("RCLONE_CONFIG_SANDBOX_PROVIDER", "Ceph")
+        .env("RCLONE_CONFIG_SANDBOX_ACCESS_KEY_ID", &sb.owner_access_key)
+        .env(
+            "RCLONE_CONFIG_SANDBOX_SECRET_ACCESS_KEY",
+            sb.owner_secret.expose(),
+        )
+        .env("RCLONE_CONFIG_SANDBOX_ENDPOINT", &sb.endpoint.url)
+        .output()
+        .expect("rclone runs (the test setup installs it)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rclone_finds_no_difference_after_a_sync_and_a_sync_finds_nothing_to_do_after_rclone() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-rclone").await;
+    write(&t.folder, "a.txt", b"alpha");
+    write(&t.folder, "deep/b.txt", b"beta");
+    // Big enough to go up in parts: rclone reads its MD5 from the metadata written with it.
+    write(&t.folder, "big.bin", &spacedock_tests::noise(9 << 20, 7));
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(
+            &t,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    let folder = t.folder.to_string_lossy().into_owned();
+    let remote = format!("sandbox:{}", t.space);
+    let (same, said) = rclone(&sb, &["check", &folder, &remote, "--exclude", ".trash/**"]);
+    assert!(same, "rclone check found differences: {said}");
+    assert!(said.contains("0 differences found"), "{said}");
+    assert!(
+        !said.contains("hashes could not be checked")
+            || said.contains("0 hashes could not be checked"),
+        "{said}"
+    );
+
+    // rclone syncs the next edits itself: Spacedock finds both sides already the same.
+    write(&t.folder, "a.txt", b"ALPHA");
+    write(&t.folder, "new.txt", b"new");
+    std::fs::remove_file(t.folder.join("deep/b.txt")).expect("rm");
+    let (ok, said) = rclone(&sb, &["sync", &folder, &remote, "--exclude", ".trash/**"]);
+    assert!(ok, "{said}");
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    assert!(plan.is_empty(), "{:?}", actions(&plan));
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_versioned_space_a_mirror_delete_leaves_the_version_to_undo() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-versioned").await;
+    t.owner
+        .put_bucket_versioning()
+        .bucket(&t.space)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    for i in 0..6 {
+        write(
+            &t.folder,
+            &format!("f{i}.txt"),
+            format!("v1 of {i}").as_bytes(),
+        );
+    }
+    // No trash folder: the versions are the way back.
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, None),
+        None,
+    )
+    .await
+    .expect("add");
+    sync_now(&t.s, &pair).await;
+    std::fs::remove_file(t.folder.join("f0.txt")).expect("rm");
+    write(&t.folder, "f1.txt", b"v2 of 1");
+    let (plan, done) = sync_now(&t.s, &pair).await;
+    assert!(
+        plan.items.iter().all(|i| i.held.is_none()),
+        "{:?}",
+        actions(&plan)
+    );
+    assert_eq!((done.deleted_remote, done.uploaded), (1, 1), "{done:?}");
+    let versions = t
+        .owner
+        .list_object_versions()
+        .bucket(&t.space)
+        .send()
+        .await
+        .expect("versions");
+    let of = |key: &str| {
+        versions
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(key))
+            .count()
+    };
+    assert_eq!(of("f0.txt"), 1, "f0's bytes stay as a version");
+    assert_eq!(of("f1.txt"), 2, "f1's old bytes stay as a version");
+    assert!(versions
+        .delete_markers()
+        .iter()
+        .any(|m| m.key() == Some("f0.txt")));
+}
