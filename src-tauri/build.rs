@@ -44,6 +44,7 @@ fn main() {
         "plan_sync",
         "run_sync",
         "stop_sync",
+        "set_sync_schedule",
         "pick_sync_folder",
         "plan_download",
         "start_download",

@@ -19,6 +19,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let paths = app.path();
             let services = Services::new(Setup {
@@ -40,6 +41,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             services.log().write(started);
             app.manage(services);
             quit_on_signals(app.handle().clone());
+            syncs_on_their_own(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -129,6 +131,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app::commands::sync::plan_sync,
             app::commands::sync::run_sync,
             app::commands::sync::stop_sync,
+            app::commands::sync::set_sync_schedule,
             app::commands::sync::pick_sync_folder,
             app::commands::transfers::pick_upload_paths,
         ])
@@ -153,6 +156,44 @@ fn quit_on_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
             _ = hup.recv() => {}
         }
         handle.exit(0);
+    });
+}
+
+/// Pairs that sync on a schedule or when their folder changes: looked at every few seconds.
+/// A run that fails, or waits for the user's approval, is a desktop notification (and a red or
+/// waiting mark on the Sync page); never silence.
+fn syncs_on_their_own<R: Runtime>(handle: tauri::AppHandle<R>) {
+    use tauri_plugin_notification::NotificationExt;
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let Some(services) = handle.try_state::<Services>() else {
+                continue;
+            };
+            for news in crate::core::sync::auto::tick(&services).await {
+                let (title, body) = match news {
+                    crate::core::sync::auto::SyncNews::Failed {
+                        folder, message, ..
+                    } => (format!("Sync of {folder} failed"), message),
+                    crate::core::sync::auto::SyncNews::Waiting { folder, why, .. } => (
+                        format!("Sync of {folder} waits for you"),
+                        format!("Open Spacedock's Sync page to look at the plan: {why}."),
+                    ),
+                    crate::core::sync::auto::SyncNews::Synced { .. } => continue,
+                };
+                let shown = handle
+                    .notification()
+                    .builder()
+                    .title(&title)
+                    .body(&body)
+                    .show();
+                if let Err(e) = shown {
+                    services
+                        .log()
+                        .write(format!("a notification could not be shown ({e}): {title}"));
+                }
+            }
+        }
     });
 }
 

@@ -55,6 +55,8 @@ pub struct Services {
     /// Stops the Space destruction in progress.
     destroying: Mutex<CancellationToken>,
     start_on_sandbox: bool,
+    /// Sync pairs that run on their own: their watched folders and schedules.
+    auto: crate::sync::auto::Auto,
 }
 
 impl Services {
@@ -83,6 +85,7 @@ impl Services {
             searches: Latest::default(),
             destroying: Mutex::default(),
             start_on_sandbox: setup.start_on_sandbox,
+            auto: Default::default(),
         }
     }
 
@@ -170,6 +173,11 @@ impl Services {
     }
 
     /// Every transfer: its batches, limits, records and journal.
+    /// The schedules and folder watches of pairs that sync on their own.
+    pub fn auto(&self) -> &crate::sync::auto::Auto {
+        &self.auto
+    }
+
     pub fn queue(&self) -> &Queue {
         &self.queue
     }

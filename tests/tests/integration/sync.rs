@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use spacedock::core::services::Services;
 use spacedock::core::sync::{
     self, NewPair, SyncAction, SyncDeletes, SyncDirection, SyncOutcome, SyncPair, SyncPlan,
+    SyncSchedule,
 };
 use spacedock::core::ErrorKind;
 use spacedock_tests::{fetch, new_space, owner_client, sandbox, SandboxInfo};
@@ -54,6 +55,7 @@ pub(crate) fn new_pair(
         direction,
         deletes,
         trash: trash.map(str::to_string),
+        schedule: SyncSchedule::Manual,
         broad_confirmed: false,
     }
 }
@@ -946,4 +948,74 @@ async fn on_a_versioned_space_a_mirror_delete_leaves_the_version_to_undo() {
         .delete_markers()
         .iter()
         .any(|m| m.key() == Some("f0.txt")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pairs_sync_on_their_own_when_their_folder_changes_and_never_run_a_plan_that_waits() {
+    use spacedock::core::sync::auto::{self, SyncNews};
+    let sb = sandbox();
+    let t = setup(&sb, "sync-auto").await;
+    write(&t.folder, "a.txt", b"a");
+    let mut watching = pair_of(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
+    );
+    watching.prefix = "watched/".into();
+    watching.schedule = SyncSchedule::Watch;
+    let pair = sync::add_pair(&t.s, watching, None).await.expect("add");
+    // Never synced: a run nobody asked for waits for approval, and changes nothing.
+    let news = auto::tick(&t.s).await;
+    assert!(matches!(&news[..], [SyncNews::Waiting { .. }]), "{news:?}");
+    assert!(fetch(&t.owner, &t.space, "watched/a.txt").await.is_none());
+    let listed = sync::pairs(&t.s).expect("pairs");
+    assert!(
+        listed[0]
+            .waiting
+            .as_deref()
+            .is_some_and(|w| w.contains("first")),
+        "{:?}",
+        listed[0].waiting
+    );
+    sync_now(&t.s, &pair).await;
+    assert!(sync::pairs(&t.s).expect("pairs")[0].waiting.is_none());
+
+    // A change in the folder: the pair syncs by itself within seconds.
+    write(&t.folder, "b.txt", b"b");
+    let mut synced = false;
+    for _ in 0..40 {
+        for n in auto::tick(&t.s).await {
+            assert!(matches!(n, SyncNews::Synced { .. }), "{n:?}");
+        }
+        if fetch(&t.owner, &t.space, "watched/b.txt").await.is_some() {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(synced, "the watched folder's new file went up on its own");
+
+    // A pair whose folder is gone fails loudly: news, and the pair's mark.
+    let other = t.folder.parent().expect("parent").join("elsewhere");
+    std::fs::create_dir(&other).expect("other");
+    let mut every = new_pair(&other, &t.space, SyncDirection::Up, SyncDeletes::Keep, None);
+    every.prefix = "every/".into();
+    every.schedule = SyncSchedule::Every { minutes: 5 };
+    let second = sync::add_pair(&t.s, every, None).await.expect("add");
+    std::fs::remove_dir(&other).expect("gone");
+    let news = auto::tick(&t.s).await;
+    assert!(
+        news.iter().any(|n| matches!(n, SyncNews::Failed { pair, message, .. } if *pair == second.id && message.contains("mounted"))),
+        "{news:?}"
+    );
+    let listed = sync::pairs(&t.s).expect("pairs");
+    assert!(listed
+        .iter()
+        .any(|p| p.id == second.id && p.last_error.is_some()));
+    // Not due again for five minutes.
+    assert!(auto::tick(&t.s)
+        .await
+        .iter()
+        .all(|n| !matches!(n, SyncNews::Failed { .. })));
 }

@@ -62,6 +62,7 @@ import type { NewPair } from './bindings/NewPair';
 import type { SyncPair } from './bindings/SyncPair';
 import type { SyncPlan } from './bindings/SyncPlan';
 import type { SyncOutcome } from './bindings/SyncOutcome';
+import type { SyncSchedule } from './bindings/SyncSchedule';
 
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
@@ -624,4 +625,9 @@ export function stopSync(id: string): Promise<void> {
 /** The folder dialog; null when cancelled. */
 export function pickSyncFolder(): Promise<string | null> {
   return invoke('pick_sync_folder');
+}
+
+/** When a pair syncs on its own. */
+export function setSyncSchedule(id: string, schedule: SyncSchedule): Promise<SyncPair> {
+  return invoke('set_sync_schedule', { id, schedule });
 }

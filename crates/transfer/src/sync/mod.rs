@@ -48,6 +48,8 @@ pub struct SyncPair {
     /// Where, in the Space, a file this pair replaces or deletes is kept first when the Space
     /// keeps no versions ("" or none: such files are not replaced or deleted there).
     pub trash: Option<String>,
+    #[serde(default)]
+    pub schedule: SyncSchedule,
     /// When the pair last synced with nothing failing (seconds since 1970).
     #[serde(default)]
     pub last_good: Option<i64>,
@@ -59,6 +61,28 @@ pub struct SyncPair {
     /// A run was under way when the app stopped: the next run finishes it.
     #[serde(default)]
     pub interrupted: bool,
+    /// A run nobody asked for is waiting for the user's approval, and why.
+    #[serde(default)]
+    pub waiting: Option<String>,
+}
+
+/// When a pair syncs without being asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum SyncSchedule {
+    /// Only when the user asks.
+    #[default]
+    Manual,
+    /// Every so many minutes.
+    Every { minutes: u32 },
+    /// Soon after the folder changes, and in any case every 15 minutes (a full look at both
+    /// sides, for what the folder's watch can't see: changes in the Space, a missed event).
+    Watch,
 }
 
 /// A pair as the user sets it up.
@@ -72,6 +96,8 @@ pub struct NewPair {
     pub direction: SyncDirection,
     pub deletes: SyncDeletes,
     pub trash: Option<String>,
+    #[serde(default)]
+    pub schedule: SyncSchedule,
     /// The user confirmed a second time that their home folder (or `/`) is to be synced.
     #[serde(default)]
     pub broad_confirmed: bool,
@@ -331,13 +357,33 @@ impl Syncs {
             direction: new.direction,
             deletes: new.deletes,
             trash,
+            schedule: new.schedule,
             last_good: None,
             last_run: None,
             last_error: None,
             interrupted: false,
+            waiting: None,
         };
         self.store.add_pair(&pair)?;
         Ok(pair)
+    }
+
+    /// Sets when a pair syncs on its own.
+    pub fn set_schedule(&self, id: &str, schedule: SyncSchedule) -> Result<SyncPair> {
+        if let SyncSchedule::Every { minutes } = schedule {
+            if minutes < 1 {
+                return Err(Error::InvalidInput(
+                    "A pair syncs at most once a minute.".into(),
+                ));
+            }
+        }
+        self.store.set_schedule(id, schedule)?;
+        self.pair(id)
+    }
+
+    /// A run nobody asked for waits for the user (or no longer does).
+    pub fn set_waiting(&self, id: &str, why: Option<&str>) -> Result<()> {
+        self.store.set_waiting(id, why)
     }
 
     /// Forgets a pair and its baseline; its files stay on both sides.

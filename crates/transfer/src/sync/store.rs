@@ -25,7 +25,8 @@ const MIGRATIONS: [&str; SCHEMA as usize] = [
         last_good INTEGER,
         last_run INTEGER,
         last_error TEXT,
-        running INTEGER
+        running INTEGER,
+        waiting TEXT
     );
     CREATE TABLE baseline (
         pair TEXT NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
@@ -127,7 +128,7 @@ impl Store {
     pub fn pairs(&self) -> Result<Vec<SyncPair>> {
         self.with(|c| {
             let mut q = c.prepare(
-                "SELECT spec, last_good, last_run, last_error, running FROM pairs ORDER BY created, id",
+                "SELECT spec, last_good, last_run, last_error, running, waiting FROM pairs ORDER BY created, id",
             )?;
             let rows = q.query_map([], |r| {
                 Ok((
@@ -136,11 +137,12 @@ impl Store {
                     r.get::<_, Option<i64>>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (spec, last_good, last_run, last_error, running) = row?;
+                let (spec, last_good, last_run, last_error, running, waiting) = row?;
                 let Ok(mut pair) = serde_json::from_str::<SyncPair>(&spec) else {
                     continue;
                 };
@@ -148,6 +150,7 @@ impl Store {
                 pair.last_run = last_run;
                 pair.last_error = last_error;
                 pair.interrupted = running.is_some();
+                pair.waiting = waiting;
                 out.push(pair);
             }
             Ok(out)
@@ -234,6 +237,39 @@ impl Store {
         })
     }
 
+    /// Changes a pair's schedule in its saved settings, keeping every field of them this
+    /// version does not know.
+    pub fn set_schedule(&self, id: &str, schedule: super::SyncSchedule) -> Result<()> {
+        let schedule =
+            serde_json::to_value(schedule).map_err(|e| Error::Internal(e.to_string()))?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let spec: String =
+                tx.query_row("SELECT spec FROM pairs WHERE id = ?1", [id], |r| r.get(0))?;
+            let mut spec: serde_json::Value = serde_json::from_str(&spec)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let Some(fields) = spec.as_object_mut() else {
+                return Err(rusqlite::Error::InvalidQuery);
+            };
+            fields.insert("schedule".into(), schedule);
+            tx.execute(
+                "UPDATE pairs SET spec = ?2 WHERE id = ?1",
+                params![id, spec.to_string()],
+            )?;
+            tx.commit()
+        })
+    }
+
+    pub fn set_waiting(&self, id: &str, why: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE pairs SET waiting = ?2 WHERE id = ?1",
+                params![id, why],
+            )
+            .map(|_| ())
+        })
+    }
+
     /// A run begins: until it ends, the pair shows as interrupted if the app stops.
     pub fn begin(&self, pair: &str) -> Result<()> {
         self.with(|c| {
@@ -250,11 +286,11 @@ impl Store {
         self.with(|c| {
             match error {
                 None => c.execute(
-                    "UPDATE pairs SET running = NULL, last_good = ?2, last_error = NULL WHERE id = ?1",
+                    "UPDATE pairs SET running = NULL, last_good = ?2, last_error = NULL, waiting = NULL WHERE id = ?1",
                     params![pair, now()],
                 ),
                 Some(e) => c.execute(
-                    "UPDATE pairs SET running = NULL, last_error = ?2 WHERE id = ?1",
+                    "UPDATE pairs SET running = NULL, last_error = ?2, waiting = NULL WHERE id = ?1",
                     params![pair, e],
                 ),
             }

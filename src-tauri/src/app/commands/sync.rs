@@ -6,7 +6,7 @@ use tauri_plugin_dialog::DialogExt;
 
 use crate::app::error::{AppError, Result};
 use crate::core::services::Services;
-use crate::core::sync::{self, NewPair, SyncOutcome, SyncPair, SyncPlan};
+use crate::core::sync::{self, NewPair, SyncOutcome, SyncPair, SyncPlan, SyncSchedule};
 
 #[tauri::command]
 pub fn sync_pairs(state: State<'_, Services>) -> Result<Vec<SyncPair>> {
@@ -41,6 +41,16 @@ pub async fn run_sync(
     approved: bool,
 ) -> Result<SyncOutcome> {
     Ok(sync::run(&state, plan, approved).await?)
+}
+
+/// When a pair syncs on its own: never, every so many minutes, or when its folder changes.
+#[tauri::command]
+pub fn set_sync_schedule(
+    state: State<'_, Services>,
+    id: String,
+    schedule: SyncSchedule,
+) -> Result<SyncPair> {
+    Ok(sync::set_schedule(&state, &id, schedule)?)
 }
 
 #[tauri::command]

@@ -7,9 +7,11 @@ use crate::error::{Error, Result};
 use crate::services::Services;
 use crate::SpaceRef;
 
+pub mod auto;
+
 pub use spacedock_transfer::sync::{
     NewPair, PlanCounts, SyncAction, SyncDeletes, SyncDirection, SyncItem, SyncOutcome, SyncPair,
-    SyncPlan, Tally,
+    SyncPlan, SyncSchedule, Tally,
 };
 
 /// Every pair, with when it last synced well and what went wrong last.
@@ -84,6 +86,11 @@ pub async fn run(services: &Services, plan: u32, approved: bool) -> Result<SyncO
         ));
     }
     done
+}
+
+/// Sets when a pair syncs on its own.
+pub fn set_schedule(services: &Services, id: &str, schedule: SyncSchedule) -> Result<SyncPair> {
+    services.queue().syncs().set_schedule(id, schedule)
 }
 
 /// Stops a pair's run.
