@@ -120,3 +120,111 @@ async fn pipe(
     }
     let _ = to.shutdown().await;
 }
+
+/// A proxy that plays a server under load: it reads each HTTP/1.1 request whole and answers
+/// `percent` of them itself with 503 Slow Down (as Spaces does above its request rate); the rest
+/// go to `target` one connection each. Returns its address and how many it refused.
+pub fn storming_proxy(target: &str, percent: u64) -> (String, Arc<AtomicU64>) {
+    let target = target
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a proxy port");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("address").port();
+    let refused = Arc::new(AtomicU64::new(0));
+    let count = refused.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("proxy runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).expect("listener");
+            let seed = Arc::new(AtomicU64::new(0x9E37_79B9_7F4A_7C15));
+            while let Ok((client, _)) = listener.accept().await {
+                let (target, count, seed) = (target.clone(), count.clone(), seed.clone());
+                tokio::spawn(async move {
+                    let _ = serve(client, &target, percent, &count, &seed).await;
+                });
+            }
+        });
+    });
+    (format!("http://127.0.0.1:{port}"), refused)
+}
+
+async fn serve(
+    mut client: TcpStream,
+    target: &str,
+    percent: u64,
+    refused: &AtomicU64,
+    seed: &AtomicU64,
+) -> std::io::Result<()> {
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        // The request's head, then as many body bytes as it says.
+        let head_end = loop {
+            if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut buf = [0u8; 16 << 10];
+            let n = client.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            pending.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&pending[..head_end]).to_string();
+        let length: usize = (head.lines())
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while pending.len() < head_end + length {
+            let mut buf = vec![0u8; 256 << 10];
+            let n = client.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            pending.extend_from_slice(&buf[..n]);
+        }
+        let request: Vec<u8> = pending.drain(..head_end + length).collect();
+        // xorshift: which requests the storm takes.
+        let mut x = seed.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        seed.store(x, Ordering::Relaxed);
+        if x % 100 < percent {
+            refused.fetch_add(1, Ordering::Relaxed);
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+            let reply = format!(
+                "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(reply.as_bytes()).await?;
+            continue;
+        }
+        // One connection per request, closed by the server when it has answered.
+        let mut server = TcpStream::connect(target).await?;
+        let mut sent = request[..head_end - 2].to_vec();
+        sent.extend_from_slice(b"Connection: close\r\n\r\n");
+        sent.extend_from_slice(&request[head_end..]);
+        server.write_all(&sent).await?;
+        let mut answer = Vec::new();
+        server.read_to_end(&mut answer).await?;
+        // The client's connection stays open for its next request: its answer must not say
+        // the connection closes.
+        let text_end = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(answer.len(), |i| i + 4);
+        let head = String::from_utf8_lossy(&answer[..text_end]).to_string();
+        let kept: String = head
+            .split("\r\n")
+            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        client.write_all(kept.as_bytes()).await?;
+        client.write_all(&answer[text_end..]).await?;
+    }
+}

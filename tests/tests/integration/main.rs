@@ -37,5 +37,6 @@ mod search;
 mod services;
 mod slow;
 mod sync;
+mod sync_model;
 mod upload;
 mod versions;

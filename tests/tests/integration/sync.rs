@@ -1019,3 +1019,163 @@ async fn pairs_sync_on_their_own_when_their_folder_changes_and_never_run_a_plan_
         .iter()
         .all(|n| !matches!(n, SyncNews::Failed { .. })));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_through_a_storm_of_slow_downs_still_moves_every_file_whole() {
+    let sb = sandbox();
+    let (url, refused) = spacedock_tests::proxy::storming_proxy(&sb.endpoint.url, 30);
+    let root = tempfile::tempdir().expect("root");
+    let s = connected(&sb, root.path(), &url).await;
+    let t = setup(&sb, "sync-storm").await;
+    for i in 0..40 {
+        write(
+            &t.folder,
+            &format!("f{i:02}.txt"),
+            format!("file {i}").as_bytes(),
+        );
+    }
+    write(&t.folder, "big.bin", &spacedock_tests::noise(12 << 20, 3));
+    for i in 0..10 {
+        put(
+            &t.owner,
+            &t.space,
+            &format!("theirs/{i}.txt"),
+            format!("theirs {i}").as_bytes(),
+        )
+        .await;
+    }
+    let pair = sync::add_pair(
+        &s,
+        pair_of(
+            &t,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    let (_, done) = sync_now(&s, &pair).await;
+    assert!(
+        refused.load(std::sync::atomic::Ordering::Relaxed) > 10,
+        "the storm refused requests"
+    );
+    assert_eq!(
+        (done.uploaded, done.downloaded, done.failed),
+        (41, 10, 0),
+        "{done:?}"
+    );
+    assert_eq!(
+        fetch(&t.owner, &t.space, "big.bin").await.as_deref(),
+        Some(&spacedock_tests::noise(12 << 20, 3)[..])
+    );
+    assert_eq!(
+        read(&t.folder, "theirs/9.txt").as_deref(),
+        Some(&b"theirs 9"[..])
+    );
+    assert!(sync::plan(&s, &pair.id).await.expect("plan").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_stopped_mid_sync_loses_nothing_and_the_next_sync_finishes() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-gateway").await;
+    for i in 0..30 {
+        write(
+            &t.folder,
+            &format!("f{i:02}.bin"),
+            &spacedock_tests::noise(256 << 10, i),
+        );
+    }
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
+        None,
+    )
+    .await
+    .expect("add");
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    let rgw = spacedock_tests::gateway_pid();
+    // Stopped as the run starts, for eight seconds.
+    // SAFETY: signals to the sandbox's own gateway, resumed in all cases.
+    unsafe { libc::kill(rgw as i32, libc::SIGSTOP) };
+    let resume = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(8));
+        unsafe { libc::kill(rgw as i32, libc::SIGCONT) };
+    });
+    let done = sync::run(&t.s, plan.plan, true).await;
+    resume.join().expect("resumed");
+    unsafe { libc::kill(rgw as i32, libc::SIGCONT) };
+    // However it ended, what it says went up is there whole; the next sync does the rest.
+    if let Ok(done) = &done {
+        assert_eq!(done.uploaded + done.failed, 30, "{done:?}");
+    }
+    let (_, again) = sync_now(&t.s, &pair).await;
+    assert_eq!(again.failed, 0, "{again:?}");
+    for i in 0..30u64 {
+        assert_eq!(
+            fetch(&t.owner, &t.space, &format!("f{i:02}.bin"))
+                .await
+                .as_deref(),
+            Some(&spacedock_tests::noise(256 << 10, i)[..]),
+            "f{i:02}"
+        );
+    }
+    assert!(sync::plan(&t.s, &pair.id).await.expect("plan").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_killed_in_a_big_file_leaves_the_pair_interrupted_and_the_next_sync_finishes() {
+    let sb = sandbox();
+    let t = setup(&sb, "sync-killed").await;
+    write(&t.folder, "big.bin", &spacedock_tests::noise(40 << 20, 11));
+    put(
+        &t.owner,
+        &t.space,
+        "down.bin",
+        &spacedock_tests::noise(30 << 20, 12),
+    )
+    .await;
+    let pair = sync::add_pair(
+        &t.s,
+        pair_of(
+            &t,
+            SyncDirection::TwoWay,
+            SyncDeletes::Mirror,
+            Some(".trash/"),
+        ),
+        None,
+    )
+    .await
+    .expect("add");
+    let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
+    // Dropped mid-flight, as a crash stops it, while both big files move.
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        sync::run(&t.s, plan.plan, true),
+    )
+    .await;
+    assert!(cut.is_err(), "the run was cut short");
+    let listed = sync::pairs(&t.s).expect("pairs");
+    assert!(listed[0].interrupted, "the pair shows it was interrupted");
+    // Under its own name only whole, if at all.
+    let half = read(&t.folder, "down.bin");
+    assert!(
+        half.as_ref()
+            .is_none_or(|b| *b == spacedock_tests::noise(30 << 20, 12)),
+        "no half file under its name"
+    );
+    let (_, done) = sync_now(&t.s, &pair).await;
+    assert_eq!(done.failed, 0, "{done:?}");
+    assert_eq!(
+        fetch(&t.owner, &t.space, "big.bin").await.as_deref(),
+        Some(&spacedock_tests::noise(40 << 20, 11)[..])
+    );
+    assert_eq!(
+        read(&t.folder, "down.bin").as_deref(),
+        Some(&spacedock_tests::noise(30 << 20, 12)[..])
+    );
+    assert!(!sync::pairs(&t.s).expect("pairs")[0].interrupted);
+    assert!(sync::plan(&t.s, &pair.id).await.expect("plan").is_empty());
+}

@@ -56,6 +56,23 @@ const TRASH_COPY_MOST: u64 = 5 << 30;
 /// "2026-12-05 103015 host 1a2b3c4d/": the run's folder in the trash, at most this long.
 const TRASH_STAMP_LEN: usize = 18 + 64 + 10;
 
+/// Runs a request again while the server, after the SDK's own retries, still says Slow Down:
+/// a few more times, each after a longer pause.
+async fn patient<T, F: std::future::Future<Output = Result<T>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T> {
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(Error::SlowDown) if tries < crate::SLOW_DOWN_TRIES => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250 << tries)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Files acted on at once.
 const AT_ONCE: usize = 16;
 /// Baseline rows written together.
@@ -497,13 +514,21 @@ impl Ctx<'_> {
                 self.keep_in_trash(&p.rel, etag).await?;
                 let mut ended = None;
                 let never = || false;
-                remove_looked(
-                    &self.made.at,
-                    vec![(0, self.key(&p.rel), Some(etag.clone()))],
-                    &never,
-                    &mut |r: Vec<(u32, String, Removed)>| ended = r.into_iter().next().map(|e| e.2),
-                )
-                .await?;
+                let key = self.key(&p.rel);
+                let mut tries = 0;
+                loop {
+                    let mut report =
+                        |r: Vec<(u32, String, Removed)>| ended = r.into_iter().next().map(|e| e.2);
+                    let planned = vec![(0, key.clone(), Some(etag.clone()))];
+                    match remove_looked(&self.made.at, planned, &never, &mut report).await {
+                        Err(Error::SlowDown) if tries < crate::SLOW_DOWN_TRIES => {
+                            tries += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(250 << tries))
+                                .await;
+                        }
+                        done => break done?,
+                    }
+                }
                 match ended {
                     Some(Removed::Deleted | Removed::Gone) => Ok(vec![(p.rel.clone(), None)]),
                     Some(Removed::Changed) => Err(changed_there(&p.rel)),
@@ -557,16 +582,18 @@ impl Ctx<'_> {
             Some(e) => Expect::Etag(e.to_string()),
             None => Expect::Absent,
         };
-        upload_file(
-            self.up,
-            &file,
-            &expect,
-            FileAcl::Private,
-            Settings::default(),
-            &self.budget,
-            cancel,
-            progress,
-        )
+        patient(|| {
+            upload_file(
+                self.up,
+                &file,
+                &expect,
+                FileAcl::Private,
+                Settings::default(),
+                &self.budget,
+                cancel,
+                progress,
+            )
+        })
         .await
         .map_err(|e| match (e, cancel.is_set()) {
             (_, true) => Error::Cancelled("Stopped.".into()),
@@ -631,17 +658,19 @@ impl Ctx<'_> {
         crate::download::inside(path.parent().unwrap_or(self.root), self.root).await?;
         let partial = partial_path(path);
         let key = self.key(rel);
-        let fetched = crate::ranged::fetch_into(
-            self.down,
-            Fetch {
-                key: &key,
-                version: None,
-            },
-            &partial,
-            path,
-            progress,
-            None,
-        );
+        let fetched = patient(|| {
+            crate::ranged::fetch_into(
+                self.down,
+                Fetch {
+                    key: &key,
+                    version: None,
+                },
+                &partial,
+                path,
+                progress,
+                None,
+            )
+        });
         let fetched = tokio::select! {
             f = fetched => f,
             _ = cancel.wait() => Err(Error::Cancelled("Stopped.".into())),
