@@ -6,6 +6,7 @@
 //! Run it with `.ci/bench` (which installs the peers first).
 
 mod ops;
+mod syncs;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -306,6 +307,74 @@ async fn run_op(p: &Programs, link: &Link, op: ops::Op) -> [Vec<Cost>; 4] {
     costs
 }
 
+/// A sync case, RUNS times with each tool: the costs, and the edits each run brought over.
+async fn run_sync_case(
+    p: &Programs,
+    link: &Link,
+    case: syncs::Case,
+    source: &Path,
+    work: &Path,
+) -> SyncRuns {
+    eprintln!("{}:", case.label());
+    let mut out: SyncRuns = Default::default();
+    for run in 0..RUNS {
+        for k in 0..TOOLS.len() {
+            let i = (k + run) % TOOLS.len();
+            let tool = TOOLS[i];
+            let space = fresh_space(link, "sync").await;
+            let (cost, caught) = syncs::run(case, tool, p, link, &space, source, work).await;
+            drop_space(link, &space).await;
+            eprintln!(
+                "  run {} {}: {:.2} s, {:.2} s CPU, {caught} of {} edits brought over",
+                run + 1,
+                tool.name(),
+                cost.wall.as_secs_f64(),
+                cost.cpu.as_secs_f64(),
+                syncs::EDITS
+            );
+            out[i].push((cost, caught));
+        }
+    }
+    out
+}
+
+/// Each tool's runs of a sync case: cost, and edits brought over.
+type SyncRuns = [Vec<(Cost, usize)>; 4];
+
+fn print_syncs(rows: &[(syncs::Case, SyncRuns)]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!("\n== Sync, 10,000 × 4 KiB (median of {RUNS}, seconds; loopback; edits brought over of {}) ==", syncs::EDITS);
+    print!("{:<32}", "");
+    for tool in TOOLS {
+        print!(" {:>16}", tool.name());
+    }
+    println!(" {:>12}", "÷ best peer");
+    for (case, runs) in rows {
+        print!("{:<32}", case.label());
+        let secs: Vec<f64> = (runs.iter())
+            .map(|r| median(r.iter().map(|(c, _)| c.wall.as_secs_f64()).collect()))
+            .collect();
+        for (s, r) in secs.iter().zip(runs) {
+            let caught = r.iter().map(|(_, n)| *n).min().unwrap_or(0);
+            match case {
+                syncs::Case::Unchanged => print!(" {s:>14.2} s"),
+                _ => print!(" {:>16}", format!("{s:.2} s ({caught})")),
+            }
+        }
+        // A peer that missed edits it should have brought over is not counted as the best.
+        let best = (secs[1..].iter().zip(&runs[1..]))
+            .filter(|(_, r)| {
+                *case == syncs::Case::Unchanged || r.iter().all(|(_, n)| *n == syncs::EDITS)
+            })
+            .map(|(s, _)| *s)
+            .fold(f64::INFINITY, f64::min);
+        println!(" {:>11.2}×", best / secs[0]);
+    }
+    println!("(n): the fewest of the {} edits a run brought over; a peer that missed some is left out of \"best\".", syncs::EDITS);
+}
+
 fn print_ops(rows: &[(ops::Op, [Vec<Cost>; 4])]) {
     if rows.is_empty() {
         return;
@@ -454,10 +523,34 @@ async fn main() {
             op_rows.push((op, run_op(&programs, &loopback, op).await));
         }
     }
+    let mut sync_rows = Vec::new();
+    let cases = [
+        syncs::Case::Unchanged,
+        syncs::Case::EditedHere,
+        syncs::Case::EditedThere,
+    ];
+    if cases
+        .iter()
+        .any(|c| only.is_empty() || c.label().contains(&only))
+    {
+        let source = work.join("sync-source");
+        if !source.join("19").is_dir() {
+            syncs::make_folder(&source);
+        }
+        for case in cases {
+            if only.is_empty() || case.label().contains(&only) {
+                sync_rows.push((
+                    case,
+                    run_sync_case(&programs, &loopback, case, &source, &work).await,
+                ));
+            }
+        }
+    }
     let _ = proxy.kill();
     let _ = proxy.wait();
     print_cells(&cells);
     print_ops(&op_rows);
+    print_syncs(&sync_rows);
     if let Some((first_page, whole, listed)) = listing {
         println!("Listing {listed} files: first page after {first_page:.3} s (target < 1 s), whole listing {whole:.1} s");
     }
