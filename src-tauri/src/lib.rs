@@ -163,31 +163,58 @@ fn quit_on_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
 /// A run that fails, or waits for the user's approval, is a desktop notification (and a red or
 /// waiting mark on the Sync page); never silence.
 fn syncs_on_their_own<R: Runtime>(handle: tauri::AppHandle<R>) {
+    use crate::core::sync::auto::{self, SyncNews};
     use tauri_plugin_notification::NotificationExt;
     tauri::async_runtime::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-            let Some(services) = handle.try_state::<Services>() else {
-                continue;
+            // Each look in a task of its own: a panic in one is that look's end, not the loop's.
+            let looked = {
+                let handle = handle.clone();
+                tauri::async_runtime::spawn(async move {
+                    match handle.try_state::<Services>() {
+                        Some(services) => auto::tick(&services).await,
+                        None => Vec::new(),
+                    }
+                })
             };
-            for news in crate::core::sync::auto::tick(&services).await {
-                let (title, body) = match news {
-                    crate::core::sync::auto::SyncNews::Failed {
+            let news = match looked.await {
+                Ok(news) => news,
+                Err(e) => vec![SyncNews::Failed {
+                    pair: String::new(),
+                    folder: String::new(),
+                    message: format!("Something failed inside Spacedock while syncing: {e}"),
+                }],
+            };
+            for n in news {
+                let (title, body) = match n {
+                    SyncNews::Failed {
+                        folder, message, ..
+                    } if folder.is_empty() => ("Sync failed".to_string(), message),
+                    SyncNews::Failed {
                         folder, message, ..
                     } => (format!("Sync of {folder} failed"), message),
-                    crate::core::sync::auto::SyncNews::Waiting { folder, why, .. } => (
+                    SyncNews::Waiting { folder, why, .. } => (
                         format!("Sync of {folder} waits for you"),
-                        format!("Open Spacedock's Sync page to look at the plan: {why}."),
+                        format!("Open Spacedock's Sync page: {why}."),
                     ),
-                    crate::core::sync::auto::SyncNews::Synced { .. } => continue,
+                    SyncNews::Incomplete { folder, what, .. } => {
+                        (format!("Sync of {folder} left something undone"), what)
+                    }
+                    SyncNews::Synced { .. } => continue,
                 };
-                let shown = handle
-                    .notification()
-                    .builder()
-                    .title(&title)
-                    .body(&body)
+                // Some notification servers read markup in the body: names from a Space are
+                // shown as text.
+                let plain = |t: &str| {
+                    t.replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;")
+                };
+                let shown = (handle.notification().builder())
+                    .title(plain(&title))
+                    .body(plain(&body))
                     .show();
-                if let Err(e) = shown {
+                if let (Err(e), Some(services)) = (shown, handle.try_state::<Services>()) {
                     services
                         .log()
                         .write(format!("a notification could not be shown ({e}): {title}"));

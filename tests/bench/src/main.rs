@@ -399,6 +399,9 @@ fn print_ops(rows: &[(ops::Op, [Vec<Cost>; 4])]) {
 }
 
 fn print_cells(cells: &[Cell]) {
+    if cells.is_empty() {
+        return;
+    }
     println!("\n== Transfers (median of {RUNS}; same sandbox, same data; WAN: {WAN_DELAY_MS} ms and {WAN_RATE_MBPS} MB/s each way) ==");
     print!("{:<24}", "");
     for tool in TOOLS {

@@ -105,6 +105,38 @@ fn listing_consumers() -> Vec<Consumer> {
             },
         },
         Consumer {
+            name: "syncing a folder both ways",
+            below_a_folder: true,
+            deletes: false,
+            run: |k| {
+                Box::pin(async move {
+                    use spacedock::core::sync::{self, NewPair, SyncDeletes, SyncDirection};
+                    let folder = k.dir.path().join("synced");
+                    std::fs::create_dir_all(&folder).expect("folder");
+                    std::fs::write(folder.join("mine.txt"), b"mine").expect("file");
+                    let pair = NewPair {
+                        folder: folder.to_string_lossy().into_owned(),
+                        space: "s".into(),
+                        prefix: "docs/".into(),
+                        direction: SyncDirection::TwoWay,
+                        deletes: SyncDeletes::Mirror,
+                        trash: Some(".trash/".into()),
+                        schedule: Default::default(),
+                        broad_confirmed: false,
+                    };
+                    let pair = sync::add_pair(&k.s, pair, None).await?;
+                    let planned = sync::plan(&k.s, &pair.id).await;
+                    // The folder is as it was, whatever the listing said.
+                    let kept = std::fs::read(folder.join("mine.txt")).ok();
+                    match (planned, kept.as_deref()) {
+                        (Err(e), Some(b"mine")) => Err(e),
+                        (Err(_), _) => Ok(()), // a refusal that lost a file is no refusal
+                        (Ok(plan), _) => sync::run(&k.s, plan.plan, true).await.map(drop),
+                    }
+                })
+            },
+        },
+        Consumer {
             name: "copying a folder",
             below_a_folder: true,
             deletes: false,

@@ -1,8 +1,9 @@
 //! Pairs that sync on their own: on a schedule, or soon after their folder changes (watched
 //! through the OS), with a full look every 15 minutes for what a watch can't see. A run nobody
 //! asked for never acts on a plan that waits for approval (a first sync, many replacements or
-//! deletes): the pair waits for the user, and says so. Every run that fails, or waits, is news
-//! for the window to show and notify.
+//! deletes): the pair waits for the user, and says so, once. Every run that fails, waits, or
+//! leaves something undone is news for the window to show and notify; so is a pair that can't
+//! run on its own (its connection is not the one open, its folder can't be watched).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -21,8 +22,10 @@ use spacedock_common::sync::lock;
 pub const FULL_LOOK: Duration = Duration::from_secs(15 * 60);
 /// A folder's changes settle this long before its pair syncs.
 pub const SETTLE: Duration = Duration::from_secs(2);
+/// A run nobody asked for that failed is tried again after this long (or its interval, if shorter).
+pub const AFTER_FAILURE: Duration = Duration::from_secs(5 * 60);
 
-/// What a run nobody asked for came to.
+/// What a run nobody asked for came to, or why a pair can't run on its own.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(
     tag = "kind",
@@ -36,12 +39,18 @@ pub enum SyncNews {
         folder: String,
         files: u32,
     },
+    /// It went through, but left something undone (deletes held back, files it can't sync).
+    Incomplete {
+        pair: String,
+        folder: String,
+        what: String,
+    },
     Failed {
         pair: String,
         folder: String,
         message: String,
     },
-    /// It needs the user's approval before it runs.
+    /// It needs the user's approval (or the user's connection) before it runs.
     Waiting {
         pair: String,
         folder: String,
@@ -49,18 +58,25 @@ pub enum SyncNews {
     },
 }
 
-/// The folders watched, and when each pair last ran on its own.
+/// The folders watched, and when each pair runs on its own next.
 #[derive(Default)]
 pub struct Auto {
     watchers: Mutex<HashMap<String, (PathBuf, notify::RecommendedWatcher)>>,
+    /// Folders that could not be watched (said once; they are looked at every FULL_LOOK).
+    unwatched: Mutex<HashSet<String>>,
     /// Pairs whose folder changed, and when it last did.
     changed: Arc<Mutex<HashMap<String, Instant>>>,
-    last: Mutex<HashMap<String, Instant>>,
+    /// When each pair last ran on its own, and when it is due again at the latest.
+    ran: Mutex<HashMap<String, (Instant, Instant)>>,
+    /// The last error reading the pairs, said once.
+    said: Mutex<Option<String>>,
 }
 
 impl Auto {
-    /// Watches the folders of the pairs that watch (and only those).
-    fn watch(&self, pairs: &[SyncPair]) {
+    /// Watches the folders of the pairs that watch (and only those). Returns news of folders
+    /// that can't be watched, once each.
+    fn watch(&self, pairs: &[SyncPair]) -> Vec<SyncNews> {
+        let mut news = Vec::new();
         let mut watchers = lock(&self.watchers);
         let wanted: HashSet<&str> = (pairs.iter())
             .filter(|p| p.schedule == SyncSchedule::Watch)
@@ -72,80 +88,168 @@ impl Auto {
             if watchers.get(&p.id).is_some_and(|(f, _)| *f == folder) {
                 continue;
             }
+            if lock(&self.unwatched).contains(&p.id) {
+                continue;
+            }
             let (changed, id) = (self.changed.clone(), p.id.clone());
             let watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
                 // The engine's own partial files come and go while it downloads: not a change.
+                // (An event naming no file, such as an overflow, is a change: something was missed.)
                 let ours = e.as_ref().is_ok_and(|e| {
-                    e.paths.iter().all(|p| {
-                        (p.file_name().and_then(|n| n.to_str()))
-                            .is_some_and(spacedock_transfer::local::is_partial)
-                    })
+                    !e.paths.is_empty()
+                        && e.paths.iter().all(|p| {
+                            (p.file_name().and_then(|n| n.to_str()))
+                                .is_some_and(spacedock_transfer::local::is_partial)
+                        })
                 });
                 if !ours {
                     lock(&changed).insert(id.clone(), Instant::now());
                 }
             });
-            // A folder that can't be watched is still looked at every FULL_LOOK.
-            if let Ok(mut w) = watcher {
-                if w.watch(&folder, RecursiveMode::Recursive).is_ok() {
+            let watched =
+                watcher.and_then(|mut w| w.watch(&folder, RecursiveMode::Recursive).map(|()| w));
+            match watched {
+                Ok(w) => {
                     watchers.insert(p.id.clone(), (folder, w));
+                }
+                Err(e) => {
+                    lock(&self.unwatched).insert(p.id.clone());
+                    news.push(SyncNews::Failed {
+                        pair: p.id.clone(),
+                        folder: p.folder.clone(),
+                        message: format!(
+                            "The folder can't be watched ({e}); it is synced every 15 minutes instead."
+                        ),
+                    });
                 }
             }
         }
+        news
     }
 
     /// The pairs due now: on a schedule whose time came, or watching a folder that changed and
     /// settled, or not looked at whole for FULL_LOOK.
     fn due(&self, pairs: &[SyncPair], now: Instant) -> Vec<SyncPair> {
         let changed = lock(&self.changed);
-        let mut last = lock(&self.last);
+        let ran = lock(&self.ran);
         let mut due = Vec::new();
         for p in pairs {
-            let since = last.get(&p.id).map(|t| now.duration_since(*t));
+            let (last, next) = match ran.get(&p.id) {
+                Some((last, next)) => (Some(*last), Some(*next)),
+                None => (None, None),
+            };
+            let timed = next.is_none_or(|n| now >= n);
             let is_due = match p.schedule {
                 SyncSchedule::Manual => false,
-                SyncSchedule::Every { minutes } => {
-                    since.is_none_or(|s| s >= Duration::from_secs(u64::from(minutes.max(1)) * 60))
-                }
+                SyncSchedule::Every { .. } => timed,
                 SyncSchedule::Watch => {
                     let settled = changed.get(&p.id).is_some_and(|t| {
-                        now.duration_since(*t) >= SETTLE && last.get(&p.id).is_none_or(|l| l < t)
+                        now.duration_since(*t) >= SETTLE && last.is_none_or(|l| l < *t)
                     });
-                    settled || since.is_none_or(|s| s >= FULL_LOOK)
+                    settled || timed
                 }
             };
             if is_due {
-                last.insert(p.id.clone(), now);
                 due.push(p.clone());
             }
         }
         due
     }
+
+    /// A pair ran (or tried to) at `started`: when it is due again at the latest.
+    fn ran(&self, p: &SyncPair, started: Instant, failed: bool) {
+        let every = match p.schedule {
+            SyncSchedule::Every { minutes } => Duration::from_secs(u64::from(minutes.max(1)) * 60),
+            _ => FULL_LOOK,
+        };
+        let wait = if failed {
+            every.min(AFTER_FAILURE)
+        } else {
+            every
+        };
+        lock(&self.ran).insert(p.id.clone(), (started, started + wait));
+    }
 }
 
-/// One look at the pairs of the connection open now: runs each that is due, unless it waits
-/// for approval. Returns what each run came to.
+/// One look at the pairs: runs each of the open connection's that is due, unless it waits for
+/// the user. Returns what each run came to, and news of pairs that can't run on their own.
 pub async fn tick(services: &Services) -> Vec<SyncNews> {
+    let auto = services.auto();
+    let pairs = match super::pairs(services) {
+        Ok(pairs) => {
+            *lock(&auto.said) = None;
+            pairs
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let mut said = lock(&auto.said);
+            if said.as_deref() == Some(message.as_str()) {
+                return Vec::new();
+            }
+            *said = Some(message.clone());
+            return vec![SyncNews::Failed {
+                pair: String::new(),
+                folder: String::new(),
+                message,
+            }];
+        }
+    };
+    let scheduled: Vec<SyncPair> = pairs
+        .into_iter()
+        .filter(|p| p.schedule != SyncSchedule::Manual)
+        .collect();
+    if scheduled.is_empty() {
+        return Vec::new();
+    }
     let Ok(active) = services.active().await else {
         return Vec::new();
     };
     let connection = active.profile.id.clone();
     drop(active);
-    let Ok(pairs) = super::pairs(services) else {
-        return Vec::new();
-    };
-    let mine: Vec<SyncPair> = pairs
+    let syncs = services.queue().syncs();
+    let mut news = Vec::new();
+    // A pair of another saved connection can't run now: it says so, once.
+    const ELSEWHERE: &str = "it syncs through another saved connection; connect with that one";
+    for p in scheduled
+        .iter()
+        .filter(|p| p.connection != connection && p.waiting.is_none())
+    {
+        let _ = syncs.set_waiting(&p.id, Some(ELSEWHERE));
+        news.push(SyncNews::Waiting {
+            pair: p.id.clone(),
+            folder: p.folder.clone(),
+            why: ELSEWHERE.into(),
+        });
+    }
+    let mine: Vec<SyncPair> = scheduled
         .into_iter()
         .filter(|p| p.connection == connection)
         .collect();
-    let auto = services.auto();
-    auto.watch(&mine);
-    let mut news = Vec::new();
-    for p in auto.due(&mine, Instant::now()) {
-        if services.queue().syncs().is_running(&p.id) {
+    news.extend(auto.watch(&mine));
+    for p in mine
+        .iter()
+        .filter(|p| p.waiting.as_deref() == Some(ELSEWHERE))
+    {
+        let _ = syncs.set_waiting(&p.id, None);
+    }
+    let ready: Vec<SyncPair> = (mine.into_iter())
+        .filter(|p| p.waiting.is_none() || p.waiting.as_deref() == Some(ELSEWHERE))
+        .collect();
+    for p in auto.due(&ready, Instant::now()) {
+        // A pair the user is planning or running is left to them; it is looked at next time.
+        if syncs.is_busy(&p.id) {
             continue;
         }
-        news.push(run_unasked(services, &p).await);
+        let started = Instant::now();
+        let said = run_unasked(services, &p).await;
+        auto.ran(&p, started, matches!(said, SyncNews::Failed { .. }));
+        // A pair that is still incomplete as it was is not news again.
+        if let SyncNews::Incomplete { what, .. } = &said {
+            if p.incomplete.as_deref() == Some(what.as_str()) {
+                continue;
+            }
+        }
+        news.push(said);
     }
     news
 }
@@ -173,11 +277,27 @@ pub async fn run_unasked(services: &Services, pair: &SyncPair) -> SyncNews {
         };
     }
     match super::run(services, plan.plan, false).await {
-        Ok(o) if o.failed == 0 && !o.stopped => SyncNews::Synced {
-            pair: id,
-            folder,
-            files: o.uploaded + o.downloaded + o.deleted_remote + o.deleted_local + o.conflicts,
-        },
+        Ok(o) if o.failed == 0 && !o.stopped => {
+            let now = super::pairs(services)
+                .ok()
+                .and_then(|ps| ps.into_iter().find(|p| p.id == id));
+            match now.and_then(|p| p.incomplete) {
+                Some(what) => SyncNews::Incomplete {
+                    pair: id,
+                    folder,
+                    what,
+                },
+                None => SyncNews::Synced {
+                    pair: id,
+                    folder,
+                    files: o.uploaded
+                        + o.downloaded
+                        + o.deleted_remote
+                        + o.deleted_local
+                        + o.conflicts,
+                },
+            }
+        }
         Ok(o) => SyncNews::Failed {
             pair: id,
             folder,

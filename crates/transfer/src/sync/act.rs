@@ -49,6 +49,9 @@ pub(super) struct Made {
     pub approval: Option<String>,
     /// The Space keeps versions: what a run replaces or deletes stays in them.
     pub versioned: bool,
+    pub made_at: std::time::Instant,
+    /// What a whole run of it still leaves undone (held deletes, files that can't be synced).
+    pub leaves: Option<String>,
 }
 
 /// The most a copy into the trash folder can hold in one request (CopyObject's limit).
@@ -117,9 +120,18 @@ impl Queue {
     /// Plans a run of pair `id` with the Space reached through `at`: nothing is changed.
     pub async fn sync_plan(&self, id: &str, at: SpaceRef) -> Result<SyncPlan> {
         let pair = self.syncs.pair(id)?;
-        if self.syncs.is_running(id) {
-            return Err(Error::InvalidInput("The pair is syncing now.".into()));
+        if self.syncs.is_running(id) || !lock(&self.syncs.planning).insert(id.to_string()) {
+            return Err(Error::InvalidInput(
+                "The pair is being synced or looked at now; try again in a moment.".into(),
+            ));
         }
+        struct Planning<'a>(&'a Syncs, String);
+        impl Drop for Planning<'_> {
+            fn drop(&mut self) {
+                lock(&self.0.planning).remove(&self.1);
+            }
+        }
+        let _planning = Planning(&self.syncs, id.to_string());
         let planned = plan(&self.syncs, pair.clone(), at).await;
         if let Err(e) = &planned {
             let _ = self.syncs.store.failed(id, &e.to_string());
@@ -141,6 +153,8 @@ impl Queue {
             )));
         }
         let id = made.pair.id.clone();
+        // Removed since it was planned: nothing runs.
+        self.syncs.pair(&id)?;
         let stop = self.quit.child_token();
         {
             let mut running = lock(&self.syncs.running);
@@ -174,7 +188,20 @@ impl Queue {
         };
         // A quit leaves the pair marked as interrupted, for the next start to finish.
         if !self.quit.is_cancelled() {
-            self.syncs.store.end(&id, error.as_deref())?;
+            let incomplete = match &outcome {
+                Ok(o) if o.held > 0 => Some(format!(
+                    "{} delete(s) held back because a write did not go through{}",
+                    o.held,
+                    made.leaves
+                        .as_ref()
+                        .map(|l| format!("; {l}"))
+                        .unwrap_or_default()
+                )),
+                _ => made.leaves.clone(),
+            };
+            self.syncs
+                .store
+                .end(&id, error.as_deref(), incomplete.as_deref())?;
         }
         outcome
     }
@@ -973,6 +1000,16 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
     let (mut remote, mut problems) =
         scan::list(&at, &pair.prefix, pair.trash.as_deref(), &root).await?;
     scan::prove_parts(&at, &mut remote, &local, &base).await;
+    // An object whose ETag is the baseline's holds the baseline's content: its MD5 is known even
+    // when its ETag is not one (stored in parts), so a baseline written again keeps it.
+    for (rel, f) in remote.iter_mut() {
+        if let Some(b) = base.get(rel) {
+            let same = integrity::bare(&b.etag).eq_ignore_ascii_case(integrity::bare(&f.now.etag));
+            if f.now.md5.is_none() && same && !b.remote_md5.is_empty() {
+                f.now.md5 = Some(b.remote_md5.clone());
+            }
+        }
+    }
     let versioned = is_versioned(&at).await?;
     problems.append(&mut local.problems);
 
@@ -1112,7 +1149,8 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
     let known = base.len().max(1) as u32;
     let many = destroys > DELETE_COUNT
         || (destroys > FEW && destroys as u64 * 100 > known as u64 * DELETE_SHARE_PERCENT as u64);
-    let first = pair.last_good.is_none();
+    // The first sync: nothing was ever synced. (A first sync that went part way has a baseline.)
+    let first = pair.last_good.is_none() && base.is_empty();
     let approval = match (first, many) {
         (true, _) => Some("this is the pair's first sync".to_string()),
         (_, true) => Some(format!(
@@ -1171,12 +1209,32 @@ async fn plan(syncs: &Syncs, pair: SyncPair, at: SpaceRef) -> Result<(Made, Sync
         items: shown,
         problems,
     };
+    let leaves = {
+        let held = (items.iter()).filter(|p| p.held.is_some()).count();
+        let unverified = (items.iter()).filter(|p| p.act == Act::Unverified).count();
+        let mut parts = Vec::new();
+        if held > 0 {
+            let why = (items.iter())
+                .find_map(|p| p.held.clone())
+                .unwrap_or_default();
+            parts.push(format!("{held} held back ({why})"));
+        }
+        if unverified > 0 {
+            parts.push(format!("{unverified} unverified"));
+        }
+        if !shown_plan.problems.is_empty() {
+            parts.push(format!("{} can't be synced", shown_plan.problems.len()));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    };
     let made = Made {
         pair,
         at,
         items,
         approval,
         versioned,
+        made_at: std::time::Instant::now(),
+        leaves,
     };
     Ok((made, shown_plan))
 }

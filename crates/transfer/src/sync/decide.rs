@@ -223,6 +223,7 @@ pub fn decide(
                 _ => Act::Nothing,
             },
             SyncDirection::Up => match (l, r) {
+                (Changed, Same) if diverged && proof(local, remote) == Proof::Equal => Act::Record,
                 (Changed, Same) if diverged => Act::Conflict { local: stamp(), etag: etag() },
                 (Gone, Same) if diverged => apart(),
                 (New, Absent) | (Changed, Same) | (Changed, Gone) | (Same, Gone) => upload(),
@@ -234,6 +235,7 @@ pub fn decide(
                 _ => Act::Nothing,
             },
             SyncDirection::Down => match (l, r) {
+                (Same, Changed) if diverged && proof(local, remote) == Proof::Equal => Act::Record,
                 (Same, Changed) if diverged => Act::Conflict { local: stamp(), etag: etag() },
                 (Same, Gone) if diverged => apart(),
                 (Absent, New) | (Same, Changed) | (Gone, Changed) | (Gone, Same) => download(),

@@ -64,6 +64,9 @@ pub struct SyncPair {
     /// A run nobody asked for is waiting for the user's approval, and why.
     #[serde(default)]
     pub waiting: Option<String>,
+    /// What the last good run left undone (deletes held back, files it can't sync), if anything.
+    #[serde(default)]
+    pub incomplete: Option<String>,
 }
 
 /// When a pair syncs without being asked.
@@ -225,6 +228,9 @@ pub struct SyncOutcome {
     pub notes: Vec<Problem>,
 }
 
+/// How long a plan can be run after it was made.
+const PLAN_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Deletes over this count, or over this share of the pair's files (and more than a few),
 /// wait for the user's approval; a run nobody approves holds them back.
 pub const DELETE_COUNT: u32 = 1_000;
@@ -238,6 +244,8 @@ type RunStops = (CancellationToken, HashMap<u32, crate::Cancel>);
 pub struct Syncs {
     store: store::Store,
     plans: Mutex<HashMap<u32, Arc<act::Made>>>,
+    /// Pairs being planned now: one plan of a pair at a time.
+    pub(crate) planning: Mutex<std::collections::HashSet<String>>,
     running: Mutex<HashMap<String, CancellationToken>>,
     /// Each run's board batch: its stop, and each file's.
     batches: Mutex<HashMap<u32, RunStops>>,
@@ -249,6 +257,7 @@ impl Syncs {
         Syncs {
             store: store::Store::open(&data_dir.join("sync.sqlite3")),
             plans: Mutex::default(),
+            planning: Mutex::default(),
             running: Mutex::default(),
             batches: Mutex::default(),
             next: AtomicU32::new(1),
@@ -363,6 +372,7 @@ impl Syncs {
             last_error: None,
             interrupted: false,
             waiting: None,
+            incomplete: None,
         };
         self.store.add_pair(&pair)?;
         Ok(pair)
@@ -388,12 +398,19 @@ impl Syncs {
 
     /// Forgets a pair and its baseline; its files stay on both sides.
     pub fn remove_pair(&self, id: &str) -> Result<()> {
-        if lock(&self.running).contains_key(id) {
+        if self.is_busy(id) {
             return Err(Error::InvalidInput(
                 "The pair is syncing; stop it first.".into(),
             ));
         }
+        // Its plans go with it: none may run for a pair that is gone.
+        lock(&self.plans).retain(|_, p| p.pair.id != id);
         self.store.remove_pair(id)
+    }
+
+    /// Whether the pair is being planned or run now.
+    pub fn is_busy(&self, id: &str) -> bool {
+        lock(&self.running).contains_key(id) || lock(&self.planning).contains(id)
     }
 
     /// Stops a pair's run between two files (what is on its way ends first, or is cancelled).
@@ -421,8 +438,9 @@ impl Syncs {
     fn keep_plan(&self, made: act::Made) -> u32 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let mut plans = lock(&self.plans);
-        // A pair has one plan waiting at a time: a newer one replaces it.
-        plans.retain(|_, p| p.pair.id != made.pair.id);
+        // Plans wait to be run for a while (a plan the window shows is not replaced by one a
+        // schedule made); each act re-checks what it acts on, so an older plan never clobbers.
+        plans.retain(|_, p| p.made_at.elapsed() < PLAN_KEPT);
         plans.insert(id, Arc::new(made));
         id
     }

@@ -94,6 +94,15 @@ pub(super) fn walk(root: &Path) -> Result<Local> {
                 });
                 continue;
             };
+            // The desktop's trash of a disk mounted at the folder: what was deleted stays deleted.
+            if rel.is_empty()
+                && (name.starts_with(".Trash-")
+                    || name == ".Trash"
+                    || name == ".Trashes"
+                    || name == "$RECYCLE.BIN")
+            {
+                continue;
+            }
             let path = entry.path();
             let meta = match path.symlink_metadata() {
                 Ok(m) => m,
@@ -252,12 +261,8 @@ pub(super) async fn list(
             true
         },
     )
-    .await
-    .map_err(|e| {
-        Error::Internal(format!(
-            "The Space's listing failed, so nothing was synced (and nothing deleted): {e}"
-        ))
-    })?;
+    // A listing that fails, even half way, fails the plan as it failed (nothing is synced).
+    .await?;
     for f in files.values_mut() {
         if let integrity::Known::Md5(sum) = integrity::known(&f.now.etag, None) {
             f.now.md5 = Some(integrity::hex(&sum));

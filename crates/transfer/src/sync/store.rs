@@ -26,7 +26,8 @@ const MIGRATIONS: [&str; SCHEMA as usize] = [
         last_run INTEGER,
         last_error TEXT,
         running INTEGER,
-        waiting TEXT
+        waiting TEXT,
+        incomplete TEXT
     );
     CREATE TABLE baseline (
         pair TEXT NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
@@ -87,7 +88,39 @@ fn open(path: &Path) -> std::result::Result<Connection, String> {
             .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
     }
+    add_missing_columns(&conn).map_err(|e| e.to_string())?;
     Ok(conn)
+}
+
+/// Columns added while schema 1 was new, added to a database made before them (with what they
+/// held then: one MD5 for both sides, no ctime, nothing waiting).
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        let mut q = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+        let names = q.query_map([], |r| r.get::<_, String>(1))?;
+        for n in names {
+            if n? == column {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    let steps: [(&str, &str, &str); 4] = [
+        ("baseline", "ctime_ns", "ALTER TABLE baseline ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0"),
+        (
+            "baseline",
+            "remote_md5",
+            "ALTER TABLE baseline ADD COLUMN remote_md5 TEXT NOT NULL DEFAULT ''; UPDATE baseline SET remote_md5 = md5",
+        ),
+        ("pairs", "waiting", "ALTER TABLE pairs ADD COLUMN waiting TEXT"),
+        ("pairs", "incomplete", "ALTER TABLE pairs ADD COLUMN incomplete TEXT"),
+    ];
+    for (table, column, add) in steps {
+        if !has(table, column)? {
+            conn.execute_batch(add)?;
+        }
+    }
+    Ok(())
 }
 
 /// A file changed within the last two seconds may change again within the same tick of a coarse
@@ -128,7 +161,7 @@ impl Store {
     pub fn pairs(&self) -> Result<Vec<SyncPair>> {
         self.with(|c| {
             let mut q = c.prepare(
-                "SELECT spec, last_good, last_run, last_error, running, waiting FROM pairs ORDER BY created, id",
+                "SELECT spec, last_good, last_run, last_error, running, waiting, incomplete FROM pairs ORDER BY created, id",
             )?;
             let rows = q.query_map([], |r| {
                 Ok((
@@ -138,11 +171,12 @@ impl Store {
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (spec, last_good, last_run, last_error, running, waiting) = row?;
+                let (spec, last_good, last_run, last_error, running, waiting, incomplete) = row?;
                 let Ok(mut pair) = serde_json::from_str::<SyncPair>(&spec) else {
                     continue;
                 };
@@ -151,6 +185,7 @@ impl Store {
                 pair.last_error = last_error;
                 pair.interrupted = running.is_some();
                 pair.waiting = waiting;
+                pair.incomplete = incomplete;
                 out.push(pair);
             }
             Ok(out)
@@ -281,13 +316,14 @@ impl Store {
         })
     }
 
-    /// A run ended: well (no error), or with what went wrong.
-    pub fn end(&self, pair: &str, error: Option<&str>) -> Result<()> {
+    /// A run ended: well (no error; `incomplete` says what it left undone, if anything), or with
+    /// what went wrong.
+    pub fn end(&self, pair: &str, error: Option<&str>, incomplete: Option<&str>) -> Result<()> {
         self.with(|c| {
             match error {
                 None => c.execute(
-                    "UPDATE pairs SET running = NULL, last_good = ?2, last_error = NULL, waiting = NULL WHERE id = ?1",
-                    params![pair, now()],
+                    "UPDATE pairs SET running = NULL, last_good = ?2, last_error = NULL, waiting = NULL, incomplete = ?3 WHERE id = ?1",
+                    params![pair, now(), incomplete],
                 ),
                 Some(e) => c.execute(
                     "UPDATE pairs SET running = NULL, last_error = ?2, waiting = NULL WHERE id = ?1",
@@ -307,5 +343,54 @@ impl Store {
             )
             .map(|_| ())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_from_before_the_newer_columns_is_given_them_and_keeps_its_baseline() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("sync.sqlite3");
+        {
+            // The first shape of schema 1: one MD5 for both sides, no ctime, nothing waiting.
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE pairs (id TEXT PRIMARY KEY, spec TEXT NOT NULL, created INTEGER NOT NULL,
+                    last_good INTEGER, last_run INTEGER, last_error TEXT, running INTEGER);
+                 CREATE TABLE baseline (pair TEXT NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                    inode INTEGER NOT NULL, md5 TEXT NOT NULL, remote_size INTEGER NOT NULL,
+                    etag TEXT NOT NULL, PRIMARY KEY (pair, key)) WITHOUT ROWID;
+                 PRAGMA user_version = 1;
+                 INSERT INTO pairs (id, spec, created) VALUES ('p', '{\"id\":\"p\",\"folder\":\"/f\",\"connection\":\"c\",\"endpoint\":\"e\",\"space\":\"s\",\"prefix\":\"\",\"direction\":\"twoWay\",\"deletes\":\"mirror\",\"trash\":null,\"future\":1}', 0);
+                 INSERT INTO baseline VALUES ('p', 'a.txt', 3, 5, 7, 'abc', 3, 'abc');",
+            )
+            .expect("old schema");
+        }
+        let store = Store::open(&path);
+        let pairs = store.pairs().expect("pairs");
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(pairs[0].waiting, None);
+        let base = store.baseline("p").expect("baseline");
+        assert_eq!(
+            base["a.txt"].remote_md5, "abc",
+            "one MD5 for both sides, as it was"
+        );
+        assert!(!base["a.txt"].diverged());
+        // A field this version does not know stays when the schedule is written.
+        store
+            .set_schedule("p", super::super::SyncSchedule::Watch)
+            .expect("schedule");
+        let c = Connection::open(&path).expect("open");
+        let spec: String = c
+            .query_row("SELECT spec FROM pairs", [], |r| r.get(0))
+            .expect("spec");
+        assert!(
+            spec.contains("\"future\":1") && spec.contains("watch"),
+            "{spec}"
+        );
     }
 }

@@ -39,4 +39,8 @@ interrupted: boolean,
 /**
  * A run nobody asked for is waiting for the user's approval, and why.
  */
-waiting: string | null, };
+waiting: string | null, 
+/**
+ * What the last good run left undone (deletes held back, files it can't sync), if anything.
+ */
+incomplete: string | null, };
