@@ -318,6 +318,47 @@ impl Drop for Journal {
     }
 }
 
+/// Opens (or makes) the SQLite database at `path` and brings its schema up with `migrations`
+/// (version n-1 → n is `migrations[n - 1]`, each in one transaction). Refused: a database that
+/// is damaged, or that a newer Spacedock wrote (a version past the last migration).
+pub(crate) fn open_versioned(
+    path: &Path,
+    migrations: &[&str],
+) -> std::result::Result<Connection, String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
+    // WAL: a crash leaves the last whole commit; FULL: a commit is on disk when it returns.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(|e| e.to_string())?;
+    let ok: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if ok != "ok" {
+        return Err(format!("it is damaged: {ok}"));
+    }
+    let version: i32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let newest = migrations.len() as i32;
+    if version > newest {
+        return Err(format!(
+            "a newer Spacedock wrote it (schema {version}; this one reads up to {newest})"
+        ));
+    }
+    for (i, step) in migrations.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(step).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", i as i32 + 1)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(conn)
+}
+
 fn journal_error(e: &rusqlite::Error) -> Error {
     Error::Internal(format!("the transfer journal could not be read: {e}"))
 }
@@ -330,36 +371,7 @@ fn now() -> i64 {
 
 /// Opens the journal and brings its schema to [`SCHEMA`]; refuses one it can't trust.
 fn open_current(path: &Path) -> std::result::Result<Connection, String> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-    }
-    let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
-    // WAL: a crash leaves the last whole commit; FULL: a commit is on disk when it returns.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )
-    .map_err(|e| e.to_string())?;
-    let ok: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if ok != "ok" {
-        return Err(format!("it is damaged: {ok}"));
-    }
-    let version: i32 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if version > SCHEMA {
-        return Err(format!(
-            "a newer Spacedock wrote it (schema {version}; this one reads up to {SCHEMA})"
-        ));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
-        tx.execute_batch(step).map_err(|e| e.to_string())?;
-        tx.pragma_update(None, "user_version", i as i32 + 1)
-            .map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())?;
-    }
+    let conn = open_versioned(path, &MIGRATIONS)?;
     // What this version reads must be there, whatever the version number says.
     read_entries(&conn).map_err(|e| format!("it does not hold what its version says: {e}"))?;
     Ok(conn)

@@ -389,3 +389,27 @@ pub async fn on_sandbox_with_space(prefix: &str) -> (Home, App, aws_sdk_s3::Clie
         .expect("create");
     (home, app, client, space)
 }
+
+/// A file's bytes in a Space, as another client reads them.
+pub async fn body_of(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
+    let got = client
+        .get_object()
+        .bucket(space)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(got.body.collect().await.ok()?.to_vec())
+}
+
+/// Puts a file in a Space behind the app's back.
+pub async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
+    client
+        .put_object()
+        .bucket(space)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("put");
+}

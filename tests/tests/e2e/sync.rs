@@ -3,28 +3,7 @@
 //! not mounted) shown as a failure, in red, with nothing done.
 
 use super::*;
-
-async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
-    client
-        .put_object()
-        .bucket(space)
-        .key(key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
-        .send()
-        .await
-        .expect("put");
-}
-
-async fn body_of(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
-    let got = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(got.body.collect().await.ok()?.to_vec())
-}
+use harness::{body_of, put};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_folder_is_synced_both_ways_with_its_plan_shown_first() {

@@ -3,28 +3,7 @@
 //! a search of the whole Space that opens what it finds, and a file's preview.
 
 use super::*;
-
-async fn body_of(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
-    let got = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(got.body.collect().await.ok()?.to_vec())
-}
-
-async fn put(client: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
-    client
-        .put_object()
-        .bucket(space)
-        .key(key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
-        .send()
-        .await
-        .expect("put");
-}
+use harness::{body_of, put};
 
 /// Of a PNG's pixels: how many are dark (text, icons), and what share of its lower half is not
 /// white (a viewer laid out over the whole frame fills it with its grey; one cramped into a

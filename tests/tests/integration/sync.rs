@@ -101,19 +101,7 @@ async fn a_first_sync_waits_for_approval_then_both_sides_are_equal_and_the_next_
     write(&t.folder, "a.txt", b"local a");
     write(&t.folder, "deep/b.txt", b"local b");
     put(&t.owner, &t.space, "d/remote.txt", b"remote d").await;
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            None,
-        ),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::TwoWay, SyncDeletes::Mirror, None).await;
 
     let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
     assert!(
@@ -169,19 +157,13 @@ async fn same_size_edits_on_either_side_are_found_by_content() {
     let t = setup(&sb, "sync-same-size").await;
     write(&t.folder, "here.txt", b"aaaa");
     write(&t.folder, "there.txt", b"bbbb");
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     sync_now(&t.s, &pair).await;
     // The same size, and the local clock an hour back: only the content tells.
     write(&t.folder, "here.txt", b"AAAA");
@@ -238,19 +220,7 @@ async fn a_file_changed_on_both_sides_keeps_both_copies_on_both_sides() {
     let sb = sandbox();
     let t = setup(&sb, "sync-conflict").await;
     write(&t.folder, "notes.txt", b"first");
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            None,
-        ),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::TwoWay, SyncDeletes::Mirror, None).await;
     sync_now(&t.s, &pair).await;
     write(&t.folder, "notes.txt", b"mine, edited here");
     put(&t.owner, &t.space, "notes.txt", b"theirs, edited there").await;
@@ -297,19 +267,13 @@ async fn a_file_edited_between_plan_and_act_is_kept_and_left_for_the_next_run() 
     let t = setup(&sb, "sync-between").await;
     write(&t.folder, "a.txt", b"one");
     write(&t.folder, "b.txt", b"two");
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     sync_now(&t.s, &pair).await;
     write(&t.folder, "a.txt", b"one, edited");
     std::fs::remove_file(t.folder.join("b.txt")).expect("rm");
@@ -366,19 +330,7 @@ async fn nothing_is_deleted_on_doubt_or_without_a_way_back() {
             format!("file {i}").as_bytes(),
         );
     }
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::Up,
-            SyncDeletes::Mirror,
-            None,
-        ),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, None).await;
     sync_now(&t.s, &pair).await;
 
     // The Space keeps no versions and the pair has no trash folder: the delete is held.
@@ -434,19 +386,7 @@ async fn a_mirror_delete_keeps_a_way_back_in_the_trash_folder_or_the_versions() 
             format!("file {i}").as_bytes(),
         );
     }
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::Up,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")).await;
     sync_now(&t.s, &pair).await;
     std::fs::remove_file(t.folder.join("f0.txt")).expect("rm");
     write(&t.folder, "f1.txt", b"file 1, new");
@@ -500,19 +440,7 @@ async fn a_space_to_folder_mirror_moves_local_deletes_to_the_trash_and_skips_nam
     put(&t.owner, &t.space, "photo.jpg", b"lower").await;
     put(&t.owner, &t.space, "caf\u{e9}.txt", b"nfc").await;
     put(&t.owner, &t.space, "cafe\u{301}.txt", b"nfd").await;
-    let pair = sync::add_pair(
-        &t.s,
-        new_pair(
-            &t.folder,
-            &t.space,
-            SyncDirection::Down,
-            SyncDeletes::Mirror,
-            None,
-        ),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Down, SyncDeletes::Mirror, None).await;
     let (plan, done) = sync_now(&t.s, &pair).await;
     assert_eq!(plan.problems.len(), 4, "{:?}", plan.problems);
     assert_eq!(done.downloaded, 2, "{done:?}");
@@ -576,6 +504,18 @@ async fn overlapping_pairs_and_the_home_folder_are_refused() {
     assert_eq!(sync::pairs(&t.s).expect("pairs").len(), 2);
 }
 
+/// A pair of the test's folder and Space, saved.
+async fn paired(
+    t: &Setup,
+    direction: SyncDirection,
+    deletes: SyncDeletes,
+    trash: Option<&str>,
+) -> SyncPair {
+    sync::add_pair(&t.s, pair_of(t, direction, deletes, trash), None)
+        .await
+        .expect("add")
+}
+
 fn pair_of(
     t: &Setup,
     direction: SyncDirection,
@@ -591,13 +531,7 @@ async fn an_edit_that_puts_the_old_mtime_back_is_still_found_and_each_replaced_v
     let sb = sandbox();
     let t = setup(&sb, "sync-ctime").await;
     write(&t.folder, "cfg.json", b"{\"v\":1}");
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")).await;
     // Old enough that its stamp is trusted.
     let path = t.folder.join("cfg.json");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
@@ -645,18 +579,13 @@ async fn a_folder_replaced_by_a_link_is_never_taken_as_deleted() {
     let t = setup(&sb, "sync-link").await;
     write(&t.folder, "sub/x.txt", b"x");
     write(&t.folder, "y.txt", b"y");
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(
-            &t,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     sync_now(&t.s, &pair).await;
     // The folder moved to another disk, a link left in its place.
     let away = t.folder.parent().expect("parent").join("away");
@@ -676,13 +605,7 @@ async fn after_a_one_way_conflict_the_destination_file_is_never_replaced_unasked
     let sb = sandbox();
     let t = setup(&sb, "sync-diverged").await;
     put(&t.owner, &t.space, "doc.txt", b"v1").await;
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Down, SyncDeletes::Mirror, None),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Down, SyncDeletes::Mirror, None).await;
     sync_now(&t.s, &pair).await;
     write(&t.folder, "doc.txt", b"my edit");
     put(&t.owner, &t.space, "doc.txt", b"v2").await;
@@ -728,13 +651,7 @@ async fn a_rename_whose_upload_did_not_go_through_deletes_nothing() {
     for i in 0..6 {
         write(&t.folder, &format!("f{i}.txt"), b"some words");
     }
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")).await;
     sync_now(&t.s, &pair).await;
     std::fs::rename(t.folder.join("f0.txt"), t.folder.join("renamed.txt")).expect("rename");
     let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
@@ -777,18 +694,13 @@ async fn many_replacements_wait_for_approval_and_names_the_pair_does_not_own_are
         b"not a file of ours",
     )
     .await;
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(
-            &t,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some("trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some("trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     let (plan, done) = sync_now(&t.s, &pair).await;
     assert_eq!(done.uploaded, 8, "{done:?}");
     let problems: Vec<&str> = plan.problems.iter().map(|p| p.path.as_str()).collect();
@@ -853,18 +765,13 @@ async fn rclone_finds_no_difference_after_a_sync_and_a_sync_finds_nothing_to_do_
     write(&t.folder, "deep/b.txt", b"beta");
     // Big enough to go up in parts: rclone reads its MD5 from the metadata written with it.
     write(&t.folder, "big.bin", &spacedock_tests::noise(9 << 20, 7));
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(
-            &t,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     sync_now(&t.s, &pair).await;
     let folder = t.folder.to_string_lossy().into_owned();
     let remote = format!("sandbox:{}", t.space);
@@ -911,13 +818,7 @@ async fn on_a_versioned_space_a_mirror_delete_leaves_the_version_to_undo() {
         );
     }
     // No trash folder: the versions are the way back.
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, None),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, None).await;
     sync_now(&t.s, &pair).await;
     std::fs::remove_file(t.folder.join("f0.txt")).expect("rm");
     write(&t.folder, "f1.txt", b"v2 of 1");
@@ -1088,13 +989,7 @@ async fn a_gateway_stopped_mid_sync_loses_nothing_and_the_next_sync_finishes() {
             &spacedock_tests::noise(256 << 10, i),
         );
     }
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")).await;
     let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
     let rgw = spacedock_tests::gateway_pid();
     // Stopped as the run starts, for eight seconds.
@@ -1137,18 +1032,13 @@ async fn a_sync_killed_in_a_big_file_leaves_the_pair_interrupted_and_the_next_sy
         &spacedock_tests::noise(30 << 20, 12),
     )
     .await;
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(
-            &t,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     let plan = sync::plan(&t.s, &pair.id).await.expect("plan");
     // Dropped mid-flight, as a crash stops it, while both big files move.
     let cut = tokio::time::timeout(
@@ -1313,13 +1203,7 @@ async fn a_touched_file_of_an_object_in_parts_still_takes_the_next_change_from_t
     let t = setup(&sb, "sync-parts").await;
     let first = spacedock_tests::noise(12 << 20, 21);
     put_in_parts(&t.owner, &t.space, "video.bin", &first).await;
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Down, SyncDeletes::Mirror, None),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Down, SyncDeletes::Mirror, None).await;
     sync_now(&t.s, &pair).await;
     assert_eq!(read(&t.folder, "video.bin").as_deref(), Some(&first[..]));
     // Touched (its stamp moves, its bytes do not): the baseline catches up.
@@ -1358,13 +1242,7 @@ async fn a_removed_pair_runs_no_plan_and_one_pair_is_planned_once_at_a_time() {
             format!("file {i}").as_bytes(),
         );
     }
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")),
-        None,
-    )
-    .await
-    .expect("add");
+    let pair = paired(&t, SyncDirection::Up, SyncDeletes::Mirror, Some(".trash/")).await;
     let (a, b) = tokio::join!(sync::plan(&t.s, &pair.id), sync::plan(&t.s, &pair.id));
     assert!(
         a.is_ok() != b.is_ok(),
@@ -1392,18 +1270,13 @@ async fn a_burst_of_renames_goes_over_whole_and_every_old_name_is_kept_in_the_tr
             format!("picture {i}").as_bytes(),
         );
     }
-    let pair = sync::add_pair(
-        &t.s,
-        pair_of(
-            &t,
-            SyncDirection::TwoWay,
-            SyncDeletes::Mirror,
-            Some(".trash/"),
-        ),
-        None,
+    let pair = paired(
+        &t,
+        SyncDirection::TwoWay,
+        SyncDeletes::Mirror,
+        Some(".trash/"),
     )
-    .await
-    .expect("add");
+    .await;
     sync_now(&t.s, &pair).await;
     // Fifty files renamed at once (a photo tool renaming by date).
     for i in 0..50 {

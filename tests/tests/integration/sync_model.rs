@@ -12,26 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::model::Rng;
 use crate::sync::{new_pair, put, setup, Setup};
 use spacedock::core::sync::{self, SyncDeletes, SyncDirection};
 use spacedock_tests::{sandbox, SandboxInfo};
 
 const NAMES: [&str; 6] = ["a.txt", "b.txt", "d/c.txt", "d/e.txt", "x/y/z.txt", "w.txt"];
 const STEPS: usize = 24;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Every file's bytes under `root`, by path.
 fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -59,35 +59,7 @@ fn now() -> i64 {
 }
 
 fn open(path: &Path) -> std::result::Result<Connection, String> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-    }
-    let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-    )
-    .map_err(|e| e.to_string())?;
-    let ok: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if ok != "ok" {
-        return Err(format!("it is damaged: {ok}"));
-    }
-    let version: i32 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if version > SCHEMA {
-        return Err(format!(
-            "a newer Spacedock wrote it (schema {version}; this one reads up to {SCHEMA})"
-        ));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
-        tx.execute_batch(step).map_err(|e| e.to_string())?;
-        tx.pragma_update(None, "user_version", i as i32 + 1)
-            .map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())?;
-    }
+    let conn = crate::journal::open_versioned(path, &MIGRATIONS)?;
     add_missing_columns(&conn).map_err(|e| e.to_string())?;
     Ok(conn)
 }
