@@ -470,3 +470,53 @@ pub async fn keys_below(client: &aws_sdk_s3::Client, space: &str, prefix: &str) 
         }
     }
 }
+
+/// Uploads `bytes` in parts of 8 MiB, as another program would, with `md5chksum` if given.
+pub async fn put_in_parts(client: &aws_sdk_s3::Client, space: &str, key: &str, bytes: &[u8]) {
+    put_in_parts_with(client, space, key, bytes, None).await
+}
+
+pub async fn put_in_parts_with(
+    client: &aws_sdk_s3::Client,
+    space: &str,
+    key: &str,
+    bytes: &[u8],
+    md5chksum: Option<&str>,
+) {
+    let made = (client
+        .create_multipart_upload()
+        .bucket(space)
+        .key(key)
+        .set_metadata(md5chksum.map(|v| [("md5chksum".to_string(), v.to_string())].into()))
+        .send())
+    .await
+    .expect("create");
+    let id = made.upload_id().expect("id");
+    let mut parts = Vec::new();
+    for (i, chunk) in bytes.chunks(8 << 20).enumerate() {
+        let n = i as i32 + 1;
+        let sent = (client.upload_part().bucket(space).key(key))
+            .upload_id(id)
+            .part_number(n)
+            .body(aws_sdk_s3::primitives::ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .expect("part");
+        parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(sent.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    (client.complete_multipart_upload().bucket(space).key(key))
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+}

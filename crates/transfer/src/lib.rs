@@ -114,6 +114,23 @@ pub struct Summary {
 /// more times, each after a longer pause and with fewer requests in flight.
 pub(crate) const SLOW_DOWN_TRIES: u32 = 4;
 
+/// Runs a request again while the server, after the SDK's own retries, still says Slow Down:
+/// SLOW_DOWN_TRIES more times, each after a longer pause.
+pub(crate) async fn patient<T, F: std::future::Future<Output = Result<T, Error>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, Error> {
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(Error::SlowDown) if tries < SLOW_DOWN_TRIES => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250 << tries)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Uploads `files`, several at once, reporting every change to `events`. One file's failure
 /// never stops the others.
 pub async fn upload_all(
@@ -185,22 +202,13 @@ pub async fn upload_all(
                         })
                     }
                 };
-                let mut tries = 0;
-                let uploaded = loop {
-                    let sent = upload_file(
+                // Still busy after the SDK's own retries: again, once fewer are in flight.
+                let uploaded = patient(|| {
+                    upload_file(
                         &target, &file, &expect, acl, settings, &budget, &cancel, &report,
                     )
-                    .await;
-                    match sent {
-                        // Still busy after the SDK's own retries: again, once fewer are in flight.
-                        Err(Error::SlowDown) if tries < SLOW_DOWN_TRIES => {
-                            tries += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(250 << tries))
-                                .await;
-                        }
-                        done => break done,
-                    }
-                };
+                })
+                .await;
                 let state = match uploaded {
                     Ok(()) => FileState::Done,
                     Err(Error::Cancelled(_)) => FileState::Cancelled,

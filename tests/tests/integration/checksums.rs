@@ -7,15 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use spacedock::core::connection::Endpoint;
 use spacedock::core::s3;
 use spacedock::core::secret::Secret;
 use spacedock::core::transfer::{self, download, integrity, Target};
 use spacedock_tests::hostile::{HostileServer, Reply};
 use spacedock_tests::proxy::corrupting_proxy;
-use spacedock_tests::{new_space, noise, owner_client, sandbox};
+use spacedock_tests::{new_space, noise, owner_client, put_in_parts, put_in_parts_with, sandbox};
 
 const MIB: u64 = 1 << 20;
 
@@ -201,56 +199,6 @@ async fn a_download_that_went_bad_on_the_way_is_not_kept() {
         names_in(back.path()),
         ["big.bin", "other.bin", "small.bin", "stale.bin"]
     );
-}
-
-/// Uploads `bytes` in parts of 8 MiB, as another program would, with `md5chksum` if given.
-async fn put_in_parts(client: &aws_sdk_s3::Client, space: &str, key: &str, bytes: &[u8]) {
-    put_in_parts_with(client, space, key, bytes, None).await
-}
-
-async fn put_in_parts_with(
-    client: &aws_sdk_s3::Client,
-    space: &str,
-    key: &str,
-    bytes: &[u8],
-    md5chksum: Option<&str>,
-) {
-    let made = (client
-        .create_multipart_upload()
-        .bucket(space)
-        .key(key)
-        .set_metadata(md5chksum.map(|v| [("md5chksum".to_string(), v.to_string())].into()))
-        .send())
-    .await
-    .expect("create");
-    let id = made.upload_id().expect("id");
-    let mut parts = Vec::new();
-    for (i, chunk) in bytes.chunks(8 * MIB as usize).enumerate() {
-        let n = i as i32 + 1;
-        let sent = (client.upload_part().bucket(space).key(key))
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(chunk.to_vec()))
-            .send()
-            .await
-            .expect("part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(sent.e_tag().expect("etag"))
-                .build(),
-        );
-    }
-    (client.complete_multipart_upload().bucket(space).key(key))
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
 }
 
 /// A server that stores other bytes than it was sent (its ETags are not the MD5s of what went):

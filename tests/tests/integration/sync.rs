@@ -1150,59 +1150,13 @@ async fn a_sync_shows_on_the_transfers_panel_and_stops_there() {
     }
 }
 
-/// Puts `body` as an object stored in two parts, with no MD5 stored beside it (as some clients
-/// write big files): its ETag is not its MD5.
-async fn put_in_parts(owner: &aws_sdk_s3::Client, space: &str, key: &str, body: &[u8]) {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-    let up = owner
-        .create_multipart_upload()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .expect("create");
-    let id = up.upload_id().expect("id").to_string();
-    let half = body.len() / 2;
-    let mut parts = Vec::new();
-    for (n, chunk) in [(1, &body[..half]), (2, &body[half..])] {
-        let part = owner
-            .upload_part()
-            .bucket(space)
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(chunk.to_vec().into())
-            .send()
-            .await
-            .expect("part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .set_e_tag(part.e_tag().map(String::from))
-                .build(),
-        );
-    }
-    owner
-        .complete_multipart_upload()
-        .bucket(space)
-        .key(key)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_touched_file_of_an_object_in_parts_still_takes_the_next_change_from_the_space() {
     let sb = sandbox();
     let t = setup(&sb, "sync-parts").await;
     let first = spacedock_tests::noise(12 << 20, 21);
-    put_in_parts(&t.owner, &t.space, "video.bin", &first).await;
+    // In two parts, with no MD5 stored beside it: its ETag is not its MD5.
+    spacedock_tests::put_in_parts(&t.owner, &t.space, "video.bin", &first).await;
     let pair = paired(&t, SyncDirection::Down, SyncDeletes::Mirror, None).await;
     sync_now(&t.s, &pair).await;
     assert_eq!(read(&t.folder, "video.bin").as_deref(), Some(&first[..]));

@@ -59,23 +59,6 @@ const TRASH_COPY_MOST: u64 = 5 << 30;
 /// "2026-12-05 103015 host 1a2b3c4d/": the run's folder in the trash, at most this long.
 const TRASH_STAMP_LEN: usize = 18 + 64 + 10;
 
-/// Runs a request again while the server, after the SDK's own retries, still says Slow Down:
-/// a few more times, each after a longer pause.
-async fn patient<T, F: std::future::Future<Output = Result<T>>>(
-    mut attempt: impl FnMut() -> F,
-) -> Result<T> {
-    let mut tries = 0;
-    loop {
-        match attempt().await {
-            Err(Error::SlowDown) if tries < crate::SLOW_DOWN_TRIES => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(250 << tries)).await;
-            }
-            done => return done,
-        }
-    }
-}
-
 /// Files acted on at once.
 const AT_ONCE: usize = 16;
 /// Baseline rows written together.
@@ -539,23 +522,17 @@ impl Ctx<'_> {
                     return Err(Error::Cancelled("Stopped.".into()));
                 }
                 self.keep_in_trash(&p.rel, etag).await?;
-                let mut ended = None;
                 let never = || false;
                 let key = self.key(&p.rel);
-                let mut tries = 0;
-                loop {
+                let ended = crate::patient(|| async {
+                    let mut ended = None;
+                    let planned = vec![(0, key.clone(), Some(etag.clone()))];
                     let mut report =
                         |r: Vec<(u32, String, Removed)>| ended = r.into_iter().next().map(|e| e.2);
-                    let planned = vec![(0, key.clone(), Some(etag.clone()))];
-                    match remove_looked(&self.made.at, planned, &never, &mut report).await {
-                        Err(Error::SlowDown) if tries < crate::SLOW_DOWN_TRIES => {
-                            tries += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(250 << tries))
-                                .await;
-                        }
-                        done => break done?,
-                    }
-                }
+                    remove_looked(&self.made.at, planned, &never, &mut report).await?;
+                    Ok(ended)
+                })
+                .await?;
                 match ended {
                     Some(Removed::Deleted | Removed::Gone) => Ok(vec![(p.rel.clone(), None)]),
                     Some(Removed::Changed) => Err(changed_there(&p.rel)),
@@ -609,7 +586,7 @@ impl Ctx<'_> {
             Some(e) => Expect::Etag(e.to_string()),
             None => Expect::Absent,
         };
-        patient(|| {
+        crate::patient(|| {
             upload_file(
                 self.up,
                 &file,
@@ -685,7 +662,7 @@ impl Ctx<'_> {
         crate::download::inside(path.parent().unwrap_or(self.root), self.root).await?;
         let partial = partial_path(path);
         let key = self.key(rel);
-        let fetched = patient(|| {
+        let fetched = crate::patient(|| {
             crate::ranged::fetch_into(
                 self.down,
                 Fetch {
