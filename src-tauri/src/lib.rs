@@ -42,6 +42,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app.manage(services);
             quit_on_signals(app.handle().clone());
             syncs_on_their_own(app.handle().clone());
+            transfers_told_when_done(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -164,7 +165,6 @@ fn quit_on_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
 /// waiting mark on the Sync page); never silence.
 fn syncs_on_their_own<R: Runtime>(handle: tauri::AppHandle<R>) {
     use crate::core::sync::auto::{self, SyncNews};
-    use tauri_plugin_notification::NotificationExt;
     tauri::async_runtime::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -201,24 +201,70 @@ fn syncs_on_their_own<R: Runtime>(handle: tauri::AppHandle<R>) {
                     SyncNews::Incomplete { folder, what, .. } => {
                         (format!("Sync of {folder} left something undone"), what)
                     }
+                    // A run that moved files, while the window is not in front.
+                    SyncNews::Synced { folder, files, .. }
+                        if files > 0 && !window_in_front(&handle) =>
+                    {
+                        (
+                            format!("Synced {folder}"),
+                            format!(
+                                "{files} {} synced.",
+                                if files == 1 { "file" } else { "files" }
+                            ),
+                        )
+                    }
                     SyncNews::Synced { .. } => continue,
                 };
-                // Some notification servers read markup in the body: names from a Space are
-                // shown as text.
-                let plain = |t: &str| {
-                    t.replace('&', "&amp;")
-                        .replace('<', "&lt;")
-                        .replace('>', "&gt;")
-                };
-                let shown = (handle.notification().builder())
-                    .title(plain(&title))
-                    .body(plain(&body))
-                    .show();
-                if let (Err(e), Some(services)) = (shown, handle.try_state::<Services>()) {
-                    services
-                        .log()
-                        .write(format!("a notification could not be shown ({e}): {title}"));
-                }
+                notify(&handle, &title, &body);
+            }
+        }
+    });
+}
+
+/// Whether the user is looking at the window: notices of work done are for when they are not.
+fn window_in_front<R: Runtime>(handle: &tauri::AppHandle<R>) -> bool {
+    (handle.get_webview_window("main"))
+        .and_then(|w| w.is_focused().ok())
+        .unwrap_or(false)
+}
+
+/// A desktop notification; one that can't be shown is written in the log.
+fn notify<R: Runtime>(handle: &tauri::AppHandle<R>, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    // Some notification servers read markup in the body: names from a Space are shown as text.
+    let plain = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let shown = (handle.notification().builder())
+        .title(plain(title))
+        .body(plain(body))
+        .show();
+    if let (Err(e), Some(services)) = (shown, handle.try_state::<Services>()) {
+        services
+            .log()
+            .write(format!("a notification could not be shown ({e}): {title}"));
+    }
+}
+
+/// Transfers that ran a while and ended while the window was not in front: a desktop
+/// notification says how they ended.
+fn transfers_told_when_done<R: Runtime>(handle: tauri::AppHandle<R>) {
+    use crate::core::transfer::board::{self, LongWork};
+    tauri::async_runtime::spawn(async move {
+        let mut watch = LongWork::default();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let Some(services) = handle.try_state::<Services>() else {
+                continue;
+            };
+            let ended = watch.look(std::time::Instant::now(), |rows| {
+                board::count(&services, rows)
+            });
+            if let Some(ended) = ended.filter(|_| !window_in_front(&handle)) {
+                let (title, body) = ended.words();
+                notify(&handle, &title, &body);
             }
         }
     });
@@ -226,6 +272,48 @@ fn syncs_on_their_own<R: Runtime>(handle: tauri::AppHandle<R>) {
 
 #[cfg(not(unix))]
 fn quit_on_signals<R: Runtime>(_handle: tauri::AppHandle<R>) {}
+
+/// What of the window is kept from one run to the next.
+const WINDOW_KEPT: tauri_plugin_window_state::StateFlags =
+    tauri_plugin_window_state::StateFlags::SIZE
+        .union(tauri_plugin_window_state::StateFlags::POSITION)
+        .union(tauri_plugin_window_state::StateFlags::MAXIMIZED);
+
+/// The window's size and place are written a second after they last change, not only at a clean
+/// exit (the plugin's own time): a crash or a kill still opens the window as it was.
+fn keep_the_window_as_it_changes<R: Runtime>() -> impl Fn(&tauri::Window<R>, &tauri::WindowEvent) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tauri_plugin_window_state::AppHandleExt;
+    let changes = std::sync::Arc::new(AtomicU64::new(0));
+    move |window, event| {
+        if !matches!(
+            event,
+            tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)
+        ) {
+            return;
+        }
+        let this = changes.fetch_add(1, Ordering::SeqCst) + 1;
+        let (handle, changes) = (window.app_handle().clone(), changes.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if changes.load(Ordering::SeqCst) != this {
+                return;
+            }
+            // On the main thread, where the plugin's own handlers run: from a worker it would
+            // hold the plugin's lock while waiting for the main thread, which may wait for it.
+            let main = handle.clone();
+            let _ = handle.run_on_main_thread(move || {
+                if let Err(e) = main.save_window_state(WINDOW_KEPT) {
+                    if let Some(services) = main.try_state::<Services>() {
+                        services
+                            .log()
+                            .write(format!("the window's size could not be kept: {e}"));
+                    }
+                }
+            });
+        });
+    }
+}
 
 /// When `run` began: the start-up report counts from here (the footprint command also times the
 /// whole process from outside).
@@ -246,7 +334,12 @@ pub fn run() {
             let _ = window.set_focus();
         }
     });
-    let app = builder(tauri::Builder::default().plugin(one))
+    // The window opens where, and as big as, it was left.
+    let remembered = tauri_plugin_window_state::Builder::default()
+        .with_state_flags(WINDOW_KEPT)
+        .build();
+    let app = builder(tauri::Builder::default().plugin(one).plugin(remembered))
+        .on_window_event(keep_the_window_as_it_changes())
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("Spacedock could not start: {e}");

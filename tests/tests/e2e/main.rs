@@ -12,6 +12,7 @@ mod first_run;
 mod harness;
 mod keys;
 mod moves;
+mod native;
 mod resume;
 mod sync;
 mod versions;

@@ -160,6 +160,7 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(body_of(&client, &space, "notes.txt").await, None, "deleted");
+    app.click(Locator::Id("more-actions")).await;
     app.click(Locator::Id("show-deleted")).await;
     let row = "#deleted-files tr[data-key='notes.txt'] button";
     app.wait_for(Locator::Css(row), 20).await;
@@ -193,6 +194,7 @@ async fn an_old_version_is_restored_and_a_deleted_file_undeleted() {
     )
     .await;
     app.type_into("file-filter", "notes").await;
+    app.click(Locator::Id("more-actions")).await;
     app.click(Locator::Id("search-space")).await;
     let found = "#space-search[data-done='true'] tr[data-key='deep/er/Notes-2.TXT'] button";
     app.wait_for(Locator::Css(found), 20).await;

@@ -68,3 +68,100 @@ describe('FileBrowser', () => {
     await waitFor(() => expect(container.querySelectorAll('#file-rows .row').length).toBe(1));
   });
 });
+
+describe('FileBrowser by keyboard', () => {
+  const entries: Entry[] = ['a.txt', 'b.txt', 'c+d.txt', 'e.txt'].map((k) => ({ kind: 'file', key: k, name: k, size: 1, modified: null, etag: '"x"' }));
+
+  beforeEach(() => {
+    vi.mocked(backend.listFolder).mockReset();
+    vi.mocked(backend.listFolder).mockImplementation(async (_s, _r, prefix, onPage) => {
+      onPage({ prefix, entries, done: true });
+      return entries.length;
+    });
+  });
+
+  const key = (target: EventTarget, key: string, mods: KeyboardEventInit = {}) =>
+    target.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true, ...mods }));
+  const chosen = (c: HTMLElement) => [...c.querySelectorAll('[role="row"][aria-selected="true"]')].map((r) => r.getAttribute('data-key'));
+
+  it('moves and selects with arrows, Shift, Ctrl and Space, as a file manager does', async () => {
+    const { container } = render(FileBrowser, { space });
+    await waitFor(() => expect(container.querySelectorAll('#file-rows .row').length).toBe(4));
+    // An arrow on the page puts the keyboard on the list, choosing nothing yet.
+    key(document.body, 'ArrowDown');
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-key')).toBe('a.txt'));
+    expect(chosen(container)).toEqual([]);
+    key(document.activeElement!, 'ArrowDown');
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-key')).toBe('b.txt'));
+    expect(chosen(container)).toEqual(['b.txt']);
+    key(document.activeElement!, 'ArrowDown', { shiftKey: true });
+    await waitFor(() => expect(chosen(container)).toEqual(['b.txt', 'c+d.txt']));
+    // Ctrl moves the keyboard alone; Space adds the row it is on.
+    key(document.activeElement!, 'ArrowDown', { ctrlKey: true });
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-key')).toBe('e.txt'));
+    expect(chosen(container)).toEqual(['b.txt', 'c+d.txt']);
+    key(document.activeElement!, ' ');
+    await waitFor(() => expect(chosen(container)).toEqual(['b.txt', 'c+d.txt', 'e.txt']));
+    expect(screen.getByText('3 selected')).toBeTruthy();
+    // Escape clears the selection; Ctrl+A takes every row.
+    key(document.activeElement!, 'Escape');
+    await waitFor(() => expect(chosen(container)).toEqual([]));
+    key(document.activeElement!, 'a', { ctrlKey: true });
+    await waitFor(() => expect(chosen(container).length).toBe(4));
+  });
+
+  it('Delete asks first, F2 renames one, Ctrl+C copies the URLs, the menu key opens the rows menu', async () => {
+    const copied: string[] = [];
+    vi.spyOn(backend, 'copyText').mockImplementation(async (t: string) => {
+      copied.push(t);
+    });
+    const { container } = render(FileBrowser, { space: { ...space, urls: { ...space.urls, origin: 'https://big.example' } } });
+    await waitFor(() => expect(container.querySelectorAll('#file-rows .row').length).toBe(4));
+    key(document.body, 'ArrowDown');
+    key(document.body, 'ArrowDown');
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-key')).toBe('a.txt'));
+    key(document.activeElement!, 'ArrowDown');
+    await waitFor(() => expect(chosen(container)).toEqual(['b.txt']));
+
+    key(document.activeElement!, 'c', { ctrlKey: true });
+    await waitFor(() => expect(copied).toEqual(['https://big.example/b.txt']));
+
+    key(document.activeElement!, 'Delete');
+    await waitFor(() => expect(document.activeElement?.id).toBe('bulk-delete-confirm'));
+    // Escape keeps the files and gives the keyboard back to the list.
+    key(document.activeElement!, 'Escape');
+    await waitFor(() => expect(document.getElementById('bulk-delete-confirm')).toBeNull());
+    expect(document.activeElement?.getAttribute('data-key')).toBe('b.txt');
+
+    key(document.activeElement!, 'F2');
+    await waitFor(() => expect(document.getElementById('copy-dialog')?.getAttribute('data-action')).toBe('rename'));
+    key(document.getElementById('copy-name')!, 'Escape');
+    await waitFor(() => expect(document.getElementById('copy-dialog')).toBeNull());
+
+    // Two rows: one line each; the key's `+` encoded, as S3 servers read it.
+    document.querySelector<HTMLElement>('[data-key="b.txt"]')!.focus();
+    key(document.activeElement!, 'ArrowDown', { shiftKey: true });
+    await waitFor(() => expect(chosen(container)).toEqual(['b.txt', 'c+d.txt']));
+    key(document.activeElement!, 'c', { ctrlKey: true });
+    await waitFor(() => expect(copied[1]).toBe('https://big.example/b.txt\nhttps://big.example/c%2Bd.txt'));
+
+    key(document.activeElement!, 'ContextMenu');
+    await waitFor(() => expect(document.getElementById('row-menu')).not.toBeNull());
+    const items = [...document.querySelectorAll('#row-menu [role="menuitem"]')].map((i) => i.id);
+    expect(items).toEqual(['menu-download', 'menu-copy-url', 'menu-rename', 'menu-move', 'menu-copy', 'menu-public', 'menu-private', 'menu-delete']);
+    // Rename is for one item: shown, not offered.
+    expect(document.getElementById('menu-rename')?.getAttribute('aria-disabled')).toBe('true');
+    key(document.activeElement!, 'Escape');
+    await waitFor(() => expect(document.getElementById('row-menu')).toBeNull());
+
+    // A right-click on a row outside the selection: that row alone, and the menu where it was.
+    const row = container.querySelector<HTMLElement>('[data-key="e.txt"]')!;
+    row.dispatchEvent(new MouseEvent('contextmenu', { bubbles: true, cancelable: true, clientX: 30, clientY: 40 }));
+    await waitFor(() => expect(document.getElementById('row-menu')).not.toBeNull());
+    expect(chosen(container)).toEqual(['e.txt']);
+    expect(document.getElementById('menu-details')).not.toBeNull();
+    document.getElementById('menu-copy-url')!.click();
+    await waitFor(() => expect(copied[2]).toBe('https://big.example/e.txt'));
+    expect(document.getElementById('row-menu')).toBeNull();
+  });
+});

@@ -77,6 +77,17 @@ pub(crate) struct NewRow {
     pub size: u64,
 }
 
+/// The Transfers panel's files, counted by state: `busy` of all of them, the rest of those
+/// watched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BoardCount {
+    /// Waiting or running.
+    pub busy: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
+
 #[derive(Default)]
 struct Rows {
     rows: BTreeMap<u32, TransferRow>,
@@ -136,6 +147,29 @@ impl Board {
 
     pub fn rows(&self) -> Vec<TransferRow> {
         lock(&self.rows).rows.values().cloned().collect()
+    }
+
+    /// Counts the files: how many are waiting or running now, and how the files of `watched`
+    /// stand. Each file waiting or running joins `watched` (so a stretch of work is told by what
+    /// each of its files did, whatever was on the panel before or was cleared meanwhile).
+    pub fn count(&self, watched: &mut BTreeSet<u32>) -> BoardCount {
+        let rows = lock(&self.rows);
+        let mut count = BoardCount::default();
+        for row in rows.rows.values().filter(|r| r.file.is_some()) {
+            if matches!(row.state, FileState::Queued | FileState::Running) {
+                count.busy += 1;
+                watched.insert(row.row);
+            }
+        }
+        for row in watched.iter().filter_map(|id| rows.rows.get(id)) {
+            match row.state {
+                FileState::Queued | FileState::Running => {}
+                FileState::Done | FileState::Skipped => count.done += 1,
+                FileState::Failed { .. } => count.failed += 1,
+                FileState::Cancelled => count.cancelled += 1,
+            }
+        }
+        count
     }
 
     /// A batch's first run: its files, waiting, and what its plan found can't be moved.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use board::{Direction, TransferRow, TransfersChanged};
+pub use board::{BoardCount, Direction, TransferRow, TransfersChanged};
 pub use copies::{CopyRequest, PlannedCopy, QueuedCopy, RestoredVersion};
 pub use downloads::{PlannedDownload, QueuedDownload};
 pub use resume::{BatchResumed, InterruptedBatch};
@@ -313,6 +313,12 @@ impl Queue {
     /// Every row of the Transfers panel.
     pub fn rows(&self) -> Vec<TransferRow> {
         self.board.rows()
+    }
+
+    /// The Transfers panel's files waiting or running, and how those of `watched` stand (each
+    /// file waiting or running joins it).
+    pub fn count(&self, watched: &mut std::collections::BTreeSet<u32>) -> BoardCount {
+        self.board.count(watched)
     }
 
     /// Cancels one file of a batch, or (without `file`) all of it, whatever the batch does.
