@@ -142,11 +142,7 @@ async fn create_a_space_in_the_wizard_and_copy_its_origin_url() {
         10,
     )
     .await;
-    let clipboard = Command::new("xclip")
-        .args(["-o", "-selection", "clipboard"])
-        .output()
-        .expect("xclip");
-    assert_eq!(String::from_utf8_lossy(&clipboard.stdout), origin);
+    assert_eq!(desktop::clipboard(), origin);
     app.shot("12-copied").await;
 
     // An upload another client began and left: its part is stored, yet no file list shows it.

@@ -91,6 +91,15 @@ pub fn choose_folder_in_dialog(title: &str, folder: &std::path::Path) {
     }
 }
 
+/// What the system clipboard holds now, as another program pastes it.
+pub fn clipboard() -> String {
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("xclip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs xdotool as the X pointer and keyboard; the test fails if it does.
 pub fn xdo(args: &[&str]) {
     let ok = Command::new("xdotool")

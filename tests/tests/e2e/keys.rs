@@ -44,12 +44,8 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     let access_key = app.text(Locator::Id("created-access")).await;
     let secret = app.text(Locator::Id("created-secret")).await;
     app.click(Locator::Id("created-secret-copy")).await;
-    let clipboard = Command::new("xclip")
-        .args(["-o", "-selection", "clipboard"])
-        .output()
-        .expect("xclip");
     assert_eq!(
-        String::from_utf8_lossy(&clipboard.stdout),
+        desktop::clipboard(),
         secret,
         "Copy puts the secret on the clipboard"
     );

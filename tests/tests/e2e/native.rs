@@ -339,14 +339,7 @@ async fn a_whole_path_by_keyboard_alone() {
     let origin = app.text(Locator::Id("url-origin")).await;
     press(&["Down", "ctrl+c"]);
     app.wait_for(Locator::Id("copied-note"), 10).await;
-    let clipboard = Command::new("xclip")
-        .args(["-o", "-selection", "clipboard"])
-        .output()
-        .expect("xclip");
-    assert_eq!(
-        String::from_utf8_lossy(&clipboard.stdout),
-        format!("{origin}/final.txt")
-    );
+    assert_eq!(desktop::clipboard(), format!("{origin}/final.txt"));
 
     // The menu key: the rows' menu, with the bulk bar's actions; Escape closes it.
     press(&["Down", "Menu"]);
@@ -357,9 +350,13 @@ async fn a_whole_path_by_keyboard_alone() {
     press(&["Escape"]);
     assert!(app.client.find(Locator::Id("row-menu")).await.is_err());
 
-    // Delete asks first, its answer focused; Enter deletes.
+    // Delete asks first, the question focused (a stray Enter chooses nothing); Tab, Enter deletes.
     press(&["Down", "Delete"]);
     app.wait_for(Locator::Id("bulk-delete-confirm"), 10).await;
+    assert_eq!(focused(&app).await, "bulk-delete-ask");
+    press(&["Return"]);
+    assert!(body_of(&client, &space, "final.txt").await.is_some());
+    press(&["Tab"]);
     assert_eq!(focused(&app).await, "bulk-delete-confirm");
     app.shot("82-delete-by-keyboard").await;
     press(&["Return"]);

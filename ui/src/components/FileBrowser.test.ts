@@ -127,11 +127,23 @@ describe('FileBrowser by keyboard', () => {
     await waitFor(() => expect(copied).toEqual(['https://big.example/b.txt']));
 
     key(document.activeElement!, 'Delete');
-    await waitFor(() => expect(document.activeElement?.id).toBe('bulk-delete-confirm'));
+    // The question has the focus, naming what it deletes; no choice is made by a stray Enter.
+    await waitFor(() => expect(document.activeElement?.id).toBe('bulk-delete-ask'));
+    expect(document.getElementById('bulk-delete-question')?.textContent).toBe('Delete “b.txt”?');
     // Escape keeps the files and gives the keyboard back to the list.
     key(document.activeElement!, 'Escape');
     await waitFor(() => expect(document.getElementById('bulk-delete-confirm')).toBeNull());
     expect(document.activeElement?.getAttribute('data-key')).toBe('b.txt');
+
+    // A question left open is withdrawn when the selection changes: never carried to other rows.
+    key(document.activeElement!, 'Delete');
+    await waitFor(() => expect(document.getElementById('bulk-delete-ask')).not.toBeNull());
+    document.querySelector<HTMLElement>('[data-key="b.txt"]')!.focus();
+    key(document.activeElement!, 'ArrowDown');
+    await waitFor(() => expect(chosen(container)).toEqual(['c+d.txt']));
+    expect(document.getElementById('bulk-delete-ask')).toBeNull();
+    key(document.activeElement!, 'ArrowUp');
+    await waitFor(() => expect(chosen(container)).toEqual(['b.txt']));
 
     key(document.activeElement!, 'F2');
     await waitFor(() => expect(document.getElementById('copy-dialog')?.getAttribute('data-action')).toBe('rename'));
@@ -163,5 +175,24 @@ describe('FileBrowser by keyboard', () => {
     document.getElementById('menu-copy-url')!.click();
     await waitFor(() => expect(copied[2]).toBe('https://big.example/e.txt'));
     expect(document.getElementById('row-menu')).toBeNull();
+  });
+
+  it('never acts on rows the filter hides, nor from outside the list', async () => {
+    const { container } = render(FileBrowser, { space });
+    await waitFor(() => expect(container.querySelectorAll('#file-rows .row').length).toBe(4));
+    key(document.body, 'ArrowDown');
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-key')).toBe('a.txt'));
+    key(document.activeElement!, 'a', { ctrlKey: true });
+    await waitFor(() => expect(screen.getByText('4 selected')).toBeTruthy());
+    const filter = document.getElementById('file-filter') as HTMLInputElement;
+    filter.value = 'e.t';
+    filter.dispatchEvent(new Event('input'));
+    await waitFor(() => expect(screen.getByText('1 selected')).toBeTruthy());
+    // Delete pressed on the More button (not in the list) asks nothing.
+    const more = document.getElementById('more-actions')!;
+    more.focus();
+    key(more, 'Delete');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(document.getElementById('bulk-delete-ask')).toBeNull();
   });
 });
