@@ -5,7 +5,34 @@
 use super::*;
 
 /// Starts the sandbox in `opts.root`, creating the cluster on first use. Blocking: run it off the UI thread.
+///
+/// A gateway port another program took between being chosen and being bound (programs start all
+/// the time) is not the user's to fix: the start is made again, with another port, twice at most.
 pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<Sandbox> {
+    again_if_port_taken(|port_taken| start_once(opts, &mut progress, port_taken))
+}
+
+/// How many times a start is made again after its gateway's port was taken.
+const PORT_TAKEN_TRIES: usize = 2;
+
+/// Runs `once` until it succeeds, fails for another reason, or its port was taken more than
+/// `PORT_TAKEN_TRIES` times over.
+fn again_if_port_taken<T>(mut once: impl FnMut(&mut bool) -> Result<T>) -> Result<T> {
+    let mut tries = 0;
+    loop {
+        let mut port_taken = false;
+        match once(&mut port_taken) {
+            Err(_) if port_taken && tries < PORT_TAKEN_TRIES => tries += 1,
+            done => return done,
+        }
+    }
+}
+
+fn start_once(
+    opts: &StartOptions,
+    progress: &mut impl FnMut(Progress),
+    port_taken: &mut bool,
+) -> Result<Sandbox> {
     let t0 = Instant::now();
     let (missing, packages) = missing_programs();
     if !missing.is_empty() {
@@ -196,7 +223,8 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
     sandbox.spawn("rgw", "radosgw", &["-c", &conf, "-n", RGW_NAME, "-f"])?;
     let rgw_port = sandbox_ports.rgw;
     let rgw_pid = sandbox.pid_of("rgw").unwrap_or_default();
-    sandbox.wait_until("the gateway (radosgw)", Duration::from_secs(180), || {
+    let taken = std::cell::Cell::new(false);
+    let gateway = sandbox.wait_until("the gateway (radosgw)", Duration::from_secs(180), || {
         if !http_answers(rgw_port) {
             return Ok(false);
         }
@@ -205,11 +233,16 @@ pub fn start(opts: &StartOptions, mut progress: impl FnMut(Progress)) -> Result<
         // for the Spaces.
         match process::listener_held_by(rgw_port, rgw_pid) {
             true => Ok(true),
-            false => Err(Error::Sandbox(format!(
+            false => Err({
+                taken.set(true);
+                Error::Sandbox(format!(
                 "Another program is listening on the sandbox gateway's port {rgw_port}, not this sandbox's radosgw; nothing was sent to it, and the sandbox was stopped. Start it again: it picks another port."
-            ))),
+                ))
+            }),
         }
-    })?;
+    });
+    *port_taken = taken.get();
+    gateway?;
     timings.push((Step::Gateway, mark.elapsed()));
     report(Step::Gateway, true);
 
@@ -272,4 +305,43 @@ fn save_facts(layout: &Layout, facts: &ClusterFacts) -> Result<()> {
         .map_err(|e| Error::Internal(format!("the sandbox's facts can't be written: {e}")))?;
     crate::disk::write_atomic(&layout.facts(), text.as_bytes())?;
     private_file(&layout.facts())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_whose_port_was_taken_is_made_again_twice_at_most_and_no_other_failure_is() {
+        let taken = || Error::Sandbox("port taken".into());
+        // Taken twice, then through.
+        let mut calls = 0;
+        let got = again_if_port_taken(|port_taken| {
+            calls += 1;
+            if calls <= 2 {
+                *port_taken = true;
+                Err(taken())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(got.ok(), Some(3));
+        // Taken every time: the third failure is said.
+        let mut calls = 0;
+        let got: Result<()> = again_if_port_taken(|port_taken| {
+            calls += 1;
+            *port_taken = true;
+            Err(taken())
+        });
+        assert!(got.is_err());
+        assert_eq!(calls, 1 + PORT_TAKEN_TRIES);
+        // Any other failure at once.
+        let mut calls = 0;
+        let got: Result<()> = again_if_port_taken(|_| {
+            calls += 1;
+            Err(Error::Sandbox("the disk is full".into()))
+        });
+        assert!(got.is_err());
+        assert_eq!(calls, 1);
+    }
 }
