@@ -118,6 +118,59 @@ async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
     assert!(said.starts_with("Purged from the CDN’s cache"), "{said}");
     assert_eq!(fake.purges(), [vec!["img/*", "index.html"]]);
     app.shot("61-cdn-purged").await;
+
+    // A signed link of a file in a Space behind the CDN: the CDN will not cache it, and says so.
+    app.click(Locator::XPath("//div[@data-key='index.html']//button"))
+        .await;
+    let note = app.text(Locator::Id("share-cdn-note")).await;
+    assert!(
+        note.contains("the CDN does not cache signed links"),
+        "{note}"
+    );
+    app.shot("62-cdn-signed-link-note").await;
+
+    // A custom subdomain with the account's certificate; "Check this Space" looks at when that
+    // certificate expires (the fake's is 2027-02-22), with the Space's other checks.
+    app.click(Locator::Id("tab-settings")).await;
+    app.click(Locator::Id("cdn-custom")).await;
+    app.type_into("cdn-domain", "static.example.com").await;
+    let cert = app.wait_for(Locator::Id("cdn-certificate"), 10).await;
+    cert.select_by_label("web-cert-01 (static.example.com)")
+        .await
+        .expect("choose the certificate");
+    app.click(Locator::Id("cdn-save")).await;
+    app.wait_for(Locator::Id("cdn-said"), 30).await;
+    app.click(Locator::Id("check-space")).await;
+    let finding = app
+        .text(Locator::Css(
+            "#health-findings li[data-check='cdnCertificate'] .found",
+        ))
+        .await;
+    assert!(
+        finding.starts_with("The certificate of static.example.com "),
+        "{finding}"
+    );
+    app.wait_for(
+        Locator::Css("#health-findings li[data-check='fileListing'][data-verdict='good']"),
+        10,
+    )
+    .await;
+    app.wait_for(
+        Locator::Css("#health-findings li[data-check='versioning'][data-verdict='warning'] #health-fix-versioning"),
+        10,
+    )
+    .await;
+    scroll_to(&app, "#health-panel").await;
+    app.shot("63-check-this-space").await;
+    // The safe fix, one click: versioning on, checked again.
+    app.click(Locator::Id("health-fix-versioning")).await;
+    app.wait_for(
+        Locator::Css("#health-findings li[data-check='versioning'][data-verdict='good']"),
+        30,
+    )
+    .await;
+    let fixed = app.text(Locator::Id("health-fixed")).await;
+    assert_eq!(fixed, "Versioning is now on.");
     app.quit().await;
     // The token went to this connection's own entry; the expired one of an older version,
     // which lists no key of this connection, was never moved to it.
@@ -130,4 +183,10 @@ async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
     let _ = keychain.delete("digitalocean-token");
     let _ = keychain.delete(&own);
     let _ = keychain.delete(&format!("connection:{id}"));
+}
+
+async fn scroll_to(app: &App, css: &str) {
+    let js = "document.querySelector(arguments[0]).scrollIntoView({block: 'start'})";
+    let css = serde_json::Value::String(css.to_string());
+    app.client.execute(js, vec![css]).await.expect("scroll");
 }

@@ -75,6 +75,12 @@ async fn dropping_a_folder_uploads_it_with_progress_and_the_chosen_permission() 
         app.text(Locator::Id("file-md5")).await,
         "1B2M2Y8AsgTpgAmY7PhCfg=="
     );
+    // No CDN here: no word about one by the signed link.
+    assert!(app
+        .client
+        .find(Locator::Id("share-cdn-note"))
+        .await
+        .is_err());
     app.click(Locator::Id("share-create")).await;
     let link = app.text(Locator::Id("share-link")).await;
     assert!(link.contains("X-Amz-Signature="), "{link}");

@@ -297,11 +297,18 @@ impl App {
     }
 
     pub async fn click(&self, locator: Locator<'_>) {
-        self.wait_for(locator, 30)
-            .await
-            .click()
-            .await
-            .expect("click");
+        let shown = format!("{locator:?}");
+        let element = self.wait_for(locator, 30).await;
+        // Into view first, as a person scrolls to it: WebKit's click does not scroll a region
+        // that scrolls inside the page (a Space's settings, the details pane).
+        let at = serde_json::to_value(&element).expect("element");
+        let _ = (self.client)
+            .execute("arguments[0].scrollIntoView({block: 'nearest'})", vec![at])
+            .await;
+        if let Err(e) = element.click().await {
+            self.shot("failure").await;
+            panic!("click on {shown}: {e}");
+        }
     }
 
     /// The element's text as the DOM has it (WebDriver's visible text can drop clipped text), with

@@ -210,6 +210,15 @@ async fn a_spaces_page_fills_the_window_in_both_themes_and_axe_finds_nothing_ser
             app.click(Locator::Id("refresh-spaces")).await;
             let open = format!("//td//button[.='{space}']");
             app.wait_for(Locator::XPath(&open), 20).await;
+            // Its size from the server's own figures, one request.
+            let size = app
+                .text(Locator::Css(&format!(
+                    "td.usage[data-space='{space}'] .figures[data-counted='byServer']"
+                )))
+                .await;
+            if !started {
+                assert_eq!(size, "1.1 KB · 121 files");
+            }
             app.shot(&name("spaces")).await;
             grave.extend(axe(&app, &format!("Spaces list, {at}")).await);
 

@@ -1,6 +1,10 @@
 // The one module that talks to the Rust side. Components import from here, never from @tauri-apps.
 import { invoke, Channel } from '@tauri-apps/api/core';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
+import type { HiddenUsage } from './bindings/HiddenUsage';
+import type { Finding } from './bindings/Finding';
+import type { Fix } from './bindings/Fix';
+import type { SpaceUsage } from './bindings/SpaceUsage';
 import type { AppInfo } from './bindings/AppInfo';
 import type { ConnectionDraft } from './bindings/ConnectionDraft';
 import type { ConnectionProfile } from './bindings/ConnectionProfile';
@@ -142,6 +146,27 @@ export function createSpace(name: string, region: string, fileListing: FileListi
 
 export function spaceDetails(name: string, region: string | null = null): Promise<SpaceDetails> {
   return invoke('space_details', { name, region });
+}
+
+/** A Space's size and file count: the server's figures in one request (null where it keeps
+ *  none), or with `listing` every file counted. */
+export function spaceUsage(name: string, region: string | null, listing: boolean): Promise<SpaceUsage | null> {
+  return invoke('space_usage', { name, region, listing });
+}
+
+/** What a Space holds that no file list shows: earlier versions, unfinished uploads' parts. */
+export function hiddenUsage(name: string, region: string | null): Promise<HiddenUsage> {
+  return invoke('hidden_usage', { name, region });
+}
+
+/** "Check this Space": each check's finding. */
+export function checkSpace(name: string, region: string | null): Promise<Finding[]> {
+  return invoke('check_space', { name, region });
+}
+
+/** One of the check's fixes; says what it did. */
+export function fixSpace(name: string, region: string | null, fix: Fix): Promise<string> {
+  return invoke('fix_space', { name, region, fix });
 }
 
 export function setFileListing(name: string, region: string | null, fileListing: FileListing): Promise<FileListing> {

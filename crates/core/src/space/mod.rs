@@ -1,7 +1,9 @@
 //! One Space: whether a name is free, creating it, its file-listing setting, CORS rules.
 
+pub mod health;
 pub mod page;
 pub mod unfinished;
+pub mod usage;
 
 use aws_sdk_s3::types::{BucketCannedAcl, CorsConfiguration, Permission, Type};
 use serde::{Deserialize, Serialize};

@@ -9,8 +9,10 @@ use crate::app::error::{AppError, Result};
 use crate::core::destroy::DestroyProgress;
 use crate::core::names::{self, RuleCheck};
 use crate::core::services::Services;
+use crate::core::space::health::{self, Finding, Fix};
 use crate::core::space::page::{self, CreateOptions, SpaceDetails};
 use crate::core::space::unfinished::{self, AbortSummary, UnfinishedUpload};
+use crate::core::space::usage::{self, HiddenUsage, SpaceUsage};
 use crate::core::space::{Availability, CorsRule, FileListing};
 
 #[tauri::command]
@@ -50,6 +52,49 @@ pub async fn space_details(
     region: Option<String>,
 ) -> Result<SpaceDetails> {
     Ok(page::open(&state, &name, region).await?)
+}
+
+/// A Space's size and file count: the server's figures in one request (None where it keeps
+/// none), or with `listing` every file counted.
+#[tauri::command]
+pub async fn space_usage(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+    listing: bool,
+) -> Result<Option<SpaceUsage>> {
+    Ok(usage::service::usage(&state, &name, region, listing).await?)
+}
+
+/// What a Space holds that no file list shows: earlier versions and unfinished uploads' parts.
+#[tauri::command]
+pub async fn hidden_usage(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+) -> Result<HiddenUsage> {
+    Ok(usage::hidden(&state, &name, region).await?)
+}
+
+/// "Check this Space": each check, what it found, what it means, and its fix where one is safe.
+#[tauri::command]
+pub async fn check_space(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+) -> Result<Vec<Finding>> {
+    Ok(health::check(&state, &name, region).await?)
+}
+
+/// Carries out one of the check's fixes; says what it did.
+#[tauri::command]
+pub async fn fix_space(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+    fix: Fix,
+) -> Result<String> {
+    Ok(health::fix(&state, &name, region, fix).await?)
 }
 
 /// Opens a Space by name with the chosen key, and remembers that key for it.
