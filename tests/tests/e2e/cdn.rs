@@ -162,8 +162,11 @@ async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
     .await;
     scroll_to(&app, "#health-panel").await;
     app.shot("63-check-this-space").await;
-    // The safe fix, one click: versioning on, checked again.
+    // Versioning on, after a question (it can't be turned off again), then checked again.
     app.click(Locator::Id("health-fix-versioning")).await;
+    let asked = app.text(Locator::Id("health-ask-versioning")).await;
+    assert!(asked.contains("never turned off"), "{asked}");
+    app.click(Locator::Id("health-confirm-versioning")).await;
     app.wait_for(
         Locator::Css("#health-findings li[data-check='versioning'][data-verdict='good']"),
         30,

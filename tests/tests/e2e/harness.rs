@@ -313,16 +313,24 @@ impl App {
 
     /// The element's text as the DOM has it (WebDriver's visible text can drop clipped text), with
     /// runs of white space read as one space, as a person reads them.
+    /// An element drawn anew between being found and being read is found again.
     pub async fn text(&self, locator: Locator<'_>) -> String {
-        let element = self.wait_for(locator, 30).await;
-        element
-            .prop("textContent")
-            .await
-            .expect("textContent")
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut tries = 0;
+        loop {
+            let element = self.wait_for(locator, 30).await;
+            match element.prop("textContent").await {
+                Ok(text) => {
+                    return (text.unwrap_or_default().split_whitespace())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                Err(e) if tries < 5 && format!("{e:?}").contains("StaleElementReference") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("textContent of {locator:?}: {e}"),
+            }
+        }
     }
 
     pub async fn type_into(&self, id: &str, value: &str) {

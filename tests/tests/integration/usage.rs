@@ -167,6 +167,7 @@ async fn what_no_file_list_shows_is_counted_old_versions_and_unfinished_uploads(
             delete_markers: 1,
             unfinished_uploads: 1,
             unfinished_bytes: 5 << 20,
+            unfinished_counted: true,
         }
     );
 }

@@ -133,7 +133,7 @@ pub fn judge_listing(listing: &FileListing) -> Finding {
 pub fn judge_cors(rules: &[CorsRule]) -> Finding {
     let any = rules
         .iter()
-        .filter(|r| r.allowed_origins.iter().any(|o| o.trim() == "*"))
+        .filter(|r| r.allowed_origins.iter().any(|o| o.contains('*')))
         .count();
     if any == 0 {
         return Finding::new(
@@ -151,7 +151,7 @@ pub fn judge_cors(rules: &[CorsRule]) -> Finding {
         Check::Cors,
         Verdict::Warning,
         format!(
-            "{any} CORS {} every origin (*).",
+            "{any} CORS {} origins by a wildcard (*).",
             if any == 1 { "rule allows" } else { "rules allow" }
         ),
         "Any website's script may read what this Space serves to its visitors' browsers. Name the sites that need it in the CORS editor (Settings → CORS).",
@@ -220,14 +220,19 @@ pub fn judge_uploads(uploads: &[unfinished::UnfinishedUpload], now: OffsetDateTi
             "No parts are stored outside of files.",
         );
     }
-    let ages: Vec<i64> = (uploads.iter())
-        .filter_map(|u| u.started.as_deref().and_then(|s| days_since(s, now)))
-        .collect();
-    let oldest = ages.iter().copied().max().unwrap_or(0);
+    let age =
+        |u: &unfinished::UnfinishedUpload| u.started.as_deref().and_then(|s| days_since(s, now));
+    let ages: Vec<i64> = uploads.iter().filter_map(age).collect();
+    // Only another program's old uploads are offered for aborting.
+    let abandoned = (uploads.iter())
+        .filter(|u| !u.by_this_app && !u.resumable)
+        .filter(|u| age(u).is_some_and(|d| d >= OLD_UPLOAD_DAYS))
+        .count();
+    let oldest = ages.iter().copied().max();
     let old = ages.iter().filter(|d| **d >= OLD_UPLOAD_DAYS).count();
-    let bytes: u64 = uploads.iter().filter_map(|u| u.bytes).sum();
+    let bytes = (uploads.iter().filter_map(|u| u.bytes)).fold(0u64, u64::saturating_add);
     let found = format!(
-        "{} unfinished {}, the oldest begun {} ago{}.",
+        "{} unfinished {}, the oldest begun {}{}.",
         uploads.len(),
         if uploads.len() == 1 {
             "upload"
@@ -235,9 +240,10 @@ pub fn judge_uploads(uploads: &[unfinished::UnfinishedUpload], now: OffsetDateTi
             "uploads"
         },
         match oldest {
-            0 => "less than a day".to_string(),
-            1 => "1 day".to_string(),
-            d => format!("{d} days"),
+            None => "at a time the server does not say".to_string(),
+            Some(0) => "less than a day ago".to_string(),
+            Some(1) => "1 day ago".to_string(),
+            Some(d) => format!("{d} days ago"),
         },
         if bytes > 0 {
             format!(", holding at least {bytes} bytes")
@@ -245,7 +251,7 @@ pub fn judge_uploads(uploads: &[unfinished::UnfinishedUpload], now: OffsetDateTi
             String::new()
         }
     );
-    let means = "Their parts are stored and billed, yet no file list shows them. DigitalOcean deletes an unfinished upload 30 days after it began. An upload begun this week may still be running; one older than a week is surely abandoned.";
+    let means = "Their parts are stored and billed, yet no file list shows them. DigitalOcean deletes an unfinished upload 30 days after it began. An upload begun this week may still be running; one older than a week, begun by another program, is surely abandoned (those Spacedock began, or can resume, are never aborted from here).";
     let finding = Finding::new(
         Check::UnfinishedUploads,
         if old > 0 {
@@ -256,7 +262,7 @@ pub fn judge_uploads(uploads: &[unfinished::UnfinishedUpload], now: OffsetDateTi
         found,
         means,
     );
-    if old > 0 {
+    if abandoned > 0 {
         finding.fix(Fix::AbortOldUploads)
     } else {
         finding
@@ -294,22 +300,22 @@ pub fn judge_public(public: &[String], looked_at: usize, all: bool) -> Finding {
 }
 
 pub fn judge_certificate(domain: &str, not_after: Option<&str>, now: OffsetDateTime) -> Finding {
-    let Some(days) = not_after.and_then(|n| {
-        OffsetDateTime::parse(n, &Rfc3339)
-            .ok()
-            .map(|at| (at - now).whole_days())
-    }) else {
+    let Some(at) = not_after.and_then(|n| OffsetDateTime::parse(n, &Rfc3339).ok()) else {
         return Finding::new(
             Check::CdnCertificate,
             Verdict::Unknown,
-            format!("The certificate of {domain} has no expiry date DigitalOcean reports."),
+            format!("The certificate of {domain} is not among the account's, or has no expiry date DigitalOcean reports."),
             "Look at it in the Control Panel's Certificates.",
         );
     };
+    let days = (at - now).whole_days();
     let (verdict, found) = match days {
-        d if d < 0 => (
+        _ if at <= now => (
             Verdict::Problem,
-            format!("The certificate of {domain} expired {} days ago.", -d),
+            format!(
+                "The certificate of {domain} has expired ({} days ago).",
+                -days
+            ),
         ),
         d if d <= CERTIFICATE_WARNING_DAYS => (
             Verdict::Warning,
@@ -367,13 +373,22 @@ async fn public_files(
         .collect()
         .await;
     let mut public = Vec::new();
+    let mut unread = 0;
     for (key, acl) in acls {
-        if acl? == FileAcl::Public {
-            public.push(key);
+        match acl {
+            Ok(FileAcl::Public) => public.push(key),
+            Ok(FileAcl::Private) => {}
+            // Deleted since the listing, say, or not readable with this key.
+            Err(_) => unread += 1,
         }
     }
+    if unread == looked_at && looked_at > 0 {
+        return Err(Error::InvalidInput(
+            "No file's permission could be read with this key.".into(),
+        ));
+    }
     public.sort();
-    Ok((public, looked_at, all))
+    Ok((public, looked_at - unread, all && unread == 0))
 }
 
 /// The CDN's certificate, on a DigitalOcean connection whose Space has the CDN on with a custom
@@ -401,8 +416,8 @@ async fn certificate(
     };
     let endpoint = state.endpoint?;
     let domain = endpoint.custom_domain.filter(|d| !d.is_empty())?;
-    let id = endpoint.certificate_id?;
-    let cert = state.certificates.iter().find(|c| c.id == id);
+    let cert = (endpoint.certificate_id.as_deref())
+        .and_then(|id| state.certificates.iter().find(|c| c.id == id));
     Some(judge_certificate(
         &domain,
         cert.and_then(|c| c.not_after.as_deref()),
@@ -470,8 +485,12 @@ pub async fn fix(
             Ok("File listing is now restricted.".into())
         }
         Fix::EnableVersioning => {
-            versions::set_versioning(client, endpoint, space, true).await?;
-            Ok("Versioning is now on.".into())
+            match versions::set_versioning(client, endpoint, space, true).await? {
+                Versioning::Enabled => Ok("Versioning is now on.".into()),
+                other => Err(Error::InvalidInput(format!(
+                    "The server did not turn versioning on: it reads back as {other:?}."
+                ))),
+            }
         }
         Fix::AddAbortRule => {
             // The rules as they are, kept whole; refused (with why) where any part of them can't
@@ -497,9 +516,10 @@ pub async fn fix(
                 abort_uploads_days: Some(OLD_UPLOAD_DAYS as u32),
             });
             let saved = lifecycle::set_rules(client, endpoint, space, &shown, &rules).await?;
-            if !aborts_everywhere(&saved.rules) {
+            // Anything the server did not keep as sent, this rule or another, is said.
+            if !saved.not_kept.is_empty() || !aborts_everywhere(&saved.rules) {
                 return Err(Error::InvalidInput(format!(
-                    "The server did not keep the rule: {}",
+                    "The server did not keep the rules as sent: {}. Look at them under Lifecycle rules.",
                     saved.not_kept.join("; ")
                 )));
             }
@@ -510,6 +530,8 @@ pub async fn fix(
             let old: Vec<(String, String)> = unfinished::list(services, space, region.clone())
                 .await?
                 .into_iter()
+                // Never one this app began or can resume: it may be running, or wanted.
+                .filter(|u| !u.by_this_app && !u.resumable)
                 .filter(|u| {
                     u.started
                         .as_deref()
@@ -577,6 +599,11 @@ mod tests {
         };
         let cors = judge_cors(std::slice::from_ref(&star));
         assert_eq!((cors.verdict, cors.fix), (Verdict::Warning, None));
+        let partly = CorsRule {
+            allowed_origins: vec!["https://*".into()],
+            ..star.clone()
+        };
+        assert_eq!(judge_cors(&[partly]).verdict, Verdict::Warning);
         assert_eq!(
             judge_versioning(Versioning::Suspended).fix,
             Some(Fix::EnableVersioning)
@@ -635,6 +662,22 @@ mod tests {
             old.found
         );
         assert_eq!(judge_uploads(&[], now()).verdict, Verdict::Good);
+        // Old, but this app's own (it may be running, or resumable): said, never offered for
+        // aborting.
+        let ours = unfinished::UnfinishedUpload {
+            by_this_app: true,
+            resumable: true,
+            ..upload("2026-11-01T00:00:00Z")
+        };
+        let kept = judge_uploads(&[ours], now());
+        assert_eq!((kept.verdict, kept.fix), (Verdict::Problem, None));
+        let undated = unfinished::UnfinishedUpload {
+            started: None,
+            ..upload("")
+        };
+        assert!(judge_uploads(&[undated], now())
+            .found
+            .contains("a time the server does not say"));
     }
 
     #[test]
@@ -643,6 +686,8 @@ mod tests {
         assert_eq!(check("2027-06-01T00:00:00Z"), Verdict::Good);
         assert_eq!(check("2027-01-01T00:00:00Z"), Verdict::Warning);
         assert_eq!(check("2026-12-01T00:00:00Z"), Verdict::Problem);
+        // Expired twelve hours ago: expired, not "in 0 days".
+        assert_eq!(check("2026-12-05T00:00:00Z"), Verdict::Problem);
         assert_eq!(
             judge_certificate("cdn.example", None, now()).verdict,
             Verdict::Unknown

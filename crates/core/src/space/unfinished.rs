@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::error::Result;
+use crate::error::{Error, Result, S3Code};
 use crate::files;
 use crate::s3::{map_error, Context};
 use crate::services::Services;
@@ -105,10 +105,22 @@ pub async fn list(
         let next = (Some(next.0), next.1);
         (key_marker, id_marker) = next;
     }
+    // An upload that completes or is aborted while its parts are counted is simply gone: the
+    // others are still listed (never the whole list lost to one that finished).
+    let mut gone = std::collections::HashSet::new();
     for upload in found.iter_mut().take(SIZED_AT_MOST) {
-        let (parts, bytes) = stored_parts(&t.client, ctx, space, upload).await?;
-        (upload.parts, upload.bytes) = (Some(parts), Some(bytes));
+        match stored_parts(&t.client, ctx, space, upload).await {
+            Ok((parts, bytes)) => (upload.parts, upload.bytes) = (Some(parts), Some(bytes)),
+            Err(Error::Server {
+                code: S3Code::NoSuchUpload,
+                ..
+            }) => {
+                gone.insert(upload.upload_id.clone());
+            }
+            Err(e) => return Err(e),
+        }
     }
+    found.retain(|u| !gone.contains(&u.upload_id));
     Ok(found)
 }
 

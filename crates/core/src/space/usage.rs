@@ -58,6 +58,10 @@ impl Intercept for StatsHeaders {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> std::result::Result<(), BoxError> {
+        // Only a request that went through: a failed try's headers never outlive it.
+        if !context.response().status().is_success() {
+            return Ok(());
+        }
         let headers = context.response().headers();
         if let (Some(count), Some(bytes)) = (
             headers.get("x-rgw-object-count"),
@@ -132,6 +136,8 @@ pub struct HiddenUsage {
     /// Of the uploads whose parts were counted (the first 200).
     #[ts(type = "number")]
     pub unfinished_bytes: u64,
+    /// Every upload's parts were counted (else the bytes are a floor).
+    pub unfinished_counted: bool,
 }
 
 /// Earlier versions counted from a listing of every version, with the unfinished uploads'
@@ -165,7 +171,8 @@ pub async fn hidden(
     .await?;
     let uploads = super::unfinished::list(services, space, region).await?;
     held.unfinished_uploads = uploads.len() as u64;
-    held.unfinished_bytes = uploads.iter().filter_map(|u| u.bytes).sum();
+    held.unfinished_bytes = (uploads.iter().filter_map(|u| u.bytes)).fold(0, u64::saturating_add);
+    held.unfinished_counted = uploads.iter().all(|u| u.bytes.is_some());
     Ok(held)
 }
 

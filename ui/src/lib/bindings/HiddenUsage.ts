@@ -8,4 +8,8 @@ export type HiddenUsage = { oldVersions: number, oldVersionBytes: number, delete
 /**
  * Of the uploads whose parts were counted (the first 200).
  */
-unfinishedBytes: number, };
+unfinishedBytes: number, 
+/**
+ * Every upload's parts were counted (else the bytes are a floor).
+ */
+unfinishedCounted: boolean, };
