@@ -160,7 +160,7 @@ async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
         10,
     )
     .await;
-    scroll_to(&app, "#health-panel").await;
+    harness::scroll_into_view(&app, "#health-panel").await;
     app.shot("63-check-this-space").await;
     // Versioning on, after a question (it can't be turned off again), then checked again.
     app.click(Locator::Id("health-fix-versioning")).await;
@@ -186,10 +186,4 @@ async fn the_cdn_is_enabled_set_and_purged_from_the_space_page() {
     let _ = keychain.delete("digitalocean-token");
     let _ = keychain.delete(&own);
     let _ = keychain.delete(&format!("connection:{id}"));
-}
-
-async fn scroll_to(app: &App, css: &str) {
-    let js = "document.querySelector(arguments[0]).scrollIntoView({block: 'start'})";
-    let css = serde_json::Value::String(css.to_string());
-    app.client.execute(js, vec![css]).await.expect("scroll");
 }

@@ -406,15 +406,13 @@ pub async fn on_sandbox_with_space(prefix: &str) -> (Home, App, aws_sdk_s3::Clie
 }
 
 /// A file's bytes in a Space, as another client reads them.
-pub async fn body_of(client: &aws_sdk_s3::Client, space: &str, key: &str) -> Option<Vec<u8>> {
-    let got = client
-        .get_object()
-        .bucket(space)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(got.body.collect().await.ok()?.to_vec())
+pub use spacedock_tests::fetch as body_of;
+
+/// Scrolls the element `css` finds to the middle of the region it scrolls in.
+pub async fn scroll_into_view(app: &App, css: &str) {
+    let js = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
+    let css = serde_json::Value::String(css.to_string());
+    app.client.execute(js, vec![css]).await.expect("scroll");
 }
 
 /// Puts a file in a Space behind the app's back.

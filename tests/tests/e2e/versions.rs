@@ -3,7 +3,7 @@
 //! a search of the whole Space that opens what it finds, and a file's preview.
 
 use super::*;
-use harness::{body_of, put};
+use harness::{body_of, put, scroll_into_view};
 
 /// Of a PNG's pixels: how many are dark (text, icons), and what share of its lower half is not
 /// white (a viewer laid out over the whole frame fills it with its grey; one cramped into a
@@ -410,10 +410,4 @@ async fn a_link_in_a_previewed_pdf_never_takes_the_window() {
     app.shot("56c-preview-pdf-link-clicked").await;
     app.quit().await;
     home.wait_for_daemons_to_stop(Duration::from_secs(40));
-}
-
-async fn scroll_into_view(app: &App, css: &str) {
-    let js = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
-    let css = serde_json::Value::String(css.to_string());
-    app.client.execute(js, vec![css]).await.expect("scroll");
 }
