@@ -89,11 +89,24 @@ pub fn start_anew_when_full(root: &Path, limit: u64) -> bool {
     if used <= limit {
         return false;
     }
+    remove_test_sandbox(
+        root,
+        &format!("its OSD holds {:.1} GiB", used as f64 / (1u64 << 30) as f64),
+    )
+}
+
+/// A test sandbox whose owner holds more Spaces than this is started anew. Tests that fail (or
+/// are killed) leave their Spaces behind, and RGW lets one user hold only 1,000 (`max_buckets`):
+/// past that every test that creates a Space fails with TooManySpaces.
+pub const START_ANEW_ABOVE_SPACES: usize = 400;
+
+/// Removes the test sandbox in `root`, for `why`, unless the tests did not make it or a running
+/// test process holds it. True when it was removed.
+pub fn remove_test_sandbox(root: &Path, why: &str) -> bool {
     if !root.join(MADE_BY_THE_TESTS).exists() {
         eprintln!(
-            "the sandbox in {} holds {:.1} GiB but the tests did not make it: left as it is",
+            "the sandbox in {} needs starting anew ({why}) but the tests did not make it: left as it is",
             root.display(),
-            used as f64 / (1u64 << 30) as f64
         );
         return false;
     }
@@ -107,10 +120,7 @@ pub fn start_anew_when_full(root: &Path, limit: u64) -> bool {
     };
     let free = lock.try_lock().is_ok();
     if free {
-        eprintln!(
-            "the test sandbox's OSD holds {:.1} GiB; starting a new, empty sandbox",
-            used as f64 / (1u64 << 30) as f64
-        );
+        eprintln!("the test sandbox needs starting anew ({why}): starting a new, empty sandbox");
         std::fs::remove_dir_all(root)
             .unwrap_or_else(|e| panic!("removing the full test sandbox {}: {e}", root.display()));
     }
@@ -127,8 +137,18 @@ pub fn sandbox() -> SandboxInfo {
             lifecycle_day_seconds: Some(LIFECYCLE_DAY_SECONDS),
             ..StartOptions::new(test_sandbox_dir())
         };
-        let sandbox = sandbox::start(&options, |_| {})
-            .unwrap_or_else(|e| panic!("the test sandbox did not start: {e}"));
+        let start = || {
+            sandbox::start(&options, |_| {})
+                .unwrap_or_else(|e| panic!("the test sandbox did not start: {e}"))
+        };
+        let mut sandbox = start();
+        let spaces = owner_space_names(&sandbox).len();
+        if spaces > START_ANEW_ABOVE_SPACES {
+            let root = sandbox.root().to_path_buf();
+            sandbox.stop();
+            remove_test_sandbox(&root, &format!("its owner holds {spaces} Spaces"));
+            sandbox = start();
+        }
         if sandbox.first_start() {
             std::fs::write(
                 sandbox.root().join(MADE_BY_THE_TESTS),
@@ -165,6 +185,25 @@ pub fn sandbox() -> SandboxInfo {
         root: sandbox.root().to_path_buf(),
         conf: sandbox.conf_path(),
     }
+}
+
+/// The Spaces the shared sandbox's owner holds, as the start counts them.
+pub fn owner_spaces() -> Vec<String> {
+    let slot = SANDBOX.get().expect("sandbox() first");
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    owner_space_names(guard.as_ref().expect("the shared sandbox runs"))
+}
+
+/// The Spaces the sandbox's owner holds (none when radosgw-admin can't say).
+fn owner_space_names(sandbox: &Sandbox) -> Vec<String> {
+    let listed = sandbox.admin(&["bucket", "list", "--uid", sandbox::OWNER_UID]);
+    listed
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| name.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Runs radosgw-admin on the shared sandbox.

@@ -1,10 +1,13 @@
 //! The test sandboxes kept between runs: one that has filled its disk is started anew; one that a
-//! running test holds, or that the tests did not make (the app's own, say), is never touched.
+//! running test holds, or that the tests did not make (the app's own, say), is never touched. One
+//! whose owner holds too many Spaces is started anew too; the count it goes by is checked here.
 
 use std::fs::File;
 use std::path::Path;
 
-use spacedock_tests::{start_anew_when_full, MADE_BY_THE_TESTS};
+use spacedock_tests::{
+    new_space, owner_client, owner_spaces, sandbox, start_anew_when_full, MADE_BY_THE_TESTS,
+};
 
 /// A sandbox folder the tests made, whose OSD holds `bytes` of real (not sparse) data.
 fn sandbox_with(bytes: usize) -> tempfile::TempDir {
@@ -51,4 +54,19 @@ fn a_full_test_sandbox_is_started_anew_unless_a_test_holds_it_or_the_tests_did_n
     drop(lock);
     assert!(start_anew_when_full(held.path(), 1 << 20));
     assert!(!held.path().exists());
+}
+
+#[tokio::test]
+async fn the_spaces_the_start_counts_are_the_owners() {
+    let sb = sandbox();
+    let name = new_space(&sb, "counted").await;
+    let counted = owner_spaces();
+    owner_client(&sb)
+        .delete_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("delete");
+    assert!(counted.contains(&name), "{name} not among {counted:?}");
+    assert!(!owner_spaces().contains(&name));
 }
