@@ -1,10 +1,13 @@
 //! A FAKE of DigitalOcean's API v2 — `/v2/spaces/keys`, `/v2/cdn/endpoints` (with its cache
-//! purge) and `/v2/certificates` — built from its documented request and response shapes. It is
+//! purge), `/v2/certificates` and `/v2/projects` (with resource assignment) — built from its documented request and response shapes. It is
 //! the only fake in these tests: the real API can't be reached from here.
 //! Tokens: `good-token` may do everything in one account (team), `other-team-token` in another
 //! (each sees and changes only its own account's keys), `no-scope` lacks the scopes (403),
 //! `rate-limited` always gets 429; any other token is refused (401). A purge of more than 50
 //! paths within 20 seconds gets 429, as the real CDN's limit.
+//! Its keys are names only, unless a test has them made for real ([`FakeDigitalOceanApi::make_keys_with`]):
+//! then each key it creates or deletes is created or deleted on the sandbox too, so the key opens
+//! the Spaces there as DigitalOcean's keys open Spaces.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -16,6 +19,17 @@ pub struct FakeDigitalOceanApi {
     pub base: String,
     keys: Arc<Mutex<Vec<Value>>>,
     cdn: Arc<Mutex<Cdn>>,
+    real: Arc<Mutex<Option<RealKeys>>>,
+}
+
+/// Makes a real key for the grants asked for: its access key and secret.
+pub type MakeKey = Box<dyn Fn(&Value) -> (String, String) + Send>;
+
+/// How keys are made and revoked for real: `make` gives an access key and its secret for the
+/// grants asked for; `revoke` takes an access key away.
+pub struct RealKeys {
+    pub make: MakeKey,
+    pub revoke: Box<dyn Fn(&str) + Send>,
 }
 
 /// The CDN side: endpoints, and every purge asked for (its endpoint id, its paths, when).
@@ -23,6 +37,20 @@ pub struct FakeDigitalOceanApi {
 pub struct Cdn {
     pub endpoints: Vec<Value>,
     pub purges: Vec<(String, Vec<String>, std::time::Instant)>,
+    /// Resources put in projects: (project id, URN), oldest first.
+    pub assigned: Vec<(String, String)>,
+}
+
+/// The account's projects: the default one, and one more.
+pub fn projects() -> Value {
+    json!([
+        { "id": "4e1bfbc3-dc3e-41f2-a18f-1b4d7ba71679", "owner_uuid": "99525febec065ca37b2ffe4f852fd2b2581895e7",
+          "owner_id": 258992, "name": "my-web-api", "description": "My website API", "purpose": "Service or API",
+          "environment": "Production", "is_default": false, "created_at": "2026-03-09T16:02:38Z", "updated_at": "2026-03-09T16:02:38Z" },
+        { "id": "b6e4a2a4-5a56-4e1c-8f5f-4b2a0a0c2d11", "owner_uuid": "99525febec065ca37b2ffe4f852fd2b2581895e7",
+          "owner_id": 258992, "name": "Default Project", "description": "", "purpose": "Just trying out DigitalOcean",
+          "environment": "", "is_default": true, "created_at": "2025-01-09T16:02:38Z", "updated_at": "2025-01-09T16:02:38Z" }
+    ])
 }
 
 /// The account's certificates: one custom, one Let's Encrypt.
@@ -43,15 +71,39 @@ impl FakeDigitalOceanApi {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let keys = Arc::new(Mutex::new(Vec::new()));
         let cdn = Arc::new(Mutex::new(Cdn::default()));
-        let (state, cdn_state) = (keys.clone(), cdn.clone());
+        let real = Arc::new(Mutex::new(None));
+        let (state, cdn_state, real_state) = (keys.clone(), cdn.clone(), real.clone());
         let own = base.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (state, cdn, own) = (state.clone(), cdn_state.clone(), own.clone());
-                std::thread::spawn(move || serve(stream, &state, &cdn, &own));
+                let real = real_state.clone();
+                std::thread::spawn(move || serve(stream, &state, &cdn, &real, &own));
             }
         });
-        FakeDigitalOceanApi { base, keys, cdn }
+        FakeDigitalOceanApi {
+            base,
+            keys,
+            cdn,
+            real,
+        }
+    }
+
+    /// From now on each key created or deleted is created or deleted for real with `real`.
+    pub fn make_keys_with(&self, real: RealKeys) {
+        *self.real.lock().expect("real") = Some(real);
+    }
+
+    /// A key the account of `token` holds already, with its real secret and grants.
+    pub fn add_real_key(&self, token: &str, access_key: &str, secret: &str, name: &str) {
+        self.keys.lock().expect("keys").push(json!({
+            "name": name,
+            "access_key": access_key,
+            "secret_key": secret,
+            "grants": [{ "bucket": "", "permission": "fullaccess" }],
+            "created_at": "2026-11-01T12:00:00Z",
+            "account": account_of(token),
+        }));
     }
 
     /// The CDN endpoints the fake holds now.
@@ -63,6 +115,11 @@ impl FakeDigitalOceanApi {
     pub fn purges(&self) -> Vec<Vec<String>> {
         let cdn = self.cdn.lock().expect("cdn");
         cdn.purges.iter().map(|(_, p, _)| p.clone()).collect()
+    }
+
+    /// The resources put in projects so far: (project id, URN).
+    pub fn assigned(&self) -> Vec<(String, String)> {
+        self.cdn.lock().expect("cdn").assigned.clone()
     }
 
     /// The keys the fake holds now, of every account.
@@ -91,7 +148,13 @@ fn account_of(token: &str) -> &'static str {
     }
 }
 
-fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, cdn: &Mutex<Cdn>, base: &str) {
+fn serve(
+    stream: std::net::TcpStream,
+    keys: &Mutex<Vec<Value>>,
+    cdn: &Mutex<Cdn>,
+    real: &Mutex<Option<RealKeys>>,
+    base: &str,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -117,15 +180,19 @@ fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, cdn: &Mutex<Cdn>
     let mut body = vec![0u8; length];
     let _ = reader.read_exact(&mut body);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (status, answer) =
-        if target.starts_with("/v2/cdn/") || target.starts_with("/v2/certificates") {
-            match authorized(&auth) {
-                Some(refused) => refused,
-                None => cdn_route(&method, &target, &body, cdn),
-            }
-        } else {
-            route(&method, &target, &auth, &body, keys, base)
-        };
+    let (status, answer) = if target.starts_with("/v2/projects") {
+        match authorized(&auth) {
+            Some(refused) => refused,
+            None => projects_route(&method, &target, &body, cdn),
+        }
+    } else if target.starts_with("/v2/cdn/") || target.starts_with("/v2/certificates") {
+        match authorized(&auth) {
+            Some(refused) => refused,
+            None => cdn_route(&method, &target, &body, cdn),
+        }
+    } else {
+        route(&method, &target, &auth, &body, keys, real, base)
+    };
     let text = if answer.is_null() {
         String::new()
     } else {
@@ -137,6 +204,49 @@ fn serve(stream: std::net::TcpStream, keys: &Mutex<Vec<Value>>, cdn: &Mutex<Cdn>
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
         text.len()
     );
+}
+
+fn projects_route(method: &str, target: &str, body: &Value, cdn: &Mutex<Cdn>) -> (u16, Value) {
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let all = projects();
+    match (method, path) {
+        ("GET", "/v2/projects") => (
+            200,
+            json!({ "projects": all, "links": {}, "meta": { "total": 2 } }),
+        ),
+        ("POST", _) if path.ends_with("/resources") => {
+            let id = path
+                .trim_start_matches("/v2/projects/")
+                .trim_end_matches("/resources");
+            if !all.as_array().expect("list").iter().any(|p| p["id"] == id) {
+                return error(
+                    404,
+                    "not_found",
+                    "The resource you were accessing could not be found.",
+                );
+            }
+            let urns: Vec<String> = body["resources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.as_str().map(str::to_string))
+                .collect();
+            if urns.is_empty() || urns.iter().any(|u| !u.starts_with("do:")) {
+                return error(422, "unprocessable_entity", "resources must be URNs");
+            }
+            let mut cdn = cdn.lock().expect("cdn");
+            let resources: Vec<Value> = urns
+                .iter()
+                .map(|u| {
+                    cdn.assigned.push((id.to_string(), u.clone()));
+                    json!({ "urn": u, "assigned_at": "2026-12-05T12:00:00Z", "status": "ok",
+                            "links": { "self": format!("https://api.digitalocean.com/v2/spaces/{u}") } })
+                })
+                .collect();
+            (200, json!({ "resources": resources }))
+        }
+        _ => error(404, "not_found", "no such route"),
+    }
 }
 
 fn error(status: u16, id: &str, message: &str) -> (u16, Value) {
@@ -316,6 +426,7 @@ fn route(
     auth: &str,
     body: &Value,
     keys: &Mutex<Vec<Value>>,
+    real: &Mutex<Option<RealKeys>>,
     base: &str,
 ) -> (u16, Value) {
     match auth {
@@ -349,7 +460,17 @@ fn route(
         }
         k
     };
-    let answer = keys_route(method, path, query, body, &mut keys, base, account, &public);
+    let real = real.lock().expect("real");
+    let answer = keys_route(
+        method,
+        path,
+        query,
+        body,
+        &mut keys,
+        (base, account),
+        &public,
+        real.as_ref(),
+    );
     all.retain(|k| k["account"] != account);
     all.extend(keys);
     answer
@@ -362,9 +483,9 @@ fn keys_route(
     query: &str,
     body: &Value,
     keys: &mut Vec<Value>,
-    base: &str,
-    account: &str,
+    (base, account): (&str, &str),
     public: &dyn Fn(&Value) -> Value,
+    real: Option<&RealKeys>,
 ) -> (u16, Value) {
     match (method, path.strip_prefix("/v2/spaces/keys")) {
         ("GET", Some("")) => {
@@ -400,10 +521,20 @@ fn keys_route(
             }
             let grants = body.get("grants").cloned().unwrap_or(json!([]));
             let n = keys.len() + 1;
+            let (access_key, secret_key) = match real {
+                Some(real) => (real.make)(&grants),
+                None => (
+                    format!(
+                        "DO00FAKE{}{n:011}",
+                        if account == "team-b" { 'B' } else { 'A' }
+                    ),
+                    format!("fake-secret-{n}-{}", uuid_like(n)),
+                ),
+            };
             let key = json!({
                 "name": name,
-                "access_key": format!("DO00FAKE{}{n:011}", if account == "team-b" { 'B' } else { 'A' }),
-                "secret_key": format!("fake-secret-{n}-{}", uuid_like(n)),
+                "access_key": access_key,
+                "secret_key": secret_key,
                 "grants": grants,
                 "created_at": "2026-11-27T12:00:00Z",
             });
@@ -443,6 +574,11 @@ fn keys_route(
             let ak = &rest[1..];
             let before = keys.len();
             keys.retain(|k| k["access_key"] != ak);
+            if keys.len() != before {
+                if let Some(real) = real {
+                    (real.revoke)(ak);
+                }
+            }
             if keys.len() == before {
                 error(
                     404,

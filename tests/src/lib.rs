@@ -2,6 +2,7 @@
 //! sandbox module, and S3 clients built the way the app builds them.
 
 pub mod fake_do_api;
+pub mod fake_logging;
 pub mod hostile;
 pub mod hostile_s3;
 pub mod proxy;

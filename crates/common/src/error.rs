@@ -33,6 +33,7 @@ pub enum S3Code {
     BadDigest,
     InvalidDigest,
     NotImplemented,
+    MethodNotAllowed,
     /// A code with no meaning of its own here (or one this app gives): kept as the server said it.
     Other(String),
 }
@@ -63,6 +64,7 @@ impl S3Code {
             "BadDigest" => S3Code::BadDigest,
             "InvalidDigest" => S3Code::InvalidDigest,
             "NotImplemented" => S3Code::NotImplemented,
+            "MethodNotAllowed" => S3Code::MethodNotAllowed,
             other => S3Code::Other(other.to_string()),
         }
     }
@@ -92,6 +94,7 @@ impl S3Code {
             S3Code::BadDigest => "BadDigest",
             S3Code::InvalidDigest => "InvalidDigest",
             S3Code::NotImplemented => "NotImplemented",
+            S3Code::MethodNotAllowed => "MethodNotAllowed",
             S3Code::Other(code) => code,
         }
     }
@@ -195,6 +198,13 @@ errors! {
         /// The Space was created but its file-listing ACL could not be set.
         #[error("The Space “{space}” was created, but its file listing is still Restricted: {reason} You can set it again from the Space's settings.")]
         ListingNotApplied { space: String, reason: String },
+        /// The Space was created, but DigitalOcean did not put it in the project chosen.
+        #[error("The Space “{space}” was created, but it could not be put in the project “{project}”: {reason} It is in the account's default project; try again, or move it in the Control Panel.")]
+        ProjectNotAssigned {
+            space: String,
+            project: String,
+            reason: String,
+        },
         /// Destroying a Space that still holds files, without asking to delete them.
         #[error("The Space “{0}” still holds files. Choose to delete every file first, or delete them yourself.")]
         SpaceNotEmpty(String),
@@ -226,6 +236,9 @@ errors! {
         /// The user cancelled a long operation.
         #[error("Cancelled. {0}")]
         Cancelled(String),
+        /// A feature this service does not offer (it refused the call as unknown or not allowed).
+        #[error("{0}")]
+        NotOffered(String),
         /// 503 SlowDown after the client's own retries.
         #[error("The server is busy and asked to slow down. Try again in a moment.")]
         SlowDown,

@@ -54,6 +54,10 @@ pub struct Services {
     searches: Latest,
     /// Stops the Space destruction in progress.
     destroying: Mutex<CancellationToken>,
+    /// One key rotation at a time.
+    key_rotation: tokio::sync::Mutex<()>,
+    /// The access-log lines last read, for the viewer's filters.
+    loaded_logs: crate::space::access_logs::LoadedLogs,
     start_on_sandbox: bool,
     /// Sync pairs that run on their own: their watched folders and schedules.
     auto: crate::sync::auto::Auto,
@@ -84,6 +88,8 @@ impl Services {
             listings: Latest::default(),
             searches: Latest::default(),
             destroying: Mutex::default(),
+            key_rotation: tokio::sync::Mutex::default(),
+            loaded_logs: Default::default(),
             start_on_sandbox: setup.start_on_sandbox,
             auto: Default::default(),
         }
@@ -119,6 +125,16 @@ impl Services {
     /// Searches of a whole Space: each one stops once a newer one began.
     pub fn searches(&self) -> &Latest {
         &self.searches
+    }
+
+    /// The access-log lines last read.
+    pub fn loaded_logs(&self) -> &crate::space::access_logs::LoadedLogs {
+        &self.loaded_logs
+    }
+
+    /// Held while a key rotation runs or is finished.
+    pub fn key_rotation_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.key_rotation
     }
 
     /// Changes the connection in use (connect, disconnect, a Space's key), under its lock.

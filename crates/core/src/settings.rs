@@ -77,6 +77,8 @@ const KEY_NAMES: &str = "keyNames";
 /// When this app made each key, by access key (RGW keeps no date for keys).
 const KEY_CREATED: &str = "keyCreated";
 const TRANSFER_LIMITS: &str = "transferLimits";
+/// A key rotation under way (see `keys::rotate`), or null.
+const KEY_ROTATION: &str = "keyRotation";
 
 /// How transfers share the link. The defaults (all `None`) are as fast as the link allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -238,6 +240,15 @@ impl Settings {
             keep_unknown::<TransferLimits>(&old, &mut value);
         }
         self.store.set(TRANSFER_LIMITS, value)
+    }
+
+    /// The key rotation under way, as written.
+    pub fn key_rotation(&self) -> Option<Value> {
+        self.store.get(KEY_ROTATION)
+    }
+
+    pub fn set_key_rotation(&self, rotation: Value) -> Result<()> {
+        self.store.set(KEY_ROTATION, rotation)
     }
 
     /// Forgets everything remembered about a key (its name and date).

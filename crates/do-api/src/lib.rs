@@ -3,6 +3,7 @@
 //! lives in the keychain, and only this crate sends it anywhere.
 
 pub mod cdn;
+pub mod projects;
 
 use serde::Deserialize;
 use serde_json::{json, Value};

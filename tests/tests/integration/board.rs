@@ -42,7 +42,7 @@ async fn the_transfers_panel_is_the_queues_rows_and_retry_keeps_the_first_choice
     let root = tempfile::tempdir().expect("root");
     let s = connected(&sb, root.path(), &sb.endpoint.url).await;
     let space = unique("board");
-    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+    page::create(&s, &space, "us-east-1", FileListing::Restricted, None)
         .await
         .expect("create");
     let owner = spacedock_tests::owner_client(&sb);
@@ -183,7 +183,7 @@ async fn a_batch_still_running_is_not_retried() {
     let proxy = spacedock_tests::proxy::counting_proxy(&sb.endpoint.url, Some(400_000));
     let s = Arc::new(connected(&sb, root.path(), &proxy.url).await);
     let space = unique("board-busy");
-    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+    page::create(&s, &space, "us-east-1", FileListing::Restricted, None)
         .await
         .expect("create");
     let local = tempfile::tempdir().expect("local");
@@ -244,7 +244,7 @@ async fn a_restore_is_a_job_of_the_queue() {
     let root = tempfile::tempdir().expect("root");
     let s = connected(&sb, root.path(), &sb.endpoint.url).await;
     let space = unique("board-restore");
-    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+    page::create(&s, &space, "us-east-1", FileListing::Restricted, None)
         .await
         .expect("create");
     versions::service::set_versioning(&s, &space, None, true)

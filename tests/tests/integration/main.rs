@@ -2,6 +2,7 @@
 //! Run inside `dbus-run-session` with an unlocked gnome-keyring (the test command does this).
 
 mod about;
+mod access_logs;
 mod batches;
 mod board;
 mod browse;
@@ -31,7 +32,9 @@ mod limits;
 mod model;
 mod moves;
 mod preview;
+mod projects;
 mod resume;
+mod rotate;
 mod rules;
 mod safety;
 mod search;

@@ -91,7 +91,7 @@ async fn revoking_a_key_takes_it_from_everything_that_held_it() {
     .expect("save");
     connections::connect(&s, &saved.id).await.expect("connect");
     let space = unique("svc-keys");
-    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+    page::create(&s, &space, "us-east-1", FileListing::Restricted, None)
         .await
         .expect("create");
 
@@ -196,7 +196,7 @@ async fn upload_batches_skip_keep_both_make_empty_folders_and_are_freed() {
     assert_eq!(err.kind(), ErrorKind::NotConnected);
     connections::connect(&s, &saved.id).await.expect("connect");
     let space = unique("svc-up");
-    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+    page::create(&s, &space, "us-east-1", FileListing::Restricted, None)
         .await
         .expect("create");
     let owner = spacedock_tests::owner_client(&sb);
@@ -326,7 +326,7 @@ async fn unfinished_uploads_are_listed_with_their_size_and_aborted() {
     let (s, saved) = saved_as_owner(&sb, root.path());
     connections::connect(&s, &saved.id).await.expect("connect");
     let space = unique("svc-parts");
-    page::create(&s, &space, "us-east-1", FileListing::Restricted)
+    page::create(&s, &space, "us-east-1", FileListing::Restricted, None)
         .await
         .expect("create");
     let owner = spacedock_tests::owner_client(&sb);

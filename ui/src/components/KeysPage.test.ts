@@ -9,11 +9,13 @@ vi.mock('../lib/backend', async (importOriginal) => ({
   setApiToken: vi.fn(),
   generateKey: vi.fn(),
   forgetKey: vi.fn(),
+  rotationPlan: vi.fn(),
+  rotateKey: vi.fn(),
 }));
 
 const page = {
   keys: [
-    { key: { name: 'client-a', accessKey: 'AK1', scope: { type: 'limited' as const, grants: [{ space: 'a', permission: 'read' as const }] }, created: '2026-11-27T12:00:00Z' }, current: false, inKeychain: true },
+    { key: { name: 'client-a', accessKey: 'AK1', scope: { type: 'limited' as const, grants: [{ space: 'a', permission: 'read' as const }] }, created: '2026-11-27T12:00:00Z' }, current: false, inKeychain: true, canRotate: true },
   ],
   spaces: ['a', 'b'],
   heldElsewhere: [] as { name: string; accessKey: string }[],
@@ -68,5 +70,46 @@ describe('KeysPage', () => {
     await fireEvent.click(screen.getByText('Remove from keychain'));
     await waitFor(() => expect(document.getElementById('held-elsewhere')).toBeNull());
     expect(backend.forgetKey).toHaveBeenCalledWith('AKOTHER');
+  });
+
+  it('says what a rotation moves before it, and what it did after', async () => {
+    vi.mocked(backend.listKeys).mockResolvedValue(page);
+    vi.mocked(backend.rotationPlan).mockResolvedValue({ connections: ['Client A', 'Client A (laptop)'], spaces: ['a'] });
+    vi.mocked(backend.rotateKey).mockResolvedValue({
+      oldAccessKey: 'AK1',
+      key: { name: 'client-a', accessKey: 'AK9', scope: { type: 'limited', grants: [{ space: 'a', permission: 'read' }] }, created: null },
+      connections: ['Client A', 'Client A (laptop)'],
+      spaces: ['a'],
+      tried: ['a'],
+      oldRevoked: false,
+      left: 'Everything now uses the new key, but the old key AK1 was not revoked.',
+    });
+    render(KeysPage, { onConnected: vi.fn() });
+    await fireEvent.click(await screen.findByText('Rotate…'));
+    const ask = await waitFor(() => {
+      const found = document.getElementById('rotate-ask');
+      expect(found).not.toBeNull();
+      return found as HTMLElement;
+    });
+    expect(ask.textContent).toContain('The saved connections Client A and Client A (laptop) move to it.');
+    expect(ask.textContent).toContain('The Space a opens with it.');
+    expect(ask.textContent).toContain('AK1 is revoked');
+    // Keeping asks nothing of the server.
+    await fireEvent.click(screen.getByText('Keep the key'));
+    expect(document.getElementById('rotate-ask')).toBeNull();
+    expect(backend.rotateKey).not.toHaveBeenCalled();
+    await fireEvent.click(screen.getByText('Rotate…'));
+    await fireEvent.click(await screen.findByText('Rotate'));
+    const done = await waitFor(() => {
+      const found = document.getElementById('rotated');
+      expect(found).not.toBeNull();
+      return found as HTMLElement;
+    });
+    expect(backend.rotateKey).toHaveBeenCalledWith('AK1');
+    expect(done.dataset.oldRevoked).toBe('false');
+    expect(done.className).toContain('warn');
+    expect(done.textContent).toContain('is now AK9, tried on a.');
+    expect(done.textContent).toContain('was not revoked');
+    expect(document.getElementById('rotate-ask')).toBeNull();
   });
 });

@@ -41,6 +41,11 @@ import type { Metadata } from './bindings/Metadata';
 import type { GeneratedKey } from './bindings/GeneratedKey';
 import type { KeyTest } from './bindings/KeyTest';
 import type { KeysPage } from './bindings/KeysPage';
+import type { AccessLogging } from './bindings/AccessLogging';
+import type { LogFilter } from './bindings/LogFilter';
+import type { LogReport } from './bindings/LogReport';
+import type { RotatedKey } from './bindings/RotatedKey';
+import type { RotationPlan } from './bindings/RotationPlan';
 import type { Permission } from './bindings/Permission';
 import type { Scope } from './bindings/Scope';
 import type { HeldKey } from './bindings/HeldKey';
@@ -140,8 +145,13 @@ export function spaceAvailability(name: string, region: string): Promise<Availab
   return invoke('space_availability', { name, region });
 }
 
-export function createSpace(name: string, region: string, fileListing: FileListing): Promise<SpaceDetails> {
-  return invoke('create_space', { name, region, fileListing });
+/** Creates a Space; on DigitalOcean, `project` (an id) is the project it goes in. */
+export function createSpace(name: string, region: string, fileListing: FileListing, project: string | null = null): Promise<SpaceDetails> {
+  return invoke('create_space', { name, region, fileListing, project });
+}
+
+export function assignSpaceToProject(name: string, project: string): Promise<void> {
+  return invoke('assign_space_to_project', { name, project });
 }
 
 export function spaceDetails(name: string, region: string | null = null): Promise<SpaceDetails> {
@@ -363,6 +373,27 @@ export function previewFile(space: string, region: string | null, key: string, s
 
 export function fileDetails(space: string, region: string | null, key: string, signal?: AbortSignal): Promise<FileView> {
   return stoppable(signal, (request) => invoke('file_details', { space, region, key, request }));
+}
+
+// --- Access logs ---
+
+export function accessLogging(name: string, region: string | null): Promise<AccessLogging> {
+  return invoke('access_logging', { name, region });
+}
+
+/** Switches access logs on (into `target`) or off (`target` null); says what the server kept. */
+export function setAccessLogging(name: string, region: string | null, target: string | null, prefix: string): Promise<AccessLogging> {
+  return invoke('set_access_logging', { name, region, target, prefix });
+}
+
+/** Reads the log files under `prefix` in the Space `name` into the viewer's figures. */
+export function readAccessLogs(name: string, region: string | null, prefix: string, filter: LogFilter, signal?: AbortSignal): Promise<LogReport> {
+  return stoppable(signal, (request) => invoke('read_access_logs', { name, region, prefix, filter, request }));
+}
+
+/** The figures of the logs last read, under another filter. */
+export function filterAccessLogs(filter: LogFilter): Promise<LogReport> {
+  return invoke('filter_access_logs', { filter });
 }
 
 /** Returns the files that failed, each with why. */
@@ -594,6 +625,15 @@ export function renameKey(accessKey: string, name: string): Promise<void> {
 
 export function deleteKey(accessKey: string): Promise<void> {
   return invoke('delete_key', { accessKey });
+}
+
+/** Replaces the key with a new one of the same grants everywhere it is used, then revokes it. */
+export function rotateKey(accessKey: string): Promise<RotatedKey> {
+  return invoke('rotate_key', { accessKey });
+}
+
+export function rotationPlan(accessKey: string): Promise<RotationPlan> {
+  return invoke('rotation_plan', { accessKey });
 }
 
 export function testKey(accessKey: string, space: string, permission: Permission | null): Promise<KeyTest> {

@@ -154,6 +154,10 @@ pub fn save_connection(services: &Services, draft: &ConnectionDraft) -> Result<C
 
 /// Connects with a saved connection and the secrets of the keys its Spaces remember.
 pub async fn connect(services: &Services, id: &str) -> Result<Session> {
+    if let Err(e) = crate::keys::rotate::finish_interrupted_move(services).await {
+        let said = format!("an interrupted key rotation could not be finished yet: {e}");
+        services.log().write(said);
+    }
     let profile = services
         .settings()
         .profile(id)?
@@ -190,6 +194,15 @@ pub async fn connect(services: &Services, id: &str) -> Result<Session> {
         "connected to “{}” at {}",
         session.profile.name, session.endpoint
     ));
+    // A rotation this connection began and a quit interrupted is finished or undone now; if it
+    // can't be yet, it stays written down for the next time.
+    match crate::keys::rotate::finish_interrupted(services).await {
+        Ok(Some(done)) => services.log().write(done),
+        Ok(None) => {}
+        Err(e) => services.log().write(format!(
+            "an interrupted key rotation could not be finished yet: {e}"
+        )),
+    }
     Ok(session)
 }
 

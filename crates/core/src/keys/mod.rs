@@ -4,6 +4,7 @@
 
 pub mod digitalocean;
 pub mod manager;
+pub mod rotate;
 pub mod service;
 
 pub use spacedock_s3::keys::{admin, policy, rgw};

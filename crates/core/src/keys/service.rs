@@ -8,7 +8,9 @@ use ts_rs::TS;
 use super::manager::{keep_token, space_names, Manager};
 use super::{AccessKey, Permission, Scope};
 use crate::connection::active::{Active, Session};
-use crate::connection::{check_access_key, key_account, service, ConnectionProfile, SpaceKey};
+use crate::connection::{
+    check_access_key, key_account, service, ConnectionProfile, Provider, SpaceKey,
+};
 use crate::error::{Error, Result};
 use crate::s3;
 use crate::secret::Secret;
@@ -24,6 +26,8 @@ pub struct KeyRow {
     pub current: bool,
     /// Its secret is in the keychain, so the app can use it.
     pub in_keychain: bool,
+    /// It can be rotated here (the sandbox's own key belongs to the sandbox).
+    pub can_rotate: bool,
 }
 
 /// A key whose secret is in the keychain, so the app can open Spaces with it.
@@ -108,10 +112,12 @@ pub async fn list(services: &Services) -> Result<KeysPage> {
             .into();
         }
         let in_keychain = current || held(services, &key.access_key)?;
+        let can_rotate = !(current && active.profile.provider == Provider::Sandbox);
         rows.push(KeyRow {
             key,
             current,
             in_keychain,
+            can_rotate,
         });
     }
     let mut held_elsewhere = Vec::new();
@@ -323,7 +329,7 @@ pub async fn test(
 /// user's (a new name each time, written only where nothing is). On a versioned Space it is
 /// removed by its version id, so nothing of it stays; a key that may delete files but not
 /// versions leaves a delete marker, and the connection's own key (`tidy`) removes both.
-async fn write_and_delete(
+pub(crate) async fn write_and_delete(
     client: &aws_sdk_s3::Client,
     tidy: &aws_sdk_s3::Client,
     space: &str,

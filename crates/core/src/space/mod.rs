@@ -1,5 +1,6 @@
 //! One Space: whether a name is free, creating it, its file-listing setting, CORS rules.
 
+pub mod access_logs;
 pub mod health;
 pub mod page;
 pub mod unfinished;

@@ -13,6 +13,7 @@ use crate::names;
 use crate::regions::REGIONS;
 use crate::services::Services;
 use crate::urls::{self, SpaceUrls};
+pub use spacedock_do_api::projects::Project;
 
 /// A region the create wizard offers.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -30,6 +31,10 @@ pub struct CreateOptions {
     pub regions: Vec<RegionChoice>,
     /// The region used last time, else the connection's, else the first.
     pub default_region: String,
+    /// DigitalOcean's projects, the default first (none elsewhere, or when they can't be read).
+    pub projects: Vec<Project>,
+    /// Why there are no projects to choose from on DigitalOcean.
+    pub projects_problem: Option<String>,
 }
 
 /// Everything the Space's page shows in its header.
@@ -91,10 +96,54 @@ pub async fn create_options(services: &Services) -> Result<CreateOptions> {
         .or(own)
         .or_else(|| regions.first().map(|r| r.slug.clone()))
         .unwrap_or_default();
+    let (projects, projects_problem) = match &active.profile.provider {
+        Provider::DigitalOcean { .. } => match projects_of(services, &active).await {
+            Ok(projects) => (projects, None),
+            Err(Error::ApiTokenNeeded) => (
+                Vec::new(),
+                Some("To put the Space in a project, save a DigitalOcean API token on the Access keys page.".into()),
+            ),
+            Err(e) => (Vec::new(), Some(format!("The projects could not be read: {e}"))),
+        },
+        _ => (Vec::new(), None),
+    };
     Ok(CreateOptions {
         regions,
         default_region,
+        projects,
+        projects_problem,
     })
+}
+
+async fn projects_of(services: &Services, active: &Active) -> Result<Vec<Project>> {
+    crate::keys::manager::api_of(services, active)
+        .await?
+        .projects()
+        .await
+}
+
+/// Puts a Space in a DigitalOcean project (the wizard's choice, or its retry).
+pub async fn assign_to_project(services: &Services, name: &str, project: &str) -> Result<()> {
+    let active = services.active().await?;
+    if !matches!(active.profile.provider, Provider::DigitalOcean { .. }) {
+        return Err(Error::InvalidInput(
+            "Projects are DigitalOcean's: this connection has none.".into(),
+        ));
+    }
+    names::validate_existing(name)?;
+    let api = crate::keys::manager::api_of(services, &active).await?;
+    let label = api
+        .projects()
+        .await?
+        .into_iter()
+        .find(|p| p.id == project)
+        .map(|p| p.name)
+        .ok_or_else(|| Error::Gone("That project is not among the account's projects.".into()))?;
+    api.assign_space(project, name).await?;
+    services
+        .log()
+        .write(format!("put the Space “{name}” in the project “{label}”"));
+    Ok(())
 }
 
 async fn details(
@@ -125,11 +174,15 @@ pub async fn availability(services: &Services, name: &str, region: &str) -> Resu
     super::availability(&client, &endpoint.url, name).await
 }
 
+/// Creates a Space, and on DigitalOcean puts it in `project` when one is chosen. The Space
+/// stays created whatever comes after: a setting or project that did not take is an error that
+/// says so, and the wizard offers to try it again.
 pub async fn create(
     services: &Services,
     name: &str,
     region: &str,
     file_listing: FileListing,
+    project: Option<&str>,
 ) -> Result<SpaceDetails> {
     let active = services.active().await?;
     if !region_choices(&active).iter().any(|r| r.slug == region) {
@@ -137,13 +190,44 @@ pub async fn create(
             "“{region}” is not a region this connection can create Spaces in."
         )));
     }
+    let project = project.filter(|p| !p.is_empty());
+    if project.is_some() && !matches!(active.profile.provider, Provider::DigitalOcean { .. }) {
+        return Err(Error::InvalidInput(
+            "Projects are DigitalOcean's: this connection has none.".into(),
+        ));
+    }
     let (client, endpoint) = active.client_for_region(region)?;
-    super::create(&client, &endpoint.url, name, file_listing).await?;
+    let made = super::create(&client, &endpoint.url, name, file_listing).await;
+    if let Err(e) = &made {
+        if !matches!(e, Error::ListingNotApplied { .. }) {
+            return made.map(|()| unreachable!());
+        }
+    }
     services.settings().set_last_region(region)?;
     services.log().write(format!(
         "created the Space “{name}” in {region} (file listing {})",
         file_listing.label()
     ));
+    if let Some(project) = project {
+        if let Err(e) = assign_to_project(services, name, project).await {
+            services.log().write(format!(
+                "the Space “{name}” was not put in the project {project}: {e}"
+            ));
+            // The listing's error comes first: the wizard's retry for it opens the Space.
+            made?;
+            let label = projects_of(services, &active)
+                .await
+                .ok()
+                .and_then(|all| all.into_iter().find(|p| p.id == project))
+                .map_or_else(|| project.to_string(), |p| p.name);
+            return Err(Error::ProjectNotAssigned {
+                space: name.to_string(),
+                project: label,
+                reason: e.to_string(),
+            });
+        }
+    }
+    made?;
     details(services, &active, name, region).await
 }
 

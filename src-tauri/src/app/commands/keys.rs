@@ -5,6 +5,7 @@ use tauri::State;
 
 use crate::app::error::Result;
 use crate::core::connection::active::Session;
+use crate::core::keys::rotate::{self, RotatedKey, RotationPlan};
 use crate::core::keys::service::{self as keys, GeneratedKey, HeldKey, KeyTest, KeysPage};
 use crate::core::keys::{Permission, Scope};
 use crate::core::secret::Secret;
@@ -54,6 +55,18 @@ pub async fn rename_key(
 #[tauri::command]
 pub async fn delete_key(state: State<'_, Services>, access_key: String) -> Result<()> {
     Ok(keys::revoke(&state, &access_key).await?)
+}
+
+/// Replaces a key with a new one of the same grants everywhere the app uses it, then revokes it.
+#[tauri::command]
+pub async fn rotate_key(state: State<'_, Services>, access_key: String) -> Result<RotatedKey> {
+    Ok(rotate::rotate(&state, &access_key).await?)
+}
+
+/// What a rotation of the key would move, for the question asked first.
+#[tauri::command]
+pub fn rotation_plan(state: State<'_, Services>, access_key: String) -> Result<RotationPlan> {
+    Ok(rotate::would_move(&state, &access_key)?)
 }
 
 /// Removes a key from the keychain only, leaving it valid on its server.

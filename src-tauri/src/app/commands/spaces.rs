@@ -9,6 +9,7 @@ use crate::app::error::{AppError, Result};
 use crate::core::destroy::DestroyProgress;
 use crate::core::names::{self, RuleCheck};
 use crate::core::services::Services;
+use crate::core::space::access_logs::{self, AccessLogging, LogFilter, LogReport};
 use crate::core::space::health::{self, Finding, Fix};
 use crate::core::space::page::{self, CreateOptions, SpaceDetails};
 use crate::core::space::unfinished::{self, AbortSummary, UnfinishedUpload};
@@ -40,8 +41,19 @@ pub async fn create_space(
     name: String,
     region: String,
     file_listing: FileListing,
+    project: Option<String>,
 ) -> Result<SpaceDetails> {
-    Ok(page::create(&state, &name, &region, file_listing).await?)
+    Ok(page::create(&state, &name, &region, file_listing, project.as_deref()).await?)
+}
+
+/// Puts a Space in a DigitalOcean project (the create wizard's retry).
+#[tauri::command]
+pub async fn assign_space_to_project(
+    state: State<'_, Services>,
+    name: String,
+    project: String,
+) -> Result<()> {
+    Ok(page::assign_to_project(&state, &name, &project).await?)
 }
 
 /// Opens a Space by name with the key remembered for it, without listing Spaces.
@@ -74,6 +86,47 @@ pub async fn hidden_usage(
     region: Option<String>,
 ) -> Result<HiddenUsage> {
     Ok(usage::hidden(&state, &name, region).await?)
+}
+
+/// Where a Space's access logs go, and whether this connection may switch them.
+#[tauri::command]
+pub async fn access_logging(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+) -> Result<AccessLogging> {
+    Ok(access_logs::logging(&state, &name, region).await?)
+}
+
+/// Switches a Space's access logs on (into `target`) or off (`target` null).
+#[tauri::command]
+pub async fn set_access_logging(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+    target: Option<String>,
+    prefix: String,
+) -> Result<AccessLogging> {
+    Ok(access_logs::set_logging(&state, &name, region, target.as_deref(), &prefix).await?)
+}
+
+/// Reads the log files under `prefix` in the Space `name` into the viewer's figures.
+#[tauri::command]
+pub async fn read_access_logs(
+    state: State<'_, Services>,
+    name: String,
+    region: Option<String>,
+    prefix: String,
+    filter: LogFilter,
+    request: Option<u32>,
+) -> Result<LogReport> {
+    Ok(access_logs::read(&state, (&name, region), &prefix, &filter, request).await?)
+}
+
+/// The figures of the logs last read, under another filter.
+#[tauri::command]
+pub fn filter_access_logs(state: State<'_, Services>, filter: LogFilter) -> Result<LogReport> {
+    Ok(access_logs::refilter(&state, &filter)?)
 }
 
 /// "Check this Space": each check, what it found, what it means, and its fix where one is safe.

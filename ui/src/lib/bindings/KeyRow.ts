@@ -12,4 +12,8 @@ current: boolean,
 /**
  * Its secret is in the keychain, so the app can use it.
  */
-inKeychain: boolean, };
+inKeychain: boolean, 
+/**
+ * It can be rotated here (the sandbox's own key belongs to the sandbox).
+ */
+canRotate: boolean, };
