@@ -300,6 +300,30 @@ impl DoApi {
         Ok(to_key(&key_in(&answer)?))
     }
 
+    /// One key, refused when any of its grants has a permission this app does not know: a key
+    /// made "with the same grants" would silently lack it.
+    pub async fn get_whole(&self, access_key: &str) -> Result<AccessKey> {
+        let answer = self
+            .call(
+                reqwest::Method::GET,
+                &key_url(&self.base, access_key)?,
+                None,
+            )
+            .await?;
+        let key = key_in(&answer)?;
+        let unknown: Vec<&str> = (key.grants.iter())
+            .map(|g| g.permission.as_str())
+            .filter(|p| !matches!(*p, "" | "read" | "readwrite" | "fullaccess"))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "This key has a permission Spacedock does not know ({}), so a key with the same grants can't be made here.",
+                unknown.join(", ")
+            )));
+        }
+        Ok(to_key(&key))
+    }
+
     pub async fn rename(&self, access_key: &str, name: &str) -> Result<AccessKey> {
         let answer = self
             .call(

@@ -8,7 +8,12 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     let app = App::launch(&home, &["--sandbox"]).await;
     app.wait_for(Locator::Id("spaces-empty"), 180).await;
     let keychain = Keychain::new(IDENTIFIER);
-    let (_, owner) = harness::sandbox_owner(&app, &home).await;
+    let (endpoint_url, owner) = harness::sandbox_owner(&app, &home).await;
+    let endpoint = Endpoint {
+        url: endpoint_url,
+        signing_region: "us-east-1".into(),
+        path_style: true,
+    };
     let granted = format!("granted-{}", std::process::id());
     let other = format!("other-{}", std::process::id());
     for space in [&granted, &other] {
@@ -105,6 +110,51 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     fits_a_small_window(&app, "24b-spaces-at-1024").await;
     app.click(Locator::Id("nav-keys")).await;
     app.wait_for(Locator::Id("keys-table"), 30).await;
+
+    // Rotate client-a: the question names the Space that opens with it; after it, the Space
+    // opens with a new key of the same grant, and the old key opens nothing.
+    app.click(Locator::XPath(
+        "//tr[@data-name='client-a']//button[contains(@class,'rotate')]",
+    ))
+    .await;
+    let asked = app.text(Locator::Id("rotate-ask")).await;
+    assert!(asked.contains(&granted), "{asked}");
+    assert!(asked.contains(&access_key), "{asked}");
+    app.shot("26-rotate-ask").await;
+    app.click(Locator::Id("rotate-confirm")).await;
+    app.wait_for(Locator::Css("#rotated[data-old-revoked='true']"), 60)
+        .await;
+    app.shot("27-rotated").await;
+    let old_key = access_key;
+    let access_key = app
+        .wait_for(Locator::Css("tr[data-name='client-a']"), 30)
+        .await
+        .attr("data-access-key")
+        .await
+        .expect("attr")
+        .expect("an access key");
+    assert_ne!(access_key, old_key);
+    let old_secret = spacedock::core::secret::Secret::new(&secret);
+    let old_client = s3::client(&endpoint, &old_key, &old_secret);
+    assert!(
+        old_client
+            .list_objects_v2()
+            .bucket(&granted)
+            .send()
+            .await
+            .is_err(),
+        "the old key is revoked"
+    );
+    let secret = keychain
+        .get(&format!("key:{access_key}"))
+        .expect("keychain")
+        .expect("the new key is held")
+        .expose()
+        .to_string();
+    assert!(keychain
+        .get(&format!("key:{old_key}"))
+        .expect("keychain")
+        .is_none());
 
     // Connect with it: its Space opens, another is refused with a clear message.
     app.click(Locator::XPath(

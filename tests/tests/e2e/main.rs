@@ -13,6 +13,7 @@ mod harness;
 mod keys;
 mod moves;
 mod native;
+mod operating;
 mod resume;
 mod sync;
 mod versions;

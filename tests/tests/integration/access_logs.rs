@@ -180,7 +180,9 @@ async fn the_viewer_sums_up_the_log_files_below_the_prefix() {
         status: Some(404),
         ..LogFilter::default()
     };
-    let only = access_logs::refilter(&s, &missing).expect("filter");
+    let only = access_logs::refilter(&s, missing.clone())
+        .await
+        .expect("filter");
     assert_eq!(only.summary.requests, 1);
     assert_eq!(only.recent[0].key.as_deref(), Some("missing.txt"));
     let by_text = LogFilter {
@@ -188,7 +190,8 @@ async fn the_viewer_sums_up_the_log_files_below_the_prefix() {
         ..LogFilter::default()
     };
     assert_eq!(
-        access_logs::refilter(&s, &by_text)
+        access_logs::refilter(&s, by_text)
+            .await
             .expect("filter")
             .summary
             .requests,
@@ -200,14 +203,34 @@ async fn the_viewer_sums_up_the_log_files_below_the_prefix() {
         ..LogFilter::default()
     };
     assert_eq!(
-        access_logs::refilter(&s, &one_client)
+        access_logs::refilter(&s, one_client)
+            .await
             .expect("filter")
             .summary
             .requests,
         1
     );
 
-    // A read the page stopped reads nothing and says so.
+    // The whole Space is never read as logs.
+    let e = access_logs::read(&s, (&logs, None), "", &LogFilter::default(), None)
+        .await
+        .expect_err("no prefix");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    // What was read on one connection is not filtered on another.
+    let other = draft(
+        &sb.endpoint.url,
+        "Other",
+        &sb.owner_access_key,
+        &sb.owner_secret,
+    );
+    let other = connections::save_connection(&s, &other).expect("save");
+    connections::connect(&s, &other.id).await.expect("connect");
+    let e = access_logs::refilter(&s, LogFilter::default())
+        .await
+        .expect_err("not this connection's");
+    assert_eq!(e.kind(), ErrorKind::Gone);
+
+    // A read the page stopped before it began reads nothing and says so.
     s.requests().cancel(7);
     let e = access_logs::read(
         &s,
@@ -224,6 +247,52 @@ async fn the_viewer_sums_up_the_log_files_below_the_prefix() {
         .await
         .expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
+
+    // Stopped half way: over a link held to 20 kB/s, 400 kB of logs would take 20 s; the stop
+    // ends the read at once.
+    let big: String = (0..1600)
+        .map(|i| {
+            let at = format!("05/Dec/2026:12:{:02}:{:02} +0000", i / 60 % 60, i % 60);
+            line(
+                &at,
+                "192.0.2.9",
+                "REST.GET.OBJECT",
+                "big.bin",
+                200,
+                "1",
+                "slow",
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(big.len() > 400_000, "{}", big.len());
+    put(
+        &owner,
+        &logs,
+        "access-logs/big/2026-12-05-12-00-00-000000",
+        big.as_bytes(),
+    )
+    .await;
+    let slow = spacedock_tests::proxy::counting_proxy(&sb.endpoint.url, Some(20_000));
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = std::sync::Arc::new(connected(&sb, root.path(), &slow.url).await);
+    let reading = {
+        let (s, logs) = (s.clone(), logs.clone());
+        tokio::spawn(async move {
+            let read = (&logs[..], None);
+            access_logs::read(&s, read, "access-logs/big/", &LogFilter::default(), Some(8)).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let stopped_at = std::time::Instant::now();
+    s.requests().cancel(8);
+    let e = reading.await.expect("task").expect_err("stopped");
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert!(
+        stopped_at.elapsed() < std::time::Duration::from_secs(5),
+        "the stop waited for the read: {:?}",
+        stopped_at.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -88,11 +88,11 @@ async fn a_rotated_key_is_replaced_everywhere_then_revoked() {
     let (owner_id, client_a, space, old, _owner) = a_key_in_use(&sb, &s).await;
     let old_secret = held(&s, &old).expect("held");
 
-    let plan = rotate::would_move(&s, &old).expect("plan");
+    let plan = rotate::would_move(&s, &old).await.expect("plan");
     assert_eq!(plan.connections, ["Client A"]);
     assert_eq!(plan.spaces, std::slice::from_ref(&space));
 
-    let done = rotate::rotate(&s, &old).await.expect("rotate");
+    let done = rotate::rotate(&s, &old, None).await.expect("rotate");
     let new = done.key.access_key.clone();
     assert_ne!(new, old);
     assert_eq!(done.key.name, "client a");
@@ -179,7 +179,9 @@ async fn a_rotation_whose_new_key_fails_a_space_changes_nothing() {
         .map(|r| r.key.access_key)
         .collect();
 
-    let e = rotate::rotate(&s, &old).await.expect_err("not rotated");
+    let e = rotate::rotate(&s, &old, None)
+        .await
+        .expect_err("not rotated");
     assert!(e.to_string().contains("not rotated"), "{e}");
     assert!(e.to_string().contains(&other), "names the Space: {e}");
     assert!(e.to_string().contains("nothing else changed"), "{e}");
@@ -211,7 +213,8 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
     let sb = sandbox();
     let root = tempfile::tempdir().expect("tempdir");
     let s = services(root.path());
-    let (owner_id, client_a, space, old, _owner) = a_key_in_use(&sb, &s).await;
+    let (owner_id, client_a, space, old, owner) = a_key_in_use(&sb, &s).await;
+    let service = s.active().await.expect("connected").profile.provider;
     let grants = vec![Grant {
         space: space.clone(),
         permission: Permission::ReadWrite,
@@ -239,6 +242,8 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
         made_as,
         new: None,
         step: Step::Making,
+        service: service.clone(),
+        before: Vec::new(),
     };
     s.settings()
         .set_key_rotation(serde_json::to_value(&journal).expect("json"))
@@ -287,6 +292,15 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
         s.settings().key_rotation().is_some_and(|v| !v.is_null()),
         "not yet revoked"
     );
+    // Revoked by hand meanwhile (as a "not revoked" result suggests): finishing still ends.
+    let by_hand = spacedock::core::keys::admin::Admin::new(
+        &sb.endpoint.url,
+        "us-east-1",
+        &owner.access_key,
+        &owner.secret,
+    );
+    let uid = by_hand.uid_of(&old).await.expect("uid");
+    admin(&["key", "rm", "--uid", &uid, "--access-key", &old]);
     connections::connect(&s, &owner_id).await.expect("connect");
     let listed = keys::list(&s).await.expect("list");
     assert!(
@@ -315,13 +329,62 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
             "new": null, "step": "making", "fromTheFuture": true
         }))
         .expect("journal");
-    let e = rotate::rotate(&s, &new.key.access_key)
+    let e = rotate::rotate(&s, &new.key.access_key, None)
         .await
         .expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::Settings, "{e}");
     s.settings()
         .set_key_rotation(serde_json::Value::Null)
         .expect("clear");
+
+    // A rotation whose connection was deleted since: a connection of the same service undoes it.
+    let read = vec![Grant {
+        space: space.clone(),
+        permission: Permission::Read,
+    }];
+    let orphaned = keys::generate(
+        &s,
+        "orphaned (new, 9f8e7d)",
+        &Scope::Limited { grants: read },
+    )
+    .await
+    .expect("the key it made");
+    let journal = Journal {
+        connection: "a-connection-deleted-since".into(),
+        old: new.key.access_key.clone(),
+        name: "client a".into(),
+        made_as: "orphaned (new, 9f8e7d)".into(),
+        new: Some(orphaned.key.access_key.clone()),
+        step: Step::Making,
+        service: service.clone(),
+        before: Vec::new(),
+    };
+    s.settings()
+        .set_key_rotation(serde_json::to_value(&journal).expect("json"))
+        .expect("journal");
+    connections::connect(&s, &owner_id).await.expect("connect");
+    let listed = keys::list(&s).await.expect("list");
+    assert!(listed
+        .keys
+        .iter()
+        .all(|r| r.key.access_key != orphaned.key.access_key));
+    assert!(listed
+        .keys
+        .iter()
+        .any(|r| r.key.access_key == new.key.access_key));
+    assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
+
+    // Stopped before it began: nothing is made, nothing moves.
+    s.requests().cancel(4242);
+    let e = rotate::rotate(&s, &new.key.access_key, Some(4242))
+        .await
+        .expect_err("stopped");
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(
+        keys::list(&s).await.expect("list").keys.len(),
+        listed.keys.len()
+    );
+    assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
 }
 
 /// On DigitalOcean (the FAKE API, whose keys are made for real on the sandbox): the connection's
@@ -381,7 +444,7 @@ async fn a_digitalocean_connections_own_key_is_rotated_through_the_api() {
         .await
         .expect("token");
 
-    let done = rotate::rotate(&s, &first).await.expect("rotate");
+    let done = rotate::rotate(&s, &first, None).await.expect("rotate");
     let new = done.key.access_key.clone();
     assert_eq!(done.connections, ["Agency"]);
     assert_eq!(done.tried, ["the Spaces list"]);

@@ -132,4 +132,25 @@ describe('CreateSpace', () => {
     expect(said.textContent).toContain('default project');
     expect(document.getElementById('space-project')).toBeNull();
   });
+
+  it('asks for no project when the default one is chosen', async () => {
+    vi.mocked(backend.createOptions).mockResolvedValue({
+      regions: [{ slug: 'nyc3', label: 'New York · nyc3' }],
+      defaultRegion: 'nyc3',
+      projects: [
+        { id: 'p-default', name: 'First project', isDefault: true },
+        { id: 'p-sites', name: 'Client sites', isDefault: false },
+      ],
+      projectsProblem: null,
+    });
+    vi.mocked(backend.spaceAvailability).mockResolvedValue('free');
+    const details = { name: 'my-space', region: 'nyc3', fileListing: 'restricted' as const, urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null }, opensWith: null, limited: false };
+    vi.mocked(backend.createSpace).mockResolvedValue(details);
+    render(CreateSpace, { onCreated: vi.fn(), onCancel: vi.fn() });
+    await waitFor(() => expect(document.getElementById('space-project')).not.toBeNull());
+    await fireEvent.input(document.getElementById('space-name') as HTMLInputElement, { target: { value: 'my-space' } });
+    await waitFor(() => expect(document.getElementById('name-availability')?.getAttribute('data-state')).toBe('free'), { timeout: 2000 });
+    await fireEvent.click(screen.getByText('Create a Space', { selector: 'button' }));
+    await waitFor(() => expect(backend.createSpace).toHaveBeenCalledWith('my-space', 'nyc3', 'restricted', null));
+  });
 });

@@ -83,6 +83,7 @@ describe('KeysPage', () => {
       tried: ['a'],
       oldRevoked: false,
       left: 'Everything now uses the new key, but the old key AK1 was not revoked.',
+      secret: 'NEW-SECRET-ONCE',
     });
     render(KeysPage, { onConnected: vi.fn() });
     await fireEvent.click(await screen.findByText('Rotate…'));
@@ -105,7 +106,10 @@ describe('KeysPage', () => {
       expect(found).not.toBeNull();
       return found as HTMLElement;
     });
-    expect(backend.rotateKey).toHaveBeenCalledWith('AK1');
+    expect(backend.rotateKey).toHaveBeenCalledWith('AK1', expect.anything());
+    // The new secret is shown once, apart from the notice.
+    expect(await screen.findByText('NEW-SECRET-ONCE')).toBeTruthy();
+    expect(done.textContent).not.toContain('NEW-SECRET-ONCE');
     expect(done.dataset.oldRevoked).toBe('false');
     expect(done.className).toContain('warn');
     expect(done.textContent).toContain('is now AK9, tried on a.');

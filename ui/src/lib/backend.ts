@@ -628,8 +628,8 @@ export function deleteKey(accessKey: string): Promise<void> {
 }
 
 /** Replaces the key with a new one of the same grants everywhere it is used, then revokes it. */
-export function rotateKey(accessKey: string): Promise<RotatedKey> {
-  return invoke('rotate_key', { accessKey });
+export function rotateKey(accessKey: string, signal?: AbortSignal): Promise<RotatedKey> {
+  return stoppable(signal, (request) => invoke('rotate_key', { accessKey, request }));
 }
 
 export function rotationPlan(accessKey: string): Promise<RotationPlan> {

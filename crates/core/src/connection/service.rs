@@ -235,6 +235,8 @@ pub async fn disconnect(services: &Services) {
 /// Forgets a saved connection, its secret and its DigitalOcean token; disconnects if it is the
 /// active one.
 pub async fn delete_connection(services: &Services, id: &str) -> Result<()> {
+    // Not while a key rotation moves connections.
+    let _rotation = services.key_rotation_lock().lock().await;
     let mut profiles = services.settings().profiles()?;
     let Some(profile) = profiles.iter().find(|p| p.id == id).cloned() else {
         return Ok(());

@@ -17,18 +17,20 @@ use super::manager::{space_names, Manager};
 use super::service::{secret_of, write_and_delete};
 use super::{AccessKey, Permission, Scope};
 use crate::connection::active::Active;
+use crate::connection::service::secret_account;
 use crate::connection::{key_account, ConnectionProfile, Provider};
 use crate::error::{Error, Result};
 use crate::s3;
 use crate::secret::Secret;
 use crate::services::Services;
+use crate::CancellationToken;
 
 /// A new DigitalOcean key may take a moment to be accepted everywhere: a Space that refuses it
 /// is tried again for this long before the rotation is given up. RGW's keys work at once.
 const SETTLE: Duration = Duration::from_secs(30);
 
-/// What a rotation did, for the keys page to say.
-#[derive(Debug, Clone, Serialize, TS)]
+/// What a rotation did, for the keys page to say. Its `Debug` leaves the secret out.
+#[derive(Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RotatedKey {
@@ -41,9 +43,26 @@ pub struct RotatedKey {
     pub spaces: Vec<String>,
     /// Where the new key was tried before anything was moved: Space names, or "the Spaces list".
     pub tried: Vec<String>,
-    /// The old key was revoked. When not, `left` says why and what to do.
+    /// The old key was revoked. `left` says what is left to do, if anything.
     pub old_revoked: bool,
     pub left: Option<String>,
+    /// The new key's secret, shown once (as a generated key's is) for programs outside the app
+    /// that used the old key; it is in the keychain.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for RotatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedKey")
+            .field("old_access_key", &self.old_access_key)
+            .field("key", &self.key)
+            .field("connections", &self.connections)
+            .field("spaces", &self.spaces)
+            .field("tried", &self.tried)
+            .field("old_revoked", &self.old_revoked)
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A rotation in progress, written before each step.
@@ -61,6 +80,12 @@ pub struct Journal {
     pub made_as: String,
     pub new: Option<String>,
     pub step: Step,
+    /// The service the keys are of: only its connections move (another service may have a key
+    /// of the same name).
+    pub service: Provider,
+    /// The account's keys before the new one was made: a key made just before a crash whose
+    /// name the server does not keep (RGW's full keys) is the one that was not there.
+    pub before: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,9 +116,25 @@ struct Plan {
     spaces: BTreeSet<String>,
 }
 
-fn plan(profiles: &[ConnectionProfile], old: &str) -> Plan {
+/// Whether two connections reach the same service, so one key id means one key: DigitalOcean's
+/// keys are the account's in every region; a gateway's are its own.
+pub fn same_service(a: &Provider, b: &Provider) -> bool {
+    match (a, b) {
+        (Provider::DigitalOcean { .. }, Provider::DigitalOcean { .. }) => true,
+        (Provider::Sandbox, Provider::Sandbox) => true,
+        (Provider::Custom { endpoint: x, .. }, Provider::Custom { endpoint: y, .. }) => x
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(y.trim_end_matches('/')),
+        _ => false,
+    }
+}
+
+fn plan(profiles: &[ConnectionProfile], service: &Provider, old: &str) -> Plan {
     let mut plan = Plan::default();
-    for p in profiles {
+    for p in profiles
+        .iter()
+        .filter(|p| same_service(&p.provider, service))
+    {
         if p.access_key == old {
             plan.connections.push((p.id.clone(), p.name.clone()));
         }
@@ -112,10 +153,11 @@ fn plan(profiles: &[ConnectionProfile], old: &str) -> Plan {
 /// use nowhere is tried on each Space it is granted.
 fn trials(
     profiles: &[ConnectionProfile],
+    service: &Provider,
     old: &str,
     scope: &Scope,
-    own_region: &str,
 ) -> Vec<Trial> {
+    let own_region = service.region_label();
     let write_in = |space: &str| match scope {
         Scope::Full => true,
         Scope::Limited { grants } => grants
@@ -123,7 +165,10 @@ fn trials(
             .any(|g| g.space == space && g.permission != Permission::Read),
     };
     let mut trials = BTreeSet::new();
-    for p in profiles {
+    for p in profiles
+        .iter()
+        .filter(|p| same_service(&p.provider, service))
+    {
         if p.access_key == old {
             match &p.space {
                 Some(space) => trials.insert(Trial::Space {
@@ -153,7 +198,7 @@ fn trials(
                 for g in grants {
                     trials.insert(Trial::Space {
                         space: g.space.clone(),
-                        region: own_region.to_string(),
+                        region: own_region.clone(),
                         write: g.permission != Permission::Read,
                     });
                 }
@@ -182,12 +227,28 @@ fn write_journal(services: &Services, journal: Option<&Journal>) -> Result<()> {
 }
 
 /// Rotates `access_key`: a new key with the same grants takes its place everywhere, tried first;
-/// then the old key is revoked. Any failure before the move leaves everything as it was.
-pub async fn rotate(services: &Services, access_key: &str) -> Result<RotatedKey> {
+/// then the old key is revoked. Until the move begins, the page may stop it (request `request`),
+/// and any failure leaves everything as it was.
+pub async fn rotate(
+    services: &Services,
+    access_key: &str,
+    request: Option<u32>,
+) -> Result<RotatedKey> {
     let _one_at_a_time = services.key_rotation_lock().lock().await;
+    services
+        .requests()
+        .run_stoppable(request, |stop| rotate_until(services, access_key, stop))
+        .await
+}
+
+async fn rotate_until(
+    services: &Services,
+    access_key: &str,
+    stop: CancellationToken,
+) -> Result<RotatedKey> {
     if let Some(j) = journal_of(services)? {
         return Err(Error::InvalidInput(format!(
-            "The rotation of {} is not finished yet. Open the connection that began it to finish it.",
+            "The rotation of {} is not finished yet: it is finished when the connection that began it opens again.",
             j.old
         )));
     }
@@ -198,24 +259,27 @@ pub async fn rotate(services: &Services, access_key: &str) -> Result<RotatedKey>
         ));
     }
     let manager = Manager::of(services, &active).await?;
-    let spaces = match &manager {
-        Manager::Rgw(_) => space_names(&active).await?,
-        Manager::DigitalOcean(_) => Vec::new(),
-    };
-    let old = manager
-        .list(&active, &spaces)
-        .await?
-        .into_iter()
+    let listed = listed_keys(&manager, &active).await?;
+    let old = listed
+        .iter()
         .find(|k| k.access_key == access_key)
+        .cloned()
         .ok_or_else(|| Error::Gone("That key is not among this account's keys.".into()))?;
+    if let Manager::DigitalOcean(api) = &manager {
+        // A grant this app does not understand would be missing from the new key.
+        api.get_whole(access_key).await?;
+    }
     let name = match services.settings().key_names().remove(access_key) {
         Some(given) => given,
         None if !old.name.is_empty() => old.name.clone(),
         None => "Rotated key".to_string(),
     };
+    let service = active.profile.provider.clone();
     let profiles = services.settings().profiles()?;
-    let own_region = active.profile.provider.region_label();
-    let trials = trials(&profiles, access_key, &old.scope, &own_region);
+    let trials = trials(&profiles, &service, access_key, &old.scope);
+    if stop.is_cancelled() {
+        return Err(Error::Cancelled("Nothing was changed.".into()));
+    }
 
     let mut journal = Journal {
         connection: active.profile.id.clone(),
@@ -227,6 +291,8 @@ pub async fn rotate(services: &Services, access_key: &str) -> Result<RotatedKey>
         ),
         new: None,
         step: Step::Making,
+        service: service.clone(),
+        before: listed.iter().map(|k| k.access_key.clone()).collect(),
     };
     write_journal(services, Some(&journal))?;
     let made = manager
@@ -250,7 +316,11 @@ pub async fn rotate(services: &Services, access_key: &str) -> Result<RotatedKey>
         Manager::DigitalOcean(_) => SETTLE,
         Manager::Rgw(_) => Duration::ZERO,
     };
-    let tried = match keep_and_try(services, &active, (&key, &secret), &trials, settle).await {
+    let tried = tokio::select! {
+        tried = keep_and_try(services, &active, (&key, &secret), &trials, settle) => tried,
+        () = stop.cancelled() => Err(Error::Cancelled("Stopped before anything moved.".into())),
+    };
+    let tried = match tried {
         Ok(tried) => tried,
         Err(e) => {
             let undone = undo(services, &manager, &active, &journal, &key.access_key).await;
@@ -258,31 +328,38 @@ pub async fn rotate(services: &Services, access_key: &str) -> Result<RotatedKey>
                 Ok(()) => "The new key was revoked; nothing else changed.".to_string(),
                 Err(u) => format!("The new key could not be revoked ({u}); it is revoked the next time this connection opens."),
             };
-            return Err(Error::InvalidInput(format!(
-                "The key was not rotated: {e} {undone}"
-            )));
+            return Err(match e {
+                Error::Cancelled(_) => {
+                    Error::Cancelled(format!("The key was not rotated. {undone}"))
+                }
+                e => Error::InvalidInput(format!("The key was not rotated: {e} {undone}")),
+            });
         }
     };
 
+    // From here on the rotation only goes forward: a stop is not taken.
     journal.step = Step::Moving;
     write_journal(services, Some(&journal))?;
-    let plan = plan(&profiles, access_key);
-    move_onto(services, access_key, &key.access_key, &secret).await?;
+    let plan = plan(&profiles, &service, access_key);
+    move_onto(services, &journal, &key.access_key, &secret).await?;
 
     // The old key opens nothing from here on, and the new one takes its name.
-    let active = services.active().await?;
-    let (old_revoked, left) = match Manager::of(services, &active).await {
-        Ok(manager) => match finish(services, &manager, &active, &journal, &key.access_key).await {
-            Ok(()) => (true, None),
-            Err(e) => (false, Some(e)),
+    let ended = match services.active().await {
+        Ok(active) => match Manager::of(services, &active).await {
+            Ok(manager) => finish(services, &manager, &active, &journal, &key.access_key).await,
+            Err(e) => Ended::NotRevoked(e),
         },
-        Err(e) => (false, Some(e)),
+        Err(e) => Ended::NotRevoked(e),
     };
-    let left = left.map(|e| {
-        format!(
+    let (old_revoked, left) = match ended {
+        Ended::Done => (true, None),
+        Ended::NotRevoked(e) => (false, Some(format!(
             "Everything now uses the new key, but the old key {access_key} was not revoked: {e} It is tried again the next time this connection opens; you can also revoke it yourself."
-        )
-    });
+        ))),
+        Ended::Revoked(e) => (true, Some(format!(
+            "The old key is revoked, but what Spacedock remembers of it was not all tidied: {e} It is tried again the next time this connection opens."
+        ))),
+    };
     key.name = name;
     Ok(RotatedKey {
         old_access_key: access_key.to_string(),
@@ -292,7 +369,17 @@ pub async fn rotate(services: &Services, access_key: &str) -> Result<RotatedKey>
         tried,
         old_revoked,
         left,
+        secret: secret.expose().to_string(),
     })
+}
+
+/// Every key of the account the manager keeps.
+async fn listed_keys(manager: &Manager, active: &Active) -> Result<Vec<AccessKey>> {
+    let spaces = match manager {
+        Manager::Rgw(_) => space_names(active).await?,
+        Manager::DigitalOcean(_) => Vec::new(),
+    };
+    manager.list(active, &spaces).await
 }
 
 /// Puts the new key's secret in the keychain under its name, then tries it everywhere it must
@@ -383,13 +470,23 @@ async fn try_once(active: &Active, access_key: &str, secret: &Secret, trial: &Tr
     }
 }
 
-/// Every saved connection and remembered Space that used `old` now uses `new`, the connection in
-/// use too. Written so that doing it twice is doing it once (a crash may repeat it).
-async fn move_onto(services: &Services, old: &str, new: &str, secret: &Secret) -> Result<()> {
+/// Every saved connection and remembered Space of the journal's service that used the old key
+/// now uses the new one, the connection in use too. Doing it twice is doing it once (a crash may
+/// repeat it).
+async fn move_onto(
+    services: &Services,
+    journal: &Journal,
+    new: &str,
+    secret: &Secret,
+) -> Result<()> {
+    let old = journal.old.as_str();
     let mut profiles = services.settings().profiles()?;
-    for p in profiles.iter_mut() {
+    for p in profiles
+        .iter_mut()
+        .filter(|p| same_service(&p.provider, &journal.service))
+    {
         if p.access_key == old {
-            services.keychain().set(&p.keychain_account(), secret)?;
+            services.keychain().set(&secret_account(p), secret)?;
             p.access_key = new.to_string();
         }
         for key in p.space_keys.values_mut() {
@@ -404,6 +501,9 @@ async fn move_onto(services: &Services, old: &str, new: &str, secret: &Secret) -
             let Some(active) = active.as_mut() else {
                 return;
             };
+            if !same_service(&active.profile.provider, &journal.service) {
+                return;
+            }
             if active.profile.access_key == old {
                 active.profile.access_key = new.to_string();
                 active.secret = secret.clone();
@@ -428,42 +528,61 @@ async fn move_onto(services: &Services, old: &str, new: &str, secret: &Secret) -
     Ok(())
 }
 
-/// After the move: the old key is revoked and forgotten, the new one named as it was.
+/// How the end of a rotation went.
+enum Ended {
+    Done,
+    /// The old key may still open Spaces.
+    NotRevoked(Error),
+    /// The old key is revoked; tidying what the app remembers of it failed.
+    Revoked(Error),
+}
+
+/// After the move: the old key is revoked (unless the account no longer has it) and forgotten,
+/// the new one named as it was; then the journal is cleared.
 async fn finish(
     services: &Services,
     manager: &Manager,
     active: &Active,
     journal: &Journal,
     new: &str,
-) -> Result<()> {
-    match manager.revoke(active, &journal.old).await {
-        Ok(()) => {}
-        // Already revoked (by an earlier try, or by hand): what was wanted.
-        Err(Error::Gone(_)) => {}
-        Err(e) => return Err(e),
+) -> Ended {
+    let still_there = match listed_keys(manager, active).await {
+        Ok(keys) => keys.iter().any(|k| k.access_key == journal.old),
+        Err(e) => return Ended::NotRevoked(e),
+    };
+    if still_there {
+        if let Err(e) = manager.revoke(active, &journal.old).await {
+            return Ended::NotRevoked(e);
+        }
     }
-    if let Manager::DigitalOcean(api) = manager {
-        api.rename(new, &journal.name).await?;
+    let tidied = async {
+        if let Manager::DigitalOcean(api) = manager {
+            api.rename(new, &journal.name).await?;
+        }
+        services.keychain().delete(&key_account(&journal.old))?;
+        let dates = services.settings().key_dates();
+        services.settings().forget_key(&journal.old)?;
+        services.settings().set_key_name(new, Some(&journal.name))?;
+        if !dates.contains_key(new) {
+            let now = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok();
+            services.settings().set_key_date(new, now.as_deref())?;
+        }
+        write_journal(services, None)
+    };
+    if let Err(e) = tidied.await {
+        return Ended::Revoked(e);
     }
-    services.keychain().delete(&key_account(&journal.old))?;
-    let dates = services.settings().key_dates();
-    services.settings().forget_key(&journal.old)?;
-    services.settings().set_key_name(new, Some(&journal.name))?;
-    if !dates.contains_key(new) {
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .ok();
-        services.settings().set_key_date(new, now.as_deref())?;
-    }
-    write_journal(services, None)?;
     services.log().write(format!(
         "rotated the access key {} to {new}: the old key is revoked",
         journal.old
     ));
-    Ok(())
+    Ended::Done
 }
 
-/// Before the move: the new key is revoked and forgotten; nothing else had changed.
+/// Before the move: the new key is revoked (unless the account no longer has it) and forgotten;
+/// nothing else had changed.
 async fn undo(
     services: &Services,
     manager: &Manager,
@@ -471,9 +590,17 @@ async fn undo(
     journal: &Journal,
     new: &str,
 ) -> Result<()> {
-    match manager.revoke(active, new).await {
-        Ok(()) | Err(Error::Gone(_)) => {}
-        Err(e) => return Err(e),
+    if new == journal.old {
+        return Err(Error::Internal(
+            "a rotation never revokes the key it replaces".into(),
+        ));
+    }
+    if listed_keys(manager, active)
+        .await?
+        .iter()
+        .any(|k| k.access_key == new)
+    {
+        manager.revoke(active, new).await?;
     }
     services.keychain().delete(&key_account(new))?;
     services.settings().forget_key(new)?;
@@ -486,9 +613,12 @@ async fn undo(
 }
 
 /// Before any connection opens: a move a quit or a crash interrupted is finished, so no saved
-/// connection is left signing with a key whose secret was already replaced.
+/// connection is left signing with a key whose secret was already replaced. Skipped while a
+/// rotation runs in this app (it finishes its own).
 pub async fn finish_interrupted_move(services: &Services) -> Result<()> {
-    let _one_at_a_time = services.key_rotation_lock().lock().await;
+    let Ok(_one_at_a_time) = services.key_rotation_lock().try_lock() else {
+        return Ok(());
+    };
     let Some(journal) = journal_of(services)? else {
         return Ok(());
     };
@@ -497,42 +627,61 @@ pub async fn finish_interrupted_move(services: &Services) -> Result<()> {
             .new
             .clone()
             .ok_or_else(|| Error::settings("the unfinished key rotation names no new key", None))?;
-        move_onto(services, &journal.old, &new, &secret_of(services, &new)?).await?;
+        move_onto(services, &journal, &new, &secret_of(services, &new)?).await?;
     }
     Ok(())
 }
 
-/// Once the connection that began an interrupted rotation is open again: before the move, the
-/// new key is revoked; after it, the old one is. Says what it did, or nothing when there was
-/// nothing to do here.
+/// Once a connection of the rotation's service is open: before the move, the new key is revoked;
+/// after it, the old one is. The connection that began it does this; so does any other of the
+/// same service once that one is gone. Says what it did, or nothing when there was nothing to do.
 pub async fn finish_interrupted(services: &Services) -> Result<Option<String>> {
-    let _one_at_a_time = services.key_rotation_lock().lock().await;
+    let Ok(_one_at_a_time) = services.key_rotation_lock().try_lock() else {
+        return Ok(None);
+    };
     let Some(journal) = journal_of(services)? else {
         return Ok(None);
     };
     let active = services.active().await?;
-    if active.profile.id != journal.connection {
+    let began_it = active.profile.id == journal.connection;
+    let orphaned = services.settings().profile(&journal.connection)?.is_none()
+        && same_service(&active.profile.provider, &journal.service);
+    if !began_it && !orphaned {
         return Ok(None);
     }
     let manager = Manager::of(services, &active).await?;
     match journal.step {
         Step::Making => {
-            // The new key may have been made before its access key was written down: it is
-            // found by the name it was made under.
-            let spaces = match &manager {
-                Manager::Rgw(_) => space_names(&active).await?,
-                Manager::DigitalOcean(_) => Vec::new(),
+            let listed = listed_keys(&manager, &active).await?;
+            let made: Vec<String> = match &journal.new {
+                Some(new) => vec![new.clone()],
+                // Made just before the crash, its access key never written down: the key named
+                // as it was made, else the one key that was not there before (RGW keeps no
+                // name for full keys). Anything less sure is left alone, and said.
+                None => {
+                    let named: Vec<String> = (listed.iter())
+                        .filter(|k| k.access_key != journal.old && k.name == journal.made_as)
+                        .map(|k| k.access_key.clone())
+                        .collect();
+                    let unnamed_new: Vec<String> = (listed.iter())
+                        .filter(|k| k.access_key != journal.old && k.name.is_empty())
+                        .filter(|k| !journal.before.contains(&k.access_key))
+                        .map(|k| k.access_key.clone())
+                        .collect();
+                    match (named.len(), unnamed_new.len()) {
+                        (1.., _) => named,
+                        (0, 1) => unnamed_new,
+                        (0, 0) => Vec::new(),
+                        (0, n) => {
+                            write_journal(services, None)?;
+                            return Ok(Some(format!(
+                                "An interrupted rotation of the key {} was undone, but {n} new unnamed keys could have been the one it made: none was revoked. Look for an unneeded key on the Access keys page.",
+                                journal.old
+                            )));
+                        }
+                    }
+                }
             };
-            let listed = manager.list(&active, &spaces).await?;
-            let made: BTreeSet<String> = listed
-                .into_iter()
-                .filter(|k| {
-                    k.access_key != journal.old
-                        && (Some(&k.access_key) == journal.new.as_ref()
-                            || k.name == journal.made_as)
-                })
-                .map(|k| k.access_key)
-                .collect();
             for new in &made {
                 undo(services, &manager, &active, &journal, new).await?;
             }
@@ -546,11 +695,13 @@ pub async fn finish_interrupted(services: &Services) -> Result<Option<String>> {
             let new = journal.new.clone().ok_or_else(|| {
                 Error::settings("the unfinished key rotation names no new key", None)
             })?;
-            finish(services, &manager, &active, &journal, &new).await?;
-            Ok(Some(format!(
-                "An interrupted rotation of the key {} was finished: everything uses {new}, and the old key is revoked.",
-                journal.old
-            )))
+            match finish(services, &manager, &active, &journal, &new).await {
+                Ended::Done => Ok(Some(format!(
+                    "An interrupted rotation of the key {} was finished: everything uses {new}, and the old key is revoked.",
+                    journal.old
+                ))),
+                Ended::NotRevoked(e) | Ended::Revoked(e) => Err(e),
+            }
         }
     }
 }
@@ -566,8 +717,9 @@ pub struct RotationPlan {
     pub spaces: Vec<String>,
 }
 
-pub fn would_move(services: &Services, access_key: &str) -> Result<RotationPlan> {
-    let plan = plan(&services.settings().profiles()?, access_key);
+pub async fn would_move(services: &Services, access_key: &str) -> Result<RotationPlan> {
+    let service = services.active().await?.profile.provider;
+    let plan = plan(&services.settings().profiles()?, &service, access_key);
     Ok(RotationPlan {
         connections: plan.connections.into_iter().map(|(_, n)| n).collect(),
         spaces: plan.spaces.into_iter().collect(),
@@ -627,11 +779,14 @@ mod tests {
                 },
             ],
         };
+        let ams3 = Provider::DigitalOcean {
+            region: "ams3".into(),
+        };
         let profiles = [
             profile("1", "OLD", Some("a"), &[]),
             profile("2", "OWNER", None, &[("b", "OLD"), ("x", "OTHER")]),
         ];
-        let got = trials(&profiles, "OLD", &scope, "nyc3");
+        let got = trials(&profiles, &ams3, "OLD", &scope);
         assert_eq!(
             got,
             vec![
@@ -647,11 +802,14 @@ mod tests {
                 },
             ]
         );
-        let moved = plan(&profiles, "OLD");
+        let moved = plan(&profiles, &ams3, "OLD");
         assert_eq!(moved.connections, vec![("1".into(), "conn 1".into())]);
         assert_eq!(moved.spaces, BTreeSet::from(["b".to_string()]));
         // Used nowhere: each granted Space, in the connection's region.
-        let got = trials(&[], "OLD", &scope, "nyc3");
+        let nyc3 = Provider::DigitalOcean {
+            region: "nyc3".into(),
+        };
+        let got = trials(&[], &nyc3, "OLD", &scope);
         assert_eq!(got.len(), 3);
         assert!(got
             .iter()
@@ -659,14 +817,43 @@ mod tests {
         // A full key used by a connection without a Space lists Spaces.
         let full = trials(
             &[profile("3", "OLD", None, &[])],
+            &nyc3,
             "OLD",
             &Scope::Full,
-            "nyc3",
         );
         assert_eq!(full, vec![Trial::SpacesList]);
         assert_eq!(
-            trials(&[], "OLD", &Scope::Full, "nyc3"),
+            trials(&[], &nyc3, "OLD", &Scope::Full),
             vec![Trial::SpacesList]
         );
+    }
+
+    #[test]
+    fn only_connections_of_the_same_service_move() {
+        let gateway = |url: &str| Provider::Custom {
+            endpoint: url.into(),
+            signing_region: "us-east-1".into(),
+            path_style: true,
+        };
+        let mut here = profile("1", "admin", None, &[("a", "admin")]);
+        here.provider = gateway("https://s3.example.com/");
+        let mut there = profile("2", "admin", None, &[("b", "admin")]);
+        there.provider = gateway("https://s3.other.example");
+        let moved = plan(&[here, there], &gateway("https://S3.example.com"), "admin");
+        assert_eq!(moved.connections, vec![("1".into(), "conn 1".into())]);
+        assert_eq!(moved.spaces, BTreeSet::from(["a".to_string()]));
+        // DigitalOcean's keys are the account's in every region.
+        assert!(same_service(
+            &Provider::DigitalOcean {
+                region: "ams3".into()
+            },
+            &Provider::DigitalOcean {
+                region: "nyc3".into()
+            }
+        ));
+        assert!(!same_service(
+            &Provider::Sandbox,
+            &gateway("http://127.0.0.1:1")
+        ));
     }
 }

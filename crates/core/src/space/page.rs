@@ -213,13 +213,20 @@ pub async fn create(
             services.log().write(format!(
                 "the Space “{name}” was not put in the project {project}: {e}"
             ));
-            // The listing's error comes first: the wizard's retry for it opens the Space.
-            made?;
             let label = projects_of(services, &active)
                 .await
                 .ok()
                 .and_then(|all| all.into_iter().find(|p| p.id == project))
                 .map_or_else(|| project.to_string(), |p| p.name);
+            // Both failed: the listing's error (whose retry opens the Space) says both.
+            if let Err(Error::ListingNotApplied { space, reason }) = made {
+                return Err(Error::ListingNotApplied {
+                    space,
+                    reason: format!(
+                        "{reason} Nor could it be put in the project “{label}” ({e}): it is in the account's default project."
+                    ),
+                });
+            }
             return Err(Error::ProjectNotAssigned {
                 space: name.to_string(),
                 project: label,

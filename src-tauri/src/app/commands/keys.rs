@@ -59,14 +59,18 @@ pub async fn delete_key(state: State<'_, Services>, access_key: String) -> Resul
 
 /// Replaces a key with a new one of the same grants everywhere the app uses it, then revokes it.
 #[tauri::command]
-pub async fn rotate_key(state: State<'_, Services>, access_key: String) -> Result<RotatedKey> {
-    Ok(rotate::rotate(&state, &access_key).await?)
+pub async fn rotate_key(
+    state: State<'_, Services>,
+    access_key: String,
+    request: Option<u32>,
+) -> Result<RotatedKey> {
+    Ok(rotate::rotate(&state, &access_key, request).await?)
 }
 
 /// What a rotation of the key would move, for the question asked first.
 #[tauri::command]
-pub fn rotation_plan(state: State<'_, Services>, access_key: String) -> Result<RotationPlan> {
-    Ok(rotate::would_move(&state, &access_key)?)
+pub async fn rotation_plan(state: State<'_, Services>, access_key: String) -> Result<RotationPlan> {
+    Ok(rotate::would_move(&state, &access_key).await?)
 }
 
 /// Removes a key from the keychain only, leaving it valid on its server.

@@ -125,8 +125,11 @@ pub async fn read_access_logs(
 
 /// The figures of the logs last read, under another filter.
 #[tauri::command]
-pub fn filter_access_logs(state: State<'_, Services>, filter: LogFilter) -> Result<LogReport> {
-    Ok(access_logs::refilter(&state, &filter)?)
+pub async fn filter_access_logs(
+    state: State<'_, Services>,
+    filter: LogFilter,
+) -> Result<LogReport> {
+    Ok(access_logs::refilter(&state, filter).await?)
 }
 
 /// "Check this Space": each check, what it found, what it means, and its fix where one is safe.

@@ -13,4 +13,8 @@ recent: Array<LogLine>,
 /**
  * Log files read, and how many there were under the prefix.
  */
-filesRead: number, filesFound: number, bytesRead: number, };
+filesRead: number, filesFound: number, 
+/**
+ * Files left out because each alone is bigger than what is read at most.
+ */
+filesTooBig: number, bytesRead: number, };

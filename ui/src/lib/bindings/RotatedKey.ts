@@ -2,7 +2,7 @@
 import type { AccessKey } from "./AccessKey";
 
 /**
- * What a rotation did, for the keys page to say.
+ * What a rotation did, for the keys page to say. Its `Debug` leaves the secret out.
  */
 export type RotatedKey = { oldAccessKey: string, 
 /**
@@ -22,6 +22,11 @@ spaces: Array<string>,
  */
 tried: Array<string>, 
 /**
- * The old key was revoked. When not, `left` says why and what to do.
+ * The old key was revoked. `left` says what is left to do, if anything.
  */
-oldRevoked: boolean, left: string | null, };
+oldRevoked: boolean, left: string | null, 
+/**
+ * The new key's secret, shown once (as a generated key's is) for programs outside the app
+ * that used the old key; it is in the keychain.
+ */
+secret: string, };

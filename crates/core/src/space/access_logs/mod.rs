@@ -5,7 +5,8 @@
 
 pub mod parse;
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::types::{BucketLoggingStatus, LoggingEnabled};
 use serde::Serialize;
@@ -43,6 +44,9 @@ pub struct LogReport {
     pub files_read: usize,
     #[ts(type = "number")]
     pub files_found: usize,
+    /// Files left out because each alone is bigger than what is read at most.
+    #[ts(type = "number")]
+    pub files_too_big: usize,
     #[ts(type = "number")]
     pub bytes_read: u64,
 }
@@ -55,15 +59,17 @@ const MOST_BYTES: u64 = 64 << 20;
 const TOP: usize = 10;
 const RECENT: usize = 50;
 
-/// The log lines last read, kept so a change of filter needs no new download.
+/// The log lines last read, with the connection they were read on, kept so a change of filter
+/// needs no new download (and no other connection sees them).
 #[derive(Default)]
-pub struct LoadedLogs(Mutex<Option<Loaded>>);
+pub struct LoadedLogs(Mutex<Option<(String, Arc<Loaded>)>>);
 
 struct Loaded {
     lines: Vec<LogLine>,
     unreadable: usize,
     files_read: usize,
     files_found: usize,
+    files_too_big: usize,
     bytes_read: u64,
 }
 
@@ -82,6 +88,7 @@ impl Loaded {
             recent,
             files_read: self.files_read,
             files_found: self.files_found,
+            files_too_big: self.files_too_big,
             bytes_read: self.bytes_read,
         }
     }
@@ -205,7 +212,8 @@ pub async fn set_logging(
 }
 
 /// Reads the newest log files under `prefix` in `space` (the Space the logs are written into)
-/// and sums them up, until the page stops `request`. Reading changes nothing on the server.
+/// and sums them up, until the page stops `request` (the read is dropped where it is: reading
+/// changes nothing on the server).
 pub async fn read(
     services: &Services,
     (space, region): (&str, Option<String>),
@@ -213,44 +221,57 @@ pub async fn read(
     filter: &LogFilter,
     request: Option<u32>,
 ) -> Result<LogReport> {
-    services
-        .requests()
-        .run_stoppable(request, |token| async move {
-            let stopped = move || token.is_cancelled();
-            read_until(services, (space, region), prefix, filter, &stopped).await
-        })
-        .await
+    if prefix.is_empty() {
+        return Err(Error::InvalidInput(
+            "Give the prefix the log files are under (for example “access-logs/”): the whole Space is not read as logs.".into(),
+        ));
+    }
+    check_prefix(prefix)?;
+    let connection = services.active().await?.profile.id;
+    let read = read_all(services, (space, region), prefix);
+    let loaded = Arc::new(services.requests().run(request, read).await?);
+    let report = loaded.report(filter);
+    *services
+        .loaded_logs()
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some((connection, loaded));
+    Ok(report)
 }
 
-async fn read_until(
+async fn read_all(
     services: &Services,
     (space, region): (&str, Option<String>),
     prefix: &str,
-    filter: &LogFilter,
-    stopped: &(dyn Fn() -> bool + Send + Sync),
-) -> Result<LogReport> {
-    check_prefix(prefix)?;
+) -> Result<Loaded> {
     let t = crate::files::target(services, space, region).await?;
     let ctx = Context::space(&t.endpoint, space);
-    let mut files: Vec<(String, u64)> = Vec::new();
+    // Log files are named by the time they were written, so a listing gives them oldest first:
+    // only the newest are kept while it goes, however many there are.
+    let mut newest: VecDeque<(String, u64)> = VecDeque::new();
+    let mut files_found = 0usize;
     crate::listing::each_page(&t.client, ctx, space, prefix, None, None, |page| {
         for o in page.objects {
             if let Some(key) = o.key() {
-                files.push((key.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                files_found += 1;
+                newest.push_back((key.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                if newest.len() > MOST_FILES {
+                    newest.pop_front();
+                }
             }
         }
-        !stopped()
+        true
     })
     .await?;
-    if stopped() {
-        return Err(Error::Cancelled("Nothing was read.".into()));
-    }
-    // Log files are named by the time they were written: the last ones are the newest.
-    let files_found = files.len();
     let mut chosen = Vec::new();
-    let mut bytes = 0u64;
-    for (key, size) in files.into_iter().rev() {
-        if chosen.len() == MOST_FILES || bytes + size > MOST_BYTES {
+    let (mut bytes, mut too_big) = (0u64, 0usize);
+    for (key, size) in newest.into_iter().rev() {
+        if size > MOST_BYTES {
+            // One file past the whole budget is left out, not the rest with it.
+            too_big += 1;
+            continue;
+        }
+        if bytes + size > MOST_BYTES {
             break;
         }
         bytes += size;
@@ -262,12 +283,10 @@ async fn read_until(
         unreadable: 0,
         files_read: 0,
         files_found,
+        files_too_big: too_big,
         bytes_read: 0,
     };
     for (key, size) in &chosen {
-        if stopped() {
-            return Err(Error::Cancelled("The logs were not all read.".into()));
-        }
         let body = read_at_most(&t.client, ctx, space, key, *size).await?;
         loaded.bytes_read += body.len() as u64;
         let parsed = parse::parse(&String::from_utf8_lossy(&body));
@@ -275,13 +294,7 @@ async fn read_until(
         loaded.unreadable += parsed.unreadable;
         loaded.files_read += 1;
     }
-    let report = loaded.report(filter);
-    *services
-        .loaded_logs()
-        .0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(loaded);
-    Ok(report)
+    Ok(loaded)
 }
 
 /// A log file's bytes, no more than the listing said it holds (a server that sends more is not
@@ -320,15 +333,20 @@ async fn read_at_most(
     Ok(bytes)
 }
 
-/// The figures of the logs last read, under another filter.
-pub fn refilter(services: &Services, filter: &LogFilter) -> Result<LogReport> {
+/// The figures of the logs last read on this connection, under another filter. Summing up many
+/// lines takes a while: it is done off the async workers.
+pub async fn refilter(services: &Services, filter: LogFilter) -> Result<LogReport> {
+    let connection = services.active().await?.profile.id;
     let loaded = services
         .loaded_logs()
         .0
         .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    loaded
+        .unwrap_or_else(|e| e.into_inner())
         .as_ref()
-        .map(|l| l.report(filter))
-        .ok_or_else(|| Error::Gone("No logs were read yet.".into()))
+        .filter(|(read_on, _)| *read_on == connection)
+        .map(|(_, loaded)| loaded.clone())
+        .ok_or_else(|| Error::Gone("No logs were read on this connection yet.".into()))?;
+    tokio::task::spawn_blocking(move || loaded.report(&filter))
+        .await
+        .map_err(|e| Error::Internal(format!("summing up the logs stopped: {e}")))
 }
