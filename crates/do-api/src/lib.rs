@@ -288,29 +288,21 @@ impl DoApi {
         Ok((to_key(&key), secret))
     }
 
+    /// One key of the account, by its access key, as the API gives it.
+    async fn fetch(&self, access_key: &str) -> Result<ApiKey> {
+        let url = key_url(&self.base, access_key)?;
+        key_in(&self.call(reqwest::Method::GET, &url, None).await?)
+    }
+
     /// One key of the account, by its access key.
     pub async fn get(&self, access_key: &str) -> Result<AccessKey> {
-        let answer = self
-            .call(
-                reqwest::Method::GET,
-                &key_url(&self.base, access_key)?,
-                None,
-            )
-            .await?;
-        Ok(to_key(&key_in(&answer)?))
+        Ok(to_key(&self.fetch(access_key).await?))
     }
 
     /// One key, refused when any of its grants has a permission this app does not know: a key
     /// made "with the same grants" would silently lack it.
     pub async fn get_whole(&self, access_key: &str) -> Result<AccessKey> {
-        let answer = self
-            .call(
-                reqwest::Method::GET,
-                &key_url(&self.base, access_key)?,
-                None,
-            )
-            .await?;
-        let key = key_in(&answer)?;
+        let key = self.fetch(access_key).await?;
         let unknown: Vec<&str> = (key.grants.iter())
             .map(|g| g.permission.as_str())
             .filter(|p| !matches!(*p, "" | "read" | "readwrite" | "fullaccess"))

@@ -120,11 +120,11 @@ async fn a_limited_read_key_opens_its_space_and_no_other() {
     let asked = app.text(Locator::Id("rotate-ask")).await;
     assert!(asked.contains(&granted), "{asked}");
     assert!(asked.contains(&access_key), "{asked}");
-    app.shot("26-rotate-ask").await;
+    app.shot("24c-rotate-ask").await;
     app.click(Locator::Id("rotate-confirm")).await;
     app.wait_for(Locator::Css("#rotated[data-old-revoked='true']"), 60)
         .await;
-    app.shot("27-rotated").await;
+    app.shot("24d-rotated").await;
     let old_key = access_key;
     let access_key = app
         .wait_for(Locator::Css("tr[data-name='client-a']"), 30)

@@ -3,7 +3,6 @@
 //! created for real and put in the project chosen; a project that fails leaves it created.
 
 use spacedock::core::connection::service as connections;
-use spacedock::core::connection::{ConnectionDraft, Provider};
 use spacedock::core::error::ErrorKind;
 use spacedock::core::keys::service as keys;
 use spacedock::core::secret::Secret;
@@ -11,7 +10,7 @@ use spacedock::core::space::{page, FileListing};
 use spacedock_tests::fake_do_api::FakeDigitalOceanApi;
 use spacedock_tests::{owner_client, sandbox, unique};
 
-use crate::services::services;
+use crate::services::{save_digitalocean, services};
 
 #[tokio::test]
 async fn a_new_space_goes_in_the_project_chosen() {
@@ -22,19 +21,7 @@ async fn a_new_space_goes_in_the_project_chosen() {
     std::env::set_var("SPACEDOCK_DIGITALOCEAN_SPACES", &sb.endpoint.url);
     let root = tempfile::tempdir().expect("tempdir");
     let s = services(root.path());
-    let saved = connections::save_connection(
-        &s,
-        &ConnectionDraft {
-            name: "DigitalOcean".into(),
-            provider: Provider::DigitalOcean {
-                region: "nyc3".into(),
-            },
-            access_key: sb.owner_access_key.clone(),
-            secret: sb.owner_secret.clone(),
-            space: None,
-        },
-    )
-    .expect("save");
+    let saved = save_digitalocean(&s, "DigitalOcean", &sb.owner_access_key, &sb.owner_secret);
     connections::connect(&s, &saved.id).await.expect("connect");
 
     // Without a token: no projects, and the wizard says why.

@@ -4,7 +4,6 @@
 //! the old key revoked. A failure before the move, or a crash at any step, leaves a working state.
 
 use spacedock::core::connection::service as connections;
-use spacedock::core::connection::{ConnectionDraft, Provider};
 use spacedock::core::error::ErrorKind;
 use spacedock::core::keys::rotate::{self, Journal, Step};
 use spacedock::core::keys::service as keys;
@@ -16,7 +15,7 @@ use spacedock::core::space::{page, FileListing};
 use spacedock_tests::fake_do_api::{FakeDigitalOceanApi, RealKeys};
 use spacedock_tests::{admin, new_user, sandbox, unique, SandboxInfo, TestUser};
 
-use crate::services::{draft, services};
+use crate::services::{draft, save_digitalocean, services};
 
 /// A self-hosted RGW user with admin caps: it manages its own keys.
 fn key_manager() -> TestUser {
@@ -426,19 +425,7 @@ async fn a_digitalocean_connections_own_key_is_rotated_through_the_api() {
     std::env::set_var("SPACEDOCK_DIGITALOCEAN_SPACES", &sb.endpoint.url);
     let root = tempfile::tempdir().expect("tempdir");
     let s = services(root.path());
-    let saved = connections::save_connection(
-        &s,
-        &ConnectionDraft {
-            name: "Agency".into(),
-            provider: Provider::DigitalOcean {
-                region: "nyc3".into(),
-            },
-            access_key: first.clone(),
-            secret: Secret::new(&first_secret),
-            space: None,
-        },
-    )
-    .expect("save");
+    let saved = save_digitalocean(&s, "Agency", &first, &Secret::new(&first_secret));
     connections::connect(&s, &saved.id).await.expect("connect");
     keys::set_api_token(&s, &Secret::new("good-token"))
         .await

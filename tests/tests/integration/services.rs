@@ -45,6 +45,25 @@ pub(crate) fn draft(url: &str, name: &str, access_key: &str, secret: &Secret) ->
     }
 }
 
+/// A saved DigitalOcean connection (nyc3) that signs with `access_key`.
+pub(crate) fn save_digitalocean(
+    s: &Services,
+    name: &str,
+    access_key: &str,
+    secret: &Secret,
+) -> spacedock::core::connection::ConnectionProfile {
+    let draft = ConnectionDraft {
+        name: name.into(),
+        provider: Provider::DigitalOcean {
+            region: "nyc3".into(),
+        },
+        access_key: access_key.into(),
+        secret: secret.clone(),
+        space: None,
+    };
+    connections::save_connection(s, &draft).expect("save")
+}
+
 /// Services on `root`, connected as the sandbox owner through `url` (the sandbox, or a proxy).
 pub(crate) async fn connected(sb: &SandboxInfo, root: &Path, url: &str) -> Services {
     let s = services(root);
