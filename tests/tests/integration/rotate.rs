@@ -38,6 +38,20 @@ async fn opens(sb: &SandboxInfo, access_key: &str, secret: &Secret, space: &str)
     listed.await.is_ok()
 }
 
+/// The journal a quit or a crash left in the settings.
+fn left_by_a_crash(s: &Services, journal: &Journal) {
+    let journal = serde_json::to_value(journal).expect("json");
+    s.settings().set_key_rotation(journal).expect("journal");
+}
+
+/// The access keys the keys page lists once connection `id` has opened (and finished or undone
+/// what a crash left).
+async fn keys_once_opened(s: &Services, id: &str) -> Vec<String> {
+    connections::connect(s, id).await.expect("connect");
+    let listed = keys::list(s).await.expect("list").keys;
+    listed.into_iter().map(|r| r.key.access_key).collect()
+}
+
 fn held(s: &Services, access_key: &str) -> Option<Secret> {
     s.keychain()
         .get(&format!("key:{access_key}"))
@@ -244,16 +258,9 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
         service: service.clone(),
         before: Vec::new(),
     };
-    s.settings()
-        .set_key_rotation(serde_json::to_value(&journal).expect("json"))
-        .expect("journal");
-    connections::connect(&s, &owner_id).await.expect("connect");
-    let listed = keys::list(&s).await.expect("list");
-    assert!(listed
-        .keys
-        .iter()
-        .all(|r| r.key.access_key != stray.key.access_key));
-    assert!(listed.keys.iter().any(|r| r.key.access_key == old));
+    left_by_a_crash(&s, &journal);
+    let listed = keys_once_opened(&s, &owner_id).await;
+    assert!(!listed.contains(&stray.key.access_key) && listed.contains(&old));
     assert!(held(&s, &stray.key.access_key).is_none());
     assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
     assert_eq!(
@@ -276,9 +283,7 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
         made_as: "client a (new, 3d4e5f)".into(),
         ..journal
     };
-    s.settings()
-        .set_key_rotation(serde_json::to_value(&journal).expect("json"))
-        .expect("journal");
+    left_by_a_crash(&s, &journal);
     connections::connect(&s, &client_a)
         .await
         .expect("Client A connects");
@@ -300,12 +305,8 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
     );
     let uid = by_hand.uid_of(&old).await.expect("uid");
     admin(&["key", "rm", "--uid", &uid, "--access-key", &old]);
-    connections::connect(&s, &owner_id).await.expect("connect");
-    let listed = keys::list(&s).await.expect("list");
-    assert!(
-        listed.keys.iter().all(|r| r.key.access_key != old),
-        "the old key is revoked"
-    );
+    let listed = keys_once_opened(&s, &owner_id).await;
+    assert!(!listed.contains(&old), "the old key is revoked");
     let owner = s
         .settings()
         .profile(&owner_id)
@@ -358,19 +359,9 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
         service: service.clone(),
         before: Vec::new(),
     };
-    s.settings()
-        .set_key_rotation(serde_json::to_value(&journal).expect("json"))
-        .expect("journal");
-    connections::connect(&s, &owner_id).await.expect("connect");
-    let listed = keys::list(&s).await.expect("list");
-    assert!(listed
-        .keys
-        .iter()
-        .all(|r| r.key.access_key != orphaned.key.access_key));
-    assert!(listed
-        .keys
-        .iter()
-        .any(|r| r.key.access_key == new.key.access_key));
+    left_by_a_crash(&s, &journal);
+    let listed = keys_once_opened(&s, &owner_id).await;
+    assert!(!listed.contains(&orphaned.key.access_key) && listed.contains(&new.key.access_key));
     assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
 
     // Stopped before it began: nothing is made, nothing moves.
@@ -379,10 +370,7 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
         .await
         .expect_err("stopped");
     assert_eq!(e.kind(), ErrorKind::Cancelled);
-    assert_eq!(
-        keys::list(&s).await.expect("list").keys.len(),
-        listed.keys.len()
-    );
+    assert_eq!(keys::list(&s).await.expect("list").keys.len(), listed.len());
     assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
 }
 

@@ -22,6 +22,17 @@ function rules(name: string): RuleCheck[] {
   ];
 }
 
+// A DigitalOcean connection's options: one region, two projects.
+const withProjects = {
+  regions: [{ slug: 'nyc3', label: 'New York · nyc3' }],
+  defaultRegion: 'nyc3',
+  projects: [
+    { id: 'p-default', name: 'First project', isDefault: true },
+    { id: 'p-sites', name: 'Client sites', isDefault: false },
+  ],
+  projectsProblem: null,
+};
+
 describe('CreateSpace', () => {
   beforeEach(() => {
     vi.resetAllMocks();
@@ -83,15 +94,7 @@ describe('CreateSpace', () => {
   });
 
   it('puts the Space in the chosen project, and offers to try again when that failed', async () => {
-    vi.mocked(backend.createOptions).mockResolvedValue({
-      regions: [{ slug: 'nyc3', label: 'New York · nyc3' }],
-      defaultRegion: 'nyc3',
-      projects: [
-        { id: 'p-default', name: 'First project', isDefault: true },
-        { id: 'p-sites', name: 'Client sites', isDefault: false },
-      ],
-      projectsProblem: null,
-    });
+    vi.mocked(backend.createOptions).mockResolvedValue(withProjects);
     vi.mocked(backend.spaceAvailability).mockResolvedValue('free');
     vi.mocked(backend.createSpace).mockRejectedValue({ kind: 'projectNotAssigned', message: 'The Space “my-space” was created, but it could not be put in the project “Client sites”.' });
     const details = { name: 'my-space', region: 'nyc3', fileListing: 'restricted' as const, urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null }, opensWith: null, limited: false };
@@ -134,15 +137,7 @@ describe('CreateSpace', () => {
   });
 
   it('asks for no project when the default one is chosen', async () => {
-    vi.mocked(backend.createOptions).mockResolvedValue({
-      regions: [{ slug: 'nyc3', label: 'New York · nyc3' }],
-      defaultRegion: 'nyc3',
-      projects: [
-        { id: 'p-default', name: 'First project', isDefault: true },
-        { id: 'p-sites', name: 'Client sites', isDefault: false },
-      ],
-      projectsProblem: null,
-    });
+    vi.mocked(backend.createOptions).mockResolvedValue(withProjects);
     vi.mocked(backend.spaceAvailability).mockResolvedValue('free');
     const details = { name: 'my-space', region: 'nyc3', fileListing: 'restricted' as const, urls: { origin: 'o', server: 's', pathStyle: 'p', cdn: null }, opensWith: null, limited: false };
     vi.mocked(backend.createSpace).mockResolvedValue(details);

@@ -195,4 +195,19 @@ describe('FileBrowser by keyboard', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(document.getElementById('bulk-delete-ask')).toBeNull();
   });
+
+  it('a delete stopped before the app began says nothing was deleted', async () => {
+    const deleting = vi.spyOn(backend, 'deleteFiles').mockRejectedValue({ kind: 'cancelled', message: 'Cancelled. Stopped.' });
+    const { container } = render(FileBrowser, { space });
+    await waitFor(() => expect(container.querySelectorAll('#file-rows .row').length).toBe(4));
+    key(document.body, 'ArrowDown');
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-key')).toBe('a.txt'));
+    key(document.activeElement!, 'ArrowDown');
+    await waitFor(() => expect(chosen(container)).toEqual(['b.txt']));
+    key(document.activeElement!, 'Delete');
+    await waitFor(() => expect(document.getElementById('bulk-delete-confirm')).not.toBeNull());
+    document.getElementById('bulk-delete-confirm')!.click();
+    await waitFor(() => expect(document.getElementById('bulk-message')?.textContent).toBe('Stopped before any file was deleted; everything is still there.'));
+    expect(deleting).toHaveBeenCalled();
+  });
 });
