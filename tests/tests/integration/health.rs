@@ -72,7 +72,7 @@ async fn a_space_set_up_to_fail_every_check_fails_each_and_the_fixes_mend_it() {
         .await
         .expect("rule");
 
-    let found = health::check(&s, &space, None).await.expect("check");
+    let found = health::check(&s, &space, None, None).await.expect("check");
     let seen = |c| {
         let f = of(&found, c);
         (f.verdict, f.fix)
@@ -115,7 +115,9 @@ async fn a_space_set_up_to_fail_every_check_fails_each_and_the_fixes_mend_it() {
     ] {
         health::fix(&s, &space, None, fix).await.expect("fix");
     }
-    let after = health::check(&s, &space, None).await.expect("check again");
+    let after = health::check(&s, &space, None, None)
+        .await
+        .expect("check again");
     for c in [Check::FileListing, Check::Versioning, Check::AbortRule] {
         assert_eq!(of(&after, c).verdict, Verdict::Good, "{c:?}: {after:#?}");
     }
@@ -165,7 +167,7 @@ async fn a_check_that_cant_be_made_is_unknown_never_passed() {
     space::create(&theirs, url_of(&sb), &other, FileListing::Restricted)
         .await
         .expect("create theirs");
-    let found = health::check(&s, &other, None).await;
+    let found = health::check(&s, &other, None, None).await;
     match found {
         // Refused whole, or each check unknown: never a pass.
         Err(_) => {}
@@ -175,7 +177,7 @@ async fn a_check_that_cant_be_made_is_unknown_never_passed() {
         ),
     }
     // The owner's own Space is checked as usual.
-    let own = health::check(&s, &space, None).await.expect("own");
+    let own = health::check(&s, &space, None, None).await.expect("own");
     assert_eq!(of(&own, Check::FileListing).verdict, Verdict::Good);
 }
 

@@ -171,7 +171,7 @@ async fn what_no_file_list_shows_is_counted_old_versions_and_unfinished_uploads(
         .await
         .expect("part");
 
-    let held = usage::hidden(&s, &space, None).await.expect("hidden");
+    let held = usage::hidden(&s, &space, None, None).await.expect("hidden");
     assert_eq!(
         held,
         usage::HiddenUsage {
@@ -184,4 +184,48 @@ async fn what_no_file_list_shows_is_counted_old_versions_and_unfinished_uploads(
             unfinished_counted: true,
         }
     );
+}
+
+// Counting and checking only read, and a Space's are long on a slow link: both stop at once
+// when the page asks (over a link held to 20 kB/s, a listing of 1,000 files alone takes many
+// seconds), leaving nothing behind.
+#[tokio::test]
+async fn counting_and_checking_stop_at_once_when_asked() {
+    use spacedock::core::error::ErrorKind;
+    use spacedock::core::space::health;
+    use std::time::Duration;
+    let sb = sandbox();
+    let space = new_space(&sb, "stop-count").await;
+    let keys: Vec<String> = (0..1000)
+        .map(|i| format!("a-rather-long-folder-name/and-a-file-name-{i:05}.txt"))
+        .collect();
+    put_many(&owner_client(&sb), &space, &keys).await;
+    let slow = spacedock_tests::proxy::counting_proxy(&sb.endpoint.url, Some(20_000));
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = std::sync::Arc::new(crate::services::connected(&sb, root.path(), &slow.url).await);
+    for (request, what) in [(31u32, "count"), (32, "check")] {
+        let running = {
+            let (s, space) = (s.clone(), space.clone());
+            tokio::spawn(async move {
+                match what {
+                    "count" => usage::hidden(&s, &space, None, Some(request))
+                        .await
+                        .map(|_| ()),
+                    _ => health::check(&s, &space, None, Some(request))
+                        .await
+                        .map(|_| ()),
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let asked = Instant::now();
+        s.requests().cancel(request);
+        let e = running.await.expect("task").expect_err("stopped");
+        assert_eq!(e.kind(), ErrorKind::Cancelled, "{what}: {e}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "the {what} went on after the stop: {:?}",
+            asked.elapsed()
+        );
+    }
 }

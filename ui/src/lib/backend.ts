@@ -165,13 +165,13 @@ export function spaceUsage(name: string, region: string | null, listing: boolean
 }
 
 /** What a Space holds that no file list shows: earlier versions, unfinished uploads' parts. */
-export function hiddenUsage(name: string, region: string | null): Promise<HiddenUsage> {
-  return invoke('hidden_usage', { name, region });
+export function hiddenUsage(name: string, region: string | null, signal?: AbortSignal): Promise<HiddenUsage> {
+  return stoppable(signal, (request) => invoke('hidden_usage', { name, region, request }));
 }
 
 /** "Check this Space": each check's finding. */
-export function checkSpace(name: string, region: string | null): Promise<Finding[]> {
-  return invoke('check_space', { name, region });
+export function checkSpace(name: string, region: string | null, signal?: AbortSignal): Promise<Finding[]> {
+  return stoppable(signal, (request) => invoke('check_space', { name, region, request }));
 }
 
 /** One of the check's fixes; says what it did. */

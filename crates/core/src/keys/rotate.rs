@@ -237,7 +237,9 @@ pub async fn rotate(
     let _one_at_a_time = services.key_rotation_lock().lock().await;
     services
         .requests()
-        .run_stoppable(request, |stop| rotate_until(services, access_key, stop))
+        .run_stoppable(request, |stop| {
+            Box::pin(rotate_until(services, access_key, stop))
+        })
         .await
 }
 

@@ -426,7 +426,20 @@ async fn certificate(
 }
 
 /// Every check of a Space, looked at at once.
+/// Runs every check at once, until the page stops `request` (a check only reads, so a stop
+/// leaves nothing half done).
 pub async fn check(
+    services: &Services,
+    space: &str,
+    region: Option<String>,
+    request: Option<u32>,
+) -> Result<Vec<Finding>> {
+    // Boxed: the checks' future is large, and moved by value it can overflow a worker's stack.
+    let checked = Box::pin(check_now(services, space, region));
+    services.requests().run(request, checked).await
+}
+
+async fn check_now(
     services: &Services,
     space: &str,
     region: Option<String>,

@@ -142,7 +142,19 @@ pub struct HiddenUsage {
 
 /// Earlier versions counted from a listing of every version, with the unfinished uploads'
 /// parts.
+/// Counts what no file list shows, until the page stops `request` (it only reads).
 pub async fn hidden(
+    services: &crate::services::Services,
+    space: &str,
+    region: Option<String>,
+    request: Option<u32>,
+) -> Result<HiddenUsage> {
+    // Boxed, as the check is: moved by value, a large future can overflow a worker's stack.
+    let counted = Box::pin(hidden_now(services, space, region));
+    services.requests().run(request, counted).await
+}
+
+async fn hidden_now(
     services: &crate::services::Services,
     space: &str,
     region: Option<String>,

@@ -84,8 +84,9 @@ pub async fn hidden_usage(
     state: State<'_, Services>,
     name: String,
     region: Option<String>,
+    request: Option<u32>,
 ) -> Result<HiddenUsage> {
-    Ok(usage::hidden(&state, &name, region).await?)
+    Ok(usage::hidden(&state, &name, region, request).await?)
 }
 
 /// Where a Space's access logs go, and whether this connection may switch them.
@@ -138,8 +139,9 @@ pub async fn check_space(
     state: State<'_, Services>,
     name: String,
     region: Option<String>,
+    request: Option<u32>,
 ) -> Result<Vec<Finding>> {
-    Ok(health::check(&state, &name, region).await?)
+    Ok(health::check(&state, &name, region, request).await?)
 }
 
 /// Carries out one of the check's fixes; says what it did.

@@ -228,7 +228,8 @@ pub async fn read(
     }
     check_prefix(prefix)?;
     let connection = services.active().await?.profile.id;
-    let read = read_all(services, (space, region), prefix);
+    // Boxed, as the check is: moved by value, a large future can overflow a worker's stack.
+    let read = Box::pin(read_all(services, (space, region), prefix));
     let loaded = Arc::new(services.requests().run(request, read).await?);
     let report = loaded.report(filter);
     *services
