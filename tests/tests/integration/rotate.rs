@@ -364,6 +364,23 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
     assert!(!listed.contains(&orphaned.key.access_key) && listed.contains(&new.key.access_key));
     assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
 
+    // An orphaned rotation of keys this account does not have (another account's, or another
+    // user's of the gateway) is left alone: nothing is revoked or forgotten for it.
+    let elsewhere = Journal {
+        old: "AKOFANOTHERACCOUNT01".into(),
+        new: Some("AKOFANOTHERACCOUNT02".into()),
+        ..journal
+    };
+    left_by_a_crash(&s, &elsewhere);
+    let listed = keys_once_opened(&s, &owner_id).await;
+    assert!(
+        s.settings().key_rotation().is_some_and(|v| !v.is_null()),
+        "left for the account it is of"
+    );
+    s.settings()
+        .set_key_rotation(serde_json::Value::Null)
+        .expect("clear");
+
     // Stopped before it began: nothing is made, nothing moves.
     s.requests().cancel(4242);
     let e = rotate::rotate(&s, &new.key.access_key, Some(4242))

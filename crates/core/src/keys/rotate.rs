@@ -652,9 +652,15 @@ pub async fn finish_interrupted(services: &Services) -> Result<Option<String>> {
         return Ok(None);
     }
     let manager = Manager::of(services, &active).await?;
+    let listed = listed_keys(&manager, &active).await?;
+    // Another connection of the service acts only for the same account: one whose keys include
+    // the rotation's own (another account's, or another gateway user's, are never touched).
+    let lists = |key: &str| listed.iter().any(|k| k.access_key == key);
+    if !began_it && !lists(&journal.old) && !journal.new.as_deref().is_some_and(lists) {
+        return Ok(None);
+    }
     match journal.step {
         Step::Making => {
-            let listed = listed_keys(&manager, &active).await?;
             let made: Vec<String> = match &journal.new {
                 Some(new) => vec![new.clone()],
                 // Made just before the crash, its access key never written down: the key named
@@ -665,7 +671,9 @@ pub async fn finish_interrupted(services: &Services) -> Result<Option<String>> {
                         .filter(|k| k.access_key != journal.old && k.name == journal.made_as)
                         .map(|k| k.access_key.clone())
                         .collect();
+                    // Only the connection that began it knows its `before` is its account's.
                     let unnamed_new: Vec<String> = (listed.iter())
+                        .filter(|_| began_it)
                         .filter(|k| k.access_key != journal.old && k.name.is_empty())
                         .filter(|k| !journal.before.contains(&k.access_key))
                         .map(|k| k.access_key.clone())
