@@ -364,6 +364,50 @@ async fn a_rotation_a_crash_stopped_is_undone_before_the_move_and_finished_after
     assert!(!listed.contains(&orphaned.key.access_key) && listed.contains(&new.key.access_key));
     assert!(s.settings().key_rotation().is_none_or(|v| v.is_null()));
 
+    // A move that can't be finished (the new key's secret is gone from the keychain) never ends
+    // with the old key revoked: what still uses it keeps working.
+    let read = vec![Grant {
+        space: space.clone(),
+        permission: Permission::Read,
+    }];
+    let unheld = keys::generate(
+        &s,
+        "client a (new, 5a5a5a)",
+        &Scope::Limited { grants: read },
+    )
+    .await
+    .expect("a tried key");
+    s.keychain()
+        .delete(&format!("key:{}", unheld.key.access_key))
+        .expect("lost");
+    let stuck = Journal {
+        connection: owner_id.clone(),
+        old: new.key.access_key.clone(),
+        name: "client a".into(),
+        made_as: "client a (new, 5a5a5a)".into(),
+        new: Some(unheld.key.access_key.clone()),
+        step: Step::Moving,
+        service: service.clone(),
+        before: Vec::new(),
+    };
+    left_by_a_crash(&s, &stuck);
+    let listed = keys_once_opened(&s, &owner_id).await;
+    assert!(
+        listed.contains(&new.key.access_key),
+        "the key in use is not revoked"
+    );
+    assert_eq!(
+        s.settings()
+            .profile(&client_a)
+            .expect("read")
+            .expect("kept")
+            .access_key,
+        new.key.access_key
+    );
+    s.settings()
+        .set_key_rotation(serde_json::Value::Null)
+        .expect("clear");
+
     // An orphaned rotation of keys this account does not have (another account's, or another
     // user's of the gateway) is left alone: nothing is revoked or forgotten for it.
     let elsewhere = Journal {

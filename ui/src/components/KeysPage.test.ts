@@ -116,4 +116,34 @@ describe('KeysPage', () => {
     expect(done.textContent).toContain('was not revoked');
     expect(document.getElementById('rotate-ask')).toBeNull();
   });
+
+  it('stays busy after Stop until the app says how the rotation ended, and says a failure', async () => {
+    vi.mocked(backend.listKeys).mockResolvedValue(page);
+    vi.mocked(backend.rotationPlan).mockResolvedValue({ connections: [], spaces: [] });
+    let settle: (() => void) | null = null;
+    vi.mocked(backend.rotateKey).mockImplementation(
+      (_ak, signal) =>
+        new Promise((_, reject) => {
+          signal?.addEventListener('abort', () => {
+            settle = () => reject({ kind: 'invalidInput', message: 'The key was not rotated: the new key could not be revoked.' });
+          });
+        }),
+    );
+    render(KeysPage, { onConnected: vi.fn() });
+    await fireEvent.click(await screen.findByText('Rotate…'));
+    await fireEvent.click(await screen.findByText('Rotate'));
+    const stop = (await waitFor(() => {
+      const found = document.getElementById('rotate-stop');
+      expect(found).not.toBeNull();
+      return found;
+    })) as HTMLButtonElement;
+    await fireEvent.click(stop);
+    // Still busy: the app has not answered yet.
+    await waitFor(() => expect((document.getElementById('rotate-stop') as HTMLButtonElement).disabled).toBe(true));
+    expect(document.getElementById('rotate-ask')?.textContent).toContain('Stopping');
+    expect(document.getElementById('rotate-keep')).toBeNull();
+    settle!();
+    await waitFor(() => expect(document.getElementById('keys-error')?.textContent).toContain('could not be revoked'));
+    expect(document.getElementById('rotate-ask')).toBeNull();
+  });
 });

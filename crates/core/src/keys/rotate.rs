@@ -116,6 +116,12 @@ struct Plan {
     spaces: BTreeSet<String>,
 }
 
+impl Plan {
+    fn is_empty(&self) -> bool {
+        self.connections.is_empty() && self.spaces.is_empty()
+    }
+}
+
 /// Whether two connections reach the same service, so one key id means one key: DigitalOcean's
 /// keys are the account's in every region; a gateway's are its own.
 pub fn same_service(a: &Provider, b: &Provider) -> bool {
@@ -303,7 +309,14 @@ async fn rotate_until(
     let (mut key, secret) = match made {
         Ok(made) => made,
         Err(e) => {
-            write_journal(services, None)?;
+            // The server may have made it before its answer was lost: what it made under the
+            // rotation's name is revoked; if that can't be known yet, the journal stays for later.
+            if forget_made_as(services, &manager, &active, &journal)
+                .await
+                .is_ok()
+            {
+                write_journal(services, None)?;
+            }
             return Err(e);
         }
     };
@@ -345,13 +358,19 @@ async fn rotate_until(
     let plan = plan(&profiles, &service, access_key);
     move_onto(services, &journal, &key.access_key, &secret).await?;
 
-    // The old key opens nothing from here on, and the new one takes its name.
+    // The old key opens nothing from here on, and the new one takes its name: done by the
+    // connection that began it (another may have been opened meanwhile; then it is done when
+    // that one opens again).
     let ended = match services.active().await {
-        Ok(active) => match Manager::of(services, &active).await {
-            Ok(manager) => finish(services, &manager, &active, &journal, &key.access_key).await,
-            Err(e) => Ended::NotRevoked(e),
-        },
-        Err(e) => Ended::NotRevoked(e),
+        Ok(now) if now.profile.id == journal.connection => {
+            match Manager::of(services, &now).await {
+                Ok(manager) => finish(services, &manager, &now, &journal, &key.access_key).await,
+                Err(e) => Ended::NotRevoked(e),
+            }
+        }
+        _ => Ended::NotRevoked(Error::InvalidInput(
+            "another connection was opened meanwhile.".into(),
+        )),
     };
     let (old_revoked, left) = match ended {
         Ended::Done => (true, None),
@@ -548,10 +567,32 @@ async fn finish(
     journal: &Journal,
     new: &str,
 ) -> Ended {
-    let still_there = match listed_keys(manager, active).await {
-        Ok(keys) => keys.iter().any(|k| k.access_key == journal.old),
+    let listed = match listed_keys(manager, active).await {
+        Ok(keys) => keys,
         Err(e) => return Ended::NotRevoked(e),
     };
+    // The new key among this account's keys is what shows this is the rotation's account.
+    if !listed.iter().any(|k| k.access_key == new) {
+        return Ended::NotRevoked(Error::Gone(format!(
+            "this connection's account does not list the new key {new}."
+        )));
+    }
+    // Nothing may still use the old key when it goes: a move a crash or a race left short is
+    // made again first.
+    let still_used = match services.settings().profiles() {
+        Ok(profiles) => !plan(&profiles, &journal.service, &journal.old).is_empty(),
+        Err(e) => return Ended::NotRevoked(e),
+    };
+    if still_used {
+        let moved = match secret_of(services, new) {
+            Ok(secret) => move_onto(services, journal, new, &secret).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = moved {
+            return Ended::NotRevoked(e);
+        }
+    }
+    let still_there = listed.iter().any(|k| k.access_key == journal.old);
     if still_there {
         if let Err(e) = manager.revoke(active, &journal.old).await {
             return Ended::NotRevoked(e);
@@ -611,6 +652,23 @@ async fn undo(
         "the rotation of the access key {} was undone: the new key {new} is revoked",
         journal.old
     ));
+    Ok(())
+}
+
+/// Revokes what was made under the rotation's name (an answer lost after the server made it).
+async fn forget_made_as(
+    services: &Services,
+    manager: &Manager,
+    active: &Active,
+    journal: &Journal,
+) -> Result<()> {
+    let listed = listed_keys(manager, active).await?;
+    for k in listed
+        .iter()
+        .filter(|k| k.access_key != journal.old && k.name == journal.made_as)
+    {
+        undo(services, manager, active, journal, &k.access_key).await?;
+    }
     Ok(())
 }
 
@@ -678,18 +736,17 @@ pub async fn finish_interrupted(services: &Services) -> Result<Option<String>> {
                         .filter(|k| !journal.before.contains(&k.access_key))
                         .map(|k| k.access_key.clone())
                         .collect();
-                    match (named.len(), unnamed_new.len()) {
-                        (1.., _) => named,
-                        (0, 1) => unnamed_new,
-                        (0, 0) => Vec::new(),
-                        (0, n) => {
-                            write_journal(services, None)?;
-                            return Ok(Some(format!(
-                                "An interrupted rotation of the key {} was undone, but {n} new unnamed keys could have been the one it made: none was revoked. Look for an unneeded key on the Access keys page.",
-                                journal.old
-                            )));
-                        }
+                    // A guess is never acted on: an unnamed key that was not there before may
+                    // be one made since by hand. It is named, for the user to judge.
+                    if named.is_empty() && !unnamed_new.is_empty() {
+                        write_journal(services, None)?;
+                        return Ok(Some(format!(
+                            "An interrupted rotation of the key {} was undone. It may have made one of these unnamed keys before it stopped: {}. None was revoked; revoke it on the Access keys page if nothing uses it.",
+                            journal.old,
+                            unnamed_new.join(", ")
+                        )));
                     }
+                    named
                 }
             };
             for new in &made {

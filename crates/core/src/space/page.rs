@@ -259,38 +259,45 @@ pub async fn open_with_key(
     let region = active.region_or_own(region)?;
     let own = active.profile.access_key.clone();
     let chosen = access_key.filter(|k| *k != own);
-    let remembered = |access_key: &str| SpaceKey {
-        access_key: access_key.to_string(),
-        region: region.clone(),
+    let limited = active.profile.space.is_some();
+    let secret = match &chosen {
+        Some(key) => Some(crate::keys::service::secret_of(services, key)?),
+        None => None,
     };
-    let keys = &mut active.profile.space_keys;
-    match &chosen {
-        Some(key) => {
-            let secret = crate::keys::service::secret_of(services, key)?;
-            active.space_secrets.insert(key.clone(), secret);
-            keys.insert(name.to_string(), remembered(key));
-        }
-        // A limited connection knows its Spaces by name only: remember this one with its own key.
-        None if active.profile.space.is_some() => {
-            keys.insert(name.to_string(), remembered(&own));
-        }
-        None => {
-            keys.remove(name);
-        }
+    // Only this Space's entry changes: whatever else changed meanwhile (a key rotation moving
+    // the connection) is kept.
+    let remember = |keys: &mut std::collections::BTreeMap<String, SpaceKey>| {
+        let entry = |access_key: &str| SpaceKey {
+            access_key: access_key.to_string(),
+            region: region.clone(),
+        };
+        match &chosen {
+            Some(key) => keys.insert(name.to_string(), entry(key)),
+            // A limited connection knows its Spaces by name only: remember this one with its own key.
+            None if limited => keys.insert(name.to_string(), entry(&own)),
+            None => keys.remove(name),
+        };
+    };
+    remember(&mut active.profile.space_keys);
+    if let (Some(key), Some(secret)) = (&chosen, &secret) {
+        active.space_secrets.insert(key.clone(), secret.clone());
     }
     let opened = details(services, &active, name, &region).await?;
-    services.settings().upsert_profile(active.profile.clone())?;
+    if let Some(mut saved) = services.settings().profile(&active.profile.id)? {
+        remember(&mut saved.space_keys);
+        services.settings().upsert_profile(saved)?;
+    }
     services.log().write(format!(
         "the Space “{name}” opens with {}",
         chosen.as_deref().unwrap_or("the connection's key")
     ));
     services
         .change_active(|slot| {
-            if slot
-                .as_ref()
-                .is_some_and(|a| a.profile.id == active.profile.id)
-            {
-                *slot = Some(active);
+            if let Some(now) = slot.as_mut().filter(|a| a.profile.id == active.profile.id) {
+                remember(&mut now.profile.space_keys);
+                if let (Some(key), Some(secret)) = (&chosen, &secret) {
+                    now.space_secrets.insert(key.clone(), secret.clone());
+                }
             }
         })
         .await;
