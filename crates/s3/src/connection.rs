@@ -144,6 +144,12 @@ pub fn parse_endpoint(raw: &str) -> Result<String> {
     })
 }
 
+/// One endpoint however it is spelled (case, a trailing slash).
+pub fn same_endpoint(a: &str, b: &str) -> bool {
+    let norm = |e: &str| e.trim().trim_end_matches('/').to_ascii_lowercase();
+    norm(a) == norm(b)
+}
+
 pub fn check_access_key(access_key: &str) -> Result<()> {
     if access_key.trim().is_empty() {
         return Err(Error::InvalidInput("Enter the access key.".into()));

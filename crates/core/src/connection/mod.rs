@@ -12,7 +12,7 @@ use ts_rs::TS;
 use super::error::{Error, Result};
 use super::secret::Secret;
 pub use spacedock_s3::connection::{
-    check_access_key, parse_endpoint, Endpoint, Provider, SANDBOX_SIGNING_REGION,
+    check_access_key, parse_endpoint, same_endpoint, Endpoint, Provider, SANDBOX_SIGNING_REGION,
 };
 
 /// A saved connection. Holds no secret: that is in the keychain under [`ConnectionProfile::keychain_account`].

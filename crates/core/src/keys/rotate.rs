@@ -18,7 +18,7 @@ use super::service::{secret_of, write_and_delete};
 use super::{AccessKey, Permission, Scope};
 use crate::connection::active::Active;
 use crate::connection::service::secret_account;
-use crate::connection::{key_account, ConnectionProfile, Provider};
+use crate::connection::{key_account, same_endpoint, ConnectionProfile, Provider};
 use crate::error::{Error, Result};
 use crate::s3;
 use crate::secret::Secret;
@@ -120,6 +120,14 @@ impl Plan {
     fn is_empty(&self) -> bool {
         self.connections.is_empty() && self.spaces.is_empty()
     }
+
+    /// What the page is told: names.
+    fn shown(self) -> RotationPlan {
+        RotationPlan {
+            connections: self.connections.into_iter().map(|(_, n)| n).collect(),
+            spaces: self.spaces.into_iter().collect(),
+        }
+    }
 }
 
 /// Whether two connections reach the same service, so one key id means one key: DigitalOcean's
@@ -128,9 +136,9 @@ pub fn same_service(a: &Provider, b: &Provider) -> bool {
     match (a, b) {
         (Provider::DigitalOcean { .. }, Provider::DigitalOcean { .. }) => true,
         (Provider::Sandbox, Provider::Sandbox) => true,
-        (Provider::Custom { endpoint: x, .. }, Provider::Custom { endpoint: y, .. }) => x
-            .trim_end_matches('/')
-            .eq_ignore_ascii_case(y.trim_end_matches('/')),
+        (Provider::Custom { endpoint: x, .. }, Provider::Custom { endpoint: y, .. }) => {
+            same_endpoint(x, y)
+        }
         _ => false,
     }
 }
@@ -355,7 +363,7 @@ async fn rotate_until(
     // From here on the rotation only goes forward: a stop is not taken.
     journal.step = Step::Moving;
     write_journal(services, Some(&journal))?;
-    let plan = plan(&profiles, &service, access_key);
+    let moved = plan(&profiles, &service, access_key).shown();
     move_onto(services, &journal, &key.access_key, &secret).await?;
 
     // The old key opens nothing from here on, and the new one takes its name: done by the
@@ -385,8 +393,8 @@ async fn rotate_until(
     Ok(RotatedKey {
         old_access_key: access_key.to_string(),
         key,
-        connections: plan.connections.into_iter().map(|(_, n)| n).collect(),
-        spaces: plan.spaces.into_iter().collect(),
+        connections: moved.connections,
+        spaces: moved.spaces,
         tried,
         old_revoked,
         left,
@@ -786,11 +794,7 @@ pub struct RotationPlan {
 
 pub async fn would_move(services: &Services, access_key: &str) -> Result<RotationPlan> {
     let service = services.active().await?.profile.provider;
-    let plan = plan(&services.settings().profiles()?, &service, access_key);
-    Ok(RotationPlan {
-        connections: plan.connections.into_iter().map(|(_, n)| n).collect(),
-        spaces: plan.spaces.into_iter().collect(),
-    })
+    Ok(plan(&services.settings().profiles()?, &service, access_key).shown())
 }
 
 #[cfg(test)]

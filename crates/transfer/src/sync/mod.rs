@@ -14,6 +14,7 @@ pub mod decide;
 mod scan;
 mod store;
 
+use spacedock_s3::connection::same_endpoint;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -448,12 +449,6 @@ impl Syncs {
     fn take_plan(&self, id: u32) -> Option<Arc<act::Made>> {
         lock(&self.plans).remove(&id)
     }
-}
-
-/// One endpoint however it is spelled (case, a trailing slash).
-fn same_endpoint(a: &str, b: &str) -> bool {
-    let norm = |e: &str| e.trim().trim_end_matches('/').to_ascii_lowercase();
-    norm(a) == norm(b)
 }
 
 /// "" or a folder ending in "/", with no empty, "." or ".." segment.
